@@ -1,0 +1,148 @@
+"""Shared fixtures: an isolated cache, a tiny sentence-transformers model, the data folders.
+
+The tiny model (a 2-layer BERT with hidden size 32 and a WordPiece vocabulary trained here on the
+sample collection) loads in well under a second and needs no network; it is built once per test
+session. Tests that read the real XQuAD-R / MLQA-R use ``../shared/data`` and skip without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test session gets its own cache folder; nothing touches the user's cache."""
+    os.environ["XLIR_TUI_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+def sample_sentences() -> list[str]:
+    out: list[str] = []
+    for f in sorted(SAMPLE.glob("*.json")):
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        for art in doc["data"]:
+            for p in art["paragraphs"]:
+                out.extend(p["sentences"])
+                out.extend(q["question"] for q in p["qas"])
+    return out
+
+
+def build_tiny_model(
+    folder: Path, hidden: int = 32, seed: int = 0, prompts: dict[str, str] | None = None
+) -> Path:
+    """Write a tiny randomly initialised sentence-transformers model to ``folder``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(
+        sample_sentences(), trainers.WordPieceTrainer(vocab_size=3000, special_tokens=specials)
+    )
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=128,
+    )
+    hf = folder.parent / f"{folder.name}-hf"
+    BertModel(config).save_pretrained(hf)
+    fast.save_pretrained(hf)
+    st = SentenceTransformer(
+        modules=[Transformer(str(hf), max_seq_length=64), Pooling(hidden, "mean"), Normalize()],
+        prompts=prompts or {},
+        device="cpu",
+    )
+    st.save(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model: Path):
+    from xlir_tui.encoders import load_encoder
+
+    return load_encoder(str(tiny_model))
+
+
+@pytest.fixture(scope="session")
+def sample_collection():
+    from xlir_tui.collections import load_collection
+
+    return load_collection(SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tiny_encoder, sample_collection, tmp_path_factory: pytest.TempPathFactory):
+    from xlir_tui.index import DenseIndex
+
+    out = tmp_path_factory.mktemp("indexes") / "sample"
+    DenseIndex.build(sample_collection, tiny_encoder, out)
+    return out
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``xlir-tui ARGS`` in-process through the real entry point; return (code, out, err)."""
+    from xlir_tui.cli import main
+
+    old = sys.argv
+    sys.argv = ["xlir-tui", *args]
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

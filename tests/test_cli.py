@@ -1,0 +1,134 @@
+"""The command line as a person uses it: help, JSON shapes, data get, index and search."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from xlir_tui import __version__
+
+
+def test_version_and_help(capsys) -> None:
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"xlir-tui {__version__}"
+    for cmd in (
+        ["--help"],
+        ["data", "--help"],
+        ["data", "get", "--help"],
+        ["data", "stats", "--help"],
+        ["index", "--help"],
+        ["search", "--help"],
+    ):
+        code, out, _ = run_cli(cmd, capsys)
+        assert code == 0 and "Usage" in out, cmd
+
+
+def test_console_script_starts_without_heavy_imports() -> None:
+    """``--help`` must not import torch or sentence-transformers (seconds of start-up)."""
+    code = (
+        "import sys; sys.argv=['xlir-tui','--help']\n"
+        "from xlir_tui.cli import main\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "heavy=[m for m in ('torch','sentence_transformers','transformers','textual')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert "HEAVY []" in res.stdout
+
+
+def test_data_stats_json(capsys, sample_dir: Path) -> None:
+    code, out, _ = run_cli(["data", "stats", str(sample_dir), "--json"], capsys)
+    assert code == 0
+    stats = json.loads(out)
+    assert stats["questions"] == sum(v["questions"] for v in stats["languages"].values())
+    assert stats["candidates"] == sum(v["candidates"] for v in stats["languages"].values())
+    assert set(stats["languages"]["en"]) >= {"questions", "candidates", "relevant_pairs", "skipped"}
+    code, out, _ = run_cli(["data", "stats", str(sample_dir)], capsys)
+    assert code == 0 and "relevant pairs" in out and "zh" in out
+
+
+def test_index_and_search(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "idx"
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--model", str(tiny_model), "--out", str(out_dir)], capsys
+    )
+    assert code == 0, err
+    assert "indexed" in err and (out_dir / "manifest.json").exists()
+    code, out, err = run_cli(
+        ["search", str(out_dir), "honey bees", "--lang", "de,zh", "-k", "4", "--json"], capsys
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["query"] == "honey bees"
+    assert [r["rank"] for r in result["results"]] == [1, 2, 3, 4]
+    assert {r["lang"] for r in result["results"]} <= {"de", "zh"}
+    assert set(result["results"][0]) >= {"rank", "id", "lang", "score", "text"}
+    code, out, _ = run_cli(["search", str(out_dir), "honey bees", "-k", "3"], capsys)
+    assert code == 0 and "rank" in out
+    # a second index into the same folder is refused, and --overwrite replaces it
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--model", str(tiny_model), "--out", str(out_dir)], capsys
+    )
+    assert code == 1 and "--overwrite" in err
+    code, _, err = run_cli(
+        [
+            "index",
+            str(sample_dir),
+            "--model",
+            str(tiny_model),
+            "--out",
+            str(out_dir),
+            "--overwrite",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+
+
+@pytest.mark.shared_data
+def test_data_get_from_local_folder(capsys, shared_data: Path, tmp_path: Path) -> None:
+    target = tmp_path / "mlqa-r"
+    code, _, err = run_cli(
+        ["data", "get", "mlqa-r", "--from", str(shared_data / "mlqa-r"), "--to", str(target)],
+        capsys,
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in target.glob("*.json")) == [
+        f"{x}.json" for x in ("ar", "de", "en", "es", "hi", "vi", "zh")
+    ]
+    assert "4199 questions" in err
+
+
+def test_data_get_offline_says_how_to_use_from(capsys, tmp_path: Path, monkeypatch) -> None:
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    code, _, err = run_cli(["data", "get", "xquad-r", "--to", str(tmp_path / "x")], capsys)
+    assert code == 1
+    assert "--from DIR" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_data_get_rejects_a_wrong_copy(capsys, tmp_path: Path, sample_dir: Path) -> None:
+    """A folder whose counts differ from the published ones is refused, nothing written."""
+    src = tmp_path / "fake"
+    src.mkdir()
+    for lang in ("ar", "de", "en", "es", "hi", "vi", "zh"):
+        data = (sample_dir / f"{lang if lang not in ('vi',) else 'en'}.json").read_bytes()
+        (src / f"{lang}.json").write_bytes(data)
+    code, _, err = run_cli(
+        ["data", "get", "mlqa-r", "--from", str(src), "--to", str(tmp_path / "out")], capsys
+    )
+    assert code == 1 and "answerable questions" in err
+    assert not (tmp_path / "out").exists()

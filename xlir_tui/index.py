@@ -1,0 +1,429 @@
+"""A dense index: hnswlib (cosine) over a collection's candidates, saved without pickle.
+
+An index folder is self-contained, so ``search`` and the explorer need nothing else:
+
+- ``manifest.json``: format, model (spec, fingerprint, prompts, dimension), hnsw parameters,
+  collection fingerprint and counts, and the size and hash of every file below;
+- ``hnsw.bin``: the hnswlib graph; ``vectors.npy``: the unit-length candidate embeddings (float32);
+- ``candidates.parquet``, ``questions.parquet``, ``relevance.parquet``, ``skipped.parquet``: the
+  collection the index was built from.
+
+Searching a subset of languages is what the explorer's per-language panes do on every keystroke.
+Two ways are implemented and measured by ``bench/bench_index.py``: hnswlib's label filter, and an
+exact dot product over the subset's vectors. The exact scan wins below :data:`EXACT_SUBSET_MAX`
+candidates (a few thousand rows is one small matrix-vector product) and is exact, so ``auto``
+uses it there and the filtered graph search above.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import __version__
+from .collections import Collection
+from .encoders import Encoder
+from .errors import IndexFormatError, ModelError, XlirError
+from .paths import atomic_dir, file_digest, write_json
+
+FORMAT = "xlir-tui/dense-index"
+FORMAT_VERSION = 1
+DEFAULT_M = 32
+DEFAULT_EF_CONSTRUCTION = 200
+DEFAULT_EF = 128
+EXACT_SUBSET_MAX = 20_000
+DATA_FILES = (
+    "hnsw.bin",
+    "vectors.npy",
+    "candidates.parquet",
+    "questions.parquet",
+    "relevance.parquet",
+    "skipped.parquet",
+)
+
+
+@dataclass
+class Hit:
+    """One retrieved candidate."""
+
+    rank: int
+    row: int
+    id: str
+    lang: str
+    score: float
+    text: str
+    paragraph_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "lang": self.lang,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "paragraph_id": self.paragraph_id,
+        }
+
+
+def _hnsw_index(dim: int) -> Any:
+    import hnswlib
+
+    return hnswlib.Index(space="cosine", dim=dim)
+
+
+class DenseIndex:
+    """Candidates, their embeddings and an hnswlib graph over them."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        manifest: dict[str, Any],
+        graph: Any,
+        vectors: np.ndarray,
+        candidates: pl.DataFrame,
+        questions: pl.DataFrame,
+        relevance: pl.DataFrame,
+        skipped: pl.DataFrame,
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.graph = graph
+        self.vectors = vectors
+        self.candidates = candidates
+        self.questions = questions
+        self.relevance = relevance
+        self.skipped = skipped
+        self.graph.set_ef(int(manifest["hnsw"]["ef"]))
+        self._lang = candidates["lang"].to_numpy()
+        self._ids = candidates["id"].to_list()
+        self._texts = candidates["text"].to_list()
+        self._pids = candidates["paragraph_id"].to_list()
+        self._rows_by_lang: dict[str, np.ndarray] = {
+            lang: np.flatnonzero(self._lang == lang) for lang in sorted(set(self._lang.tolist()))
+        }
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["model"]["dimension"])
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self._rows_by_lang)
+
+    @property
+    def size(self) -> int:
+        return len(self._ids)
+
+    def collection(self) -> Collection:
+        """The collection this index was built from."""
+        c = self.manifest["collection"]
+        return Collection(
+            c["name"],
+            self.questions,
+            self.candidates,
+            self.relevance,
+            self.skipped,
+            c["fingerprint"],
+            c.get("sources", []),
+        )
+
+    # -- building -----------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        collection: Collection,
+        encoder: Encoder,
+        out: Path | None = None,
+        *,
+        m: int = DEFAULT_M,
+        ef_construction: int = DEFAULT_EF_CONSTRUCTION,
+        ef: int = DEFAULT_EF,
+        overwrite: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        threads: int = -1,
+    ) -> DenseIndex:
+        """Encode every candidate and build the graph; write it to ``out`` if given."""
+        if out is not None and Path(out).exists() and not overwrite:
+            raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
+        for name, value, low in (
+            ("m", m, 2),
+            ("ef-construction", ef_construction, 1),
+            ("ef", ef, 1),
+        ):
+            if value < low:
+                raise XlirError(f"--{name} must be at least {low}, got {value}")
+        if collection.candidates.is_empty():
+            raise XlirError(f"collection {collection.name} has no candidates")
+        started = time.perf_counter()
+        texts = collection.candidates["text"].to_list()
+        vectors = encoder.encode_passages(texts, progress=progress)
+        encode_s = time.perf_counter() - started
+        graph = _hnsw_index(vectors.shape[1])
+        graph.init_index(
+            max_elements=len(texts), ef_construction=ef_construction, M=m, random_seed=100
+        )
+        graph.add_items(vectors, np.arange(len(texts)), num_threads=threads)
+        graph.set_ef(ef)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created_by": f"xlir-tui {__version__}",
+            "model": encoder.describe(),
+            "hnsw": {"space": "cosine", "m": m, "ef_construction": ef_construction, "ef": ef},
+            "collection": {
+                "name": collection.name,
+                "fingerprint": collection.fingerprint,
+                "sources": collection.sources,
+                "languages": collection.languages,
+                "questions": collection.questions.height,
+                "candidates": collection.candidates.height,
+            },
+            "timings": {
+                "encode_s": round(encode_s, 3),
+                "build_s": round(time.perf_counter() - started - encode_s, 3),
+            },
+        }
+        index = cls(
+            None,
+            manifest,
+            graph,
+            vectors,
+            collection.candidates,
+            collection.questions,
+            collection.relevance,
+            collection.skipped,
+        )
+        if out is not None:
+            index.save(Path(out), overwrite=overwrite)
+        return index
+
+    def save(self, out: Path, *, overwrite: bool = False) -> None:
+        """Write the folder atomically: a crash leaves no half-written index behind."""
+        try:
+            with atomic_dir(out, overwrite=overwrite) as tmp:
+                self.graph.save_index(str(tmp / "hnsw.bin"))
+                np.save(
+                    tmp / "vectors.npy",
+                    np.ascontiguousarray(self.vectors, np.float32),
+                    allow_pickle=False,
+                )
+                for part in ("candidates", "questions", "relevance", "skipped"):
+                    getattr(self, part).write_parquet(tmp / f"{part}.parquet")
+                manifest = dict(self.manifest)
+                manifest["files"] = {
+                    name: {"bytes": (tmp / name).stat().st_size, "blake2b": file_digest(tmp / name)}
+                    for name in DATA_FILES
+                }
+                write_json(tmp / "manifest.json", manifest)
+                self.manifest = manifest
+        except FileExistsError:
+            raise XlirError(
+                "output folder exists (pass --overwrite to replace it)", path=out
+            ) from None
+        except PermissionError as e:
+            raise XlirError(f"cannot write the index: {e.strerror}", path=out) from None
+        self.folder = Path(out)
+
+    # -- loading ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, folder: str | Path, *, verify: bool = False) -> DenseIndex:
+        """Open an index folder, checking that every file is whole.
+
+        File sizes are always checked against the manifest (a truncated file is the common
+        failure); ``verify`` also checks content hashes.
+        """
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise IndexFormatError("no such index folder", path=folder)
+        mpath = folder / "manifest.json"
+        if not mpath.exists():
+            raise IndexFormatError("not an xlir-tui index (no manifest.json)", path=folder)
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise IndexFormatError(f"corrupt manifest: {e}", path=mpath) from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise IndexFormatError("not an xlir-tui dense index manifest", path=mpath)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index format {manifest.get('format_version')} is not supported "
+                f"(this xlir-tui reads {FORMAT_VERSION}); rebuild it with xlir-tui index",
+                path=folder,
+            )
+        files = manifest.get("files", {})
+        for name in DATA_FILES:
+            path = folder / name
+            if not path.exists():
+                raise IndexFormatError(f"missing {name}; rebuild with xlir-tui index", path=folder)
+            want = files.get(name, {})
+            size = path.stat().st_size
+            if want.get("bytes") != size:
+                raise IndexFormatError(
+                    f"{name} is truncated or changed ({size} bytes, manifest says "
+                    f"{want.get('bytes')}); rebuild with xlir-tui index",
+                    path=folder,
+                )
+            if verify and want.get("blake2b") != file_digest(path):
+                raise IndexFormatError(
+                    f"{name} does not match its hash in the manifest", path=folder
+                )
+        dim = int(manifest["model"]["dimension"])
+        try:
+            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+            frames = {
+                p: pl.read_parquet(folder / f"{p}.parquet")
+                for p in ("candidates", "questions", "relevance", "skipped")
+            }
+        except Exception as e:
+            raise IndexFormatError(
+                f"corrupt index data: {str(e).splitlines()[0]}", path=folder
+            ) from None
+        n = frames["candidates"].height
+        if vectors.shape != (n, dim):
+            raise IndexFormatError(
+                f"vectors.npy has shape {vectors.shape}, expected ({n}, {dim})", path=folder
+            )
+        graph = _hnsw_index(dim)
+        try:
+            graph.load_index(str(folder / "hnsw.bin"), max_elements=n)
+        except Exception as e:
+            raise IndexFormatError(
+                f"corrupt hnsw.bin: {str(e).splitlines()[0]}", path=folder
+            ) from None
+        if graph.get_current_count() != n:
+            raise IndexFormatError(
+                f"hnsw.bin holds {graph.get_current_count()} items, expected {n}", path=folder
+            )
+        return cls(folder, manifest, graph, vectors, **frames)
+
+    def check_encoder(self, encoder: Encoder) -> None:
+        """Refuse a query encoder other than the one that embedded the candidates."""
+        model = self.manifest["model"]
+        if encoder.dimension != self.dimension:
+            raise ModelError(
+                f"model {encoder.name} has dimension {encoder.dimension} but the index was "
+                f"built with {model['model']} (dimension {self.dimension})"
+            )
+        if encoder.fingerprint != model["fingerprint"]:
+            raise ModelError(
+                f"model {encoder.name} is not the model the index was built with "
+                f"({model['model']}, fingerprint {model['fingerprint'][:12]}); "
+                "rebuild the index with xlir-tui index"
+            )
+
+    # -- searching ----------------------------------------------------------------------------
+    def rows_for(self, langs: Sequence[str] | None) -> np.ndarray | None:
+        """Row numbers of the candidates in ``langs`` (None: the whole pool)."""
+        if not langs:
+            return None
+        unknown = [x for x in langs if x not in self._rows_by_lang]
+        if unknown:
+            raise XlirError(
+                f"no candidate in language {', '.join(unknown)} "
+                f"(this index has {', '.join(self.languages)})"
+            )
+        return np.sort(np.concatenate([self._rows_by_lang[x] for x in langs]))
+
+    def search_vectors(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        langs: Sequence[str] | None = None,
+        ef: int | None = None,
+        method: str = "auto",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows and cosine scores for each query vector.
+
+        ``method``: ``auto``, ``hnsw`` (graph, with a label filter for a language subset) or
+        ``exact`` (dot product over the pool or subset). Returns ``(rows, scores)``, each shaped
+        ``(n_queries, k')`` with ``k' = min(k, pool size)``, best first.
+        """
+        if k < 1:
+            raise XlirError(f"-k must be at least 1, got {k}")
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        if queries.shape[1] != self.dimension:
+            raise ModelError(
+                f"query vectors have dimension {queries.shape[1]}, the index {self.dimension}"
+            )
+        subset = self.rows_for(langs)
+        pool = self.size if subset is None else len(subset)
+        k = min(k, pool)
+        if method == "auto":
+            method = "exact" if subset is not None and pool <= EXACT_SUBSET_MAX else "hnsw"
+        if method == "exact":
+            return _exact_topk(queries, self.vectors, k, subset)
+        if method != "hnsw":
+            raise XlirError(f"unknown search method {method!r} (auto, hnsw, exact)")
+        if ef is not None:
+            self.graph.set_ef(max(int(ef), k))
+        elif k > self.graph.ef:
+            self.graph.set_ef(k)
+        try:
+            if subset is None:
+                labels, dist = self.graph.knn_query(queries, k=k, num_threads=1)
+            else:
+                allowed = np.zeros(self.size, dtype=bool)
+                allowed[subset] = True
+                labels, dist = self.graph.knn_query(
+                    queries, k=k, num_threads=1, filter=lambda label: bool(allowed[label])
+                )
+        finally:
+            self.graph.set_ef(int(self.manifest["hnsw"]["ef"]))
+        return labels.astype(np.int64), (1.0 - dist).astype(np.float32)
+
+    def hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        """Turn one query's rows and scores into :class:`Hit` records."""
+        return [
+            Hit(
+                rank=i + 1,
+                row=int(r),
+                id=self._ids[r],
+                lang=str(self._lang[r]),
+                score=float(s),
+                text=self._texts[r],
+                paragraph_id=self._pids[r],
+            )
+            for i, (r, s) in enumerate(zip(rows.tolist(), scores.tolist(), strict=True))
+        ]
+
+    def search(
+        self,
+        encoder: Encoder,
+        query: str,
+        k: int = 10,
+        langs: Sequence[str] | None = None,
+        ef: int | None = None,
+    ) -> list[Hit]:
+        """Encode ``query`` with the index's query prompt and return its top-``k`` hits."""
+        if not query.strip():
+            raise XlirError("empty query")
+        vec = encoder.encode_queries([query], cache=False)
+        rows, scores = self.search_vectors(vec, k=k, langs=langs, ef=ef)
+        return self.hits(rows[0], scores[0])
+
+
+def _exact_topk(
+    queries: np.ndarray, vectors: np.ndarray, k: int, subset: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by dot product; ties go to the lower row number (stable sort)."""
+    pool = vectors if subset is None else vectors[subset]
+    scores = queries @ pool.T
+    if k < scores.shape[1]:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # sort by score desc, then row asc: lexsort's last key is primary
+    order = np.lexsort((part, -part_scores), axis=1)
+    top = np.take_along_axis(part, order, axis=1)
+    top_scores = np.take_along_axis(part_scores, order, axis=1)
+    rows = top if subset is None else subset[top]
+    return rows.astype(np.int64), top_scores.astype(np.float32)
