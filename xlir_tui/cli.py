@@ -40,7 +40,8 @@ app = typer.Typer(
 data_app = typer.Typer(help="Get collections and inspect them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console()
+# Piped output is not cut to 80 columns: reports are wide tables.
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -308,6 +309,113 @@ def search_cmd(
     for h in hits:
         table.add_row(str(h.rank), f"{h.score:.3f}", f"[{lang_style(h.lang)}]{h.lang}[/]", h.text)
     out.print(table)
+
+
+LangsOpt = Annotated[str | None, typer.Option(
+    "--langs", help="Use only these languages, comma-separated (de,en,zh).")]
+
+
+@app.command("bias-report")
+def bias_report_cmd(
+    collection: CollectionArg,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="A model to compare; repeat for several ('default', a folder, a "
+        "hub name).")] = None,
+    langs: LangsOpt = None,
+    lang: LangOpt = None,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write report.json, pairs.parquet/.csv, qrels.txt, run.multi.txt "
+        "and heatmap.svg here.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+                                            help="Replace an existing --out folder.")] = False,
+    run_depth: Annotated[int, typer.Option(
+        "--run-depth", help="Results per query in run.multi.txt (0: the whole pool).")] = 1000,
+    k: Annotated[int, typer.Option("-k", "--k", help="Top-k for language shares.")] = 10,
+    peer: Annotated[bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per "
+                                                      "language.")] = False,
+    ann: Annotated[bool, typer.Option(
+        "--ann", help="Also score the multi setting through the hnswlib index; report the "
+        "difference from exact.")] = False,
+    index: Annotated[Path | None, typer.Option(
+        "--index", help="With --ann: an index of this collection built with the (single) "
+        "model.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Encoding batch size.")] = 64,
+) -> None:
+    """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per model."""
+    from .encoders import load_encoder
+    from .index import DenseIndex
+    from .report import build_report, evaluate, write_outputs
+
+    models = model or ["default"]
+    if k < 1:
+        raise XlirError(f"-k must be at least 1, got {k}")
+    if run_depth < 0:
+        raise XlirError(f"--run-depth must be 0 (whole pool) or more, got {run_depth}")
+    if index is not None and not ann:
+        raise XlirError("--index is only used with --ann")
+    if index is not None and len(models) > 1:
+        raise XlirError("--index goes with a single --model (each model needs its own index)")
+    if out_dir is not None and out_dir.exists() and not overwrite:
+        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
+    c = _load(collection, lang, strict)
+    wanted = split_langs(langs)
+    if wanted:
+        c = c.restrict(wanted)
+    if len(c.languages) == 1:
+        err.print(f"note: only one language ({c.languages[0]}): the cross and multi settings "
+                  "are absent", highlight=False)
+    prebuilt = DenseIndex.load(index) if index is not None else None
+    evaluations = []
+    for spec in models:
+        err.print(f"loading model {spec} ...", highlight=False)
+        encoder = load_encoder(spec, batch_size=batch_size)
+        ann_index = None
+        if ann:
+            if prebuilt is not None:
+                prebuilt.check_encoder(encoder)
+                if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
+                    raise XlirError("holds other candidates than the collection being scored "
+                                    "(another collection, or other --langs)", path=index)
+                ann_index = prebuilt
+        with _stage_progress() as update:
+            if ann and ann_index is None:
+                ann_index = DenseIndex.build(
+                    c, encoder, None, progress=lambda d, t: update("indexing", d, t))
+            evaluations.append(evaluate(
+                c, encoder, k=k, peer=peer, run_depth=run_depth if out_dir else None,
+                progress=update, ann=ann_index))
+        t = evaluations[-1].entry["timings"]
+        err.print(f"{spec}: encoded in {t['encode_s']:.1f} s, scored in {t['score_s']:.1f} s",
+                  highlight=False)
+    report = build_report(c, evaluations)
+    if out_dir is not None:
+        err.print(f"writing {out_dir} ...", highlight=False)
+        names = write_outputs(out_dir, c, report, evaluations, overwrite=overwrite)
+        err.print(f"wrote {', '.join(names)} to {out_dir}", highlight=False)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    from .render import render_report
+
+    render_report(out, report)
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar whose description follows the stage (encoding, scoring, ...)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
 
 
 def main() -> None:

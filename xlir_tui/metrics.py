@@ -1,0 +1,291 @@
+"""LAReQA metrics and language-bias statistics, computed exactly over the full pool.
+
+Definitions (see the project's METHOD notes; Roy et al. 2020, Huang et al. 2023, Yang et al. 2024):
+
+- **mono**: queries in language X, pool = the candidates in X; **cross**: queries in X, pool = the
+  candidates in Y, for every ordered pair X != Y; **multi**: queries in X, pool = every candidate.
+- **AP(q)** = (1/|R_q|) * sum over q's relevant items of the precision at that item's rank, over
+  the full pool (every relevant item is ranked, so none is "not retrieved"). mAP of a setting is the
+  mean over its queries. The mono figure is the macro average over languages, the cross figure the
+  macro average over ordered pairs, and the multi figure the mean over every query (one pool), which
+  is what ``trec_eval -m map`` prints on the exported run and qrels.
+- **R@k** = |relevant items in the top k| / |R_q| (trec_eval's ``recall_k``): R@1 for mono and
+  cross, R@10 for multi.
+- **rank distance** (multi): max minus min rank of a query's relevant items; mean over the queries
+  of a language, then the macro average over languages.
+- **top-k language shares** (multi): the share of each language among a query's top k, averaged
+  over the queries of a language, against the share of that language in the pool (what an
+  unbiased retriever would show on average); **same-language preference** is the share of the
+  query's own language.
+- **PEER** (optional; after Yang et al. 2024, adapted to one relevance level): for the queries of a
+  language, the Kruskal-Wallis test over the multi-setting ranks of their relevant items grouped by
+  the items' language; the p-value is high when no language's relevant items rank systematically
+  better.
+
+Ties: candidates with equal scores are ordered the way trec_eval orders them, by candidate id in
+descending byte order, so the ranks here are the ranks trec_eval sees in an exported run.
+
+Scoring is chunked (``chunk`` queries at a time against all candidates, float32), so memory stays
+at ``chunk x pool`` scores whatever the collection's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Ranked:
+    """The ranks of every (query, relevant candidate) pair, plus top-k language counts."""
+
+    langs: list[str]
+    q_lang: np.ndarray  # (n_q,) language index of each query
+    c_lang: np.ndarray  # (n_c,) language index of each candidate
+    rel_q: np.ndarray  # (P,) query row of each relevant pair
+    rel_c: np.ndarray  # (P,) candidate row of each relevant pair
+    rank_lang: np.ndarray  # (P,) 1-based rank among the candidates of the item's own language
+    rank_all: np.ndarray  # (P,) 1-based rank in the whole pool
+    topk_counts: np.ndarray  # (n_q, L) languages among each query's top k (whole pool)
+    k: int
+    run: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    """Per chunk of queries: (query rows, candidate rows, scores), best first, for TREC export."""
+
+    @property
+    def pool_sizes(self) -> np.ndarray:
+        return np.bincount(self.c_lang, minlength=len(self.langs))
+
+
+def trec_tie_key(candidate_ids: Sequence[str]) -> np.ndarray:
+    """Position of each candidate when ties are broken as trec_eval does (id, descending)."""
+    order = sorted(range(len(candidate_ids)), key=lambda i: candidate_ids[i].encode("utf-8"),
+                   reverse=True)
+    key = np.empty(len(candidate_ids), dtype=np.int64)
+    key[np.asarray(order, dtype=np.int64)] = np.arange(len(candidate_ids))
+    return key
+
+
+def rank_relevant(
+    queries: np.ndarray,
+    candidates: np.ndarray,
+    q_lang: np.ndarray,
+    c_lang: np.ndarray,
+    rel_q: np.ndarray,
+    rel_c: np.ndarray,
+    langs: list[str],
+    tie_key: np.ndarray,
+    *,
+    k: int = 10,
+    chunk: int = 256,
+    run_depth: int | None = None,
+    progress: Progress | None = None,
+) -> Ranked:
+    """Exact ranks of every relevant pair, per language pool and in the whole pool.
+
+    ``rel_q``/``rel_c`` must be sorted by query row. ``run_depth`` keeps each query's top
+    ``run_depth`` (0: the whole pool) for a TREC run; None keeps nothing.
+    """
+    n_q, n_c = queries.shape[0], candidates.shape[0]
+    n_lang = len(langs)
+    cand_t = np.ascontiguousarray(candidates.T, dtype=np.float32)
+    lang_cols = [np.flatnonzero(c_lang == y) for y in range(n_lang)]
+    rank_lang = np.zeros(len(rel_q), dtype=np.int64)
+    rank_all = np.zeros(len(rel_q), dtype=np.int64)
+    topk = np.zeros((n_q, n_lang), dtype=np.int32)
+    k_eff = min(k, n_c)
+    starts = np.searchsorted(rel_q, np.arange(0, n_q + 1))  # pairs of query q: starts[q]:starts[q+1]
+    run: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for lo in range(0, n_q, chunk):
+        hi = min(lo + chunk, n_q)
+        scores = np.asarray(queries[lo:hi], dtype=np.float32) @ cand_t  # (b, n_c)
+        p_lo, p_hi = starts[lo], starts[hi]
+        pq = rel_q[p_lo:p_hi] - lo  # local query row of each pair
+        pc = rel_c[p_lo:p_hi]
+        # pad the pairs into a (b, R) block so each comparison is one vectorised pass
+        counts = np.bincount(pq, minlength=hi - lo)
+        width = int(counts.max()) if len(counts) and counts.max() > 0 else 0
+        if width:
+            slot = np.arange(len(pq)) - np.repeat(np.cumsum(counts) - counts, counts)
+            block_c = np.zeros((hi - lo, width), dtype=np.int64)
+            valid = np.zeros((hi - lo, width), dtype=bool)
+            block_c[pq, slot] = pc
+            valid[pq, slot] = True
+            s_rel = np.take_along_axis(scores, block_c, axis=1)  # (b, R)
+            key_rel = tie_key[block_c]
+            ahead = np.zeros((hi - lo, width, n_lang), dtype=np.int64)
+            for y, cols in enumerate(lang_cols):
+                if not len(cols):
+                    continue
+                sy = scores[:, cols][:, None, :]  # (b, 1, n_y)
+                ahead[:, :, y] = (sy > s_rel[:, :, None]).sum(axis=2)
+                equal = (sy == s_rel[:, :, None]).sum(axis=2)
+                tied = np.argwhere(valid & (equal > 0))
+                for bi, ri in tied:  # rare: resolve ties by trec_eval's id order
+                    same = cols[scores[bi, cols] == s_rel[bi, ri]]
+                    ahead[bi, ri, y] += int((tie_key[same] < key_rel[bi, ri]).sum())
+            own = c_lang[block_c]
+            r_lang = np.take_along_axis(ahead, own[:, :, None], axis=2)[:, :, 0] + 1
+            r_all = ahead.sum(axis=2) + 1
+            rank_lang[p_lo:p_hi] = r_lang[pq, slot]
+            rank_all[p_lo:p_hi] = r_all[pq, slot]
+        # top-k languages of the whole pool
+        if k_eff < n_c:
+            top = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+        else:
+            top = np.tile(np.arange(n_c), (hi - lo, 1))
+        np.add.at(topk, (np.repeat(np.arange(lo, hi), top.shape[1]), c_lang[top].ravel()), 1)
+        if run_depth is not None:
+            run.append(_top_of_chunk(scores, tie_key, run_depth, lo))
+        if progress:
+            progress(hi, n_q)
+    return Ranked(langs, q_lang, c_lang, rel_q, rel_c, rank_lang, rank_all, topk, k_eff, run)
+
+
+def _top_of_chunk(scores: np.ndarray, tie_key: np.ndarray, depth: int,
+                  lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b, n = scores.shape
+    depth = n if depth <= 0 else min(depth, n)
+    if depth < n:
+        cand = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+    else:
+        cand = np.tile(np.arange(n), (b, 1))
+    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    order = np.lexsort((tie_key[cand], -cand_scores), axis=1)
+    cand = np.take_along_axis(cand, order, axis=1)
+    cand_scores = np.take_along_axis(cand_scores, order, axis=1)
+    rows = np.repeat(np.arange(lo, lo + b), depth)
+    return rows, cand.ravel(), cand_scores.ravel()
+
+
+def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
+    """Per query (and pool language when ``by_pool``): AP, recall at 1 and 10, rank spread."""
+    frame = pl.DataFrame({
+        "q": ranked.rel_q, "q_lang": ranked.q_lang[ranked.rel_q],
+        "c_lang": ranked.c_lang[ranked.rel_c],
+        "rank": ranked.rank_lang if rank_col == "lang" else ranked.rank_all,
+    })
+    keys = ["q", "q_lang", "c_lang"] if by_pool else ["q", "q_lang"]
+    frame = frame.sort([*keys, "rank"]).with_columns(
+        (pl.int_range(1, pl.len() + 1).over(keys) / pl.col("rank")).alias("precision"))
+    return frame.group_by(keys).agg(
+        pl.col("precision").mean().alias("ap"),
+        ((pl.col("rank") <= 1).sum() / pl.len()).alias("r@1"),
+        ((pl.col("rank") <= 10).sum() / pl.len()).alias("r@10"),
+        (pl.col("rank").max() - pl.col("rank").min()).alias("rank_distance"),
+        pl.len().alias("relevant"),
+    )
+
+
+def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
+    """Settings, per-language and per-pair figures, and bias statistics as plain data."""
+    langs = ranked.langs
+    n_lang = len(langs)
+    per_pool = _ap_frame(ranked, "lang", by_pool=True)
+    pairs = (
+        per_pool.group_by("q_lang", "c_lang")
+        .agg(pl.col("ap").mean().alias("map"), pl.col("r@1").mean(),
+             pl.len().alias("questions"))
+        .sort("q_lang", "c_lang")
+    )
+    pair_rows = [
+        {"query_lang": langs[a], "pool_lang": langs[b],
+         "setting": "mono" if a == b else "cross", "map": m, "r@1": r1, "questions": n}
+        for a, b, m, r1, n in pairs.select("q_lang", "c_lang", "map", "r@1",
+                                           "questions").iter_rows()
+    ]
+    mono = [p for p in pair_rows if p["setting"] == "mono"]
+    cross = [p for p in pair_rows if p["setting"] == "cross"]
+    multi_q = _ap_frame(ranked, "all", by_pool=False)
+    summary: dict[str, Any] = {
+        "mono": _mean_setting(mono, "r@1"),
+        "cross": _mean_setting(cross, "r@1") if n_lang > 1 else None,
+        "multi": None,
+    }
+    per_lang_multi = multi_q.group_by("q_lang").agg(
+        pl.col("ap").mean().alias("map"), pl.col("r@10").mean(),
+        pl.col("rank_distance").mean(), pl.len().alias("questions"))
+    multi_by = {langs[r[0]]: r for r in per_lang_multi.rows()}
+    if n_lang > 1:
+        summary["multi"] = {
+            "map": float(multi_q["ap"].mean()),
+            "r@10": float(multi_q["r@10"].mean()),
+            "rank_distance": float(per_lang_multi["rank_distance"].mean()),
+            "questions": multi_q.height,
+        }
+    # language shares in the top k of the whole pool
+    sizes = ranked.pool_sizes
+    expected = sizes / sizes.sum()
+    languages: dict[str, Any] = {}
+    for x, lang in enumerate(langs):
+        rows = ranked.q_lang == x
+        n_q = int(rows.sum())
+        entry: dict[str, Any] = {"questions": n_q, "candidates": int(sizes[x])}
+        mono_x = next((p for p in mono if p["query_lang"] == lang), None)
+        entry["mono"] = ({"map": mono_x["map"], "r@1": mono_x["r@1"]} if mono_x else None)
+        from_x = [p for p in cross if p["query_lang"] == lang]
+        to_x = [p for p in cross if p["pool_lang"] == lang]
+        entry["cross"] = ({"map_as_query": _mean([p["map"] for p in from_x]),
+                           "map_as_pool": _mean([p["map"] for p in to_x])}
+                          if n_lang > 1 else None)
+        if n_lang > 1 and lang in multi_by and n_q:
+            _, m, r10, dist, nq = multi_by[lang]
+            shares = ranked.topk_counts[rows].sum(axis=0) / (n_q * ranked.k)
+            entry["multi"] = {
+                "map": m, "r@10": r10, "rank_distance": dist,
+                "top_k_shares": {langs[y]: float(shares[y]) for y in range(n_lang)},
+                "same_language_share": float(shares[x]),
+                "expected_same_language_share": float(expected[x]),
+                "same_language_ratio": float(shares[x] / expected[x]) if expected[x] else None,
+            }
+        else:
+            entry["multi"] = None
+        languages[lang] = entry
+    if peer and n_lang > 1:
+        for x, lang in enumerate(langs):
+            if languages[lang]["multi"] is not None:
+                languages[lang]["multi"]["peer"] = _peer(ranked, x)
+    bias: dict[str, Any] = {
+        "k": ranked.k,
+        "expected_shares": {langs[y]: float(expected[y]) for y in range(n_lang)},
+    }
+    if n_lang > 1:
+        same = [v["multi"]["same_language_share"] for v in languages.values() if v["multi"]]
+        exp = [v["multi"]["expected_same_language_share"] for v in languages.values()
+               if v["multi"]]
+        bias["same_language_share"] = _mean(same)
+        bias["expected_same_language_share"] = _mean(exp)
+    return {"summary": summary, "languages": languages, "pairs": pair_rows, "bias": bias}
+
+
+def _peer(ranked: Ranked, x: int) -> dict[str, float] | None:
+    from scipy.stats import kruskal
+
+    mask = ranked.q_lang[ranked.rel_q] == x
+    item_lang = ranked.c_lang[ranked.rel_c[mask]]
+    ranks = ranked.rank_all[mask]
+    groups = [ranks[item_lang == y] for y in range(len(ranked.langs))]
+    groups = [g for g in groups if len(g)]
+    if len(groups) < 2:
+        return None
+    try:
+        h, p = kruskal(*groups)
+    except ValueError:  # every rank identical
+        return None
+    return {"h": float(h), "p": float(p)}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
+def _mean_setting(rows: list[dict[str, Any]], recall: str) -> dict[str, Any] | None:
+    if not rows:
+        return None
+    return {"map": _mean([r["map"] for r in rows]), recall: _mean([r[recall] for r in rows]),
+            "settings": len(rows)}

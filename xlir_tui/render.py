@@ -1,0 +1,141 @@
+"""Rich rendering of a bias report for the terminal (no UI framework: rich renderables only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .langs import lang_style
+
+# (label, setting, metric, higher is better)
+SUMMARY_ROWS = [
+    ("mono mAP", "mono", "map", True),
+    ("mono R@1", "mono", "r@1", True),
+    ("cross mAP", "cross", "map", True),
+    ("cross R@1", "cross", "r@1", True),
+    ("multi mAP", "multi", "map", True),
+    ("multi R@10", "multi", "r@10", True),
+    ("rank distance", "multi", "rank_distance", False),
+]
+
+
+def _fmt(value: float | None, metric: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if metric == "rank_distance" else f"{value:.3f}"
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    """One column per model; the better figure of each row is marked when models are compared."""
+    models = report["models"]
+    table = Table(title="Summary (LAReQA)", title_justify="left")
+    table.add_column("metric")
+    for m in models:
+        table.add_column(m["model"], justify="right", overflow="fold")
+    for label, setting, metric, higher in SUMMARY_ROWS:
+        values = [(m["summary"].get(setting) or {}).get(metric) for m in models]
+        present = [v for v in values if v is not None]
+        best = (max(present) if higher else min(present)) if len(present) > 1 else None
+        cells = []
+        for v in values:
+            text = _fmt(v, metric)
+            cells.append(Text(f"{text} ★", style="bold green") if best is not None and v == best
+                         else Text(text))
+        table.add_row(label + ("" if higher else " (lower is better)"), *cells)
+    return table
+
+
+def _cell_style(v: float) -> str:
+    """Background from red (0) through yellow to green (1), text readable on it."""
+    v = min(max(v, 0.0), 1.0)
+    if v < 0.5:
+        r, g = 200, int(60 + 280 * v)
+    else:
+        r, g = int(200 - 300 * (v - 0.5)), 200
+    return f"black on rgb({r},{g},60)"
+
+
+def heatmap_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
+    langs = report["languages"]
+    values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in model["pairs"]}
+    table = Table(title=f"mAP by query language (rows) and pool language (columns): "
+                        f"{model['model']}", title_justify="left", padding=(0, 0))
+    table.add_column("q \\ pool", justify="right")
+    for lang in langs:
+        table.add_column(Text(lang, style=lang_style(lang)), justify="center", min_width=5)
+    for ql in langs:
+        cells = []
+        for pl_ in langs:
+            v = values.get((ql, pl_))
+            cells.append(Text("  —  ") if v is None else Text(f"{v:.2f}".center(5),
+                                                             style=_cell_style(v)))
+        table.add_row(Text(ql, style=lang_style(ql)), *cells)
+    return table
+
+
+def _bar(share: float, width: int = 10) -> str:
+    filled = round(min(max(share, 0.0), 1.0) * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
+    """Per query language: mAP, rank distance, own-language share of the top k vs expected."""
+    k = model["bias"]["k"]
+    table = Table(title=f"Language bias (multi setting, top {k}): {model['model']}",
+                  title_justify="left", caption="own@k: share of the top k in the query's "
+                  "language; exp.: its share of the pool; unk: tokenizer unknown-token rate",
+                  caption_justify="left")
+    for col in ("lang", "q", "mono", "multi", "rank dist", f"own@{k}", "exp.", "ratio", "unk"):
+        table.add_column(col, justify="left" if col in ("lang", f"own@{k}") else "right",
+                         no_wrap=True)
+    peer = any((v.get("multi") or {}).get("peer") for v in model["languages"].values())
+    if peer:
+        table.add_column("PEER p", justify="right", no_wrap=True)
+    for lang, v in model["languages"].items():
+        multi = v.get("multi")
+        mono = v.get("mono")
+        row = [
+            Text(lang, style=lang_style(lang)), str(v["questions"]),
+            _fmt(mono["map"] if mono else None, "map"),
+            _fmt(multi["map"] if multi else None, "map"),
+            _fmt(multi["rank_distance"] if multi else None, "rank_distance"),
+            f"{_bar(multi['same_language_share'])} {multi['same_language_share']:.2f}"
+            if multi else "—",
+            f"{multi['expected_same_language_share']:.2f}" if multi else "—",
+            f"{multi['same_language_ratio']:.1f}×" if multi and multi["same_language_ratio"]
+            else "—",
+            f"{v['unk_rate']:.1%}" if v.get("unk_rate") is not None else "—",
+        ]
+        if peer:
+            p = (multi or {}).get("peer")
+            row.append(f"{p['p']:.1e}" if p else "—")
+        table.add_row(*row)
+    return table
+
+
+def render_report(console: Console, report: dict[str, Any]) -> None:
+    """Print the whole report: header, summary, then per model a heatmap and a bias table."""
+    head = (f"[bold]{report['collection']}[/]: {report['questions']} questions, "
+            f"{report['candidates']} candidates, {len(report['languages'])} languages "
+            f"({', '.join(report['languages'])}); settings: {report['settings']['mono']} mono, "
+            f"{report['settings']['cross']} cross, {report['settings']['multi']} multi")
+    console.print(Panel(head, expand=False))
+    for note in report.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(summary_table(report))
+    for m in report["models"]:
+        parts = []
+        if report["settings"]["cross"]:
+            parts.append(heatmap_table(report, m))
+        parts.append(bias_table(report, m))
+        if m.get("ann"):
+            a = m["ann"]
+            parts.append(Text(
+                f"hnsw (ef {a['ef']}, top {a['depth']}): multi mAP {a['multi']['map']:.4f} "
+                f"({a['difference']['map']:+.4f} from exact), R@10 {a['multi']['r@10']:.4f} "
+                f"({a['difference']['r@10']:+.4f})"))
+        console.print(Group(*parts))

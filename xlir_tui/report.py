@@ -1,0 +1,309 @@
+"""The bias report: encode a collection with one or more models, score it, export it.
+
+``evaluate`` runs one model over a collection (embeddings come from the encoder's cache when they
+were computed before) and returns plain data shaped as ``xlir-tui bias-report --json`` prints it.
+``write_outputs`` writes ``report.json``, the per-pair table (parquet and CSV), the TREC qrels and
+multi-setting run, and a heatmap picture (SVG) of mAP by query language and pool language.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import __version__
+from .collections import Collection
+from .encoders import Encoder
+from .errors import XlirError
+from .index import DenseIndex
+from .langs import lang_color
+from .metrics import Ranked, rank_relevant, summarize, trec_tie_key
+from .paths import atomic_dir
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)``."""
+
+
+@dataclass
+class Evaluation:
+    """One model's report entry plus what the exports need."""
+
+    entry: dict[str, Any]
+    ranked: Ranked
+    question_ids: list[str]
+    candidate_ids: list[str]
+
+
+def relevance_rows(collection: Collection) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, candidate row) of every relevant pair, sorted by query row."""
+    q_index = pl.DataFrame({"question_id": collection.questions["id"],
+                            "q": np.arange(collection.questions.height)})
+    c_index = pl.DataFrame({"candidate_id": collection.candidates["id"],
+                            "c": np.arange(collection.candidates.height)})
+    pairs = (collection.relevance.join(q_index, on="question_id")
+             .join(c_index, on="candidate_id").sort("q", "c"))
+    return pairs["q"].to_numpy().astype(np.int64), pairs["c"].to_numpy().astype(np.int64)
+
+
+def unknown_token_rate(encoder: Encoder, collection: Collection,
+                       sample: int = 2000) -> dict[str, float | None]:
+    """Share of tokens the model's tokenizer maps to its unknown token, per language.
+
+    An English vocabulary meets Thai or Hindi text mostly as ``[UNK]``: the encoder then sees
+    almost nothing of the passage, which explains much of an English model's language bias.
+    """
+    tokenizer = getattr(encoder.model, "tokenizer", None)
+    unk = getattr(tokenizer, "unk_token_id", None)
+    rates: dict[str, float | None] = {}
+    for lang in collection.languages:
+        if tokenizer is None or unk is None:
+            rates[lang] = None
+            continue
+        texts = collection.candidates.filter(pl.col("lang") == lang)["text"].to_list()[:sample]
+        texts += collection.questions.filter(pl.col("lang") == lang)["text"].to_list()[:sample]
+        ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        total = sum(len(x) for x in ids)
+        rates[lang] = (sum(t == unk for x in ids for t in x) / total) if total else None
+    return rates
+
+
+def evaluate(
+    collection: Collection,
+    encoder: Encoder,
+    *,
+    k: int = 10,
+    peer: bool = False,
+    run_depth: int | None = None,
+    chunk: int = 256,
+    progress: Progress | None = None,
+    ann: DenseIndex | None = None,
+    ann_depth: int = 1000,
+) -> Evaluation:
+    """Score ``collection`` with ``encoder`` in the mono, cross and multi settings.
+
+    With ``ann`` (an index of the same collection and model), the multi setting is also scored
+    through hnswlib, top ``ann_depth`` per query, and the entry says how far that is from exact.
+    """
+    if collection.questions.is_empty() or collection.candidates.is_empty():
+        raise XlirError(f"collection {collection.name} has no questions or no candidates")
+    langs = collection.languages
+    code = {lang: i for i, lang in enumerate(langs)}
+    started = time.perf_counter()
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(name, done, total)) if progress else None
+
+    cvec = encoder.encode_passages(collection.candidates["text"].to_list(),
+                                   progress=stage("encoding candidates"))
+    qvec = encoder.encode_queries(collection.questions["text"].to_list(),
+                                  progress=stage("encoding questions"))
+    encoded = time.perf_counter()
+    q_lang = np.array([code[x] for x in collection.questions["lang"]], dtype=np.int64)
+    c_lang = np.array([code[x] for x in collection.candidates["lang"]], dtype=np.int64)
+    rel_q, rel_c = relevance_rows(collection)
+    cids = collection.candidates["id"].to_list()
+    ranked = rank_relevant(qvec, cvec, q_lang, c_lang, rel_q, rel_c, langs, trec_tie_key(cids),
+                           k=k, chunk=chunk, run_depth=run_depth, progress=stage("scoring"))
+    result = summarize(ranked, peer=peer)
+    scored = time.perf_counter()
+    if ann is not None and result["summary"]["multi"] is not None:
+        result["ann"] = ann_multi(ann, qvec, rel_q, rel_c, result["summary"]["multi"], ann_depth)
+    unk = unknown_token_rate(encoder, collection)
+    for lang, rate in unk.items():
+        result["languages"][lang]["unk_rate"] = rate
+    entry = {
+        "model": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
+        **result,
+        "timings": {"encode_s": round(encoded - started, 3),
+                    "score_s": round(scored - encoded, 3)},
+    }
+    return Evaluation(entry, ranked, collection.questions["id"].to_list(), cids)
+
+
+def ann_multi(index: DenseIndex, qvec: np.ndarray, rel_q: np.ndarray, rel_c: np.ndarray,
+              exact: dict[str, Any], depth: int) -> dict[str, Any]:
+    """Multi-setting mAP and R@10 through the hnsw graph (relevant items past ``depth`` count 0)."""
+    depth = min(depth, index.size)
+    ef = max(int(index.manifest["hnsw"]["ef"]), depth)
+    rows, _ = index.search_vectors(qvec, k=depth, ef=ef, method="hnsw")
+    relevant: dict[int, set[int]] = {}
+    for q, c in zip(rel_q.tolist(), rel_c.tolist(), strict=True):
+        relevant.setdefault(q, set()).add(c)
+    aps, recalls = [], []
+    for q, rel in relevant.items():
+        hits, total = 0, 0.0
+        for rank, c in enumerate(rows[q].tolist(), 1):
+            if c in rel:
+                hits += 1
+                total += hits / rank
+        aps.append(total / len(rel))
+        recalls.append(len(rel & set(rows[q][:10].tolist())) / len(rel))
+    m, r10 = float(np.mean(aps)), float(np.mean(recalls))
+    return {"ef": ef, "depth": depth, "multi": {"map": m, "r@10": r10},
+            "difference": {"map": m - exact["map"], "r@10": r10 - exact["r@10"]}}
+
+
+def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
+    """The whole report as JSON-ready data."""
+    langs = collection.languages
+    notes = []
+    if len(langs) == 1:
+        notes.append(f"only one language ({langs[0]}): the cross and multi settings are absent")
+    return {
+        "collection": collection.name,
+        "collection_fingerprint": collection.fingerprint,
+        "created_by": f"xlir-tui {__version__}",
+        "languages": langs,
+        "questions": collection.questions.height,
+        "candidates": collection.candidates.height,
+        "settings": {"mono": len(langs), "cross": len(langs) * (len(langs) - 1),
+                     "multi": 1 if len(langs) > 1 else 0},
+        "notes": notes,
+        "models": [e.entry for e in evaluations],
+    }
+
+
+def slug(text: str) -> str:
+    """A file-name-safe short form of a model name."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip("/")).strip("-.")
+    return s[-60:] or "model"
+
+
+def pairs_frame(report: dict[str, Any]) -> pl.DataFrame:
+    rows = [{"model": m["model"], **p} for m in report["models"] for p in m["pairs"]]
+    return pl.DataFrame(rows, schema={"model": pl.String, "query_lang": pl.String,
+                                      "pool_lang": pl.String, "setting": pl.String,
+                                      "map": pl.Float64, "r@1": pl.Float64,
+                                      "questions": pl.Int64})
+
+
+def heatmap_svg(entry: dict[str, Any], langs: Sequence[str], title: str) -> str:
+    """mAP by query language (rows) and pool language (columns) as a standalone SVG."""
+    cell, left, top = 44, 56, 64
+    n = len(langs)
+    values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in entry["pairs"]}
+    width, height = left + n * cell + 80, top + n * cell + 40
+    out = io.StringIO()
+    out.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'font-family="Helvetica, Arial, sans-serif" font-size="12">\n')
+    out.write(f'<rect width="{width}" height="{height}" fill="white"/>\n')
+    out.write(f'<text x="{left}" y="20" font-size="14" font-weight="bold">{_esc(title)}</text>\n')
+    out.write(f'<text x="{left}" y="38" fill="#555">mAP, query language (rows) x pool '
+              'language (columns)</text>\n')
+    for j, lang in enumerate(langs):
+        x = left + j * cell + cell / 2
+        out.write(f'<text x="{x}" y="{top - 8}" text-anchor="middle" '
+                  f'fill="{lang_color(lang)}" font-weight="bold">{_esc(lang)}</text>\n')
+    for i, ql in enumerate(langs):
+        y = top + i * cell
+        out.write(f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" '
+                  f'fill="{lang_color(ql)}" font-weight="bold">{_esc(ql)}</text>\n')
+        for j, pl_ in enumerate(langs):
+            v = values.get((ql, pl_))
+            x = left + j * cell
+            fill = _ramp(v) if v is not None else "#eeeeee"
+            out.write(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
+                      f'fill="{fill}"/>\n')
+            if v is not None:
+                ink = "white" if v < 0.45 else "black"
+                out.write(f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 4}" '
+                          f'text-anchor="middle" fill="{ink}">{v:.2f}</text>\n')
+    # colour scale
+    sx = left + n * cell + 16
+    for s in range(11):
+        out.write(f'<rect x="{sx}" y="{top + (10 - s) * (n * cell / 11)}" width="14" '
+                  f'height="{n * cell / 11 + 0.5}" fill="{_ramp(s / 10)}"/>\n')
+    out.write(f'<text x="{sx + 18}" y="{top + 10}">1.0</text>\n')
+    out.write(f'<text x="{sx + 18}" y="{top + n * cell}">0.0</text>\n')
+    out.write("</svg>\n")
+    return out.getvalue()
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _ramp(v: float) -> str:
+    """A perceptually ordered dark-blue -> yellow ramp (viridis end points), v in [0, 1]."""
+    stops = [(0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)),
+             (0.75, (94, 201, 98)), (1.0, (253, 231, 37))]
+    v = min(max(float(v), 0.0), 1.0)
+    for (a, ca), (b, cb) in zip(stops, stops[1:], strict=False):
+        if v <= b:
+            t = (v - a) / (b - a)
+            return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb,
+                                                                                  strict=True))
+    return "#fde725"
+
+
+def write_outputs(out: Path, collection: Collection, report: dict[str, Any],
+                  evaluations: Sequence[Evaluation], *, overwrite: bool = False) -> list[str]:
+    """Write every export into ``out`` atomically; return the file names written."""
+    if out.exists() and not overwrite:
+        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
+    names: list[str] = []
+    try:
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            pairs = pairs_frame(report)
+            pairs.write_parquet(tmp / "pairs.parquet")
+            pairs.write_csv(tmp / "pairs.csv")
+            names += ["pairs.parquet", "pairs.csv"]
+            qrels = collection.relevance.select(
+                "question_id", pl.lit("0").alias("iter"), "candidate_id",
+                pl.lit(1).alias("rel"))
+            qrels.write_csv(tmp / "qrels.txt", separator=" ", include_header=False)
+            names.append("qrels.txt")
+            single = len(evaluations) == 1
+            for ev in evaluations:
+                tag = "" if single else f".{slug(ev.entry['model'])}"
+                files = ev.entry.setdefault("files", {})
+                if ev.ranked.run:
+                    run_name = f"run.multi{tag}.txt"
+                    _write_run(tmp / run_name, ev, tag=slug(ev.entry["model"]))
+                    files["run_multi"] = run_name
+                    names.append(run_name)
+                svg_name = f"heatmap{tag}.svg"
+                (tmp / svg_name).write_text(
+                    heatmap_svg(ev.entry, collection.languages,
+                                f"{collection.name}: {ev.entry['model']}"), encoding="utf-8")
+                files["heatmap"] = svg_name
+                names.append(svg_name)
+            (tmp / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False)
+                                             + "\n", encoding="utf-8")
+            names.insert(0, "report.json")
+    except PermissionError as e:
+        raise XlirError(f"cannot write the report: {e.strerror}", path=out) from None
+    return names
+
+
+def _write_run(path: Path, ev: Evaluation, tag: str) -> None:
+    """A TREC run: ``qid Q0 docno rank score tag``, scores printed so float32 values round-trip."""
+    qids = np.asarray(ev.question_ids, dtype=object)
+    cids = np.asarray(ev.candidate_ids, dtype=object)
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for rows, cands, scores in ev.ranked.run:
+            n = len(rows)
+            ranks = np.ones(n, dtype=np.int64)
+            if n:
+                new_query = np.r_[True, rows[1:] != rows[:-1]]
+                group_start = np.maximum.accumulate(np.where(new_query, np.arange(n), 0))
+                ranks = np.arange(n) - group_start + 1
+            frame = pl.DataFrame({
+                "qid": qids[rows].tolist(), "q0": ["Q0"] * n, "docno": cids[cands].tolist(),
+                "rank": ranks, "score": [f"{s:.9g}" for s in scores.tolist()],
+                "tag": [tag] * n,
+            })
+            buf = io.StringIO()
+            frame.write_csv(buf, separator=" ", include_header=False, quote_style="never")
+            f.write(buf.getvalue())
