@@ -45,8 +45,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "index.json"))
     args = parser.parse_args()
     if not Path(args.data).is_dir():
-        print(f"bench: no data at {args.data} (xlir-tui data get xquad-r --from DIR)",
-              file=sys.stderr)
+        print(
+            f"bench: no data at {args.data} (xlir-tui data get xquad-r --from DIR)", file=sys.stderr
+        )
         return 1
     os.environ["XLIR_TUI_CACHE"] = tempfile.mkdtemp(prefix="xlir-bench-cache-")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,17 +59,23 @@ def main() -> int:
     collection = load_collection(args.data)
     texts = collection.candidates["text"].to_list()
     encoder = load_encoder(args.model, batch_size=args.batch_size)
-    print(f"collection: {collection.name}, {len(texts)} candidates, "
-          f"{collection.questions.height} questions; model {args.model}; "
-          f"torch threads {__import__('torch').get_num_threads()}")
+    print(
+        f"collection: {collection.name}, {len(texts)} candidates, "
+        f"{collection.questions.height} questions; model {args.model}; "
+        f"torch threads {__import__('torch').get_num_threads()}"
+    )
     encoder.model.encode(texts[:256], batch_size=args.batch_size)  # warm-up, both paths alike
 
     t = time.perf_counter()
-    plain = encoder.model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+    plain = encoder.model.encode(
+        texts,
+        batch_size=args.batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     plain_s = time.perf_counter() - t
-    print(f"plain SentenceTransformer.encode: {plain_s:.1f} s "
-          f"({len(texts) / plain_s:.1f} texts/s)")
+    print(f"plain SentenceTransformer.encode: {plain_s:.1f} s ({len(texts) / plain_s:.1f} texts/s)")
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -76,38 +83,53 @@ def main() -> int:
         first_s = time.perf_counter() - t
         enc_s = idx.manifest["timings"]["encode_s"]
         ratio = plain_s / enc_s
-        print(f"xlir-tui index (empty cache): {first_s:.1f} s in all, encoding {enc_s:.1f} s "
-              f"({len(texts) / enc_s:.1f} texts/s); throughput ratio vs plain "
-              f"{ratio:.3f} (target >= 0.95)")
-        print(f"  max |difference| from plain embeddings: "
-              f"{float(np.abs(idx.vectors - plain).max()):.2e}")
+        print(
+            f"xlir-tui index (empty cache): {first_s:.1f} s in all, encoding {enc_s:.1f} s "
+            f"({len(texts) / enc_s:.1f} texts/s); throughput ratio vs plain "
+            f"{ratio:.3f} (target >= 0.95)"
+        )
+        print(
+            f"  max |difference| from plain embeddings: "
+            f"{float(np.abs(idx.vectors - plain).max()):.2e}"
+        )
         encoder._caches.clear()  # a new process: the cache is read from disk again
         t = time.perf_counter()
         DenseIndex.build(collection, encoder, Path(tmp) / "idx2")
         cached_s = time.perf_counter() - t
-        print(f"xlir-tui index again (cache): {cached_s:.2f} s = "
-              f"{100 * cached_s / first_s:.1f}% of the first run (target <= 10%)")
+        print(
+            f"xlir-tui index again (cache): {cached_s:.2f} s = "
+            f"{100 * cached_s / first_s:.1f}% of the first run (target <= 10%)"
+        )
 
     rng = np.random.default_rng(0)
     qtexts = collection.questions["text"].to_list()
     pick = rng.choice(len(qtexts), size=min(args.queries, len(qtexts)), replace=False)
     qvec = encoder.encode_queries([qtexts[i] for i in pick], cache=False)
-    exact_rows, _ = idx.search_vectors(qvec, k=10, method="exact")
-    hnsw_rows, _ = idx.search_vectors(qvec, k=10, method="hnsw")
-    recall = float(np.mean([len(set(a) & set(b)) / 10
-                            for a, b in zip(exact_rows, hnsw_rows, strict=True)]))
+    exact_rows, exact_scores = idx.search_vectors(qvec, k=10, method="exact")
+    hnsw_rows, hnsw_scores = idx.search_vectors(qvec, k=10, method="hnsw")
+    # Many sentences in scripts the English default cannot read embed identically (all [UNK]),
+    # so the exact top 10 is often one arbitrary pick among equal scores. A hit counts when its
+    # score reaches the exact 10th score; recall by row id is printed beside it.
+    recall = float(np.mean((hnsw_scores >= exact_scores[:, -1:] - 1e-6).sum(axis=1) / 10))
+    recall_ids = float(
+        np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_rows, hnsw_rows, strict=True)])
+    )
     ef = idx.manifest["hnsw"]["ef"]
-    print(f"hnsw recall@10 vs exact, {len(pick)} questions, ef={ef}: {recall:.4f} "
-          f"(target >= 0.99)")
+    print(
+        f"hnsw recall@10 vs exact, {len(pick)} questions, ef={ef}: {recall:.4f} "
+        f"(target >= 0.99); by row id, where exact ties count as misses: {recall_ids:.4f}"
+    )
 
     latency: dict[str, dict[str, float]] = {}
     sample = [qtexts[i] for i in pick[: args.latency_queries]]
-    cases = [("whole pool, hnsw", None, "hnsw"),
-             ("1 language, hnsw filter", ["de"], "hnsw"),
-             ("1 language, exact subset", ["de"], "exact"),
-             ("3 languages, hnsw filter", ["de", "zh", "ar"], "hnsw"),
-             ("3 languages, exact subset", ["de", "zh", "ar"], "exact"),
-             ("whole pool, exact", None, "exact")]
+    cases = [
+        ("whole pool, hnsw", None, "hnsw"),
+        ("1 language, hnsw filter", ["de"], "hnsw"),
+        ("1 language, exact subset", ["de"], "exact"),
+        ("3 languages, hnsw filter", ["de", "zh", "ar"], "hnsw"),
+        ("3 languages, exact subset", ["de", "zh", "ar"], "exact"),
+        ("whole pool, exact", None, "exact"),
+    ]
     for name, langs, method in cases:
         times = []
         for q in sample:
@@ -116,8 +138,10 @@ def main() -> int:
             idx.search_vectors(vec, k=10, langs=langs, method=method)
             times.append((time.perf_counter() - t) * 1000)
         latency[name] = {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99)}
-        print(f"one query, encode + search, {name}: p50 {latency[name]['p50_ms']:.1f} ms, "
-              f"p99 {latency[name]['p99_ms']:.1f} ms")
+        print(
+            f"one query, encode + search, {name}: p50 {latency[name]['p50_ms']:.1f} ms, "
+            f"p99 {latency[name]['p99_ms']:.1f} ms"
+        )
     search_only = []
     for v in qvec[: args.latency_queries]:
         t = time.perf_counter()
@@ -126,11 +150,20 @@ def main() -> int:
     print(f"search alone (whole pool, hnsw): p50 {percentile(search_only, 50):.2f} ms")
 
     result = {
-        "collection": collection.name, "candidates": len(texts), "model": args.model,
-        "plain_encode_s": plain_s, "index_first_s": first_s, "index_encode_s": enc_s,
-        "throughput_ratio": ratio, "index_cached_s": cached_s,
-        "cached_fraction": cached_s / first_s, "recall_at_10": recall, "ef": ef,
-        "recall_queries": len(pick), "latency": latency,
+        "collection": collection.name,
+        "candidates": len(texts),
+        "model": args.model,
+        "plain_encode_s": plain_s,
+        "index_first_s": first_s,
+        "index_encode_s": enc_s,
+        "throughput_ratio": ratio,
+        "index_cached_s": cached_s,
+        "cached_fraction": cached_s / first_s,
+        "recall_at_10": recall,
+        "recall_at_10_by_id": recall_ids,
+        "ef": ef,
+        "recall_queries": len(pick),
+        "latency": latency,
         "search_only_p50_ms": percentile(search_only, 50),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

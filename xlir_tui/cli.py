@@ -311,36 +311,61 @@ def search_cmd(
     out.print(table)
 
 
-LangsOpt = Annotated[str | None, typer.Option(
-    "--langs", help="Use only these languages, comma-separated (de,en,zh).")]
+LangsOpt = Annotated[
+    str | None,
+    typer.Option("--langs", help="Use only these languages, comma-separated (de,en,zh)."),
+]
 
 
 @app.command("bias-report")
 def bias_report_cmd(
     collection: CollectionArg,
-    model: Annotated[list[str] | None, typer.Option(
-        "--model", "-m", help="A model to compare; repeat for several ('default', a folder, a "
-        "hub name).")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="A model to compare; repeat for several ('default', a folder, a hub name).",
+        ),
+    ] = None,
     langs: LangsOpt = None,
     lang: LangOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Write report.json, pairs.parquet/.csv, qrels.txt, run.multi.txt "
-        "and heatmap.svg here.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite",
-                                            help="Replace an existing --out folder.")] = False,
-    run_depth: Annotated[int, typer.Option(
-        "--run-depth", help="Results per query in run.multi.txt (0: the whole pool).")] = 1000,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write report.json, pairs.parquet/.csv, qrels.txt, run.multi.txt "
+            "and heatmap.svg here.",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out folder.")
+    ] = False,
+    run_depth: Annotated[
+        int,
+        typer.Option("--run-depth", help="Results per query in run.multi.txt (0: the whole pool)."),
+    ] = 1000,
     k: Annotated[int, typer.Option("-k", "--k", help="Top-k for language shares.")] = 10,
-    peer: Annotated[bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per "
-                                                      "language.")] = False,
-    ann: Annotated[bool, typer.Option(
-        "--ann", help="Also score the multi setting through the hnswlib index; report the "
-        "difference from exact.")] = False,
-    index: Annotated[Path | None, typer.Option(
-        "--index", help="With --ann: an index of this collection built with the (single) "
-        "model.")] = None,
+    peer: Annotated[
+        bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per language.")
+    ] = False,
+    ann: Annotated[
+        bool,
+        typer.Option(
+            "--ann",
+            help="Also score the multi setting through the hnswlib index; report the "
+            "difference from exact.",
+        ),
+    ] = False,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", help="With --ann: an index of this collection built with the (single) model."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Encoding batch size.")] = 64,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per model."""
@@ -364,31 +389,46 @@ def bias_report_cmd(
     if wanted:
         c = c.restrict(wanted)
     if len(c.languages) == 1:
-        err.print(f"note: only one language ({c.languages[0]}): the cross and multi settings "
-                  "are absent", highlight=False)
+        err.print(
+            f"note: only one language ({c.languages[0]}): the cross and multi settings are absent",
+            highlight=False,
+        )
     prebuilt = DenseIndex.load(index) if index is not None else None
     evaluations = []
     for spec in models:
         err.print(f"loading model {spec} ...", highlight=False)
         encoder = load_encoder(spec, batch_size=batch_size)
         ann_index = None
-        if ann:
-            if prebuilt is not None:
-                prebuilt.check_encoder(encoder)
-                if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
-                    raise XlirError("holds other candidates than the collection being scored "
-                                    "(another collection, or other --langs)", path=index)
-                ann_index = prebuilt
+        if ann and prebuilt is not None:
+            prebuilt.check_encoder(encoder)
+            if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
+                raise XlirError(
+                    "holds other candidates than the collection being scored "
+                    "(another collection, or other --langs)",
+                    path=index,
+                )
+            ann_index = prebuilt
         with _stage_progress() as update:
             if ann and ann_index is None:
                 ann_index = DenseIndex.build(
-                    c, encoder, None, progress=lambda d, t: update("indexing", d, t))
-            evaluations.append(evaluate(
-                c, encoder, k=k, peer=peer, run_depth=run_depth if out_dir else None,
-                progress=update, ann=ann_index))
+                    c, encoder, None, progress=lambda d, t: update("indexing", d, t)
+                )
+            evaluations.append(
+                evaluate(
+                    c,
+                    encoder,
+                    k=k,
+                    peer=peer,
+                    run_depth=run_depth if out_dir else None,
+                    progress=update,
+                    ann=ann_index,
+                )
+            )
         t = evaluations[-1].entry["timings"]
-        err.print(f"{spec}: encoded in {t['encode_s']:.1f} s, scored in {t['score_s']:.1f} s",
-                  highlight=False)
+        err.print(
+            f"{spec}: encoded in {t['encode_s']:.1f} s, scored in {t['score_s']:.1f} s",
+            highlight=False,
+        )
     report = build_report(c, evaluations)
     if out_dir is not None:
         err.print(f"writing {out_dir} ...", highlight=False)
@@ -405,8 +445,13 @@ def bias_report_cmd(
 @contextmanager
 def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
     """One progress bar whose description follows the stage (encoding, scoring, ...)."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         tasks: dict[str, int] = {}
 

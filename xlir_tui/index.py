@@ -413,9 +413,19 @@ class DenseIndex:
 def _exact_topk(
     queries: np.ndarray, vectors: np.ndarray, k: int, subset: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by dot product; ties go to the lower row number (stable sort)."""
+    """Exact top-k by dot product; ties go to the lower row number.
+
+    The product runs in torch: right after torch encoded the query, a numpy (OpenBLAS) product
+    makes two thread pools fight over the cores, which measured 80 ms instead of 1 ms per query.
+    """
+    import torch
+
     pool = vectors if subset is None else vectors[subset]
-    scores = queries @ pool.T
+    with torch.inference_mode():
+        scores = (
+            torch.from_numpy(np.ascontiguousarray(queries, np.float32))
+            @ torch.from_numpy(np.ascontiguousarray(pool, np.float32)).T
+        ).numpy()
     if k < scores.shape[1]:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     else:

@@ -64,8 +64,9 @@ class Ranked:
 
 def trec_tie_key(candidate_ids: Sequence[str]) -> np.ndarray:
     """Position of each candidate when ties are broken as trec_eval does (id, descending)."""
-    order = sorted(range(len(candidate_ids)), key=lambda i: candidate_ids[i].encode("utf-8"),
-                   reverse=True)
+    order = sorted(
+        range(len(candidate_ids)), key=lambda i: candidate_ids[i].encode("utf-8"), reverse=True
+    )
     key = np.empty(len(candidate_ids), dtype=np.int64)
     key[np.asarray(order, dtype=np.int64)] = np.arange(len(candidate_ids))
     return key
@@ -99,7 +100,9 @@ def rank_relevant(
     rank_all = np.zeros(len(rel_q), dtype=np.int64)
     topk = np.zeros((n_q, n_lang), dtype=np.int32)
     k_eff = min(k, n_c)
-    starts = np.searchsorted(rel_q, np.arange(0, n_q + 1))  # pairs of query q: starts[q]:starts[q+1]
+    starts = np.searchsorted(
+        rel_q, np.arange(0, n_q + 1)
+    )  # pairs of query q: starts[q]:starts[q+1]
     run: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for lo in range(0, n_q, chunk):
         hi = min(lo + chunk, n_q)
@@ -147,8 +150,9 @@ def rank_relevant(
     return Ranked(langs, q_lang, c_lang, rel_q, rel_c, rank_lang, rank_all, topk, k_eff, run)
 
 
-def _top_of_chunk(scores: np.ndarray, tie_key: np.ndarray, depth: int,
-                  lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _top_of_chunk(
+    scores: np.ndarray, tie_key: np.ndarray, depth: int, lo: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b, n = scores.shape
     depth = n if depth <= 0 else min(depth, n)
     if depth < n:
@@ -165,14 +169,18 @@ def _top_of_chunk(scores: np.ndarray, tie_key: np.ndarray, depth: int,
 
 def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
     """Per query (and pool language when ``by_pool``): AP, recall at 1 and 10, rank spread."""
-    frame = pl.DataFrame({
-        "q": ranked.rel_q, "q_lang": ranked.q_lang[ranked.rel_q],
-        "c_lang": ranked.c_lang[ranked.rel_c],
-        "rank": ranked.rank_lang if rank_col == "lang" else ranked.rank_all,
-    })
+    frame = pl.DataFrame(
+        {
+            "q": ranked.rel_q,
+            "q_lang": ranked.q_lang[ranked.rel_q],
+            "c_lang": ranked.c_lang[ranked.rel_c],
+            "rank": ranked.rank_lang if rank_col == "lang" else ranked.rank_all,
+        }
+    )
     keys = ["q", "q_lang", "c_lang"] if by_pool else ["q", "q_lang"]
     frame = frame.sort([*keys, "rank"]).with_columns(
-        (pl.int_range(1, pl.len() + 1).over(keys) / pl.col("rank")).alias("precision"))
+        (pl.int_range(1, pl.len() + 1).over(keys) / pl.col("rank")).alias("precision")
+    )
     return frame.group_by(keys).agg(
         pl.col("precision").mean().alias("ap"),
         ((pl.col("rank") <= 1).sum() / pl.len()).alias("r@1"),
@@ -189,15 +197,21 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
     per_pool = _ap_frame(ranked, "lang", by_pool=True)
     pairs = (
         per_pool.group_by("q_lang", "c_lang")
-        .agg(pl.col("ap").mean().alias("map"), pl.col("r@1").mean(),
-             pl.len().alias("questions"))
+        .agg(pl.col("ap").mean().alias("map"), pl.col("r@1").mean(), pl.len().alias("questions"))
         .sort("q_lang", "c_lang")
     )
     pair_rows = [
-        {"query_lang": langs[a], "pool_lang": langs[b],
-         "setting": "mono" if a == b else "cross", "map": m, "r@1": r1, "questions": n}
-        for a, b, m, r1, n in pairs.select("q_lang", "c_lang", "map", "r@1",
-                                           "questions").iter_rows()
+        {
+            "query_lang": langs[a],
+            "pool_lang": langs[b],
+            "setting": "mono" if a == b else "cross",
+            "map": m,
+            "r@1": r1,
+            "questions": n,
+        }
+        for a, b, m, r1, n in pairs.select(
+            "q_lang", "c_lang", "map", "r@1", "questions"
+        ).iter_rows()
     ]
     mono = [p for p in pair_rows if p["setting"] == "mono"]
     cross = [p for p in pair_rows if p["setting"] == "cross"]
@@ -208,8 +222,11 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
         "multi": None,
     }
     per_lang_multi = multi_q.group_by("q_lang").agg(
-        pl.col("ap").mean().alias("map"), pl.col("r@10").mean(),
-        pl.col("rank_distance").mean(), pl.len().alias("questions"))
+        pl.col("ap").mean().alias("map"),
+        pl.col("r@10").mean(),
+        pl.col("rank_distance").mean(),
+        pl.len().alias("questions"),
+    )
     multi_by = {langs[r[0]]: r for r in per_lang_multi.rows()}
     if n_lang > 1:
         summary["multi"] = {
@@ -227,17 +244,24 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
         n_q = int(rows.sum())
         entry: dict[str, Any] = {"questions": n_q, "candidates": int(sizes[x])}
         mono_x = next((p for p in mono if p["query_lang"] == lang), None)
-        entry["mono"] = ({"map": mono_x["map"], "r@1": mono_x["r@1"]} if mono_x else None)
+        entry["mono"] = {"map": mono_x["map"], "r@1": mono_x["r@1"]} if mono_x else None
         from_x = [p for p in cross if p["query_lang"] == lang]
         to_x = [p for p in cross if p["pool_lang"] == lang]
-        entry["cross"] = ({"map_as_query": _mean([p["map"] for p in from_x]),
-                           "map_as_pool": _mean([p["map"] for p in to_x])}
-                          if n_lang > 1 else None)
+        entry["cross"] = (
+            {
+                "map_as_query": _mean([p["map"] for p in from_x]),
+                "map_as_pool": _mean([p["map"] for p in to_x]),
+            }
+            if n_lang > 1
+            else None
+        )
         if n_lang > 1 and lang in multi_by and n_q:
-            _, m, r10, dist, nq = multi_by[lang]
+            _, m, r10, dist, _nq = multi_by[lang]
             shares = ranked.topk_counts[rows].sum(axis=0) / (n_q * ranked.k)
             entry["multi"] = {
-                "map": m, "r@10": r10, "rank_distance": dist,
+                "map": m,
+                "r@10": r10,
+                "rank_distance": dist,
                 "top_k_shares": {langs[y]: float(shares[y]) for y in range(n_lang)},
                 "same_language_share": float(shares[x]),
                 "expected_same_language_share": float(expected[x]),
@@ -256,8 +280,7 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
     }
     if n_lang > 1:
         same = [v["multi"]["same_language_share"] for v in languages.values() if v["multi"]]
-        exp = [v["multi"]["expected_same_language_share"] for v in languages.values()
-               if v["multi"]]
+        exp = [v["multi"]["expected_same_language_share"] for v in languages.values() if v["multi"]]
         bias["same_language_share"] = _mean(same)
         bias["expected_same_language_share"] = _mean(exp)
     return {"summary": summary, "languages": languages, "pairs": pair_rows, "bias": bias}
@@ -287,5 +310,8 @@ def _mean(values: Sequence[float]) -> float | None:
 def _mean_setting(rows: list[dict[str, Any]], recall: str) -> dict[str, Any] | None:
     if not rows:
         return None
-    return {"map": _mean([r["map"] for r in rows]), recall: _mean([r[recall] for r in rows]),
-            "settings": len(rows)}
+    return {
+        "map": _mean([r["map"] for r in rows]),
+        recall: _mean([r[recall] for r in rows]),
+        "settings": len(rows),
+    }

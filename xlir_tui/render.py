@@ -43,8 +43,11 @@ def summary_table(report: dict[str, Any]) -> Table:
         cells = []
         for v in values:
             text = _fmt(v, metric)
-            cells.append(Text(f"{text} ★", style="bold green") if best is not None and v == best
-                         else Text(text))
+            cells.append(
+                Text(f"{text} ★", style="bold green")
+                if best is not None and v == best
+                else Text(text)
+            )
         table.add_row(label + ("" if higher else " (lower is better)"), *cells)
     return table
 
@@ -62,8 +65,11 @@ def _cell_style(v: float) -> str:
 def heatmap_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
     langs = report["languages"]
     values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in model["pairs"]}
-    table = Table(title=f"mAP by query language (rows) and pool language (columns): "
-                        f"{model['model']}", title_justify="left", padding=(0, 0))
+    table = Table(
+        title=f"mAP by query language (rows) and pool language (columns): {model['model']}",
+        title_justify="left",
+        padding=(0, 0),
+    )
     table.add_column("q \\ pool", justify="right")
     for lang in langs:
         table.add_column(Text(lang, style=lang_style(lang)), justify="center", min_width=5)
@@ -71,8 +77,9 @@ def heatmap_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
         cells = []
         for pl_ in langs:
             v = values.get((ql, pl_))
-            cells.append(Text("  —  ") if v is None else Text(f"{v:.2f}".center(5),
-                                                             style=_cell_style(v)))
+            cells.append(
+                Text("  —  ") if v is None else Text(f"{v:.2f}".center(5), style=_cell_style(v))
+            )
         table.add_row(Text(ql, style=lang_style(ql)), *cells)
     return table
 
@@ -85,13 +92,17 @@ def _bar(share: float, width: int = 10) -> str:
 def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
     """Per query language: mAP, rank distance, own-language share of the top k vs expected."""
     k = model["bias"]["k"]
-    table = Table(title=f"Language bias (multi setting, top {k}): {model['model']}",
-                  title_justify="left", caption="own@k: share of the top k in the query's "
-                  "language; exp.: its share of the pool; unk: tokenizer unknown-token rate",
-                  caption_justify="left")
+    table = Table(
+        title=f"Language bias (multi setting, top {k}): {model['model']}",
+        title_justify="left",
+        caption="own@k: share of the top k in the query's "
+        "language; exp.: its share of the pool; unk: tokenizer unknown-token rate",
+        caption_justify="left",
+    )
     for col in ("lang", "q", "mono", "multi", "rank dist", f"own@{k}", "exp.", "ratio", "unk"):
-        table.add_column(col, justify="left" if col in ("lang", f"own@{k}") else "right",
-                         no_wrap=True)
+        table.add_column(
+            col, justify="left" if col in ("lang", f"own@{k}") else "right", no_wrap=True
+        )
     peer = any((v.get("multi") or {}).get("peer") for v in model["languages"].values())
     if peer:
         table.add_column("PEER p", justify="right", no_wrap=True)
@@ -99,14 +110,17 @@ def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
         multi = v.get("multi")
         mono = v.get("mono")
         row = [
-            Text(lang, style=lang_style(lang)), str(v["questions"]),
+            Text(lang, style=lang_style(lang)),
+            str(v["questions"]),
             _fmt(mono["map"] if mono else None, "map"),
             _fmt(multi["map"] if multi else None, "map"),
             _fmt(multi["rank_distance"] if multi else None, "rank_distance"),
             f"{_bar(multi['same_language_share'])} {multi['same_language_share']:.2f}"
-            if multi else "—",
+            if multi
+            else "—",
             f"{multi['expected_same_language_share']:.2f}" if multi else "—",
-            f"{multi['same_language_ratio']:.1f}×" if multi and multi["same_language_ratio"]
+            f"{multi['same_language_ratio']:.1f}×"
+            if multi and multi["same_language_ratio"]
             else "—",
             f"{v['unk_rate']:.1%}" if v.get("unk_rate") is not None else "—",
         ]
@@ -119,10 +133,12 @@ def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
 
 def render_report(console: Console, report: dict[str, Any]) -> None:
     """Print the whole report: header, summary, then per model a heatmap and a bias table."""
-    head = (f"[bold]{report['collection']}[/]: {report['questions']} questions, "
-            f"{report['candidates']} candidates, {len(report['languages'])} languages "
-            f"({', '.join(report['languages'])}); settings: {report['settings']['mono']} mono, "
-            f"{report['settings']['cross']} cross, {report['settings']['multi']} multi")
+    head = (
+        f"[bold]{report['collection']}[/]: {report['questions']} questions, "
+        f"{report['candidates']} candidates, {len(report['languages'])} languages "
+        f"({', '.join(report['languages'])}); settings: {report['settings']['mono']} mono, "
+        f"{report['settings']['cross']} cross, {report['settings']['multi']} multi"
+    )
     console.print(Panel(head, expand=False))
     for note in report.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -134,8 +150,11 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
         parts.append(bias_table(report, m))
         if m.get("ann"):
             a = m["ann"]
-            parts.append(Text(
-                f"hnsw (ef {a['ef']}, top {a['depth']}): multi mAP {a['multi']['map']:.4f} "
-                f"({a['difference']['map']:+.4f} from exact), R@10 {a['multi']['r@10']:.4f} "
-                f"({a['difference']['r@10']:+.4f})"))
+            parts.append(
+                Text(
+                    f"hnsw (ef {a['ef']}, top {a['depth']}): multi mAP {a['multi']['map']:.4f} "
+                    f"({a['difference']['map']:+.4f} from exact), R@10 {a['multi']['r@10']:.4f} "
+                    f"({a['difference']['r@10']:+.4f})"
+                )
+            )
         console.print(Group(*parts))

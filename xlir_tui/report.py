@@ -9,6 +9,7 @@ multi-setting run, and a heatmap picture (SVG) of mAP by query language and pool
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import time
@@ -45,17 +46,23 @@ class Evaluation:
 
 def relevance_rows(collection: Collection) -> tuple[np.ndarray, np.ndarray]:
     """(query row, candidate row) of every relevant pair, sorted by query row."""
-    q_index = pl.DataFrame({"question_id": collection.questions["id"],
-                            "q": np.arange(collection.questions.height)})
-    c_index = pl.DataFrame({"candidate_id": collection.candidates["id"],
-                            "c": np.arange(collection.candidates.height)})
-    pairs = (collection.relevance.join(q_index, on="question_id")
-             .join(c_index, on="candidate_id").sort("q", "c"))
+    q_index = pl.DataFrame(
+        {"question_id": collection.questions["id"], "q": np.arange(collection.questions.height)}
+    )
+    c_index = pl.DataFrame(
+        {"candidate_id": collection.candidates["id"], "c": np.arange(collection.candidates.height)}
+    )
+    pairs = (
+        collection.relevance.join(q_index, on="question_id")
+        .join(c_index, on="candidate_id")
+        .sort("q", "c")
+    )
     return pairs["q"].to_numpy().astype(np.int64), pairs["c"].to_numpy().astype(np.int64)
 
 
-def unknown_token_rate(encoder: Encoder, collection: Collection,
-                       sample: int = 2000) -> dict[str, float | None]:
+def unknown_token_rate(
+    encoder: Encoder, collection: Collection, sample: int = 2000
+) -> dict[str, float | None]:
     """Share of tokens the model's tokenizer maps to its unknown token, per language.
 
     An English vocabulary meets Thai or Hindi text mostly as ``[UNK]``: the encoder then sees
@@ -102,17 +109,31 @@ def evaluate(
     def stage(name: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(name, done, total)) if progress else None
 
-    cvec = encoder.encode_passages(collection.candidates["text"].to_list(),
-                                   progress=stage("encoding candidates"))
-    qvec = encoder.encode_queries(collection.questions["text"].to_list(),
-                                  progress=stage("encoding questions"))
+    cvec = encoder.encode_passages(
+        collection.candidates["text"].to_list(), progress=stage("encoding candidates")
+    )
+    qvec = encoder.encode_queries(
+        collection.questions["text"].to_list(), progress=stage("encoding questions")
+    )
     encoded = time.perf_counter()
     q_lang = np.array([code[x] for x in collection.questions["lang"]], dtype=np.int64)
     c_lang = np.array([code[x] for x in collection.candidates["lang"]], dtype=np.int64)
     rel_q, rel_c = relevance_rows(collection)
     cids = collection.candidates["id"].to_list()
-    ranked = rank_relevant(qvec, cvec, q_lang, c_lang, rel_q, rel_c, langs, trec_tie_key(cids),
-                           k=k, chunk=chunk, run_depth=run_depth, progress=stage("scoring"))
+    ranked = rank_relevant(
+        qvec,
+        cvec,
+        q_lang,
+        c_lang,
+        rel_q,
+        rel_c,
+        langs,
+        trec_tie_key(cids),
+        k=k,
+        chunk=chunk,
+        run_depth=run_depth,
+        progress=stage("scoring"),
+    )
     result = summarize(ranked, peer=peer)
     scored = time.perf_counter()
     if ann is not None and result["summary"]["multi"] is not None:
@@ -125,14 +146,19 @@ def evaluate(
         "fingerprint": encoder.fingerprint,
         "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
         **result,
-        "timings": {"encode_s": round(encoded - started, 3),
-                    "score_s": round(scored - encoded, 3)},
+        "timings": {"encode_s": round(encoded - started, 3), "score_s": round(scored - encoded, 3)},
     }
     return Evaluation(entry, ranked, collection.questions["id"].to_list(), cids)
 
 
-def ann_multi(index: DenseIndex, qvec: np.ndarray, rel_q: np.ndarray, rel_c: np.ndarray,
-              exact: dict[str, Any], depth: int) -> dict[str, Any]:
+def ann_multi(
+    index: DenseIndex,
+    qvec: np.ndarray,
+    rel_q: np.ndarray,
+    rel_c: np.ndarray,
+    exact: dict[str, Any],
+    depth: int,
+) -> dict[str, Any]:
     """Multi-setting mAP and R@10 through the hnsw graph (relevant items past ``depth`` count 0)."""
     depth = min(depth, index.size)
     ef = max(int(index.manifest["hnsw"]["ef"]), depth)
@@ -150,8 +176,12 @@ def ann_multi(index: DenseIndex, qvec: np.ndarray, rel_q: np.ndarray, rel_c: np.
         aps.append(total / len(rel))
         recalls.append(len(rel & set(rows[q][:10].tolist())) / len(rel))
     m, r10 = float(np.mean(aps)), float(np.mean(recalls))
-    return {"ef": ef, "depth": depth, "multi": {"map": m, "r@10": r10},
-            "difference": {"map": m - exact["map"], "r@10": r10 - exact["r@10"]}}
+    return {
+        "ef": ef,
+        "depth": depth,
+        "multi": {"map": m, "r@10": r10},
+        "difference": {"map": m - exact["map"], "r@10": r10 - exact["r@10"]},
+    }
 
 
 def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
@@ -167,8 +197,11 @@ def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> d
         "languages": langs,
         "questions": collection.questions.height,
         "candidates": collection.candidates.height,
-        "settings": {"mono": len(langs), "cross": len(langs) * (len(langs) - 1),
-                     "multi": 1 if len(langs) > 1 else 0},
+        "settings": {
+            "mono": len(langs),
+            "cross": len(langs) * (len(langs) - 1),
+            "multi": 1 if len(langs) > 1 else 0,
+        },
         "notes": notes,
         "models": [e.entry for e in evaluations],
     }
@@ -182,10 +215,18 @@ def slug(text: str) -> str:
 
 def pairs_frame(report: dict[str, Any]) -> pl.DataFrame:
     rows = [{"model": m["model"], **p} for m in report["models"] for p in m["pairs"]]
-    return pl.DataFrame(rows, schema={"model": pl.String, "query_lang": pl.String,
-                                      "pool_lang": pl.String, "setting": pl.String,
-                                      "map": pl.Float64, "r@1": pl.Float64,
-                                      "questions": pl.Int64})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "model": pl.String,
+            "query_lang": pl.String,
+            "pool_lang": pl.String,
+            "setting": pl.String,
+            "map": pl.Float64,
+            "r@1": pl.Float64,
+            "questions": pl.Int64,
+        },
+    )
 
 
 def heatmap_svg(entry: dict[str, Any], langs: Sequence[str], title: str) -> str:
@@ -195,35 +236,48 @@ def heatmap_svg(entry: dict[str, Any], langs: Sequence[str], title: str) -> str:
     values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in entry["pairs"]}
     width, height = left + n * cell + 80, top + n * cell + 40
     out = io.StringIO()
-    out.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-              f'font-family="Helvetica, Arial, sans-serif" font-size="12">\n')
+    out.write(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="Helvetica, Arial, sans-serif" font-size="12">\n'
+    )
     out.write(f'<rect width="{width}" height="{height}" fill="white"/>\n')
     out.write(f'<text x="{left}" y="20" font-size="14" font-weight="bold">{_esc(title)}</text>\n')
-    out.write(f'<text x="{left}" y="38" fill="#555">mAP, query language (rows) x pool '
-              'language (columns)</text>\n')
+    out.write(
+        f'<text x="{left}" y="38" fill="#555">mAP, query language (rows) x pool '
+        "language (columns)</text>\n"
+    )
     for j, lang in enumerate(langs):
         x = left + j * cell + cell / 2
-        out.write(f'<text x="{x}" y="{top - 8}" text-anchor="middle" '
-                  f'fill="{lang_color(lang)}" font-weight="bold">{_esc(lang)}</text>\n')
+        out.write(
+            f'<text x="{x}" y="{top - 8}" text-anchor="middle" '
+            f'fill="{lang_color(lang)}" font-weight="bold">{_esc(lang)}</text>\n'
+        )
     for i, ql in enumerate(langs):
         y = top + i * cell
-        out.write(f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" '
-                  f'fill="{lang_color(ql)}" font-weight="bold">{_esc(ql)}</text>\n')
+        out.write(
+            f'<text x="{left - 8}" y="{y + cell / 2 + 4}" text-anchor="end" '
+            f'fill="{lang_color(ql)}" font-weight="bold">{_esc(ql)}</text>\n'
+        )
         for j, pl_ in enumerate(langs):
             v = values.get((ql, pl_))
             x = left + j * cell
             fill = _ramp(v) if v is not None else "#eeeeee"
-            out.write(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
-                      f'fill="{fill}"/>\n')
+            out.write(
+                f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{fill}"/>\n'
+            )
             if v is not None:
                 ink = "white" if v < 0.45 else "black"
-                out.write(f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 4}" '
-                          f'text-anchor="middle" fill="{ink}">{v:.2f}</text>\n')
+                out.write(
+                    f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 4}" '
+                    f'text-anchor="middle" fill="{ink}">{v:.2f}</text>\n'
+                )
     # colour scale
     sx = left + n * cell + 16
     for s in range(11):
-        out.write(f'<rect x="{sx}" y="{top + (10 - s) * (n * cell / 11)}" width="14" '
-                  f'height="{n * cell / 11 + 0.5}" fill="{_ramp(s / 10)}"/>\n')
+        out.write(
+            f'<rect x="{sx}" y="{top + (10 - s) * (n * cell / 11)}" width="14" '
+            f'height="{n * cell / 11 + 0.5}" fill="{_ramp(s / 10)}"/>\n'
+        )
     out.write(f'<text x="{sx + 18}" y="{top + 10}">1.0</text>\n')
     out.write(f'<text x="{sx + 18}" y="{top + n * cell}">0.0</text>\n')
     out.write("</svg>\n")
@@ -236,19 +290,31 @@ def _esc(text: str) -> str:
 
 def _ramp(v: float) -> str:
     """A perceptually ordered dark-blue -> yellow ramp (viridis end points), v in [0, 1]."""
-    stops = [(0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)),
-             (0.75, (94, 201, 98)), (1.0, (253, 231, 37))]
+    stops = [
+        (0.0, (68, 1, 84)),
+        (0.25, (59, 82, 139)),
+        (0.5, (33, 145, 140)),
+        (0.75, (94, 201, 98)),
+        (1.0, (253, 231, 37)),
+    ]
     v = min(max(float(v), 0.0), 1.0)
-    for (a, ca), (b, cb) in zip(stops, stops[1:], strict=False):
+    for (a, ca), (b, cb) in itertools.pairwise(stops):
         if v <= b:
             t = (v - a) / (b - a)
-            return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb,
-                                                                                  strict=True))
+            return "#" + "".join(
+                f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True)
+            )
     return "#fde725"
 
 
-def write_outputs(out: Path, collection: Collection, report: dict[str, Any],
-                  evaluations: Sequence[Evaluation], *, overwrite: bool = False) -> list[str]:
+def write_outputs(
+    out: Path,
+    collection: Collection,
+    report: dict[str, Any],
+    evaluations: Sequence[Evaluation],
+    *,
+    overwrite: bool = False,
+) -> list[str]:
     """Write every export into ``out`` atomically; return the file names written."""
     if out.exists() and not overwrite:
         raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
@@ -260,8 +326,8 @@ def write_outputs(out: Path, collection: Collection, report: dict[str, Any],
             pairs.write_csv(tmp / "pairs.csv")
             names += ["pairs.parquet", "pairs.csv"]
             qrels = collection.relevance.select(
-                "question_id", pl.lit("0").alias("iter"), "candidate_id",
-                pl.lit(1).alias("rel"))
+                "question_id", pl.lit("0").alias("iter"), "candidate_id", pl.lit(1).alias("rel")
+            )
             qrels.write_csv(tmp / "qrels.txt", separator=" ", include_header=False)
             names.append("qrels.txt")
             single = len(evaluations) == 1
@@ -275,12 +341,16 @@ def write_outputs(out: Path, collection: Collection, report: dict[str, Any],
                     names.append(run_name)
                 svg_name = f"heatmap{tag}.svg"
                 (tmp / svg_name).write_text(
-                    heatmap_svg(ev.entry, collection.languages,
-                                f"{collection.name}: {ev.entry['model']}"), encoding="utf-8")
+                    heatmap_svg(
+                        ev.entry, collection.languages, f"{collection.name}: {ev.entry['model']}"
+                    ),
+                    encoding="utf-8",
+                )
                 files["heatmap"] = svg_name
                 names.append(svg_name)
-            (tmp / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False)
-                                             + "\n", encoding="utf-8")
+            (tmp / "report.json").write_text(
+                json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
             names.insert(0, "report.json")
     except PermissionError as e:
         raise XlirError(f"cannot write the report: {e.strerror}", path=out) from None
@@ -299,11 +369,16 @@ def _write_run(path: Path, ev: Evaluation, tag: str) -> None:
                 new_query = np.r_[True, rows[1:] != rows[:-1]]
                 group_start = np.maximum.accumulate(np.where(new_query, np.arange(n), 0))
                 ranks = np.arange(n) - group_start + 1
-            frame = pl.DataFrame({
-                "qid": qids[rows].tolist(), "q0": ["Q0"] * n, "docno": cids[cands].tolist(),
-                "rank": ranks, "score": [f"{s:.9g}" for s in scores.tolist()],
-                "tag": [tag] * n,
-            })
+            frame = pl.DataFrame(
+                {
+                    "qid": qids[rows].tolist(),
+                    "q0": ["Q0"] * n,
+                    "docno": cids[cands].tolist(),
+                    "rank": ranks,
+                    "score": [f"{s:.9g}" for s in scores.tolist()],
+                    "tag": [tag] * n,
+                }
+            )
             buf = io.StringIO()
             frame.write_csv(buf, separator=" ", include_header=False, quote_style="never")
             f.write(buf.getvalue())

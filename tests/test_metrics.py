@@ -1,0 +1,207 @@
+"""Metrics: a hand-computed case, and agreement with trec_eval (pytrec_eval) on real runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from xlir_tui.collections import Collection
+from xlir_tui.metrics import rank_relevant, summarize, trec_tie_key
+from xlir_tui.report import build_report, evaluate, relevance_rows, write_outputs
+
+
+def hand_collection() -> Collection:
+    """Two languages, two question ids; candidate rows en0 en1 de0 de1."""
+    questions = pl.DataFrame(
+        {
+            "id": ["en/a", "en/b", "de/a", "de/b"],
+            "qid": ["a", "b", "a", "b"],
+            "lang": ["en", "en", "de", "de"],
+            "text": ["?"] * 4,
+        }
+    )
+    candidates = pl.DataFrame(
+        {
+            "id": ["en/0/0", "en/0/1", "de/0/0", "de/0/1"],
+            "lang": ["en", "en", "de", "de"],
+            "paragraph_id": ["en/0", "en/0", "de/0", "de/0"],
+            "sentence_index": pl.Series([0, 1, 0, 1], dtype=pl.Int32),
+            "text": ["x"] * 4,
+            "context": ["x"] * 4,
+        }
+    )
+    relevance = pl.DataFrame(
+        {
+            "question_id": ["en/a", "en/a", "en/b", "en/b", "de/a", "de/a", "de/b", "de/b"],
+            "candidate_id": ["en/0/0", "de/0/0", "en/0/1", "de/0/1"] * 2,
+        }
+    )
+    skipped = pl.DataFrame(
+        schema={"file": pl.String, "lang": pl.String, "qid": pl.String, "reason": pl.String}
+    )
+    return Collection("hand", questions, candidates, relevance, skipped, "fp")
+
+
+# scores of each question (rows) against en0 en1 de0 de1; de/b ties en0 and en1 at 0.6
+SCORES = np.array(
+    [[0.9, 0.1, 0.5, 0.95], [0.2, 0.3, 0.7, 0.1], [0.4, 0.3, 0.8, 0.2], [0.6, 0.6, 0.1, 0.3]],
+    dtype=np.float32,
+)
+
+
+def rank_hand(k: int = 2, chunk: int = 256):
+    c = hand_collection()
+    langs = c.languages  # de, en
+    code = {x: i for i, x in enumerate(langs)}
+    q_lang = np.array([code[x] for x in c.questions["lang"]])
+    c_lang = np.array([code[x] for x in c.candidates["lang"]])
+    rel_q, rel_c = relevance_rows(c)
+    return rank_relevant(
+        SCORES,
+        np.eye(4, dtype=np.float32),
+        q_lang,
+        c_lang,
+        rel_q,
+        rel_c,
+        langs,
+        trec_tie_key(c.candidates["id"].to_list()),
+        k=k,
+        chunk=chunk,
+    )
+
+
+def test_hand_computed() -> None:
+    """Worked by hand: see the comments for each query's ranking."""
+    # en/a: de1 .95, en0 .9, de0 .5, en1 .1 -> relevant at 2, 3: AP (1/2 + 2/3) / 2
+    # en/b: de0 .7, en1 .3, en0 .2, de1 .1 -> relevant at 2, 4: AP (1/2 + 2/4) / 2
+    # de/a: de0 .8, en0 .4, en1 .3, de1 .2 -> relevant at 1, 2: AP 1
+    # de/b: tie en0 = en1 = .6; trec_eval puts the larger id first (en/0/1 = en1):
+    #       en1, en0, de1, de0 -> relevant at 1, 3: AP (1 + 2/3) / 2
+    r = summarize(rank_hand(), peer=True)
+    multi_ap = [(1 / 2 + 2 / 3) / 2, (1 / 2 + 2 / 4) / 2, 1.0, (1 + 2 / 3) / 2]
+    s = r["summary"]
+    assert s["multi"]["map"] == pytest.approx(np.mean(multi_ap))
+    assert s["multi"]["r@10"] == pytest.approx(1.0)
+    assert s["multi"]["rank_distance"] == pytest.approx(1.5)  # en (1, 2), de (1, 2)
+    assert s["mono"] == {"map": pytest.approx(1.0), "r@1": pytest.approx(1.0), "settings": 2}
+    # en->de: de0 below de1 for en/a, de1 below de0 for en/b: AP 0.5 each; de->en: 1 each
+    assert s["cross"]["map"] == pytest.approx((0.5 + 1.0) / 2)
+    assert s["cross"]["r@1"] == pytest.approx((0.0 + 1.0) / 2)
+    pairs = {(p["query_lang"], p["pool_lang"]): p for p in r["pairs"]}
+    assert pairs[("en", "de")]["map"] == pytest.approx(0.5)
+    assert pairs[("de", "en")]["r@1"] == pytest.approx(1.0)
+    assert pairs[("en", "en")]["setting"] == "mono"
+    # top-2 shares: en/a {de1, en0}, en/b {de0, en1} -> en 0.5; de/a {de0, en0}, de/b {en1, en0}
+    en, de = r["languages"]["en"]["multi"], r["languages"]["de"]["multi"]
+    assert en["same_language_share"] == pytest.approx(0.5)
+    assert de["same_language_share"] == pytest.approx(0.25)
+    assert de["expected_same_language_share"] == pytest.approx(0.5)
+    assert de["top_k_shares"] == {"de": pytest.approx(0.25), "en": pytest.approx(0.75)}
+    assert en["rank_distance"] == pytest.approx(1.5)
+
+
+def test_chunking_does_not_change_results() -> None:
+    a, b = rank_hand(chunk=256), rank_hand(chunk=1)
+    np.testing.assert_array_equal(a.rank_all, b.rank_all)
+    np.testing.assert_array_equal(a.rank_lang, b.rank_lang)
+    np.testing.assert_array_equal(a.topk_counts, b.topk_counts)
+
+
+def test_single_language_has_no_cross_or_multi() -> None:
+    c = hand_collection().restrict(["en"])
+    code = {"en": 0}
+    rel_q, rel_c = relevance_rows(c)
+    ranked = rank_relevant(
+        SCORES[:2, :2],
+        np.eye(2, dtype=np.float32),
+        np.array([code[x] for x in c.questions["lang"]]),
+        np.array([code[x] for x in c.candidates["lang"]]),
+        rel_q,
+        rel_c,
+        ["en"],
+        trec_tie_key(c.candidates["id"].to_list()),
+    )
+    s = summarize(ranked)["summary"]
+    assert s["cross"] is None and s["multi"] is None
+    assert s["mono"]["map"] == pytest.approx(1.0)
+
+
+def trec_map(qrels_rows, run: dict[str, dict[str, float]]) -> dict[str, float]:
+    import pytrec_eval
+
+    qrels: dict[str, dict[str, int]] = {}
+    for q, c in qrels_rows:
+        qrels.setdefault(q, {})[c] = 1
+    evaluator = pytrec_eval.RelevanceEvaluator({q: qrels[q] for q in run}, {"map"})
+    return {q: v["map"] for q, v in evaluator.evaluate(run).items()}
+
+
+def read_trec_run(path: Path) -> dict[str, dict[str, float]]:
+    run: dict[str, dict[str, float]] = {}
+    for line in path.read_text().splitlines():
+        q, _, doc, _, score, _ = line.split()
+        run.setdefault(q, {})[doc] = float(score)
+    return run
+
+
+def test_multi_map_equals_trec_eval_on_exported_run(
+    sample_collection, tiny_encoder, tmp_path: Path
+) -> None:
+    ev = evaluate(sample_collection, tiny_encoder, run_depth=0)
+    report = build_report(sample_collection, [ev])
+    write_outputs(tmp_path / "out", sample_collection, report, [ev])
+    run = read_trec_run(tmp_path / "out" / "run.multi.txt")
+    assert len(run) == sample_collection.questions.height
+    assert all(len(v) == sample_collection.candidates.height for v in run.values())
+    qrels = [
+        line.split()[::2] for line in (tmp_path / "out" / "qrels.txt").read_text().splitlines()
+    ]
+    per_query = trec_map(qrels, run)
+    assert ev.entry["summary"]["multi"]["map"] == pytest.approx(
+        np.mean(list(per_query.values())), abs=1e-9
+    )
+
+
+def test_pair_maps_equal_trec_eval(sample_collection, tiny_encoder) -> None:
+    """mono and cross mAP for some pairs, against trec_eval on runs restricted to the pool."""
+    c = sample_collection
+    ev = evaluate(c, tiny_encoder)
+    qv = tiny_encoder.encode_queries(c.questions["text"].to_list())
+    cv = tiny_encoder.encode_passages(c.candidates["text"].to_list())
+    scores = qv @ cv.T
+    qrels = list(c.relevance.iter_rows())
+    pairs = {(p["query_lang"], p["pool_lang"]): p["map"] for p in ev.entry["pairs"]}
+    qids, qlangs = c.questions["id"].to_list(), c.questions["lang"].to_list()
+    cids, clangs = c.candidates["id"].to_list(), c.candidates["lang"].to_list()
+    for x, y in [("en", "en"), ("zh", "zh"), ("en", "de"), ("th", "ar"), ("de", "zh")]:
+        cols = [j for j, lg in enumerate(clangs) if lg == y]
+        run = {
+            qids[i]: {cids[j]: float(scores[i, j]) for j in cols}
+            for i, lg in enumerate(qlangs)
+            if lg == x
+        }
+        pool_qrels = [(q, d) for q, d in qrels if d.startswith(f"{y}/")]
+        per_query = trec_map(pool_qrels, run)
+        assert pairs[(x, y)] == pytest.approx(np.mean(list(per_query.values())), abs=1e-6)
+
+
+def test_rank_distance_against_a_plain_sort(sample_collection, tiny_encoder) -> None:
+    c = sample_collection
+    ev = evaluate(c, tiny_encoder)
+    qv = tiny_encoder.encode_queries(c.questions["text"].to_list())
+    cv = tiny_encoder.encode_passages(c.candidates["text"].to_list())
+    key = trec_tie_key(c.candidates["id"].to_list())
+    rel_q, rel_c = relevance_rows(c)
+    dist: dict[str, list[int]] = {}
+    qlangs = c.questions["lang"].to_list()
+    for q in range(c.questions.height):
+        order = np.lexsort((key, -(qv[q] @ cv.T)))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(1, len(order) + 1)
+        r = rank[rel_c[rel_q == q]]
+        dist.setdefault(qlangs[q], []).append(int(r.max() - r.min()))
+    expected = np.mean([np.mean(v) for v in dist.values()])
+    assert ev.entry["summary"]["multi"]["rank_distance"] == pytest.approx(expected)
