@@ -463,6 +463,215 @@ def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
+@app.command("train")
+def train_cmd(
+    collection: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Training collections (parallel QA, any loader format).", show_default=False
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Model to start from: 'default', a folder or a hub name. [default: default]",
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help="Batches: mono, cross or hybrid. [default: hybrid]"),
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", help="hybrid: probability that a batch is mono. [default: 0.5]"),
+    ] = None,
+    lang_weighting: Annotated[
+        str | None,
+        typer.Option(
+            "--lang-weighting",
+            help="mono batches: draw the language uniformly or by data size "
+            "(uniform, size). [default: uniform]",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Pairs per batch (per device). [default: 32]")
+    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Training steps.")] = None,
+    epochs: Annotated[
+        float | None,
+        typer.Option("--epochs", help="Passes over the pairs (instead of --steps). [default: 1]"),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="AdamW learning rate. [default: 3e-5]")
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option("--weight-decay", help="AdamW weight decay. [default: 0.01]")
+    ] = None,
+    warmup_steps: Annotated[
+        int | None, typer.Option("--warmup-steps", help="Linear warm-up steps. [default: 0]")
+    ] = None,
+    scale: Annotated[
+        float | None, typer.Option("--scale", help="InfoNCE scale (1 / temperature). [default: 20]")
+    ] = None,
+    hard_negatives: Annotated[
+        bool | None,
+        typer.Option(
+            "--hard-negatives/--no-hard-negatives",
+            help="Add another sentence of the answer's "
+            "paragraph as a hard negative. [default: off]",
+        ),
+    ] = None,
+    max_seq_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-seq-length", help="Truncate inputs to this many tokens. [default: 128]"
+        ),
+    ] = None,
+    query_prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--query-prompt", help="Prefix of queries, stored with the model. [default: 'Query: ']"
+        ),
+    ] = None,
+    passage_prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--passage-prompt",
+            help="Prefix of passages, stored with the model. [default: 'Passage: ']",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the batches and the model. [default: 0]")
+    ] = None,
+    lang: LangOpt = None,
+    eval_: Annotated[
+        list[Path] | None,
+        typer.Option("--eval", help="A held-out collection scored at checkpoints and at the end."),
+    ] = None,
+    eval_every: Annotated[
+        int | None,
+        typer.Option(
+            "--eval-every", help="Steps between evaluations. [default: --checkpoint-every]"
+        ),
+    ] = None,
+    early_stopping: Annotated[
+        int | None,
+        typer.Option(
+            "--early-stopping",
+            help="Stop after this many evaluations without a better multi mAP; "
+            "keep the best model.",
+        ),
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option("--checkpoint-every", help="Steps between checkpoints. [default: 100]"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (the trained model).", show_default=False),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="TOML file with any of these settings; the command line wins."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool | None, typer.Option("--overwrite", help="Replace an existing output folder.")
+    ] = None,
+    resume: Annotated[
+        bool | None, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
+    ] = None,
+) -> None:
+    """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
+    from .training import TrainConfig, train
+
+    file_values = TrainConfig.from_toml(config) if config else {}
+    cli_values = {
+        "collections": [str(p) for p in collection] if collection else None,
+        "base": base,
+        "strategy": strategy,
+        "alpha": alpha,
+        "lang_weighting": lang_weighting,
+        "batch_size": batch_size,
+        "steps": steps,
+        "epochs": epochs,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "warmup_steps": warmup_steps,
+        "scale": scale,
+        "hard_negatives": hard_negatives,
+        "max_seq_length": max_seq_length,
+        "query_prompt": query_prompt,
+        "passage_prompt": passage_prompt,
+        "seed": seed,
+        "lang": lang,
+        "eval": [str(p) for p in eval_] if eval_ else None,
+        "eval_every": eval_every,
+        "early_stopping": early_stopping,
+        "checkpoint_every": checkpoint_every,
+        "out": str(out_dir) if out_dir else None,
+        "overwrite": overwrite,
+        "resume": resume,
+    }
+    cfg = TrainConfig.merged(file_values, cli_values)
+    cfg.validate()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("training", total=None, info="")
+
+        def on_event(e: dict) -> None:
+            kind = e["event"]
+            if kind == "start":
+                bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
+                err.print(
+                    f"training {cfg.base} on {e['train_rows']} pairs in "
+                    f"{len(e['languages'])} languages, strategy {cfg.strategy}"
+                    + (f" (alpha {cfg.alpha})" if cfg.strategy == "hybrid" else "")
+                    + f", {e['total_steps']} steps",
+                    highlight=False,
+                )
+            elif kind == "step":
+                bar.update(
+                    task,
+                    completed=e["step"],
+                    info=f"loss {e['loss']:.4f}  {e['examples_per_s']:.1f} ex/s",
+                )
+                if not err.is_terminal and (e["step"] % 10 == 0 or e["step"] == 1):
+                    err.print(
+                        f"step {e['step']}/{e['total_steps']} loss {e['loss']:.4f} "
+                        f"{e['examples_per_s']:.1f} ex/s",
+                        highlight=False,
+                    )
+            elif kind == "eval":
+                m = e["metrics"]
+                err.print(
+                    f"eval at step {e['step']} on {e['collection']}: "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if v is not None),
+                    highlight=False,
+                )
+            elif kind == "checkpoint":
+                err.print(f"checkpoint at step {e['step']}", highlight=False)
+            elif kind == "stopped":
+                err.print(
+                    f"stopped at step {e['step']}: the model and a checkpoint are in "
+                    f"{e['path']} (continue with --resume)",
+                    highlight=False,
+                )
+            elif kind == "done":
+                err.print(f"done: {e['step']} steps; model in {e['path']}", highlight=False)
+
+        train(cfg, on_event=on_event)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors, exit status 1 (130 on Ctrl-C)."""
     try:

@@ -124,8 +124,8 @@ def model_fingerprint(path: Path) -> str:
         p
         for p in path.rglob("*")
         if p.is_file()
-        and not any(part.startswith((".", "checkpoint-")) for part in p.relative_to(path).parts)
-        and p.name not in {"README.md", "events.jsonl"}
+        and not any(part.startswith((".", "checkpoint")) for part in p.relative_to(path).parts)
+        and p.name not in {"README.md", "events.jsonl", "xlir_train.json"}
     )
     for p in files:
         size = p.stat().st_size

@@ -1,0 +1,331 @@
+"""``xlir-tui train`` as a person uses it: events, checkpoints, Ctrl-C, resume, config, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+from test_bad_input import assert_one_line_error
+
+from xlir_tui.training import read_events
+
+SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
+
+
+def events(out: Path) -> list[dict]:
+    return read_events(out / "events.jsonl")
+
+
+def test_train_writes_a_usable_model(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--strategy",
+            "hybrid",
+            "--steps",
+            "6",
+            "--checkpoint-every",
+            "3",
+            "--eval",
+            str(sample_dir),
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    ev = events(out)
+    kinds = [e["event"] for e in ev]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert kinds.count("step") == 6 and "checkpoint" in kinds and "eval" in kinds
+    start = ev[0]
+    assert start["settings"]["strategy"] == "hybrid" and start["total_steps"] == 6
+    step = next(e for e in ev if e["event"] == "step")
+    assert set(step) >= {"step", "loss", "lr", "examples_per_s"}
+    evals = [e for e in ev if e["event"] == "eval"]
+    assert set(evals[-1]["metrics"]) == {"mono", "cross", "multi", "rank_distance"}
+    assert (out / "checkpoints" / "step-3" / "optimizer.safetensors").exists()
+    assert (
+        not list(out.rglob("*.pt"))
+        and not list(out.rglob("*.bin"))
+        and not list(out.rglob("*.pkl"))
+    )  # nothing pickled
+    from xlir_tui.encoders import load_encoder
+
+    enc = load_encoder(str(out))
+    assert (enc.query_prompt, enc.passage_prompt) == ("Query: ", "Passage: ")
+    # every other command loads it by path
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--model", str(out), "--out", str(tmp_path / "idx")], capsys
+    )
+    assert code == 0, err
+    code, out_json, err = run_cli(["search", str(tmp_path / "idx"), "honey", "--json"], capsys)
+    assert code == 0 and json.loads(out_json)["results"], err
+    code, out_json, err = run_cli(
+        ["bias-report", str(sample_dir), "--model", str(out), "--langs", "en,de", "--json"], capsys
+    )
+    assert code == 0, err
+    # an existing output folder is refused
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--steps",
+            "1",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "output folder exists")
+
+
+def test_config_file_with_command_line_winning(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "train.toml"
+    cfg.write_text(
+        f'collections = ["{sample_dir}"]\nbase = "{tiny_model}"\nstrategy = "mono"\n'
+        f"steps = 2\nbatch_size = 4\nalpha = 0.2\nmax_seq_length = 32\n"
+    )
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        ["train", "--config", str(cfg), "--strategy", "cross", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    settings = events(out)[0]["settings"]
+    assert settings["strategy"] == "cross" and settings["alpha"] == 0.2
+    assert settings["steps"] == 2 and settings["batch_size"] == 4
+    bad = tmp_path / "bad.toml"
+    bad.write_text("stratgy = 'mono'\n")
+    code, _, err = run_cli(["train", "--config", str(bad), "--out", str(tmp_path / "x")], capsys)
+    assert_one_line_error(code, err, "unknown setting 'stratgy'")
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(
+    sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "xlir_tui.cli",
+        "train",
+        str(sample_dir),
+        "--base",
+        str(tiny_model),
+        "--steps",
+        "400",
+        "--checkpoint-every",
+        "1000",
+        "--out",
+        str(out),
+        *SMALL,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if any(e["event"] == "step" and e["step"] >= 3 for e in events(out)):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    ev = events(out)
+    stopped = ev[-1]
+    assert stopped["event"] == "stopped" and 3 <= stopped["step"] < 400
+    assert "Traceback" not in err and "--resume" in err
+    from xlir_tui.encoders import load_encoder
+
+    load_encoder(str(out))  # the stopped run left a usable model
+    ckpt = out / "checkpoints" / f"step-{stopped['step']}"
+    assert (ckpt / "trainer_state.json").exists()
+    # resume to a nearby total
+    total = stopped["step"] + 3
+    res = subprocess.run(
+        [
+            *cmd[: cmd.index("--steps")],
+            "--steps",
+            str(total),
+            "--checkpoint-every",
+            "1000",
+            "--out",
+            str(out),
+            "--resume",
+            *SMALL,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    ev = events(out)
+    assert ev[-1]["event"] == "done" and ev[-1]["step"] == total
+    resumed = [e for e in ev if e["event"] == "start"][-1]
+    assert resumed["resumed_from_step"] == stopped["step"]
+    steps_after = [e["step"] for e in ev[ev.index(resumed) :] if e["event"] == "step"]
+    assert steps_after == list(range(stopped["step"] + 1, total + 1))
+
+
+def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    base = [
+        "train",
+        str(sample_dir),
+        "--base",
+        str(tiny_model),
+        "--steps",
+        "1",
+        "--out",
+        str(out),
+        *SMALL,
+    ]
+    code, _, err = run_cli([*base, "--alpha", "1.5"], capsys)
+    assert_one_line_error(code, err, "--alpha must be between 0 and 1")
+    code, _, err = run_cli([*base, "--strategy", "sideways"], capsys)
+    assert_one_line_error(code, err, "--strategy must be one of")
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(sample_dir / "de.json", one / "de.json")
+    code, _, err = run_cli(
+        [
+            "train",
+            str(one),
+            "--base",
+            str(tiny_model),
+            "--strategy",
+            "cross",
+            "--steps",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "needs cross-lingual pairs", "one language")
+    code, _, err = run_cli([*base[:-2], "--batch-size", "5000"], capsys)
+    assert_one_line_error(code, err, "larger than the number of distinct question ids")
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tmp_path / "nomodel"),
+            "--steps",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "no such model folder")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--steps",
+            "1",
+            "--out",
+            str(blocker / "run"),
+            *SMALL,
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "cannot write the output folder")
+    code, _, err = run_cli([*base, "--resume"], capsys)
+    assert_one_line_error(code, err, "nothing to resume")
+    assert not out.exists()  # nothing half-written
+
+
+def test_ddp_two_cpu_processes(sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """torchrun, 2 processes (gloo): every rank trains on other batches, each keeps its kind."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "ddp"
+    log = tmp_path / "batches"
+    env = {**os.environ, "XLIR_TUI_BATCH_LOG": str(log), "OMP_NUM_THREADS": "1"}
+    with socket.socket() as s:  # a free port: a fixed one may still be held by an earlier run
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(port),
+            "-m",
+            "xlir_tui.cli",
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--strategy",
+            "hybrid",
+            "--alpha",
+            "0.5",
+            "--steps",
+            "4",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    ev = events(out)
+    assert ev[0]["world_size"] == 2 and ev[-1]["event"] == "done"
+    assert [e["event"] for e in ev].count("start") == 1  # only rank 0 writes
+    from xlir_tui.collections import load_collection
+
+    c = load_collection(sample_dir)
+    lang_of_q = dict(c.questions.select("text", "lang").rows())
+    lang_of_p = dict(c.candidates.select("text", "lang").rows())
+    per_rank = []
+    for rank in (0, 1):
+        lines = Path(f"{log}.rank{rank}.jsonl").read_text().splitlines()
+        batches = [json.loads(x) for x in lines]
+        assert len(batches) >= 4  # the loader may fetch one batch ahead of the last step
+        per_rank.append(batches)
+        for b in batches:
+            ql = [lang_of_q[t.removeprefix("Query: ")] for t in b["query"]]
+            pl_ = [lang_of_p[t.removeprefix("Passage: ")] for t in b["passage"]]
+            mono = all(a == p for a, p in zip(ql, pl_, strict=True)) and len(set(ql)) == 1
+            cross = all(a != p for a, p in zip(ql, pl_, strict=True))
+            assert mono or cross, (ql, pl_)
+    first = {json.dumps(b) for b in per_rank[0]}
+    assert not first & {json.dumps(b) for b in per_rank[1]}  # different batches per rank
