@@ -57,16 +57,25 @@ def build_tiny_model(
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(
-        sample_sentences(), trainers.WordPieceTrainer(vocab_size=3000, special_tokens=specials)
-    )
+    # A deterministic WordPiece vocabulary (the tokenizers trainer breaks ties differently from
+    # run to run): every character, alone and as a continuation, plus the most frequent words.
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    counts: dict[str, int] = {}
+    for sentence in sample_sentences():
+        for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(sentence)):
+            counts[word] = counts.get(word, 0) + 1
+    chars = sorted({ch for word in counts for ch in word})
+    words = [w for w, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if len(w) > 1]
+    tokens = [*specials, *chars, *(f"##{c}" for c in chars), *words[:1500]]
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(tokens))}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

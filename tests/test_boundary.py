@@ -10,7 +10,8 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "xlir_tui"
-CORE = ["collections", "encoders", "errors", "index", "langs", "paths", "segment", "sources"]
+CORE = ["collections", "encoders", "errors", "index", "langs", "metrics", "paths", "render",
+        "report", "sampling", "segment", "session", "sources", "training"]
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -463,6 +463,53 @@ def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
+@app.command("explore")
+def explore_cmd(
+    index: Annotated[
+        Path | None, typer.Option("--index", help="An index folder (from xlir-tui index).")
+    ] = None,
+    collection: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--collection",
+            help="A collection to explore (its index is built and cached on first "
+            "use). Default: sample_data/.",
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="With --collection: 'default', a model folder or a hub name."
+        ),
+    ] = "default",
+    langs: LangsOpt = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="Results per pane.")] = 10,
+) -> None:
+    """Side-by-side queries across languages with live language-bias statistics (TUI)."""
+    if index is not None and collection:
+        raise XlirError("give --index or --collection, not both")
+    if index is not None and model != "default":
+        raise XlirError("--model goes with --collection (an index knows its model)")
+    if k < 1:
+        raise XlirError(f"-k must be at least 1, got {k}")
+    panes = split_langs(langs)
+    if panes is not None and not 2 <= len(panes) <= 4:
+        raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
+    if index is not None:
+        from .index import DenseIndex
+
+        DenseIndex.load(index)  # a damaged index fails here, in one line, not in the TUI
+    from .tui.app import ExplorerApp
+
+    ExplorerApp(
+        index=str(index) if index else None,
+        collection=[str(p) for p in collection] if collection else None,
+        model=model,
+        langs=[None if x == "all" else x for x in panes] if panes else None,
+        k=k,
+    ).run()
+
+
 @app.command("train")
 def train_cmd(
     collection: Annotated[

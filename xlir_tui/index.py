@@ -148,9 +148,14 @@ class DenseIndex:
         ef: int = DEFAULT_EF,
         overwrite: bool = False,
         progress: Callable[[int, int], None] | None = None,
-        threads: int = -1,
+        threads: int = 1,
     ) -> DenseIndex:
-        """Encode every candidate and build the graph; write it to ``out`` if given."""
+        """Encode every candidate and build the graph; write it to ``out`` if given.
+
+        The graph is built on one thread by default: hnswlib's parallel insertion gives a
+        different graph on every run, and an index should be reproducible (13k vectors take
+        about two seconds either way).
+        """
         if out is not None and Path(out).exists() and not overwrite:
             raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
         for name, value, low in (

@@ -77,7 +77,9 @@ def unknown_token_rate(
             continue
         texts = collection.candidates.filter(pl.col("lang") == lang)["text"].to_list()[:sample]
         texts += collection.questions.filter(pl.col("lang") == lang)["text"].to_list()[:sample]
-        ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        ids = (
+            tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
+        )
         total = sum(len(x) for x in ids)
         rates[lang] = (sum(t == unk for x in ids for t in x) / total) if total else None
     return rates

@@ -604,3 +604,55 @@ def _cuda() -> bool:
         return bool(torch.cuda.is_available())
     except Exception:  # pragma: no cover
         return False
+
+
+class EventFollower:
+    """Follows a growing ``events.jsonl``: each :meth:`poll` returns the new complete lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self.buffer = b""
+
+    def poll(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        self.offset += len(data)
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        out = []
+        for line in lines:
+            with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+                out.append(json.loads(line))
+        return out
+
+
+def start_training_process(args: list[str], log: Path) -> Any:
+    """Start ``xlir-tui train ARGS`` as a separate process; its stderr goes to ``log``."""
+    import subprocess
+    import sys
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    handle = log.open("w", encoding="utf-8")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "xlir_tui.cli", "train", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=handle,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        handle.close()
+
+
+def tail(path: Path, lines: int = 8) -> list[str]:
+    """The last ``lines`` lines of a text file (a dead training process's last words)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [x for x in text.splitlines() if x.strip()][-lines:]

@@ -1,0 +1,282 @@
+"""The explorer driven as a person drives it (Textual pilot), plus snapshots of its screens."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE, build_tiny_model, run_cli
+from test_bad_input import assert_one_line_error
+
+from xlir_tui.tui.app import QUESTION, ExplorerApp
+from xlir_tui.tui.screens import TrainScreen
+from xlir_tui.tui.widgets import BiasPanel, ResultPane
+
+SIZE = (170, 48)
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("explore") / "other", seed=11)
+
+
+def make_app(tiny_model: Path, **kw) -> ExplorerApp:
+    return ExplorerApp(collection=[str(SAMPLE)], model=str(tiny_model), **kw)
+
+
+async def settle(app: ExplorerApp, pilot, until=None, timeout: float = 60) -> None:
+    """Wait for workers (and a condition) instead of sleeping a fixed time."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if until is None or until():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out waiting for the app")
+
+
+async def ready(app: ExplorerApp, pilot) -> None:
+    await settle(app, pilot, lambda: app.workspace is not None and app.query(ResultPane))
+
+
+def text_of(widget) -> str:
+    """The plain text a Static shows (a string or any rich renderable)."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(widget.content)
+    return console.export_text()
+
+
+def panes(app: ExplorerApp) -> list[ResultPane]:
+    return list(app.query(ResultPane))
+
+
+async def test_free_text_query(tiny_model: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        for pane, lang in zip(panes(app), ["en", "de", "zh"], strict=True):
+            assert pane.result.query == "honey bee"
+            assert len(pane.result.hits) == 10
+            assert {h.lang for h in pane.result.hits} == {lang}
+        assert app.workspace.stats[0].queries == 0  # typing is live, not recorded
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 3)
+        summary = app.workspace.stats[0].summary()
+        assert sum(summary["shares"].values()) == pytest.approx(1.0)
+        assert "this query" in text_of(app.query_one(BiasPanel))
+
+
+async def test_question_mode_pick_next_and_paragraph(tiny_model: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "th"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(
+            app,
+            pilot,
+            lambda: (
+                app.mode == QUESTION and panes(app)[0].result and panes(app)[0].result.relevant_ids
+            ),
+        )
+        first = app.qid
+        en, th = (p.result for p in panes(app))
+        assert en.query == app.workspace.question(first, "en")
+        assert th.query == app.workspace.question(first, "th")
+        assert en.ap is not None and 0 < en.ap <= 1 and en.rank_distance is not None
+        assert len(en.relevant_ids) == len(app.workspace.languages)
+        # the searchable picker
+        await pilot.press("f3")
+        await pilot.press(*"p13-q2")
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: app.qid == "p13-q2")
+        await settle(
+            app, pilot, lambda: panes(app)[0].result.query == app.workspace.question("p13-q2", "en")
+        )
+        await pilot.press("ctrl+n")
+        await settle(app, pilot, lambda: app.qid == "p13-q3" or app.qid == "p14-q1")
+        # whole paragraph of a result
+        panes(app)[0].query_one("DataTable").focus()
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: app.screen.__class__.__name__ == "ParagraphScreen")
+        await pilot.press("escape")
+        # each pane's own pool
+        await pilot.press("f4")
+        await settle(
+            app,
+            pilot,
+            lambda: panes(app) and panes(app)[0].result and panes(app)[0].result.pane.restrict,
+        )
+        assert {h.lang for h in panes(app)[1].result.hits} == {"th"}
+
+
+async def test_languages_and_pane_count(tiny_model: Path) -> None:
+    app = make_app(tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert len(panes(app)) == 3
+        await pilot.press("f5")
+        dialog = app.screen
+        dialog.query_one("#langs").value = "ar,xx"
+        await pilot.press("enter")
+        assert "unknown language: xx" in text_of(dialog.query_one("#error"))
+        dialog.query_one("#langs").value = "ar,hi,ru,el"
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: len(panes(app)) == 4)
+        assert app.langs == ["ar", "hi", "ru", "el"]
+
+
+async def test_compare_two_models(tiny_model: Path, other_model: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f6")
+        app.screen.query_one("#model").value = str(other_model)
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await pilot.press("f2")
+        await settle(
+            app,
+            pilot,
+            lambda: (
+                all(p.result for p in panes(app))
+                and {p.result.model_name for p in panes(app)} == {"tiny", "other"}
+            ),
+        )
+        a, b = (p.result for p in panes(app))
+        assert a.query == b.query and [h.id for h in a.hits] != [h.id for h in b.hits]
+        text = text_of(app.query_one(BiasPanel))
+        assert "tiny" in text and "other" in text
+
+
+async def test_worker_error_is_shown_and_the_app_carries_on(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f6")
+        app.screen.query_one("#model").value = str(tmp_path / "missing-model")
+        await pilot.press("enter")
+        await settle(
+            app, pilot, lambda: "no such model folder" in text_of(app.query_one("#status"))
+        )
+        assert app.is_running and not app.compare
+        await pilot.press(*"glacier")
+        await settle(app, pilot, lambda: panes(app)[0].result is not None)
+
+
+async def test_train_cancel_and_load(tiny_model: Path, tmp_path: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        screen = app.screen
+        assert isinstance(screen, TrainScreen)
+        out = tmp_path / "run"
+        for field, value in (
+            ("base", str(tiny_model)),
+            ("steps", "400"),
+            ("batch_size", "8"),
+            ("out", str(out)),
+        ):
+            screen.query_one(f"#{field}").value = value
+        screen.query_one("#start").press()
+        deadline = time.time() + 120
+        while time.time() < deadline and len(screen.losses) < 2:
+            await pilot.pause(0.2)
+        assert len(screen.losses) >= 2  # steps arrived through events.jsonl
+        screen.query_one("#cancel").press()
+        while time.time() < deadline and not screen.finished:
+            await pilot.pause(0.2)
+        assert "stopped" in text_of(screen.query_one("#status"))
+        assert not screen.query_one("#load").disabled
+        screen.query_one("#load").press()
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2, timeout=120)
+        assert app.workspace.slots[1].name == "run"
+
+
+async def test_a_training_process_that_dies_shows_its_last_lines(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        screen = app.screen
+        screen.query_one("#base").value = str(tmp_path / "no-such-model")
+        screen.query_one("#out").value = str(tmp_path / "run")
+        screen.query_one("#start").press()
+        deadline = time.time() + 60
+        while time.time() < deadline and not screen.finished:
+            await pilot.pause(0.2)
+        status = text_of(screen.query_one("#status"))
+        assert "died" in status and "no such model folder" in status
+
+
+def test_explore_bad_input(capsys, tmp_path: Path, sample_index: Path) -> None:
+    code, _, err = run_cli(
+        ["explore", "--index", str(sample_index), "--collection", str(SAMPLE)], capsys
+    )
+    assert_one_line_error(code, err, "not both")
+    code, _, err = run_cli(["explore", "--langs", "en,de,zh,ar,hi"], capsys)
+    assert_one_line_error(code, err, "2 to 4 languages")
+    code, _, err = run_cli(["explore", "--index", str(tmp_path / "none")], capsys)
+    assert_one_line_error(code, err, "no such index folder")
+
+
+# ------------------------------------------------------------------------------- snapshots
+
+
+def test_snapshot_free_text(snap_compare, tiny_model: Path) -> None:
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+        await pilot.press(*"volcano")
+        await pilot.press("enter")
+        await settle(pilot.app, pilot, lambda: all(p.result for p in panes(pilot.app)))
+
+    assert snap_compare(
+        make_app(tiny_model, langs=["en", "de", "zh"]), terminal_size=SIZE, run_before=run_before
+    )
+
+
+def test_snapshot_question_mode(snap_compare, tiny_model: Path) -> None:
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+        await pilot.press("f2")
+        await settle(
+            pilot.app,
+            pilot,
+            lambda: all(p.result and p.result.relevant_ids for p in panes(pilot.app)),
+        )
+
+    assert snap_compare(
+        make_app(tiny_model, langs=["en", "ar", "th"]), terminal_size=SIZE, run_before=run_before
+    )
+
+
+def test_snapshot_help(snap_compare, tiny_model: Path) -> None:
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(make_app(tiny_model), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_training_screen(snap_compare, tiny_model: Path, monkeypatch) -> None:
+    monkeypatch.setattr("xlir_tui.tui.screens.time.strftime", lambda fmt: "20260101-000000")
+
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+        await pilot.press("f7")
+        await pilot.pause()
+        pilot.app.screen.query_one("#data").value = "sample_data"  # not this checkout's path
+        await pilot.pause()
+
+    assert snap_compare(make_app(tiny_model), terminal_size=SIZE, run_before=run_before)

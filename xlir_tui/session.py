@@ -1,0 +1,316 @@
+"""What the explorer does, without a UI: panes of results across languages, and bias statistics.
+
+A :class:`Workspace` holds a collection's index for one or more models (slot 0 is the main model,
+slot 1 the one it is compared with). :meth:`Workspace.run` answers one request, a free-text query
+or a question id of the collection, for 2 to 4 panes, each a (language, model) pair:
+
+- free text: each pane searches its language's pool (or the whole pool) with the typed query;
+- a question id: each pane runs the question's own translation in its language against the whole
+  multilingual pool (or its language's pool when restricted) and marks the relevant candidates.
+
+Every pane also gets statistics from the exact scores of its query over the whole pool: the share
+of each language in the top k against the pool's composition, the share of the query's own
+language, the AP of the pane's pool, and the rank distance of the relevant items (when known).
+:class:`SessionStats` accumulates them over a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .errors import XlirError
+from .index import DenseIndex, Hit
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Pane:
+    """One column of results: a language (None: the whole pool) and a model slot."""
+
+    lang: str | None
+    model: int = 0
+    restrict: bool = False  # question mode: search only this language's pool
+
+
+@dataclass
+class PaneResult:
+    pane: Pane
+    query: str
+    query_lang: str | None
+    hits: list[Hit]
+    relevant_ids: set[str]
+    shares: dict[str, float]  # language -> share of the top k over the whole pool
+    own_share: float | None  # share of the query's language in that top k
+    ap: float | None  # AP over the pane's pool, when relevant items are known
+    rank_distance: int | None  # multi pool, when relevant items are known
+    model_name: str
+    note: str = ""
+
+
+@dataclass
+class SessionStats:
+    """Running per-language statistics of a session, per model slot."""
+
+    queries: int = 0
+    top_counts: dict[str, int] = field(default_factory=dict)
+    top_total: int = 0
+    own: list[float] = field(default_factory=list)
+    distances: list[int] = field(default_factory=list)
+    aps: list[float] = field(default_factory=list)
+
+    def add(self, result: PaneResult, k: int) -> None:
+        self.queries += 1
+        for lang, share in result.shares.items():
+            self.top_counts[lang] = self.top_counts.get(lang, 0) + round(share * k)
+        self.top_total += k
+        if result.own_share is not None:
+            self.own.append(result.own_share)
+        if result.rank_distance is not None:
+            self.distances.append(result.rank_distance)
+        if result.ap is not None:
+            self.aps.append(result.ap)
+
+    def shares(self) -> dict[str, float]:
+        if not self.top_total:
+            return {}
+        return {lang: n / self.top_total for lang, n in sorted(self.top_counts.items())}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "queries": self.queries,
+            "shares": self.shares(),
+            "own_share": float(np.mean(self.own)) if self.own else None,
+            "rank_distance": float(np.mean(self.distances)) if self.distances else None,
+            "map": float(np.mean(self.aps)) if self.aps else None,
+        }
+
+
+@dataclass
+class Slot:
+    """A model and its index of the workspace's collection."""
+
+    encoder: Any
+    index: DenseIndex
+
+    @property
+    def name(self) -> str:
+        """The model as a person reads it: ``default``, a hub name, or a folder's name."""
+        name = str(self.encoder.name)
+        return Path(name).name if name.startswith("/") else name
+
+
+def cached_index(
+    collection: Any, encoder: Any, progress: Callable[[int, int], None] | None = None
+) -> DenseIndex:
+    """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
+    from .paths import cache_root, text_digest
+
+    key = text_digest(collection.fingerprint, encoder.fingerprint, encoder.passage_prompt)
+    folder = cache_root() / "indexes" / key
+    if (folder / "manifest.json").exists():
+        try:
+            index = DenseIndex.load(folder)
+            index.check_encoder(encoder)
+            return index
+        except XlirError:
+            pass  # a damaged cache entry is rebuilt
+    return DenseIndex.build(collection, encoder, folder, overwrite=True, progress=progress)
+
+
+class Workspace:
+    """Indexes, models and the session's statistics behind the explorer."""
+
+    def __init__(self, slot: Slot, k: int = 10) -> None:
+        self.slots: list[Slot] = [slot]
+        self.k = k
+        self.stats: list[SessionStats] = [SessionStats()]
+        index = slot.index
+        self.collection = index.collection()
+        self.languages = index.languages
+        sizes = index.candidates.group_by("lang").len()
+        total = index.size
+        self.expected = {lang: n / total for lang, n in sizes.iter_rows()}
+        q = self.collection.questions
+        self._question_text = {
+            (qid, lang): text for qid, lang, text in q.select("qid", "lang", "text").iter_rows()
+        }
+        rel = self.collection.relevance.join(
+            q.select(pl.col("id").alias("question_id"), "qid"), on="question_id"
+        )
+        self._relevant: dict[str, set[str]] = {}
+        for qid, cid in rel.select("qid", "candidate_id").iter_rows():
+            self._relevant.setdefault(qid, set()).add(cid)
+        self._row_of = {cid: i for i, cid in enumerate(index.candidates["id"].to_list())}
+        self._contexts = dict(index.candidates.select("id", "context").iter_rows())
+        self.question_ids: list[str] = sorted(set(q["qid"].to_list()))
+
+    # -- models ------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        *,
+        index: str | Path | None = None,
+        collection: Sequence[str] | None = None,
+        model: str = "default",
+        progress: Progress | None = None,
+    ) -> Workspace:
+        """From an index folder, or from a collection and a model (index built and cached)."""
+        from .encoders import load_encoder
+
+        if index is not None:
+            idx = DenseIndex.load(index)
+            if progress:
+                progress("loading model", 0, 1)
+            encoder = load_encoder(idx.manifest["model"]["model"])
+            idx.check_encoder(encoder)
+            return cls(Slot(encoder, idx))
+        from .collections import load_collection
+
+        c = load_collection(list(collection or []))
+        if progress:
+            progress("loading model", 0, 1)
+        encoder = load_encoder(model)
+        step = (lambda d, t: progress("indexing", d, t)) if progress else None
+        return cls(Slot(encoder, cached_index(c, encoder, step)))
+
+    def add_model(self, model: str, progress: Progress | None = None) -> int:
+        """Load a second model over the same collection (for comparison); return its slot."""
+        from .encoders import load_encoder
+
+        encoder = load_encoder(model)
+        step = (lambda d, t: progress("indexing", d, t)) if progress else None
+        index = cached_index(self.collection, encoder, step)
+        slot = Slot(encoder, index)
+        if len(self.slots) > 1:
+            self.slots[1] = slot
+            self.stats[1] = SessionStats()
+        else:
+            self.slots.append(slot)
+            self.stats.append(SessionStats())
+        return len(self.slots) - 1
+
+    # -- questions ---------------------------------------------------------------------------
+    def question(self, qid: str, lang: str) -> str | None:
+        return self._question_text.get((qid, lang))
+
+    def questions_matching(
+        self, text: str, lang: str | None = None, limit: int = 200
+    ) -> list[tuple[str, str]]:
+        """(qid, question text) pairs whose text or id contains ``text``, for a picker."""
+        needle = text.casefold().strip()
+        out = []
+        for qid in self.question_ids:
+            shown = self.question(qid, lang) if lang else None
+            shown = shown or next(
+                (self.question(qid, x) for x in self.languages if self.question(qid, x)), ""
+            )
+            if not needle or needle in qid.casefold() or needle in shown.casefold():
+                out.append((qid, shown))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def context_of(self, candidate_id: str) -> str:
+        return self._contexts.get(candidate_id, "")
+
+    # -- running -----------------------------------------------------------------------------
+    def run(
+        self,
+        panes: Sequence[Pane],
+        *,
+        text: str | None = None,
+        qid: str | None = None,
+        k: int | None = None,
+        record: bool = True,
+    ) -> list[PaneResult]:
+        """Answer a free-text query (``text``) or a question of the collection (``qid``)."""
+        k = k or self.k
+        if (text is None) == (qid is None):
+            raise XlirError("give a query text or a question id")
+        if text is not None and not text.strip():
+            return [self._empty(p, "", "empty query") for p in panes]
+        relevant = self._relevant.get(qid, set()) if qid is not None else set()
+        requests: dict[int, list[tuple[int, str]]] = {}
+        results: list[PaneResult | None] = [None] * len(panes)
+        for i, pane in enumerate(panes):
+            if pane.model >= len(self.slots):
+                raise XlirError(f"no model loaded in slot {pane.model + 1}")
+            if pane.lang is not None and pane.lang not in self.languages:
+                results[i] = self._empty(pane, text or "", f"no candidates in {pane.lang}")
+                continue
+            query = text if text is not None else self.question(qid, pane.lang or "")
+            if qid is not None and query is None:
+                results[i] = self._empty(pane, "", f"question {qid} has no {pane.lang} version")
+                continue
+            requests.setdefault(pane.model, []).append((i, query))
+        for slot_no, items in requests.items():
+            slot = self.slots[slot_no]
+            vectors = slot.encoder.encode_queries([q for _, q in items], cache=False)
+            scores = vectors @ slot.index.vectors.T  # exact, whole pool: stats need every rank
+            for (i, query), vec, row_scores in zip(items, vectors, scores, strict=True):
+                pane = panes[i]
+                results[i] = self._pane_result(
+                    slot, pane, query, vec, row_scores, relevant, k, text is None
+                )
+        final = [r for r in results if r is not None]
+        if record:
+            for r in final:
+                if r.hits:
+                    self.stats[r.pane.model].add(r, k)
+        return final
+
+    def _empty(self, pane: Pane, query: str, note: str) -> PaneResult:
+        name = self.slots[pane.model].name if pane.model < len(self.slots) else ""
+        return PaneResult(pane, query, None, [], set(), {}, None, None, None, name, note)
+
+    def _pane_result(
+        self,
+        slot: Slot,
+        pane: Pane,
+        query: str,
+        vec: np.ndarray,
+        scores: np.ndarray,
+        relevant: set[str],
+        k: int,
+        question_mode: bool,
+    ) -> PaneResult:
+        index = slot.index
+        query_lang = pane.lang if question_mode else None
+        if question_mode:
+            langs = [pane.lang] if pane.restrict and pane.lang else None
+        else:
+            langs = [pane.lang] if pane.lang else None
+        rows, top_scores = index.search_vectors(vec[None, :], k=k, langs=langs)
+        hits = index.hits(rows[0], top_scores[0])
+        # language shares of the whole pool's top k (what the bias panel shows)
+        k_all = min(k, index.size)
+        top = np.argpartition(-scores, k_all - 1)[:k_all]
+        top_langs = index.candidates["lang"].gather(top).to_list()
+        shares = {lang: top_langs.count(lang) / k_all for lang in self.languages}
+        own = shares.get(query_lang) if query_lang else None
+        ap = distance = None
+        rel_rows = np.array([self._row_of[c] for c in relevant if c in self._row_of], dtype=int)
+        if len(rel_rows):
+            order_scores = scores[rel_rows]
+            # rank = 1 + candidates scoring higher (ties counted against the item)
+            ranks_all = np.array([(scores > s).sum() + 1 for s in order_scores])
+            distance = int(ranks_all.max() - ranks_all.min())
+            if langs:
+                pool = index.rows_for(langs)
+                in_pool = np.isin(rel_rows, pool)
+                pool_scores = scores[pool]
+                ranks = np.sort([(pool_scores > s).sum() + 1 for s in order_scores[in_pool]])
+            else:
+                ranks = np.sort(ranks_all)
+            if len(ranks):
+                ap = float(np.mean([(i + 1) / r for i, r in enumerate(ranks)]))
+        return PaneResult(
+            pane, query, query_lang, hits, relevant, shares, own, ap, distance, slot.name
+        )

@@ -1,0 +1,43 @@
+"""Messages that workers post back to the app (workers never touch widgets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class WorkspaceReady(Message):
+    def __init__(self, workspace: Any) -> None:
+        super().__init__()
+        self.workspace = workspace
+
+
+class LoadProgress(Message):
+    def __init__(self, stage: str, done: int, total: int) -> None:
+        super().__init__()
+        self.stage, self.done, self.total = stage, done, total
+
+
+class ResultsReady(Message):
+    def __init__(self, request: int, results: list[Any], elapsed_ms: float) -> None:
+        super().__init__()
+        self.request, self.results, self.elapsed_ms = request, results, elapsed_ms
+
+
+class ModelAdded(Message):
+    def __init__(self, slot: int, name: str) -> None:
+        super().__init__()
+        self.slot, self.name = slot, name
+
+
+class TrainingEvent(Message):
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+
+class TrainingEnded(Message):
+    def __init__(self, status: str, out: str, last_lines: list[str]) -> None:
+        super().__init__()
+        self.status, self.out, self.last_lines = status, out, last_lines
