@@ -121,6 +121,37 @@ def test_config_file_with_command_line_winning(
     assert_one_line_error(code, err, "unknown setting 'stratgy'")
 
 
+def test_hard_negatives_and_early_stopping(capsys, sample_dir: Path, tiny_model: Path,
+                                           tmp_path: Path, monkeypatch) -> None:
+    """Early stopping keeps the best evaluated model; three-column batches train."""
+    scores = iter([0.30, 0.20, 0.10, 0.05])
+
+    class Entry:
+        def __init__(self, multi: float) -> None:
+            self.entry = {"summary": {"mono": {"map": 0.5}, "cross": {"map": 0.1},
+                                      "multi": {"map": multi, "rank_distance": 9.0}}}
+
+    monkeypatch.setattr("xlir_tui.report.evaluate", lambda *a, **k: Entry(next(scores)))
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", str(sample_dir), "--base", str(tiny_model), "--steps",
+                            "20", "--eval", str(sample_dir), "--eval-every", "2",
+                            "--checkpoint-every", "100", "--early-stopping", "2",
+                            "--hard-negatives", "--out", str(out), *SMALL], capsys)
+    assert code == 0, err
+    ev = events(out)
+    evals = [e for e in ev if e["event"] == "eval"]
+    assert [e["step"] for e in evals] == [2, 4, 6]  # best at 2, then two worse: stop
+    assert ev[-1]["event"] == "done" and ev[-1]["early_stopped"] and ev[-1]["step"] == 6
+    from safetensors.torch import load_file
+
+    final = load_file(str(out / "model.safetensors"))
+    best = load_file(str(out / "checkpoints" / "best" / "model.safetensors"))
+    last = load_file(str(out / "checkpoints" / "step-6" / "model.safetensors"))
+    assert final.keys() == best.keys()
+    assert all((final[k] == best[k]).all() for k in final)  # the best model, not the last
+    assert any((final[k] != last[k]).any() for k in final)
+
+
 def test_ctrl_c_stops_cleanly_and_resume_finishes(
     sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:

@@ -279,8 +279,8 @@ def search_cmd(
     from .index import DenseIndex
 
     idx = DenseIndex.load(index)
-    langs = split_langs(lang)
-    idx.rows_for(langs)  # unknown languages fail before the model loads
+    wanted = split_langs(langs)
+    idx.rows_for(wanted)  # unknown languages fail before the model loads
     spec = model or idx.manifest["model"]["model"]
     encoder = load_encoder(spec)
     idx.check_encoder(encoder)
