@@ -258,10 +258,12 @@ def search_cmd(
         Path, typer.Argument(help="Index folder (from xlir-tui index).", show_default=False)
     ],
     query: Annotated[str, typer.Argument(help="The query text.", show_default=False)],
-    lang: Annotated[
+    langs: Annotated[
         str | None,
         typer.Option(
-            "--lang", help="Restrict the pool to these languages, comma-separated (de,zh)."
+            "--langs",
+            "--lang",
+            help="Restrict the pool to these languages, comma-separated (de,zh).",
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="How many results.")] = 10,
@@ -284,14 +286,14 @@ def search_cmd(
     spec = model or idx.manifest["model"]["model"]
     encoder = load_encoder(spec)
     idx.check_encoder(encoder)
-    hits = idx.search(encoder, query, k=k, langs=langs, ef=ef)
+    hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
     if as_json:
         print(
             json.dumps(
                 {
                     "query": query,
                     "index": str(index),
-                    "langs": langs,
+                    "langs": wanted,
                     "results": [h.to_dict() for h in hits],
                 },
                 ensure_ascii=False,
