@@ -39,7 +39,7 @@ FREE, QUESTION = "free text", "question"
 class ExplorerApp(App[None]):
     """``xlir-tui explore``."""
 
-    CSS_PATH = "explorer.tcss"
+    CSS_PATH = Path(__file__).parent / "explorer.tcss"  # absolute: subclasses live elsewhere
     TITLE = "xlir-tui explorer"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
