@@ -51,8 +51,14 @@ def startup(collection: str, model: str, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.time()
-        res = subprocess.run([sys.executable, str(probe), collection, model], cwd=ROOT,
-                             capture_output=True, text=True, check=True, timeout=120)
+        res = subprocess.run(
+            [sys.executable, str(probe), collection, model],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         line = next(x for x in res.stdout.splitlines() if x.startswith("FIRST_FRAME"))
         times.append(float(line.split()[1]) - t0)
     return times
@@ -82,8 +88,12 @@ async def latency(collection: str, model: str, n: int) -> dict:
             await pilot.pause()  # one refresh: the panes and the bias panel are painted
             times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    return {"ready_after_first_frame_s": ready_s, "queries": len(times),
-            "p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * (len(times) - 1))]}
+    return {
+        "ready_after_first_frame_s": ready_s,
+        "queries": len(times),
+        "p50_ms": statistics.median(times),
+        "p99_ms": times[int(0.99 * (len(times) - 1))],
+    }
 
 
 def main() -> int:
@@ -101,13 +111,19 @@ def main() -> int:
     Workspace.open(collection=[args.collection], model=args.model)
     print(f"index ready (built or cached) in {time.perf_counter() - t:.1f} s")
     starts = startup(args.collection, args.model, args.startups)
-    print(f"start-up to first frame: best {min(starts):.2f} s, median "
-          f"{statistics.median(starts):.2f} s over {len(starts)} launches (target <= 1.5 s)")
+    print(
+        f"start-up to first frame: best {min(starts):.2f} s, median "
+        f"{statistics.median(starts):.2f} s over {len(starts)} launches (target <= 1.5 s)"
+    )
     lat = asyncio.run(latency(args.collection, args.model, args.queries))
-    print(f"model and index loaded {lat['ready_after_first_frame_s']:.1f} s after the first "
-          "frame (in a worker; the app stays interactive)")
-    print(f"query to results painted, 3 panes, {lat['queries']} queries: p50 "
-          f"{lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms (target p50 <= 150 ms)")
+    print(
+        f"model and index loaded {lat['ready_after_first_frame_s']:.1f} s after the first "
+        "frame (in a worker; the app stays interactive)"
+    )
+    print(
+        f"query to results painted, 3 panes, {lat['queries']} queries: p50 "
+        f"{lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms (target p50 <= 150 ms)"
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"startup_s": starts, **lat}, indent=2) + "\n")
     return 0

@@ -10,8 +10,22 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "xlir_tui"
-CORE = ["collections", "encoders", "errors", "index", "langs", "metrics", "paths", "render",
-        "report", "sampling", "segment", "session", "sources", "training"]
+CORE = [
+    "collections",
+    "encoders",
+    "errors",
+    "index",
+    "langs",
+    "metrics",
+    "paths",
+    "render",
+    "report",
+    "sampling",
+    "segment",
+    "session",
+    "sources",
+    "training",
+]
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -71,8 +71,9 @@ def test_index_and_search(capsys, sample_dir: Path, tiny_model: Path, tmp_path: 
     assert [r["rank"] for r in result["results"]] == [1, 2, 3, 4]
     assert {r["lang"] for r in result["results"]} <= {"de", "zh"}
     assert set(result["results"][0]) >= {"rank", "id", "lang", "score", "text"}
-    code, out, _ = run_cli(["search", str(out_dir), "honey bees", "--langs", "th", "--json"],
-                           capsys)
+    code, out, _ = run_cli(
+        ["search", str(out_dir), "honey bees", "--langs", "th", "--json"], capsys
+    )
     assert code == 0 and {r["lang"] for r in json.loads(out)["results"]} == {"th"}
     code, out, _ = run_cli(["search", str(out_dir), "honey bees", "-k", "3"], capsys)
     assert code == 0 and "rank" in out

@@ -121,22 +121,47 @@ def test_config_file_with_command_line_winning(
     assert_one_line_error(code, err, "unknown setting 'stratgy'")
 
 
-def test_hard_negatives_and_early_stopping(capsys, sample_dir: Path, tiny_model: Path,
-                                           tmp_path: Path, monkeypatch) -> None:
+def test_hard_negatives_and_early_stopping(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path, monkeypatch
+) -> None:
     """Early stopping keeps the best evaluated model; three-column batches train."""
     scores = iter([0.30, 0.20, 0.10, 0.05])
 
     class Entry:
         def __init__(self, multi: float) -> None:
-            self.entry = {"summary": {"mono": {"map": 0.5}, "cross": {"map": 0.1},
-                                      "multi": {"map": multi, "rank_distance": 9.0}}}
+            self.entry = {
+                "summary": {
+                    "mono": {"map": 0.5},
+                    "cross": {"map": 0.1},
+                    "multi": {"map": multi, "rank_distance": 9.0},
+                }
+            }
 
     monkeypatch.setattr("xlir_tui.report.evaluate", lambda *a, **k: Entry(next(scores)))
     out = tmp_path / "run"
-    code, _, err = run_cli(["train", str(sample_dir), "--base", str(tiny_model), "--steps",
-                            "20", "--eval", str(sample_dir), "--eval-every", "2",
-                            "--checkpoint-every", "100", "--early-stopping", "2",
-                            "--hard-negatives", "--out", str(out), *SMALL], capsys)
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--steps",
+            "20",
+            "--eval",
+            str(sample_dir),
+            "--eval-every",
+            "2",
+            "--checkpoint-every",
+            "100",
+            "--early-stopping",
+            "2",
+            "--hard-negatives",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+        capsys,
+    )
     assert code == 0, err
     ev = events(out)
     evals = [e for e in ev if e["event"] == "eval"]
