@@ -28,6 +28,9 @@ from rich.table import Table
 
 from . import __version__
 from .errors import XlirError
+from .training import TrainConfig
+
+_TRAIN = TrainConfig()  # the defaults the train command's help shows
 
 app = typer.Typer(
     name="xlir-tui",
@@ -524,74 +527,93 @@ def train_cmd(
         str | None,
         typer.Option(
             "--base",
-            help="Model to start from: 'default', a folder or a hub name. [default: default]",
+            help=f"Model to start from: default, a folder or a hub name. (default: {_TRAIN.base})",
         ),
     ] = None,
     strategy: Annotated[
         str | None,
-        typer.Option("--strategy", help="Batches: mono, cross or hybrid. [default: hybrid]"),
+        typer.Option(
+            "--strategy", help=f"Batches: mono, cross or hybrid. (default: {_TRAIN.strategy})"
+        ),
     ] = None,
     alpha: Annotated[
         float | None,
-        typer.Option("--alpha", help="hybrid: probability that a batch is mono. [default: 0.5]"),
+        typer.Option(
+            "--alpha", help=f"hybrid: probability that a batch is mono. (default: {_TRAIN.alpha})"
+        ),
     ] = None,
     lang_weighting: Annotated[
         str | None,
         typer.Option(
             "--lang-weighting",
             help="mono batches: draw the language uniformly or by data size "
-            "(uniform, size). [default: uniform]",
+            f"(uniform, size). (default: {_TRAIN.lang_weighting})",
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Pairs per batch (per device). [default: 32]")
+        int | None,
+        typer.Option(
+            "--batch-size", help=f"Pairs per batch (per device). (default: {_TRAIN.batch_size})"
+        ),
     ] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps.")] = None,
     epochs: Annotated[
         float | None,
-        typer.Option("--epochs", help="Passes over the pairs (instead of --steps). [default: 1]"),
+        typer.Option("--epochs", help="Passes over the pairs (instead of --steps). (default: 1)"),
     ] = None,
     lr: Annotated[
-        float | None, typer.Option("--lr", help="AdamW learning rate. [default: 3e-5]")
+        float | None, typer.Option("--lr", help=f"AdamW learning rate. (default: {_TRAIN.lr})")
     ] = None,
     weight_decay: Annotated[
-        float | None, typer.Option("--weight-decay", help="AdamW weight decay. [default: 0.01]")
+        float | None,
+        typer.Option(
+            "--weight-decay", help=f"AdamW weight decay. (default: {_TRAIN.weight_decay})"
+        ),
     ] = None,
     warmup_steps: Annotated[
-        int | None, typer.Option("--warmup-steps", help="Linear warm-up steps. [default: 0]")
+        int | None,
+        typer.Option(
+            "--warmup-steps", help=f"Linear warm-up steps. (default: {_TRAIN.warmup_steps})"
+        ),
     ] = None,
     scale: Annotated[
-        float | None, typer.Option("--scale", help="InfoNCE scale (1 / temperature). [default: 20]")
+        float | None,
+        typer.Option(
+            "--scale", help=f"InfoNCE scale (1 / temperature). (default: {_TRAIN.scale:g})"
+        ),
     ] = None,
     hard_negatives: Annotated[
         bool | None,
         typer.Option(
             "--hard-negatives/--no-hard-negatives",
             help="Add another sentence of the answer's "
-            "paragraph as a hard negative. [default: off]",
+            "paragraph as a hard negative. (default: off)",
         ),
     ] = None,
     max_seq_length: Annotated[
         int | None,
         typer.Option(
-            "--max-seq-length", help="Truncate inputs to this many tokens. [default: 128]"
+            "--max-seq-length",
+            help=f"Truncate inputs to this many tokens. (default: {_TRAIN.max_seq_length})",
         ),
     ] = None,
     query_prompt: Annotated[
         str | None,
         typer.Option(
-            "--query-prompt", help="Prefix of queries, stored with the model. [default: 'Query: ']"
+            "--query-prompt",
+            help=f"Prefix of queries, stored with the model. (default: {_TRAIN.query_prompt!r})",
         ),
     ] = None,
     passage_prompt: Annotated[
         str | None,
         typer.Option(
             "--passage-prompt",
-            help="Prefix of passages, stored with the model. [default: 'Passage: ']",
+            help=f"Prefix of passages, stored with the model. (default: {_TRAIN.passage_prompt!r})",
         ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the batches and the model. [default: 0]")
+        int | None,
+        typer.Option("--seed", help=f"Seed of the batches and the model. (default: {_TRAIN.seed})"),
     ] = None,
     lang: LangOpt = None,
     eval_: Annotated[
@@ -601,7 +623,7 @@ def train_cmd(
     eval_every: Annotated[
         int | None,
         typer.Option(
-            "--eval-every", help="Steps between evaluations. [default: --checkpoint-every]"
+            "--eval-every", help="Steps between evaluations. (default: --checkpoint-every)"
         ),
     ] = None,
     early_stopping: Annotated[
@@ -614,7 +636,10 @@ def train_cmd(
     ] = None,
     checkpoint_every: Annotated[
         int | None,
-        typer.Option("--checkpoint-every", help="Steps between checkpoints. [default: 100]"),
+        typer.Option(
+            "--checkpoint-every",
+            help=f"Steps between checkpoints. (default: {_TRAIN.checkpoint_every})",
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
@@ -634,7 +659,7 @@ def train_cmd(
     ] = None,
 ) -> None:
     """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
-    from .training import TrainConfig, train
+    from .training import train
 
     file_values = TrainConfig.from_toml(config) if config else {}
     cli_values = {
