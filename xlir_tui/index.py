@@ -415,22 +415,26 @@ class DenseIndex:
         return self.hits(rows[0], scores[0])
 
 
-def _exact_topk(
-    queries: np.ndarray, vectors: np.ndarray, k: int, subset: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by dot product; ties go to the lower row number.
+def scores_of(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Dot products of a few queries with many vectors, computed in torch.
 
-    The product runs in torch: right after torch encoded the query, a numpy (OpenBLAS) product
-    makes two thread pools fight over the cores, which measured 80 ms instead of 1 ms per query.
+    Right after torch encoded the queries, a numpy (OpenBLAS) product makes two thread pools
+    fight over the cores: measured here, 80 ms instead of 1 ms for one query against 13k vectors.
     """
     import torch
 
-    pool = vectors if subset is None else vectors[subset]
     with torch.inference_mode():
-        scores = (
+        return (
             torch.from_numpy(np.ascontiguousarray(queries, np.float32))
-            @ torch.from_numpy(np.ascontiguousarray(pool, np.float32)).T
+            @ torch.from_numpy(np.ascontiguousarray(vectors, np.float32)).T
         ).numpy()
+
+
+def _exact_topk(
+    queries: np.ndarray, vectors: np.ndarray, k: int, subset: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by dot product; ties go to the lower row number."""
+    scores = scores_of(queries, vectors if subset is None else vectors[subset])
     if k < scores.shape[1]:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     else:

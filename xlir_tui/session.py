@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from .errors import XlirError
-from .index import DenseIndex, Hit
+from .index import DenseIndex, Hit, scores_of
 
 Progress = Callable[[str, int, int], None]
 
@@ -253,7 +253,8 @@ class Workspace:
         for slot_no, items in requests.items():
             slot = self.slots[slot_no]
             vectors = slot.encoder.encode_queries([q for _, q in items], cache=False)
-            scores = vectors @ slot.index.vectors.T  # exact, whole pool: stats need every rank
+            # exact over the whole pool: the statistics need every rank
+            scores = scores_of(vectors, slot.index.vectors)
             for (i, query), vec, row_scores in zip(items, vectors, scores, strict=True):
                 pane = panes[i]
                 results[i] = self._pane_result(
