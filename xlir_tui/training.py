@@ -231,7 +231,8 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         resume_from = latest_checkpoint(out)
         if resume_from is None:
             raise XlirError("nothing to resume: no checkpoint in this folder", path=out)
-    elif out.exists() and any(out.iterdir()) and not config.overwrite:
+    elif main and out.exists() and any(out.iterdir()) and not config.overwrite:
+        # rank 0 alone: under DDP the other ranks would see the folder rank 0 just made
         raise XlirError(
             "output folder exists (pass --overwrite to replace it, or --resume)", path=out
         )
