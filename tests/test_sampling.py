@@ -155,3 +155,14 @@ def test_impossible_settings(pairs, sample_collection) -> None:
     make(one, "hybrid", alpha=1.0)  # all-mono hybrid needs no cross pairs
     with pytest.raises(XlirError, match="--strategy must be one of"):
         make(pairs, "diagonal")
+
+
+def test_passage_context(sample_collection) -> None:
+    plain, _ = build_pairs(sample_collection)
+    data, _ = build_pairs(sample_collection, passage_context=True, hard_negatives=True)
+    contexts = set(sample_collection.candidates["context"])
+    for p, full, neg in zip(
+        plain["passage"][:50], data["passage"][:50], data["negative"][:50], strict=True
+    ):
+        sentence, context = full.split("\n\n", 1)
+        assert sentence == p and context in contexts and neg.endswith(context)

@@ -385,3 +385,39 @@ def test_ddp_two_cpu_processes(sample_dir: Path, tiny_model: Path, tmp_path: Pat
             assert mono or cross, (ql, pl_)
     first = {json.dumps(b) for b in per_rank[0]}
     assert not first & {json.dumps(b) for b in per_rank[1]}  # different batches per rank
+
+
+def test_passage_context_travels_with_the_model(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ctx"
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--steps",
+            "2",
+            "--passage-context",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    from xlir_tui.collections import load_collection
+    from xlir_tui.encoders import load_encoder
+
+    enc = load_encoder(str(out))
+    assert enc.passage_context and not load_encoder(str(tiny_model)).passage_context
+    c = load_collection(sample_dir)
+    texts = enc.candidate_texts(c.candidates)
+    assert texts[0].startswith(c.candidates["text"][0]) and c.candidates["context"][0] in texts[0]
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--model", str(out), "--out", str(tmp_path / "idx")], capsys
+    )
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["model"]["passage_context"] is True

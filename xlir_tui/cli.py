@@ -590,6 +590,15 @@ def train_cmd(
             "paragraph as a hard negative. (default: off)",
         ),
     ] = None,
+    passage_context: Annotated[
+        bool | None,
+        typer.Option(
+            "--passage-context/--no-passage-context",
+            help="Read each passage as its sentence followed by its paragraph (stored with the "
+            f"model; index, search and bias-report then do the same). (default: "
+            f"{'on' if _TRAIN.passage_context else 'off'})",
+        ),
+    ] = None,
     max_seq_length: Annotated[
         int | None,
         typer.Option(
@@ -676,6 +685,7 @@ def train_cmd(
         "warmup_steps": warmup_steps,
         "scale": scale,
         "hard_negatives": hard_negatives,
+        "passage_context": passage_context,
         "max_seq_length": max_seq_length,
         "query_prompt": query_prompt,
         "passage_prompt": passage_prompt,

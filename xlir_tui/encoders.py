@@ -251,6 +251,8 @@ class Encoder:
     passage_prompt: str
     batch_size: int = 64
     use_cache: bool = True
+    passage_context: bool = False
+    """Candidates are read as the sentence followed by its paragraph (as the model was trained)."""
     _caches: dict[str, EmbeddingCache] = field(default_factory=dict, repr=False)
 
     @property
@@ -278,7 +280,21 @@ class Encoder:
             "dimension": self.dimension,
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
             "max_seq_length": int(self.model.max_seq_length or 0),
+            "passage_context": self.passage_context,
         }
+
+    def candidate_texts(self, candidates: Any) -> list[str]:
+        """What the model reads of each candidate (a frame with ``text`` and ``context``)."""
+        texts = candidates["text"].to_list()
+        if not self.passage_context:
+            return texts
+        return [
+            with_context(t, c) for t, c in zip(texts, candidates["context"].to_list(), strict=True)
+        ]
+
+    def encode_candidates(self, candidates: Any, progress: Progress | None = None) -> np.ndarray:
+        """Embeddings of a collection's candidates, with the passage prompt (and context)."""
+        return self.encode_passages(self.candidate_texts(candidates), progress=progress)
 
     def cache_for(self, prompt: str) -> EmbeddingCache:
         key = text_digest(self.fingerprint, prompt, str(self.model.max_seq_length))
@@ -350,6 +366,22 @@ class Encoder:
         return out
 
 
+def with_context(sentence: str, context: str | None) -> str:
+    """A candidate sentence followed by its paragraph (LAReQA's sentence-in-context input)."""
+    return f"{sentence}\n\n{context}" if context and context != sentence else sentence
+
+
+def trained_with_context(path: Path) -> bool:
+    """Whether ``xlir-tui train`` trained this model on sentences with their paragraphs."""
+    import json
+
+    try:
+        info = json.loads((path / "xlir_train.json").read_text(encoding="utf-8"))
+        return bool(info.get("settings", {}).get("passage_context", False))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def passage_prompt_of(prompts: dict[str, str]) -> str:
     """The passage prompt of a model, under any of the names sentence-transformers accepts."""
     for name in ("passage", "document", "corpus"):
@@ -393,6 +425,7 @@ def load_encoder(
             raise ModelError(f"cannot load model: {first}", path=spec) from None
     prompts = dict(getattr(model, "prompts", {}) or {})
     return Encoder(
+        passage_context=trained_with_context(path),
         spec=spec if spec == DEFAULT_MODEL or not _looks_like_path(spec) else str(path),
         path=path,
         model=model,

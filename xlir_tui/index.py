@@ -169,7 +169,7 @@ class DenseIndex:
             raise XlirError(f"collection {collection.name} has no candidates")
         started = time.perf_counter()
         texts = collection.candidates["text"].to_list()
-        vectors = encoder.encode_passages(texts, progress=progress)
+        vectors = encoder.encode_candidates(collection.candidates, progress=progress)
         encode_s = time.perf_counter() - started
         graph = _hnsw_index(vectors.shape[1])
         graph.init_index(

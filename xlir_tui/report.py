@@ -111,9 +111,7 @@ def evaluate(
     def stage(name: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(name, done, total)) if progress else None
 
-    cvec = encoder.encode_passages(
-        collection.candidates["text"].to_list(), progress=stage("encoding candidates")
-    )
+    cvec = encoder.encode_candidates(collection.candidates, progress=stage("encoding candidates"))
     qvec = encoder.encode_queries(
         collection.questions["text"].to_list(), progress=stage("encoding questions")
     )

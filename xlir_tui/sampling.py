@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from .collections import Collection
+from .encoders import with_context
 from .errors import XlirError
 
 STRATEGIES = ("mono", "cross", "hybrid")
@@ -50,9 +51,16 @@ class PairIndex:
 
 
 def build_pairs(
-    collection: Collection, *, hard_negatives: bool = False, seed: int = 0
+    collection: Collection,
+    *,
+    hard_negatives: bool = False,
+    seed: int = 0,
+    passage_context: bool = False,
 ) -> tuple[pl.DataFrame, PairIndex]:
     """Every (question in X, answer sentence in Y) pair of every question id.
+
+    With ``passage_context``, passages (and negatives) are the sentence followed by its
+    paragraph, the way the trained model will then read every candidate.
 
     With ``hard_negatives``, each row also gets a ``negative``: another sentence of the answer's
     own paragraph (or, for one-sentence paragraphs, a sentence of another paragraph in the same
@@ -73,6 +81,7 @@ def build_pairs(
                 pl.col("id").alias("candidate_id"),
                 pl.col("lang").alias("p_lang"),
                 pl.col("text").alias("passage"),
+                "context",
                 "paragraph_id",
                 "sentence_index",
             ),
@@ -95,6 +104,27 @@ def build_pairs(
     data = rows.select("query", "passage")
     if hard_negatives:
         data = data.with_columns(pl.Series("negative", _negatives(collection, rows, seed)))
+    if passage_context:
+        contexts = rows["context"].to_list()
+        data = data.with_columns(
+            pl.Series(
+                "passage",
+                [with_context(p, c) for p, c in zip(data["passage"], contexts, strict=True)],
+            ),
+            *(
+                [
+                    pl.Series(
+                        "negative",
+                        [
+                            with_context(n, c)
+                            for n, c in zip(data["negative"], contexts, strict=True)
+                        ],
+                    )
+                ]
+                if hard_negatives
+                else []
+            ),
+        )
     return data, index
 
 

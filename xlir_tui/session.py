@@ -112,7 +112,12 @@ def cached_index(
     """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
     from .paths import cache_root, text_digest
 
-    key = text_digest(collection.fingerprint, encoder.fingerprint, encoder.passage_prompt)
+    key = text_digest(
+        collection.fingerprint,
+        encoder.fingerprint,
+        encoder.passage_prompt,
+        str(encoder.passage_context),
+    )
     folder = cache_root() / "indexes" / key
     if (folder / "manifest.json").exists():
         try:

@@ -61,6 +61,7 @@ class TrainConfig:
     warmup_steps: int = 0
     scale: float = 20.0
     hard_negatives: bool = False
+    passage_context: bool = False
     max_seq_length: int | None = 128
     query_prompt: str = "Query: "
     passage_prompt: str = "Passage: "
@@ -241,7 +242,12 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
     from .sampling import build_pairs, check_sampling, sampler_factory
 
     collection = load_collection(config.collections, lang=config.lang)
-    data, pairs = build_pairs(collection, hard_negatives=config.hard_negatives, seed=config.seed)
+    data, pairs = build_pairs(
+        collection,
+        hard_negatives=config.hard_negatives,
+        seed=config.seed,
+        passage_context=config.passage_context,
+    )
     check_sampling(pairs, config.strategy, config.alpha, config.lang_weighting, config.batch_size)
     eval_collection = load_collection(config.eval, lang=config.lang) if config.eval else None
     from .encoders import load_encoder
@@ -470,10 +476,12 @@ class _Runner:
         return folder
 
     def _save_model(self, folder: Path) -> None:
+        """The model with its prompts, and the settings every command reads back from it."""
         c = self.config
         self.model.prompts = {"query": c.query_prompt, "document": c.passage_prompt}
         self.model.default_prompt_name = None
         self.model.save(str(folder))
+        (folder / TRAIN_FILE).write_text(json.dumps({"settings": asdict(c)}, indent=2))
 
     def evaluate(self) -> dict[str, Any] | None:
         if not self.main or self.eval_collection is None:
@@ -489,6 +497,7 @@ class _Runner:
             fingerprint=f"training-step-{self.step}",
             query_prompt=self.config.query_prompt,
             passage_prompt=self.config.passage_prompt,
+            passage_context=self.config.passage_context,
         )
         enc._caches = {}
         entry = evaluate(self.eval_collection, enc).entry
