@@ -27,6 +27,13 @@ REFERENCE = [
 ]
 
 
+def _p(p: float | None) -> str:
+    """A p-value; one that underflows to 0 is below the smallest double."""
+    if p is None:
+        return ""
+    return "<1e-300" if p == 0 else f"{p:.1e}"
+
+
 def run(data: Path, model: str) -> dict:
     cmd = [
         sys.executable,

@@ -4,10 +4,9 @@
 
 1. start-up: a fresh ``python`` process launching the explorer headless, from the spawn to the
    first frame painted (heavy imports, the model and the index come after it), best and median
-   of several launches;
+   of several launches, and to the model and index ready (loaded in a worker meanwhile);
 2. query latency: a typed query submitted to results painted in every pane (3 panes), p50 and
-   p99 over the sample's questions used as free-text queries, with the default encoder;
-   the model-load and index time after the first frame is printed beside it.
+   p99 over the sample's questions used as free-text queries, with the default encoder.
 
 Targets (from the project's issue): start-up <= 1.5 s; p50 <= 150 ms.
 """
@@ -36,19 +35,23 @@ class Probe(ExplorerApp):
 
     def _painted(self):
         print(f"FIRST_FRAME {time.time():.6f}", flush=True)
+
+    def on_workspace_ready(self, message):
+        super().on_workspace_ready(message)
+        print(f"READY {time.time():.6f}", flush=True)
         self.exit()
 
 Probe(collection=[sys.argv[1]], model=sys.argv[2]).run(headless=True)
 """
 
 
-def startup(collection: str, model: str, runs: int) -> list[float]:
+def startup(collection: str, model: str, runs: int) -> tuple[list[float], list[float]]:
     import tempfile
 
     # a file, not ``python -c``: Textual reads the app class's source location
     probe = Path(tempfile.mkdtemp()) / "probe.py"
     probe.write_text(PROBE)
-    times = []
+    first, ready = [], []
     for _ in range(runs):
         t0 = time.time()
         res = subprocess.run(
@@ -59,9 +62,12 @@ def startup(collection: str, model: str, runs: int) -> list[float]:
             check=True,
             timeout=120,
         )
-        line = next(x for x in res.stdout.splitlines() if x.startswith("FIRST_FRAME"))
-        times.append(float(line.split()[1]) - t0)
-    return times
+        stamps = dict(
+            x.split() for x in res.stdout.splitlines() if x.startswith(("FIRST_FRAME", "READY"))
+        )
+        first.append(float(stamps["FIRST_FRAME"]) - t0)
+        ready.append(float(stamps["READY"]) - t0)
+    return first, ready
 
 
 async def latency(collection: str, model: str, n: int) -> dict:
@@ -69,10 +75,8 @@ async def latency(collection: str, model: str, n: int) -> dict:
 
     app = ExplorerApp(collection=[collection], model=model, langs=["en", "de", "zh"])
     async with app.run_test(size=(170, 48)) as pilot:
-        t0 = time.perf_counter()
         while app.workspace is None:
             await pilot.pause(0.05)
-        ready_s = time.perf_counter() - t0
         queries = app.workspace.collection.questions["text"].to_list()[:n]
         query_input = app.query_one("#query")
         times = []
@@ -89,7 +93,6 @@ async def latency(collection: str, model: str, n: int) -> dict:
             times.append((time.perf_counter() - t) * 1000)
     times.sort()
     return {
-        "ready_after_first_frame_s": ready_s,
         "queries": len(times),
         "p50_ms": statistics.median(times),
         "p99_ms": times[int(0.99 * (len(times) - 1))],
@@ -110,22 +113,24 @@ def main() -> int:
     t = time.perf_counter()
     Workspace.open(collection=[args.collection], model=args.model)
     print(f"index ready (built or cached) in {time.perf_counter() - t:.1f} s")
-    starts = startup(args.collection, args.model, args.startups)
+    starts, ready = startup(args.collection, args.model, args.startups)
     print(
         f"start-up to first frame: best {min(starts):.2f} s, median "
         f"{statistics.median(starts):.2f} s over {len(starts)} launches (target <= 1.5 s)"
     )
-    lat = asyncio.run(latency(args.collection, args.model, args.queries))
     print(
-        f"model and index loaded {lat['ready_after_first_frame_s']:.1f} s after the first "
-        "frame (in a worker; the app stays interactive)"
+        "model and index ready (loaded in a worker while the app is interactive): median "
+        f"{statistics.median(ready):.1f} s after launch"
     )
+    lat = asyncio.run(latency(args.collection, args.model, args.queries))
     print(
         f"query to results painted, 3 panes, {lat['queries']} queries: p50 "
         f"{lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms (target p50 <= 150 ms)"
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"startup_s": starts, **lat}, indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps({"startup_s": starts, "ready_s": ready, **lat}, indent=2) + "\n"
+    )
     return 0
 
 

@@ -126,7 +126,7 @@ def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
         ]
         if peer:
             p = (multi or {}).get("peer")
-            row.append(f"{p['p']:.1e}" if p else "—")
+            row.append(("<1e-300" if p["p"] == 0 else f"{p['p']:.1e}") if p else "—")
         table.add_row(*row)
     return table
 

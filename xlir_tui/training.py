@@ -312,6 +312,16 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
     except XlirError as e:
         log.emit("failed", reason=str(e), step=runner.step)
         raise
+    except KeyboardInterrupt:
+        # a second Ctrl-C: no checkpoint of this step, but followers learn that the run ended
+        log.emit(
+            "stopped",
+            step=runner.step,
+            total_steps=total,
+            path=str(out),
+            reason="interrupted twice: the last checkpoint is the one to resume from",
+        )
+        raise
     except Exception as e:
         reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         log.emit("failed", reason=reason, step=runner.step)

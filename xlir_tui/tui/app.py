@@ -207,9 +207,14 @@ class ExplorerApp(App[None]):
         return [Pane(lang, 0, self.restrict) for lang in self.langs]
 
     def rebuild_panes(self) -> None:
+        if self.workspace is None:
+            return  # keys pressed while the model loads change nothing yet
         container = self.query_one("#panes", Horizontal)
         container.remove_children()
-        container.mount_all([ResultPane(i) for i, _ in enumerate(self.pane_specs())])
+        names = [slot.name for slot in self.workspace.slots]
+        container.mount_all(
+            [ResultPane(i, pane, names[pane.model]) for i, pane in enumerate(self.pane_specs())]
+        )
         self.query_one("#mode", Static).update(self._mode_label())
         self.call_after_refresh(self.submit)
 

@@ -20,15 +20,24 @@ def lang_tag(lang: str) -> Text:
 class ResultPane(Vertical):
     """One column: a title (language, model, AP) and the ranked results."""
 
-    DEFAULT_CSS = ""
-
-    def __init__(self, number: int, **kwargs: Any) -> None:
+    def __init__(self, number: int, pane: Any = None, model_name: str = "", **kwargs: Any) -> None:
         super().__init__(classes="pane", **kwargs)
         self.number = number
+        self.pane = pane
+        self.model_name = model_name
         self.result: Any = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="pane-title", id=f"title-{self.number}")
+        # before the first query the title already says what the pane will show
+        title = Text()
+        if self.pane is not None:
+            title.append_text(
+                lang_tag(self.pane.lang) if self.pane.lang else Text(" all ", style="reverse")
+            )
+            title.append(f" {self.model_name}", style="bold")
+            if self.pane.restrict:
+                title.append(" (own pool)", style="dim")
+        yield Static(title, classes="pane-title", id=f"title-{self.number}")
         table: DataTable = DataTable(
             cursor_type="row", zebra_stripes=True, id=f"table-{self.number}"
         )
