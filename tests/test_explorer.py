@@ -280,3 +280,15 @@ def test_snapshot_training_screen(snap_compare, tiny_model: Path, monkeypatch) -
         await pilot.pause()
 
     assert snap_compare(make_app(tiny_model), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_open_an_index_folder(sample_index: Path) -> None:
+    """``xlir-tui explore --index DIR``: the index's own model, no collection needed."""
+    app = ExplorerApp(index=str(sample_index), langs=["en", "th"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"glacier")
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        assert {h.lang for h in panes(app)[1].result.hits} == {"th"}
+        assert app.workspace.collection.questions.height > 0

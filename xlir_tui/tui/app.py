@@ -89,7 +89,11 @@ class ExplorerApp(App[None]):
         with Horizontal(id="main"):
             yield Horizontal(id="panes")
             with VerticalScroll(id="side"):
-                yield BiasPanel("", id="bias")
+                yield BiasPanel(
+                    "Language bias appears here after the first query.\n\nType a query, or "
+                    "press F2 to run the collection's questions in every pane.",
+                    id="bias",
+                )
         yield Static("starting ...", id="status")
         yield Footer()
 

@@ -62,7 +62,7 @@ class ResultPane(Vertical):
             title.append(f"  AP {result.ap:.3f}", style="bold green")
         if result.note:
             title.append(f"  {result.note}", style="yellow")
-        if result.query and pane.lang:
+        if result.query and result.query_lang:  # question mode: each pane's own translation
             title.append(f"\n{result.query}", style="italic")
         self.set_title(title)
         for hit in result.hits:
