@@ -231,32 +231,23 @@ def write_doc(path: Path, rows: list[dict], tp: dict, commands: list[str], args)
             f"{s['multi']['map']:.3f} | {s['multi']['r@10']:.3f} | "
             f"{s['multi']['rank_distance']:.1f} | {train} |"
         )
-    lines += [
-        "",
-        "## Multi-setting mAP per query language",
-        "",
-        "| model | " + " | ".join(langs) + " |",
-        "|---|" + "---|" * len(langs),
-    ]
-    for r in rows:
-        lines.append(
+    for setting, title in (
+        ("multi", "Multi-setting mAP per query language"),
+        ("mono", "Mono mAP per language"),
+    ):
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| model | " + " | ".join(langs) + " |",
+            "|---|" + "---|" * len(langs),
+        ]
+        lines += [
             f"| {r['model']} | "
-            + " | ".join(f"{r['languages'][x]['multi']['map']:.3f}" for x in langs)
+            + " | ".join(f"{r['languages'][x][setting]['map']:.3f}" for x in langs)
             + " |"
-        )
-    lines += [
-        "",
-        "## Mono mAP per language",
-        "",
-        "| model | " + " | ".join(langs) + " |",
-        "|---|" + "---|" * len(langs),
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | "
-            + " | ".join(f"{r['languages'][x]['mono']['map']:.3f}" for x in langs)
-            + " |"
-        )
+            for r in rows
+        ]
     e = tp["examples_per_s"]
     lines += [
         "",

@@ -71,23 +71,40 @@ def _main(
     """
 
 
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr, handed to the core as a ``progress(done, total)`` callback."""
-    columns = (
+def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
+    """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI)."""
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        *extra,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+        disable=not err.is_terminal,
     )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+
+@contextmanager
+def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage."""
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """One bar, handed to the core as a ``progress(done, total)`` callback."""
+    with stage_progress() as update:
+        yield lambda done, total: update(description, done, total)
 
 
 def split_langs(value: str | None) -> list[str] | None:
@@ -413,7 +430,7 @@ def bias_report_cmd(
                     path=index,
                 )
             ann_index = prebuilt
-        with _stage_progress() as update:
+        with stage_progress() as update:
             if ann and ann_index is None:
                 ann_index = DenseIndex.build(
                     c, encoder, None, progress=lambda d, t: update("indexing", d, t)
@@ -445,27 +462,6 @@ def bias_report_cmd(
     from .render import render_report
 
     render_report(out, report)
-
-
-@contextmanager
-def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """One progress bar whose description follows the stage (encoding, scoring, ...)."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 @app.command("explore")
@@ -701,15 +697,7 @@ def train_cmd(
     }
     cfg = TrainConfig.merged(file_values, cli_values)
     cfg.validate()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+    with _progress(TextColumn("{task.fields[info]}"), transient=False) as bar:
         task = bar.add_task("training", total=None, info="")
 
         def on_event(e: dict) -> None:
