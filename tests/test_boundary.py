@@ -16,6 +16,7 @@ CORE = [
     "errors",
     "index",
     "langs",
+    "lexical",
     "metrics",
     "paths",
     "render",

@@ -81,6 +81,28 @@ def rank_relevant(
     rel_c: np.ndarray,
     langs: list[str],
     tie_key: np.ndarray,
+    **kwargs: Any,
+) -> Ranked:
+    """:func:`rank_scored` for embeddings: scores are dot products (cosines of unit vectors)."""
+    cand_t = np.ascontiguousarray(candidates.T, dtype=np.float32)
+
+    def scorer(lo: int, hi: int) -> np.ndarray:
+        return np.asarray(queries[lo:hi], dtype=np.float32) @ cand_t
+
+    return rank_scored(
+        scorer, queries.shape[0], q_lang, c_lang, rel_q, rel_c, langs, tie_key, **kwargs
+    )
+
+
+def rank_scored(
+    scorer: Callable[[int, int], np.ndarray],
+    n_q: int,
+    q_lang: np.ndarray,
+    c_lang: np.ndarray,
+    rel_q: np.ndarray,
+    rel_c: np.ndarray,
+    langs: list[str],
+    tie_key: np.ndarray,
     *,
     k: int = 10,
     chunk: int = 256,
@@ -89,12 +111,13 @@ def rank_relevant(
 ) -> Ranked:
     """Exact ranks of every relevant pair, per language pool and in the whole pool.
 
-    ``rel_q``/``rel_c`` must be sorted by query row. ``run_depth`` keeps each query's top
-    ``run_depth`` (0: the whole pool) for a TREC run; None keeps nothing.
+    ``scorer(lo, hi)`` returns the scores of queries ``lo:hi`` against every candidate, any
+    retriever's (dense, lexical, fused). ``rel_q``/``rel_c`` must be sorted by query row.
+    ``run_depth`` keeps each query's top ``run_depth`` (0: the whole pool) for a TREC run;
+    None keeps nothing.
     """
-    n_q, n_c = queries.shape[0], candidates.shape[0]
+    n_c = len(c_lang)
     n_lang = len(langs)
-    cand_t = np.ascontiguousarray(candidates.T, dtype=np.float32)
     lang_cols = [np.flatnonzero(c_lang == y) for y in range(n_lang)]
     rank_lang = np.zeros(len(rel_q), dtype=np.int64)
     rank_all = np.zeros(len(rel_q), dtype=np.int64)
@@ -106,7 +129,7 @@ def rank_relevant(
     run: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for lo in range(0, n_q, chunk):
         hi = min(lo + chunk, n_q)
-        scores = np.asarray(queries[lo:hi], dtype=np.float32) @ cand_t  # (b, n_c)
+        scores = np.asarray(scorer(lo, hi), dtype=np.float32)  # (b, n_c)
         p_lo, p_hi = starts[lo], starts[hi]
         pq = rel_q[p_lo:p_hi] - lo  # local query row of each pair
         pc = rel_c[p_lo:p_hi]
