@@ -389,13 +389,35 @@ def bias_report_cmd(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Encoding batch size.")] = 64,
+    system: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--system",
+            help="Systems to compare, repeatable: dense (each --model), bm25, chargram, fusion "
+            "(the first --model with chargram). (default: dense)",
+        ),
+    ] = None,
+    fusion_method: Annotated[
+        str, typer.Option("--fusion-method", help="fusion: rrf or interpolate.")
+    ] = "rrf",
+    fusion_weight: Annotated[
+        float,
+        typer.Option(
+            "--fusion-weight", help="fusion: weight of the dense system (chargram: 1 - weight)."
+        ),
+    ] = 0.5,
 ) -> None:
-    """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per model."""
+    """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system."""
     from .encoders import load_encoder
     from .index import DenseIndex
-    from .report import build_report, evaluate, write_outputs
+    from .lexical import SYSTEMS
+    from .report import build_report, evaluate, evaluate_system, write_outputs
 
     models = model or ["default"]
+    systems = list(dict.fromkeys(system or ["dense"]))
+    unknown = [x for x in systems if x not in SYSTEMS]
+    if unknown:
+        raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     if run_depth < 0:
@@ -417,7 +439,34 @@ def bias_report_cmd(
         )
     prebuilt = DenseIndex.load(index) if index is not None else None
     evaluations = []
-    for spec in models:
+    for name in systems:
+        if name == "dense":
+            continue
+        encoder = None
+        if name == "fusion":
+            err.print(f"loading model {models[0]} ...", highlight=False)
+            encoder = load_encoder(models[0], batch_size=batch_size)
+        with stage_progress() as update:
+            evaluations.append(
+                evaluate_system(
+                    c,
+                    name,
+                    encoder=encoder,
+                    fusion_method=fusion_method,
+                    fusion_weight=fusion_weight,
+                    k=k,
+                    peer=peer,
+                    run_depth=run_depth if out_dir else None,
+                    progress=update,
+                )
+            )
+        t = evaluations[-1].entry["timings"]
+        err.print(
+            f"{evaluations[-1].entry['model']}: indexed in {t['index_s']:.1f} s, scored in "
+            f"{t['score_s']:.1f} s",
+            highlight=False,
+        )
+    for spec in models if "dense" in systems else []:
         err.print(f"loading model {spec} ...", highlight=False)
         encoder = load_encoder(spec, batch_size=batch_size)
         ann_index = None
