@@ -193,11 +193,29 @@ def test_bad_input(
     assert_one_line_error(code, err, "-k must be at least 1")
 
 
-def test_lexical_systems_and_fusion(capsys, sample_dir: Path, tiny_model: Path,
-                                    tmp_path: Path) -> None:
-    code, out, err = run_cli(["bias-report", str(sample_dir), "-m", str(tiny_model),
-                              "--system", "bm25", "--system", "chargram", "--system", "fusion",
-                              "--system", "dense", "--langs", "en,de,zh", "--json"], capsys)
+def test_lexical_systems_and_fusion(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    code, out, err = run_cli(
+        [
+            "bias-report",
+            str(sample_dir),
+            "-m",
+            str(tiny_model),
+            "--system",
+            "bm25",
+            "--system",
+            "chargram",
+            "--system",
+            "fusion",
+            "--system",
+            "dense",
+            "--langs",
+            "en,de,zh",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     models = json.loads(out)["models"]
     assert [m["system"] for m in models] == ["bm25", "chargram", "fusion", "dense"]
@@ -207,12 +225,38 @@ def test_lexical_systems_and_fusion(capsys, sample_dir: Path, tiny_model: Path,
     assert models[2]["model"].startswith("fusion(") and "chargram" in models[2]["model"]
     code, _, err = run_cli(["bias-report", str(sample_dir), "--system", "tfidf"], capsys)
     assert_one_line_error(code, err, "unknown --system tfidf")
-    code, _, err = run_cli(["bias-report", str(sample_dir), "-m", str(tiny_model), "--system",
-                            "fusion", "--fusion-method", "max"], capsys)
+    code, _, err = run_cli(
+        [
+            "bias-report",
+            str(sample_dir),
+            "-m",
+            str(tiny_model),
+            "--system",
+            "fusion",
+            "--fusion-method",
+            "max",
+        ],
+        capsys,
+    )
     assert_one_line_error(code, err, "unknown fusion method 'max'")
     out_dir = tmp_path / "lex"
-    code, _, err = run_cli(["bias-report", str(sample_dir), "--system", "bm25", "--system",
-                            "chargram", "--langs", "en,th", "--out", str(out_dir)], capsys)
+    code, _, err = run_cli(
+        [
+            "bias-report",
+            str(sample_dir),
+            "--system",
+            "bm25",
+            "--system",
+            "chargram",
+            "--langs",
+            "en,th",
+            "--out",
+            str(out_dir),
+        ],
+        capsys,
+    )
     assert code == 0, err
-    assert {p.name for p in out_dir.glob("run.multi.*.txt")} == {"run.multi.bm25.txt",
-                                                                 "run.multi.chargram.txt"}
+    assert {p.name for p in out_dir.glob("run.multi.*.txt")} == {
+        "run.multi.bm25.txt",
+        "run.multi.chargram.txt",
+    }

@@ -27,7 +27,7 @@ from .encoders import Encoder
 from .errors import XlirError
 from .index import DenseIndex
 from .langs import lang_color
-from .metrics import Ranked, rank_relevant, rank_scored, summarize, trec_tie_key
+from .metrics import Ranked, rank_scored, summarize, trec_tie_key
 from .paths import atomic_dir
 
 Progress = Callable[[str, int, int], None]
@@ -85,6 +85,34 @@ def unknown_token_rate(
     return rates
 
 
+def rank_collection(
+    collection: Collection,
+    scorer: Callable[[int, int], np.ndarray],
+    k: int,
+    chunk: int,
+    run_depth: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[Ranked, np.ndarray, np.ndarray]:
+    """Ranks of every relevant pair of ``collection`` under ``scorer`` (any system's scores)."""
+    code = {lang: i for i, lang in enumerate(collection.languages)}
+    rel_q, rel_c = relevance_rows(collection)
+    ranked = rank_scored(
+        scorer,
+        collection.questions.height,
+        np.array([code[x] for x in collection.questions["lang"]], dtype=np.int64),
+        np.array([code[x] for x in collection.candidates["lang"]], dtype=np.int64),
+        rel_q,
+        rel_c,
+        collection.languages,
+        trec_tie_key(collection.candidates["id"].to_list()),
+        k=k,
+        chunk=chunk,
+        run_depth=run_depth,
+        progress=progress,
+    )
+    return ranked, rel_q, rel_c
+
+
 def evaluate(
     collection: Collection,
     encoder: Encoder,
@@ -104,8 +132,6 @@ def evaluate(
     """
     if collection.questions.is_empty() or collection.candidates.is_empty():
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
-    langs = collection.languages
-    code = {lang: i for i, lang in enumerate(langs)}
     started = time.perf_counter()
 
     def stage(name: str) -> Callable[[int, int], None] | None:
@@ -116,23 +142,9 @@ def evaluate(
         collection.questions["text"].to_list(), progress=stage("encoding questions")
     )
     encoded = time.perf_counter()
-    q_lang = np.array([code[x] for x in collection.questions["lang"]], dtype=np.int64)
-    c_lang = np.array([code[x] for x in collection.candidates["lang"]], dtype=np.int64)
-    rel_q, rel_c = relevance_rows(collection)
-    cids = collection.candidates["id"].to_list()
-    ranked = rank_relevant(
-        qvec,
-        cvec,
-        q_lang,
-        c_lang,
-        rel_q,
-        rel_c,
-        langs,
-        trec_tie_key(cids),
-        k=k,
-        chunk=chunk,
-        run_depth=run_depth,
-        progress=stage("scoring"),
+    cand_t = np.ascontiguousarray(cvec.T)
+    ranked, rel_q, rel_c = rank_collection(
+        collection, lambda lo, hi: qvec[lo:hi] @ cand_t, k, chunk, run_depth, stage("scoring")
     )
     result = summarize(ranked, peer=peer)
     scored = time.perf_counter()
@@ -149,7 +161,9 @@ def evaluate(
         **result,
         "timings": {"encode_s": round(encoded - started, 3), "score_s": round(scored - encoded, 3)},
     }
-    return Evaluation(entry, ranked, collection.questions["id"].to_list(), cids)
+    return Evaluation(
+        entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
+    )
 
 
 def ann_multi(
@@ -212,8 +226,6 @@ def evaluate_system(
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
     if not 0.0 <= fusion_weight <= 1.0:
         raise XlirError(f"--fusion-weight must be between 0 and 1, got {fusion_weight}")
-    langs = collection.languages
-    code = {lang: i for i, lang in enumerate(langs)}
     questions = collection.questions["text"].to_list()
     texts = collection.candidates["text"].to_list()
 
@@ -252,22 +264,7 @@ def evaluate_system(
             )
 
     indexed = time.perf_counter()
-    rel_q, rel_c = relevance_rows(collection)
-    cids = collection.candidates["id"].to_list()
-    ranked = rank_scored(
-        scorer,
-        len(questions),
-        np.array([code[x] for x in collection.questions["lang"]], dtype=np.int64),
-        np.array([code[x] for x in collection.candidates["lang"]], dtype=np.int64),
-        rel_q,
-        rel_c,
-        langs,
-        trec_tie_key(cids),
-        k=k,
-        chunk=chunk,
-        run_depth=run_depth,
-        progress=stage("scoring"),
-    )
+    ranked, _, _ = rank_collection(collection, scorer, k, chunk, run_depth, stage("scoring"))
     result = summarize(ranked, peer=peer)
     scored = time.perf_counter()
     entry = {
@@ -276,7 +273,9 @@ def evaluate_system(
         **result,
         "timings": {"index_s": round(indexed - started, 3), "score_s": round(scored - indexed, 3)},
     }
-    return Evaluation(entry, ranked, collection.questions["id"].to_list(), cids)
+    return Evaluation(
+        entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
+    )
 
 
 def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
