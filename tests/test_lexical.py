@@ -103,3 +103,55 @@ def test_chargram_on_xquad_r_through_the_report_metrics(shared_data: Path) -> No
     s = summarize(ranked)["summary"]
     assert s["mono"]["map"] > 0.6  # character n-grams are strong within a language
     assert s["cross"]["map"] < s["mono"]["map"] / 2  # and cannot cross languages well
+
+
+@pytest.mark.parametrize("system", ["bm25", "chargram"])
+def test_lexical_index_and_search_cli(
+    capsys, sample_dir: Path, tmp_path: Path, system: str
+) -> None:
+    import json
+
+    from conftest import run_cli
+    from test_bad_input import assert_one_line_error
+
+    out = tmp_path / system
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--system", system, "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["system"] == system and manifest["files"]
+    assert not list(out.rglob("*.pkl"))
+    code, text, err = run_cli(
+        ["search", str(out), "Bienenkönigin Eier", "--langs", "de,fr", "-k", "3", "--json"], capsys
+    )
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["results"] and {r["lang"] for r in result["results"]} <= {"de", "fr"}
+    assert "Königin" in result["results"][0]["text"]
+    # a query in a script no document uses: an empty result with a note, not an error
+    code, text, err = run_cli(["search", str(out), "ᚠᚢᚦ", "--json"], capsys)
+    assert code == 0 and json.loads(text)["results"] == [] and "note" in json.loads(text)
+    code, _, err = run_cli(["search", str(out), "Eier", "--langs", "xx"], capsys)
+    assert_one_line_error(code, err, "no candidate in language xx")
+    code, _, err = run_cli(["search", str(out), "  "], capsys)
+    assert_one_line_error(code, err, "empty query")
+    victim = next(
+        p
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and p.stat().st_size > 100
+    )
+    victim.write_bytes(victim.read_bytes()[:50])
+    code, _, err = run_cli(["search", str(out), "Eier"], capsys)
+    assert_one_line_error(code, err, "truncated or changed")
+
+
+def test_index_refuses_fusion(capsys, sample_dir: Path, tmp_path: Path) -> None:
+    from conftest import run_cli
+    from test_bad_input import assert_one_line_error
+
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--system", "fusion", "--out", str(tmp_path / "f")], capsys
+    )
+    assert_one_line_error(code, err, "index takes dense, bm25 or chargram")
+    assert not (tmp_path / "f").exists()

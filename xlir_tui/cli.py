@@ -243,14 +243,39 @@ def index_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing index folder.")
     ] = False,
+    system: Annotated[
+        str,
+        typer.Option(
+            "--system",
+            help="dense (the --model, hnswlib), bm25 or chargram (lexical, no model).",
+        ),
+    ] = "dense",
 ) -> None:
-    """Encode every candidate of a collection and build an hnswlib index."""
+    """Index every candidate of a collection: an encoder and hnswlib, or a lexical system."""
     from .encoders import load_encoder
     from .index import DenseIndex
 
+    if system not in ("dense", "bm25", "chargram"):
+        raise XlirError(
+            f"--system {system!r}: index takes dense, bm25 or chargram (fusion combines "
+            "indexes at search time in bias-report)"
+        )
     if out_dir.exists() and not overwrite:
         raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
     c = _load(collection, lang, strict)
+    if system != "dense":
+        import time
+
+        from .lexical import LexicalIndex
+
+        started = time.perf_counter()
+        lex = LexicalIndex.build(c, system, out_dir, overwrite=overwrite)
+        err.print(
+            f"indexed {lex.pool.size} candidates in {len(lex.pool.languages)} languages with "
+            f"{system} in {time.perf_counter() - started:.1f} s -> {out_dir}",
+            highlight=False,
+        )
+        return
     err.print(f"loading model {model} ...", highlight=False)
     encoder = load_encoder(model, batch_size=batch_size)
     with progress_bar(f"encoding {c.candidates.height} candidates") as update:
@@ -300,26 +325,48 @@ def search_cmd(
     from .encoders import load_encoder
     from .index import DenseIndex
 
-    idx = DenseIndex.load(index)
     wanted = split_langs(langs)
+    if _index_format(index) == "xlir-tui/lexical-index":
+        from .lexical import LexicalIndex
+
+        lex = LexicalIndex.load(index)
+        lex.pool.rows_for(wanted)
+        _print_hits(query, index, wanted, lex.search(query, k=k, langs=wanted), as_json)
+        return
+    idx = DenseIndex.load(index)
     idx.rows_for(wanted)  # unknown languages fail before the model loads
     spec = model or idx.manifest["model"]["model"]
     encoder = load_encoder(spec)
     idx.check_encoder(encoder)
     hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
+    _print_hits(query, index, wanted, hits, as_json)
+
+
+def _index_format(folder: Path) -> str | None:
+    """The ``format`` of an index folder's manifest (None when there is none to read)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _print_hits(
+    query: str, index: Path, langs: list[str] | None, hits: list, as_json: bool
+) -> None:
+    """Search results as JSON or a table; an empty result says why on stderr."""
+    note = "" if hits else "no candidate matches the query (no word or n-gram in common)"
+    if note:
+        err.print(f"note: {note}", highlight=False)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "query": query,
-                    "index": str(index),
-                    "langs": wanted,
-                    "results": [h.to_dict() for h in hits],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        result = {
+            "query": query,
+            "index": str(index),
+            "langs": langs,
+            "results": [h.to_dict() for h in hits],
+        }
+        if note:
+            result["note"] = note
+        print(json.dumps(result, ensure_ascii=False, indent=2))
         return
     from .langs import lang_style
 

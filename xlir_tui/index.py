@@ -78,7 +78,60 @@ def _hnsw_index(dim: int) -> Any:
     return hnswlib.Index(space="cosine", dim=dim)
 
 
-class DenseIndex:
+class CandidatePool:
+    """A collection's candidates as an index sees them: rows, languages, and hits by row.
+
+    Shared by every kind of index (dense, lexical), so that language restriction and the
+    shape of results are the same whatever scores them.
+    """
+
+    def __init__(self, candidates: pl.DataFrame) -> None:
+        self.candidates = candidates
+        self._lang = candidates["lang"].to_numpy()
+        self._ids = candidates["id"].to_list()
+        self._texts = candidates["text"].to_list()
+        self._pids = candidates["paragraph_id"].to_list()
+        self._rows_by_lang: dict[str, np.ndarray] = {
+            lang: np.flatnonzero(self._lang == lang) for lang in sorted(set(self._lang.tolist()))
+        }
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self._rows_by_lang)
+
+    @property
+    def size(self) -> int:
+        return len(self._ids)
+
+    def rows_for(self, langs: Sequence[str] | None) -> np.ndarray | None:
+        """Row numbers of the candidates in ``langs`` (None: the whole pool)."""
+        if not langs:
+            return None
+        unknown = [x for x in langs if x not in self._rows_by_lang]
+        if unknown:
+            raise XlirError(
+                f"no candidate in language {', '.join(unknown)} "
+                f"(this index has {', '.join(self.languages)})"
+            )
+        return np.sort(np.concatenate([self._rows_by_lang[x] for x in langs]))
+
+    def hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        """Turn one query's rows and scores into :class:`Hit` records."""
+        return [
+            Hit(
+                rank=i + 1,
+                row=int(r),
+                id=self._ids[r],
+                lang=str(self._lang[r]),
+                score=float(s),
+                text=self._texts[r],
+                paragraph_id=self._pids[r],
+            )
+            for i, (r, s) in enumerate(zip(rows.tolist(), scores.tolist(), strict=True))
+        ]
+
+
+class DenseIndex(CandidatePool):
     """Candidates, their embeddings and an hnswlib graph over them."""
 
     def __init__(
@@ -92,35 +145,20 @@ class DenseIndex:
         relevance: pl.DataFrame,
         skipped: pl.DataFrame,
     ) -> None:
+        super().__init__(candidates)
         self.folder = folder
         self.manifest = manifest
         self.graph = graph
         self.vectors = vectors
-        self.candidates = candidates
         self.questions = questions
         self.relevance = relevance
         self.skipped = skipped
         self.graph.set_ef(int(manifest["hnsw"]["ef"]))
-        self._lang = candidates["lang"].to_numpy()
-        self._ids = candidates["id"].to_list()
-        self._texts = candidates["text"].to_list()
-        self._pids = candidates["paragraph_id"].to_list()
-        self._rows_by_lang: dict[str, np.ndarray] = {
-            lang: np.flatnonzero(self._lang == lang) for lang in sorted(set(self._lang.tolist()))
-        }
 
     # -- properties ---------------------------------------------------------------------------
     @property
     def dimension(self) -> int:
         return int(self.manifest["model"]["dimension"])
-
-    @property
-    def languages(self) -> list[str]:
-        return list(self._rows_by_lang)
-
-    @property
-    def size(self) -> int:
-        return len(self._ids)
 
     def collection(self) -> Collection:
         """The collection this index was built from."""
@@ -325,18 +363,6 @@ class DenseIndex:
             )
 
     # -- searching ----------------------------------------------------------------------------
-    def rows_for(self, langs: Sequence[str] | None) -> np.ndarray | None:
-        """Row numbers of the candidates in ``langs`` (None: the whole pool)."""
-        if not langs:
-            return None
-        unknown = [x for x in langs if x not in self._rows_by_lang]
-        if unknown:
-            raise XlirError(
-                f"no candidate in language {', '.join(unknown)} "
-                f"(this index has {', '.join(self.languages)})"
-            )
-        return np.sort(np.concatenate([self._rows_by_lang[x] for x in langs]))
-
     def search_vectors(
         self,
         queries: np.ndarray,
@@ -383,21 +409,6 @@ class DenseIndex:
         finally:
             self.graph.set_ef(int(self.manifest["hnsw"]["ef"]))
         return labels.astype(np.int64), (1.0 - dist).astype(np.float32)
-
-    def hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
-        """Turn one query's rows and scores into :class:`Hit` records."""
-        return [
-            Hit(
-                rank=i + 1,
-                row=int(r),
-                id=self._ids[r],
-                lang=str(self._lang[r]),
-                score=float(s),
-                text=self._texts[r],
-                paragraph_id=self._pids[r],
-            )
-            for i, (r, s) in enumerate(zip(rows.tolist(), scores.tolist(), strict=True))
-        ]
 
     def search(
         self,

@@ -194,3 +194,134 @@ def fuse(
         else:
             raise XlirError(f"unknown fusion method {method!r} (rrf, interpolate)")
     return out.astype(np.float32)
+
+
+LEXICAL_FORMAT = "xlir-tui/lexical-index"
+LEXICAL_FORMAT_VERSION = 1
+_RETRIEVERS: dict[str, Any] = {"bm25": BM25Retriever, "chargram": CharGramRetriever}
+_TABLES = ("candidates", "questions", "relevance", "skipped")
+
+
+class LexicalIndex:
+    """A saved lexical system over a collection: like a dense index folder, with no model.
+
+    Folder: ``manifest.json`` (format, system, collection, the size and hash of every file),
+    the retriever's own files (npy, npz, JSON) and the collection as parquet. Loading checks
+    every file's size against the manifest, as the dense index does.
+    """
+
+    def __init__(
+        self, folder: Path | None, manifest: dict[str, Any], retriever: Any, tables: dict[str, Any]
+    ) -> None:
+        from .index import CandidatePool
+
+        self.folder = folder
+        self.manifest = manifest
+        self.retriever = retriever
+        self.tables = tables
+        self.pool = CandidatePool(tables["candidates"])
+
+    @property
+    def system(self) -> str:
+        return str(self.manifest["system"])
+
+    @classmethod
+    def build(
+        cls, collection: Any, system: str, out: Path | None = None, *, overwrite: bool = False
+    ) -> LexicalIndex:
+        if system not in _RETRIEVERS:
+            raise XlirError(f"--system {system} has no index of its own (bm25, chargram, dense)")
+        if out is not None and Path(out).exists() and not overwrite:
+            raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
+        retriever = _RETRIEVERS[system].build(collection.candidates["text"].to_list())
+        manifest = {
+            "format": LEXICAL_FORMAT,
+            "format_version": LEXICAL_FORMAT_VERSION,
+            "system": system,
+            "collection": {
+                "name": collection.name,
+                "fingerprint": collection.fingerprint,
+                "sources": collection.sources,
+                "languages": collection.languages,
+                "questions": collection.questions.height,
+                "candidates": collection.candidates.height,
+            },
+        }
+        tables = {t: getattr(collection, t) for t in _TABLES}
+        index = cls(None, manifest, retriever, tables)
+        if out is not None:
+            index.save(Path(out), overwrite=overwrite)
+        return index
+
+    def save(self, out: Path, *, overwrite: bool = False) -> None:
+        from .paths import atomic_dir, file_digest, write_json
+
+        try:
+            with atomic_dir(out, overwrite=overwrite) as tmp:
+                self.retriever.save(tmp / "retriever")
+                for name, frame in self.tables.items():
+                    frame.write_parquet(tmp / f"{name}.parquet")
+                files = sorted(p for p in tmp.rglob("*") if p.is_file())
+                manifest = dict(self.manifest)
+                manifest["files"] = {
+                    p.relative_to(tmp).as_posix(): {
+                        "bytes": p.stat().st_size,
+                        "blake2b": file_digest(p),
+                    }
+                    for p in files
+                }
+                write_json(tmp / "manifest.json", manifest)
+                self.manifest = manifest
+        except FileExistsError:
+            raise XlirError(
+                "output folder exists (pass --overwrite to replace it)", path=out
+            ) from None
+        self.folder = Path(out)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> LexicalIndex:
+        import polars as pl
+
+        folder = Path(folder)
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise IndexFormatError(f"unreadable manifest: {e}", path=folder) from None
+        if manifest.get("format") != LEXICAL_FORMAT or manifest.get("system") not in _RETRIEVERS:
+            raise IndexFormatError("not an xlir-tui lexical index", path=folder)
+        if manifest.get("format_version") != LEXICAL_FORMAT_VERSION:
+            raise IndexFormatError(
+                "unsupported lexical index format; rebuild with xlir-tui index", path=folder
+            )
+        for name, info in manifest.get("files", {}).items():
+            path = folder / name
+            size = path.stat().st_size if path.exists() else None
+            if size != info.get("bytes"):
+                raise IndexFormatError(
+                    f"{name} is missing, truncated or changed ({size} bytes, manifest says "
+                    f"{info.get('bytes')}); rebuild with xlir-tui index",
+                    path=folder,
+                )
+        retriever = _RETRIEVERS[manifest["system"]].load(folder / "retriever")
+        try:
+            tables = {t: pl.read_parquet(folder / f"{t}.parquet") for t in _TABLES}
+        except Exception as e:
+            raise IndexFormatError(
+                f"corrupt index data: {str(e).splitlines()[0]}", path=folder
+            ) from None
+        return cls(folder, manifest, retriever, tables)
+
+    def search(self, query: str, k: int = 10, langs: Sequence[str] | None = None) -> list[Any]:
+        """Top-``k`` hits; none when no candidate shares a token or n-gram with the query."""
+        if not query.strip():
+            raise XlirError("empty query")
+        if k < 1:
+            raise XlirError(f"-k must be at least 1, got {k}")
+        scores = self.retriever.scores([query])[0]
+        rows = self.pool.rows_for(langs)
+        if rows is None:
+            rows = np.arange(self.pool.size)
+        pool_scores = scores[rows]
+        keep = np.flatnonzero(pool_scores > 0)
+        order = keep[np.lexsort((rows[keep], -pool_scores[keep]))][:k]
+        return self.pool.hits(rows[order], pool_scores[order])
