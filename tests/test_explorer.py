@@ -292,3 +292,28 @@ async def test_open_an_index_folder(sample_index: Path) -> None:
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         assert {h.lang for h in panes(app)[1].result.hits} == {"th"}
         assert app.workspace.collection.questions.height > 0
+
+
+async def test_compare_with_a_lexical_system(tiny_model: Path) -> None:
+    app = make_app(tiny_model, langs=["de", "en"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f6")
+        app.screen.query_one("#model").value = "chargram"
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await pilot.press(*"Bienenkönigin")
+        await pilot.press("enter")
+        await settle(
+            app,
+            pilot,
+            lambda: (
+                all(p.result for p in panes(app)) and panes(app)[1].result.model_name == "chargram"
+            ),
+        )
+        lexical = panes(app)[1].result
+        assert lexical.hits and "Königin" in lexical.hits[0].text
+        app.query_one("#query").value = "ᚠᚢᚦ"  # a script no document uses
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: panes(app)[1].result.query == "ᚠᚢᚦ")
+        assert panes(app)[1].result.hits == [] and "no candidate" in panes(app)[1].result.note

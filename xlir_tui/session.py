@@ -94,16 +94,28 @@ class SessionStats:
 
 @dataclass
 class Slot:
-    """A model and its index of the workspace's collection."""
+    """A system that scores the workspace's collection: an encoder with its index, or a
+    lexical retriever (``bm25``, ``chargram``)."""
 
-    encoder: Any
-    index: DenseIndex
+    encoder: Any = None
+    index: DenseIndex | None = None
+    lexical: Any = None
+    system: str = "dense"
 
     @property
     def name(self) -> str:
-        """The model as a person reads it: ``default``, a hub name, or a folder's name."""
+        """As a person reads it: ``default``, a hub name, a folder's name, or the system."""
+        if self.lexical is not None:
+            return self.system
         name = str(self.encoder.name)
         return Path(name).name if name.startswith("/") else name
+
+    def scores(self, queries: list[str]) -> np.ndarray:
+        """Scores of ``queries`` against every candidate (exact: the statistics need ranks)."""
+        if self.lexical is not None:
+            return self.lexical.scores(queries)
+        vectors = self.encoder.encode_queries(queries, cache=False)
+        return scores_of(vectors, self.index.vectors)
 
 
 def cached_index(
@@ -137,6 +149,7 @@ class Workspace:
         self.k = k
         self.stats: list[SessionStats] = [SessionStats()]
         index = slot.index
+        self.pool = index  # rows, languages and hits, shared by every slot
         self.collection = index.collection()
         self.languages = index.languages
         sizes = index.candidates.group_by("lang").len()
@@ -186,13 +199,26 @@ class Workspace:
         return cls(Slot(encoder, cached_index(c, encoder, step)))
 
     def add_model(self, model: str, progress: Progress | None = None) -> int:
-        """Load a second model over the same collection (for comparison); return its slot."""
-        from .encoders import load_encoder
+        """Load a second system over the same collection (for comparison); return its slot.
 
-        encoder = load_encoder(model)
-        step = (lambda d, t: progress("indexing", d, t)) if progress else None
-        index = cached_index(self.collection, encoder, step)
-        slot = Slot(encoder, index)
+        ``model`` is a model (``default``, a folder, a hub name) or a lexical system
+        (``bm25``, ``chargram``).
+        """
+        if model in ("bm25", "chargram"):
+            from .lexical import BM25Retriever, CharGramRetriever
+
+            if progress:
+                progress(f"indexing with {model}", 0, 1)
+            cls = BM25Retriever if model == "bm25" else CharGramRetriever
+            slot = Slot(
+                lexical=cls.build(self.collection.candidates["text"].to_list()), system=model
+            )
+        else:
+            from .encoders import load_encoder
+
+            encoder = load_encoder(model)
+            step = (lambda d, t: progress("indexing", d, t)) if progress else None
+            slot = Slot(encoder, cached_index(self.collection, encoder, step))
         if len(self.slots) > 1:
             self.slots[1] = slot
             self.stats[1] = SessionStats()
@@ -257,13 +283,10 @@ class Workspace:
             requests.setdefault(pane.model, []).append((i, query))
         for slot_no, items in requests.items():
             slot = self.slots[slot_no]
-            vectors = slot.encoder.encode_queries([q for _, q in items], cache=False)
-            # exact over the whole pool: the statistics need every rank
-            scores = scores_of(vectors, slot.index.vectors)
-            for (i, query), vec, row_scores in zip(items, vectors, scores, strict=True):
-                pane = panes[i]
+            scores = slot.scores([q for _, q in items])
+            for (i, query), row_scores in zip(items, scores, strict=True):
                 results[i] = self._pane_result(
-                    slot, pane, query, vec, row_scores, relevant, k, text is None
+                    slot, panes[i], query, row_scores, relevant, k, text is None
                 )
         final = [r for r in results if r is not None]
         if record:
@@ -281,20 +304,27 @@ class Workspace:
         slot: Slot,
         pane: Pane,
         query: str,
-        vec: np.ndarray,
         scores: np.ndarray,
         relevant: set[str],
         k: int,
         question_mode: bool,
     ) -> PaneResult:
-        index = slot.index
+        index = self.pool
         query_lang = pane.lang if question_mode else None
         if question_mode:
             langs = [pane.lang] if pane.restrict and pane.lang else None
         else:
             langs = [pane.lang] if pane.lang else None
-        rows, top_scores = index.search_vectors(vec[None, :], k=k, langs=langs)
-        hits = index.hits(rows[0], top_scores[0])
+        # the pane's hits: exact top k of its pool, from the scores the statistics use anyway
+        pool_rows = index.rows_for(langs)
+        if pool_rows is None:
+            pool_rows = np.arange(index.size)
+        pool_scores = scores[pool_rows]
+        keep = np.flatnonzero(pool_scores > 0) if slot.lexical is not None else None
+        candidates = keep if keep is not None else np.arange(len(pool_rows))
+        best = candidates[np.lexsort((candidates, -pool_scores[candidates]))][:k]
+        hits = index.hits(pool_rows[best], pool_scores[best])
+        note = "no candidate shares a word or n-gram with the query" if not hits else ""
         # language shares of the whole pool's top k (what the bias panel shows)
         k_all = min(k, index.size)
         top = np.argpartition(-scores, k_all - 1)[:k_all]
@@ -318,5 +348,5 @@ class Workspace:
             if len(ranks):
                 ap = float(np.mean([(i + 1) / r for i, r in enumerate(ranks)]))
         return PaneResult(
-            pane, query, query_lang, hits, relevant, shares, own, ap, distance, slot.name
+            pane, query, query_lang, hits, relevant, shares, own, ap, distance, slot.name, note
         )

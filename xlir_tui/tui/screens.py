@@ -188,8 +188,8 @@ class CompareScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(
-                "Second model: 'default', a model folder (for example one written by "
-                "xlir-tui train), or a hub name"
+                "Second system: 'default', a model folder (for example one written by "
+                "xlir-tui train), a hub name, or a lexical system: bm25, chargram"
             )
             yield Input(value=self.suggestion, id="model")
             with Horizontal(classes="buttons"):
