@@ -49,6 +49,52 @@ DATA_FILES = (
 )
 
 
+def collection_manifest(collection: Collection) -> dict[str, Any]:
+    """What an index folder records of the collection it was built from."""
+    return {
+        "name": collection.name,
+        "fingerprint": collection.fingerprint,
+        "sources": collection.sources,
+        "languages": collection.languages,
+        "questions": collection.questions.height,
+        "candidates": collection.candidates.height,
+    }
+
+
+def file_table(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and hash of every file under ``folder`` (the manifest itself excepted)."""
+    return {
+        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "blake2b": file_digest(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def check_file_table(
+    folder: Path, manifest: dict[str, Any], required: Sequence[str] = (), verify: bool = False
+) -> None:
+    """Refuse an index folder whose files are missing, truncated or changed.
+
+    Sizes are always checked (a truncated file is the common failure); ``verify`` also checks
+    the hashes. ``required`` names files that must be listed whatever the manifest says.
+    """
+    files = manifest.get("files", {})
+    for name in dict.fromkeys([*required, *files]):
+        path = folder / name
+        if not path.exists():
+            raise IndexFormatError(f"missing {name}; rebuild with xlir-tui index", path=folder)
+        want = files.get(name, {})
+        size = path.stat().st_size
+        if want.get("bytes") != size:
+            raise IndexFormatError(
+                f"{name} is truncated or changed ({size} bytes, manifest says "
+                f"{want.get('bytes')}); rebuild with xlir-tui index",
+                path=folder,
+            )
+        if verify and want.get("blake2b") != file_digest(path):
+            raise IndexFormatError(f"{name} does not match its hash in the manifest", path=folder)
+
+
 @dataclass
 class Hit:
     """One retrieved candidate."""
@@ -221,14 +267,7 @@ class DenseIndex(CandidatePool):
             "created_by": f"xlir-tui {__version__}",
             "model": encoder.describe(),
             "hnsw": {"space": "cosine", "m": m, "ef_construction": ef_construction, "ef": ef},
-            "collection": {
-                "name": collection.name,
-                "fingerprint": collection.fingerprint,
-                "sources": collection.sources,
-                "languages": collection.languages,
-                "questions": collection.questions.height,
-                "candidates": collection.candidates.height,
-            },
+            "collection": collection_manifest(collection),
             "timings": {
                 "encode_s": round(encode_s, 3),
                 "build_s": round(time.perf_counter() - started - encode_s, 3),
@@ -261,10 +300,7 @@ class DenseIndex(CandidatePool):
                 for part in ("candidates", "questions", "relevance", "skipped"):
                     getattr(self, part).write_parquet(tmp / f"{part}.parquet")
                 manifest = dict(self.manifest)
-                manifest["files"] = {
-                    name: {"bytes": (tmp / name).stat().st_size, "blake2b": file_digest(tmp / name)}
-                    for name in DATA_FILES
-                }
+                manifest["files"] = file_table(tmp)
                 write_json(tmp / "manifest.json", manifest)
                 self.manifest = manifest
         except FileExistsError:
@@ -301,23 +337,7 @@ class DenseIndex(CandidatePool):
                 f"(this xlir-tui reads {FORMAT_VERSION}); rebuild it with xlir-tui index",
                 path=folder,
             )
-        files = manifest.get("files", {})
-        for name in DATA_FILES:
-            path = folder / name
-            if not path.exists():
-                raise IndexFormatError(f"missing {name}; rebuild with xlir-tui index", path=folder)
-            want = files.get(name, {})
-            size = path.stat().st_size
-            if want.get("bytes") != size:
-                raise IndexFormatError(
-                    f"{name} is truncated or changed ({size} bytes, manifest says "
-                    f"{want.get('bytes')}); rebuild with xlir-tui index",
-                    path=folder,
-                )
-            if verify and want.get("blake2b") != file_digest(path):
-                raise IndexFormatError(
-                    f"{name} does not match its hash in the manifest", path=folder
-                )
+        check_file_table(folder, manifest, DATA_FILES, verify=verify)
         dim = int(manifest["model"]["dimension"])
         try:
             vectors = np.load(folder / "vectors.npy", allow_pickle=False)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexFormatError, XlirError
+from .index import CandidatePool, check_file_table, collection_manifest, file_table
 
 SYSTEMS = ("dense", "bm25", "chargram", "fusion")
 
@@ -216,8 +217,6 @@ class LexicalIndex:
     def __init__(
         self, folder: Path | None, manifest: dict[str, Any], retriever: Any, tables: dict[str, Any]
     ) -> None:
-        from .index import CandidatePool
-
         self.folder = folder
         self.manifest = manifest
         self.retriever = retriever
@@ -241,14 +240,7 @@ class LexicalIndex:
             "format": LEXICAL_FORMAT,
             "format_version": LEXICAL_FORMAT_VERSION,
             "system": system,
-            "collection": {
-                "name": collection.name,
-                "fingerprint": collection.fingerprint,
-                "sources": collection.sources,
-                "languages": collection.languages,
-                "questions": collection.questions.height,
-                "candidates": collection.candidates.height,
-            },
+            "collection": collection_manifest(collection),
         }
         tables = {t: getattr(collection, t) for t in _TABLES}
         index = cls(None, manifest, retriever, tables)
@@ -257,22 +249,15 @@ class LexicalIndex:
         return index
 
     def save(self, out: Path, *, overwrite: bool = False) -> None:
-        from .paths import atomic_dir, file_digest, write_json
+        from .paths import atomic_dir, write_json
 
         try:
             with atomic_dir(out, overwrite=overwrite) as tmp:
                 self.retriever.save(tmp / "retriever")
                 for name, frame in self.tables.items():
                     frame.write_parquet(tmp / f"{name}.parquet")
-                files = sorted(p for p in tmp.rglob("*") if p.is_file())
                 manifest = dict(self.manifest)
-                manifest["files"] = {
-                    p.relative_to(tmp).as_posix(): {
-                        "bytes": p.stat().st_size,
-                        "blake2b": file_digest(p),
-                    }
-                    for p in files
-                }
+                manifest["files"] = file_table(tmp)
                 write_json(tmp / "manifest.json", manifest)
                 self.manifest = manifest
         except FileExistsError:
@@ -296,15 +281,7 @@ class LexicalIndex:
             raise IndexFormatError(
                 "unsupported lexical index format; rebuild with xlir-tui index", path=folder
             )
-        for name, info in manifest.get("files", {}).items():
-            path = folder / name
-            size = path.stat().st_size if path.exists() else None
-            if size != info.get("bytes"):
-                raise IndexFormatError(
-                    f"{name} is missing, truncated or changed ({size} bytes, manifest says "
-                    f"{info.get('bytes')}); rebuild with xlir-tui index",
-                    path=folder,
-                )
+        check_file_table(folder, manifest)
         retriever = _RETRIEVERS[manifest["system"]].load(folder / "retriever")
         try:
             tables = {t: pl.read_parquet(folder / f"{t}.parquet") for t in _TABLES}
