@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from xlir_tui.collections import Collection
-from xlir_tui.metrics import rank_relevant, summarize, trec_tie_key
+from xlir_tui.metrics import rank_scored, summarize, trec_tie_key
 from xlir_tui.report import build_report, evaluate, relevance_rows, write_outputs
 
 
@@ -59,9 +59,9 @@ def rank_hand(k: int = 2, chunk: int = 256):
     q_lang = np.array([code[x] for x in c.questions["lang"]])
     c_lang = np.array([code[x] for x in c.candidates["lang"]])
     rel_q, rel_c = relevance_rows(c)
-    return rank_relevant(
-        SCORES,
-        np.eye(4, dtype=np.float32),
+    return rank_scored(
+        lambda lo, hi: SCORES[lo:hi],
+        len(SCORES),
         q_lang,
         c_lang,
         rel_q,
@@ -114,9 +114,9 @@ def test_single_language_has_no_cross_or_multi() -> None:
     c = hand_collection().restrict(["en"])
     code = {"en": 0}
     rel_q, rel_c = relevance_rows(c)
-    ranked = rank_relevant(
-        SCORES[:2, :2],
-        np.eye(2, dtype=np.float32),
+    ranked = rank_scored(
+        lambda lo, hi: SCORES[:2, :2][lo:hi],
+        2,
         np.array([code[x] for x in c.questions["lang"]]),
         np.array([code[x] for x in c.candidates["lang"]]),
         rel_q,

@@ -72,28 +72,6 @@ def trec_tie_key(candidate_ids: Sequence[str]) -> np.ndarray:
     return key
 
 
-def rank_relevant(
-    queries: np.ndarray,
-    candidates: np.ndarray,
-    q_lang: np.ndarray,
-    c_lang: np.ndarray,
-    rel_q: np.ndarray,
-    rel_c: np.ndarray,
-    langs: list[str],
-    tie_key: np.ndarray,
-    **kwargs: Any,
-) -> Ranked:
-    """:func:`rank_scored` for embeddings: scores are dot products (cosines of unit vectors)."""
-    cand_t = np.ascontiguousarray(candidates.T, dtype=np.float32)
-
-    def scorer(lo: int, hi: int) -> np.ndarray:
-        return np.asarray(queries[lo:hi], dtype=np.float32) @ cand_t
-
-    return rank_scored(
-        scorer, queries.shape[0], q_lang, c_lang, rel_q, rel_c, langs, tie_key, **kwargs
-    )
-
-
 def rank_scored(
     scorer: Callable[[int, int], np.ndarray],
     n_q: int,
