@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -485,14 +485,22 @@ def bias_report_cmd(
             highlight=False,
         )
     prebuilt = DenseIndex.load(index) if index is not None else None
+    loaded: dict[str, Any] = {}
+
+    def encoder_for(spec: str) -> Any:
+        """Each model is loaded once, whether fusion, dense or both use it."""
+        if spec not in loaded:
+            err.print(f"loading model {spec} ...", highlight=False)
+            loaded[spec] = load_encoder(spec, batch_size=batch_size)
+        return loaded[spec]
+
     evaluations = []
     for name in systems:
         if name == "dense":
             continue
         encoder = None
         if name == "fusion":
-            err.print(f"loading model {models[0]} ...", highlight=False)
-            encoder = load_encoder(models[0], batch_size=batch_size)
+            encoder = encoder_for(models[0])
         with stage_progress() as update:
             evaluations.append(
                 evaluate_system(
@@ -514,8 +522,7 @@ def bias_report_cmd(
             highlight=False,
         )
     for spec in models if "dense" in systems else []:
-        err.print(f"loading model {spec} ...", highlight=False)
-        encoder = load_encoder(spec, batch_size=batch_size)
+        encoder = encoder_for(spec)
         ann_index = None
         if ann and prebuilt is not None:
             prebuilt.check_encoder(encoder)
