@@ -117,9 +117,7 @@ def rank_scored(
         if width:
             slot = np.arange(len(pq)) - np.repeat(np.cumsum(counts) - counts, counts)
             block_c = np.zeros((hi - lo, width), dtype=np.int64)
-            valid = np.zeros((hi - lo, width), dtype=bool)
             block_c[pq, slot] = pc
-            valid[pq, slot] = True
             s_rel = np.take_along_axis(scores, block_c, axis=1)  # (b, R)
             key_rel = tie_key[block_c]
             ahead = np.zeros((hi - lo, width, n_lang), dtype=np.int64)
@@ -127,12 +125,11 @@ def rank_scored(
                 if not len(cols):
                     continue
                 sy = scores[:, cols][:, None, :]  # (b, 1, n_y)
-                ahead[:, :, y] = (sy > s_rel[:, :, None]).sum(axis=2)
-                equal = (sy == s_rel[:, :, None]).sum(axis=2)
-                tied = np.argwhere(valid & (equal > 0))
-                for bi, ri in tied:  # rare: resolve ties by trec_eval's id order
-                    same = cols[scores[bi, cols] == s_rel[bi, ri]]
-                    ahead[bi, ri, y] += int((tie_key[same] < key_rel[bi, ri]).sum())
+                # ties (common under lexical scores: every zero) go by trec_eval's id order
+                first = tie_key[cols][None, None, :] < key_rel[:, :, None]
+                ahead[:, :, y] = (
+                    (sy > s_rel[:, :, None]) | ((sy == s_rel[:, :, None]) & first)
+                ).sum(axis=2)
             own = c_lang[block_c]
             r_lang = np.take_along_axis(ahead, own[:, :, None], axis=2)[:, :, 0] + 1
             r_all = ahead.sum(axis=2) + 1
