@@ -223,6 +223,40 @@ def test_lexical_systems_and_fusion(
     # within a language, character n-grams find the answer sentence far more often than not
     assert by["chargram"]["mono"]["map"] > 0.8 and by["bm25"]["mono"]["map"] > 0.8
     assert models[2]["model"].startswith("fusion(") and "chargram" in models[2]["model"]
+    assert models[2]["fusion"] == {
+        "parts": ["dense", "chargram"],
+        "method": "rrf",
+        "weights": [0.5, 0.5],
+    }
+    # a fusion that gives all weight to one part ranks as that part alone (interpolation keeps
+    # each query's order), and a three-way fusion records its weights
+    code, out, err = run_cli(
+        [
+            "bias-report",
+            str(sample_dir),
+            "-m",
+            str(tiny_model),
+            "--system",
+            "chargram",
+            "--system",
+            "fusion",
+            "--fuse",
+            "chargram,bm25,dense",
+            "--fusion-method",
+            "interpolate",
+            "--fusion-weight",
+            "1,0,0",
+            "--langs",
+            "en,de,zh",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    chargram, fused = json.loads(out)["models"]
+    assert fused["fusion"]["parts"] == ["chargram", "bm25", "dense"]
+    for setting, figures in chargram["summary"].items():
+        assert fused["summary"][setting] == pytest.approx(figures, rel=1e-9), setting
     code, _, err = run_cli(["bias-report", str(sample_dir), "--system", "tfidf"], capsys)
     assert_one_line_error(code, err, "unknown --system tfidf")
     code, _, err = run_cli(

@@ -317,3 +317,56 @@ async def test_compare_with_a_lexical_system(tiny_model: Path) -> None:
         await pilot.press("enter")
         await settle(app, pilot, lambda: panes(app)[1].result.query == "ᚠᚢᚦ")
         assert panes(app)[1].result.hits == [] and "no candidate" in panes(app)[1].result.note
+
+
+async def test_explore_with_a_fusion_beside_a_lexical_system(tiny_model: Path) -> None:
+    """``explore --system fusion``: the main pane fuses the model with BM25; bm25 compares."""
+    import numpy as np
+
+    from xlir_tui.systems import FusionSpec
+
+    spec = FusionSpec.parse("dense,bm25", "rrf", "0.4")
+    app = make_app(tiny_model, langs=["de", "en"], system="fusion", fusion=spec)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f6")
+        app.screen.query_one("#model").value = "bm25"
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await pilot.press(*"Königin Eier")
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        fused, lexical = (p.result for p in panes(app))
+        assert fused.model_name == f"fusion({tiny_model.name}+bm25, rrf, 0.4/0.6)"
+        assert lexical.model_name == "bm25" and "Königin" in lexical.hits[0].text
+        # the pane shows the fusion of the parts' own scores over its language's pool
+        ws = app.workspace
+        parts = [s.scores(["Königin Eier"]) for s in ws.slots[0].parts]
+        scores = spec.combine(parts)[0]
+        rows = ws.pool.rows_for(["de"])
+        best = rows[np.lexsort((rows, -scores[rows]))][:10]
+        assert [h.row for h in fused.hits] == best.tolist()
+
+
+async def test_open_a_lexical_index_folder(sample_dir: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--system", "chargram", "--out", str(tmp_path / "c")], capsys
+    )
+    assert code == 0, err
+    app = ExplorerApp(index=str(tmp_path / "c"), langs=["de", "th"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"Königin Eier")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        assert panes(app)[0].result.model_name == "chargram"
+        assert "Königin" in panes(app)[0].result.hits[0].text
+        assert panes(app)[1].result.hits == []  # Thai shares no n-gram with a German word
+
+
+def test_explore_system_bad_input(capsys, sample_index: Path) -> None:
+    code, _, err = run_cli(["explore", "--index", str(sample_index), "--system", "bm25"], capsys)
+    assert_one_line_error(code, err, "--system goes with --collection")
+    code, _, err = run_cli(["explore", "--system", "tfidf"], capsys)
+    assert_one_line_error(code, err, "unknown --system 'tfidf'")
+    code, _, err = run_cli(["explore", "--system", "fusion", "--fuse", "bm25"], capsys)
+    assert_one_line_error(code, err, "two or more different")

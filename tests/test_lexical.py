@@ -146,12 +146,88 @@ def test_lexical_index_and_search_cli(
     assert_one_line_error(code, err, "truncated or changed")
 
 
-def test_index_refuses_fusion(capsys, sample_dir: Path, tmp_path: Path) -> None:
+def test_fusion_spec_parse() -> None:
+    from xlir_tui.systems import FusionSpec
+
+    assert FusionSpec.parse() == FusionSpec(("dense", "chargram"), "rrf", (0.5, 0.5))
+    spec = FusionSpec.parse("dense,bm25,chargram", "interpolate", "0.6")
+    assert spec.weights == (0.6, 0.2, 0.2) and spec.method == "interpolate"
+    assert FusionSpec.parse("bm25,chargram", weight="0.3,0.9").weights == (0.3, 0.9)
+    assert FusionSpec.from_dict(spec.to_dict()) == spec
+    assert spec.label("default") == "fusion(default+bm25+chargram, interpolate, 0.6/0.2/0.2)"
+    for parts, method, weight, message in [
+        ("dense,tfidf", "rrf", None, "--fuse tfidf"),
+        ("chargram", "rrf", None, "two or more different"),
+        ("bm25,bm25", "rrf", None, "two or more different"),
+        ("bm25,chargram", "max", None, "unknown fusion method 'max'"),
+        ("bm25,chargram", "rrf", "1.5", "between 0 and 1"),
+        ("bm25,chargram", "rrf", "a", "not a number"),
+        ("bm25,chargram", "rrf", "0.1,0.2,0.3", "3 weights for 2"),
+    ]:
+        with pytest.raises(XlirError, match=message):
+            FusionSpec.parse(parts, method, weight)
+
+
+def test_fusion_index_and_search_cli(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    import json
+
     from conftest import run_cli
     from test_bad_input import assert_one_line_error
 
-    code, _, err = run_cli(
-        ["index", str(sample_dir), "--system", "fusion", "--out", str(tmp_path / "f")], capsys
+    from xlir_tui.collections import load_collection
+    from xlir_tui.systems import FusionIndex, FusionSpec, lexical_retriever
+
+    out = tmp_path / "fused"
+    args = ["index", str(sample_dir), "--system", "fusion", "--out", str(out)]
+    code, _, err = run_cli([*args, "--fuse", "chargram,bm25", "--fusion-weight", "0.7"], capsys)
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["system"] == "fusion"
+    assert manifest["fusion"] == {
+        "parts": ["chargram", "bm25"],
+        "method": "rrf",
+        "weights": [0.7, 0.3],
+    }
+    assert (out / "chargram" / "manifest.json").exists() and (
+        out / "bm25" / "manifest.json"
+    ).exists()
+    assert not list(out.rglob("*.pkl"))
+    query = "Bienenkönigin Eier"
+    code, text, err = run_cli(
+        ["search", str(out), query, "--langs", "de,fr", "-k", "5", "--json"], capsys
     )
-    assert_one_line_error(code, err, "index takes dense, bm25 or chargram")
-    assert not (tmp_path / "f").exists()
+    assert code == 0, err
+    hits = json.loads(text)["results"]
+    # the fused ranking is the fusion of the two retrievers' own scores over the de+fr pool
+    c = load_collection([str(sample_dir)])
+    texts = c.candidates["text"].to_list()
+    scores = FusionSpec.parse("chargram,bm25", "rrf", "0.7").combine(
+        [lexical_retriever(p, texts).scores([query]) for p in ("chargram", "bm25")]
+    )[0]
+    rows = np.flatnonzero(c.candidates["lang"].is_in(["de", "fr"]).to_numpy())
+    best = rows[np.lexsort((rows, -scores[rows]))][:5]
+    assert [h["id"] for h in hits] == c.candidates["id"].gather(best).to_list()
+    assert {h["lang"] for h in hits} <= {"de", "fr"} and "Königin" in hits[0]["text"]
+    # with the dense model as a part: the index holds a dense index beside the lexical one
+    out2 = tmp_path / "fused2"
+    code, _, err = run_cli(
+        ["index", str(sample_dir), "--system", "fusion", "-m", str(tiny_model), "--out", str(out2)],
+        capsys,
+    )
+    assert code == 0, err
+    loaded = FusionIndex.load(out2)
+    assert list(loaded.parts) == ["dense", "chargram"] and loaded.dense is not None
+    code, text, err = run_cli(["search", str(out2), "honey bees", "-k", "3", "--json"], capsys)
+    assert code == 0 and len(json.loads(text)["results"]) == 3, err
+    # bad input: unknown fused system, an existing folder, a damaged part
+    code, _, err = run_cli([*args[:-1], str(tmp_path / "x"), "--fuse", "dense,tfidf"], capsys)
+    assert_one_line_error(code, err, "--fuse tfidf")
+    assert not (tmp_path / "x").exists()
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, "output folder exists")
+    victim = max((out / "bm25").rglob("*.parquet"), key=lambda p: p.stat().st_size)
+    victim.write_bytes(victim.read_bytes()[:50])
+    code, _, err = run_cli(["search", str(out), "Eier"], capsys)
+    assert_one_line_error(code, err, "truncated or changed")

@@ -136,6 +136,32 @@ StrictOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+SystemOpt = Annotated[
+    str,
+    typer.Option(
+        "--system",
+        help="dense (the --model), bm25, chargram (lexical, no model) or fusion (see --fuse).",
+    ),
+]
+FuseOpt = Annotated[
+    str,
+    typer.Option(
+        "--fuse",
+        help="fusion: the systems fused, comma-separated, from dense (the --model), bm25, "
+        "chargram.",
+    ),
+]
+FusionMethodOpt = Annotated[
+    str, typer.Option("--fusion-method", help="fusion: rrf (reciprocal ranks) or interpolate.")
+]
+FusionWeightOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fusion-weight",
+        help="fusion: the first fused system's weight (the others share the rest), or one "
+        "weight per system, comma-separated. (default: equal weights)",
+    ),
+]
 
 
 def _load(collection: list[Path], lang: str | None, strict: bool):
@@ -243,26 +269,42 @@ def index_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing index folder.")
     ] = False,
-    system: Annotated[
-        str,
-        typer.Option(
-            "--system",
-            help="dense (the --model, hnswlib), bm25 or chargram (lexical, no model).",
-        ),
-    ] = "dense",
+    system: SystemOpt = "dense",
+    fuse: FuseOpt = "dense,chargram",
+    fusion_method: FusionMethodOpt = "rrf",
+    fusion_weight: FusionWeightOpt = None,
 ) -> None:
-    """Index every candidate of a collection: an encoder and hnswlib, or a lexical system."""
+    """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
+    fusion of them (one index per fused system, searched together)."""
     from .encoders import load_encoder
     from .index import DenseIndex
+    from .systems import SYSTEMS, FusionIndex, FusionSpec
 
-    if system not in ("dense", "bm25", "chargram"):
-        raise XlirError(
-            f"--system {system!r}: index takes dense, bm25 or chargram (fusion combines "
-            "indexes at search time in bias-report)"
-        )
+    if system not in SYSTEMS:
+        raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
+    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
     if out_dir.exists() and not overwrite:
         raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
     c = _load(collection, lang, strict)
+    if spec is not None:
+        import time
+
+        started = time.perf_counter()
+        encoder = None
+        if "dense" in spec.parts:
+            err.print(f"loading model {model} ...", highlight=False)
+            encoder = load_encoder(model, batch_size=batch_size)
+        with progress_bar(f"indexing {c.candidates.height} candidates") as update:
+            fused = FusionIndex.build(
+                c, spec, out_dir, encoder=encoder, overwrite=overwrite, progress=update
+            )
+        err.print(
+            f"indexed {fused.pool.size} candidates in {len(fused.pool.languages)} languages "
+            f"for {spec.label(model if encoder else None)} in "
+            f"{time.perf_counter() - started:.1f} s -> {out_dir}",
+            highlight=False,
+        )
+        return
     if system != "dense":
         import time
 
@@ -324,14 +366,20 @@ def search_cmd(
     """Search an index; print ranked passages with language tags."""
     from .encoders import load_encoder
     from .index import DenseIndex
+    from .systems import FusionIndex, index_format, load_index
 
     wanted = split_langs(langs)
-    if _index_format(index) == "xlir-tui/lexical-index":
-        from .lexical import LexicalIndex
-
-        lex = LexicalIndex.load(index)
-        lex.pool.rows_for(wanted)
-        _print_hits(query, index, wanted, lex.search(query, k=k, langs=wanted), as_json)
+    if index_format(index) != "xlir-tui/dense-index":
+        loaded = load_index(index)
+        loaded.pool.rows_for(wanted)  # unknown languages fail before any model loads
+        if isinstance(loaded, FusionIndex):
+            encoder = None
+            if loaded.dense is not None:
+                encoder = load_encoder(model or loaded.dense.manifest["model"]["model"])
+            hits = loaded.search(query, k=k, langs=wanted, encoder=encoder)
+        else:
+            hits = loaded.search(query, k=k, langs=wanted)
+        _print_hits(query, index, wanted, hits, as_json)
         return
     idx = DenseIndex.load(index)
     idx.rows_for(wanted)  # unknown languages fail before the model loads
@@ -340,14 +388,6 @@ def search_cmd(
     idx.check_encoder(encoder)
     hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
     _print_hits(query, index, wanted, hits, as_json)
-
-
-def _index_format(folder: Path) -> str | None:
-    """The ``format`` of an index folder's manifest (None when there is none to read)."""
-    try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def _print_hits(
@@ -441,30 +481,25 @@ def bias_report_cmd(
         typer.Option(
             "--system",
             help="Systems to compare, repeatable: dense (each --model), bm25, chargram, fusion "
-            "(the first --model with chargram). (default: dense)",
+            "(see --fuse; its dense part is the first --model). (default: dense)",
         ),
     ] = None,
-    fusion_method: Annotated[
-        str, typer.Option("--fusion-method", help="fusion: rrf or interpolate.")
-    ] = "rrf",
-    fusion_weight: Annotated[
-        float,
-        typer.Option(
-            "--fusion-weight", help="fusion: weight of the dense system (chargram: 1 - weight)."
-        ),
-    ] = 0.5,
+    fuse: FuseOpt = "dense,chargram",
+    fusion_method: FusionMethodOpt = "rrf",
+    fusion_weight: FusionWeightOpt = None,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system."""
     from .encoders import load_encoder
     from .index import DenseIndex
-    from .lexical import SYSTEMS
     from .report import build_report, evaluate, evaluate_system, write_outputs
+    from .systems import SYSTEMS, FusionSpec
 
     models = model or ["default"]
     systems = list(dict.fromkeys(system or ["dense"]))
     unknown = [x for x in systems if x not in SYSTEMS]
     if unknown:
         raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
+    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if "fusion" in systems else None
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     if run_depth < 0:
@@ -499,7 +534,7 @@ def bias_report_cmd(
         if name == "dense":
             continue
         encoder = None
-        if name == "fusion":
+        if spec is not None and name == "fusion" and "dense" in spec.parts:
             encoder = encoder_for(models[0])
         with stage_progress() as update:
             evaluations.append(
@@ -507,8 +542,7 @@ def bias_report_cmd(
                     c,
                     name,
                     encoder=encoder,
-                    fusion_method=fusion_method,
-                    fusion_weight=fusion_weight,
+                    fusion=spec,
                     k=k,
                     peer=peer,
                     run_depth=run_depth if out_dir else None,
@@ -588,27 +622,40 @@ def explore_cmd(
     ] = "default",
     langs: LangsOpt = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Results per pane.")] = 10,
+    system: SystemOpt = "dense",
+    fuse: FuseOpt = "dense,chargram",
+    fusion_method: FusionMethodOpt = "rrf",
+    fusion_weight: FusionWeightOpt = None,
 ) -> None:
     """Side-by-side queries across languages with live language-bias statistics (TUI)."""
+    from .systems import SYSTEMS, FusionSpec
+
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
     if index is not None and model != "default":
         raise XlirError("--model goes with --collection (an index knows its model)")
+    if index is not None and system != "dense":
+        raise XlirError("--system goes with --collection (an index knows its system)")
+    if system not in SYSTEMS:
+        raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
+    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     panes = split_langs(langs)
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
     if index is not None:
-        from .index import DenseIndex
+        from .systems import load_index
 
-        DenseIndex.load(index)  # a damaged index fails here, in one line, not in the TUI
+        load_index(index)  # a damaged index fails here, in one line, not in the TUI
     from .tui.app import ExplorerApp
 
     ExplorerApp(
         index=str(index) if index else None,
         collection=[str(p) for p in collection] if collection else None,
         model=model,
+        system=system,
+        fusion=spec,
         langs=[None if x == "all" else x for x in panes] if panes else None,
         k=k,
     ).run()

@@ -227,6 +227,22 @@ class LexicalIndex:
     def system(self) -> str:
         return str(self.manifest["system"])
 
+    def collection(self) -> Any:
+        """The collection this index was built from."""
+        from .collections import Collection
+
+        c = self.manifest["collection"]
+        t = self.tables
+        return Collection(
+            c["name"],
+            t["questions"],
+            t["candidates"],
+            t["relevance"],
+            t["skipped"],
+            c["fingerprint"],
+            c.get("sources", []),
+        )
+
     @classmethod
     def build(
         cls, collection: Any, system: str, out: Path | None = None, *, overwrite: bool = False

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -29,6 +29,9 @@ from .index import DenseIndex
 from .langs import lang_color
 from .metrics import Ranked, rank_scored, summarize, trec_tie_key
 from .paths import atomic_dir
+
+if TYPE_CHECKING:
+    from .systems import FusionSpec
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``."""
@@ -204,8 +207,7 @@ def evaluate_system(
     system: str,
     *,
     encoder: Encoder | None = None,
-    fusion_method: str = "rrf",
-    fusion_weight: float = 0.5,
+    fusion: FusionSpec | None = None,
     k: int = 10,
     peer: bool = False,
     run_depth: int | None = None,
@@ -214,18 +216,16 @@ def evaluate_system(
 ) -> Evaluation:
     """Score ``collection`` with a lexical system (``bm25``, ``chargram``) or with ``fusion``.
 
-    ``fusion`` combines the dense ``encoder`` (weight ``fusion_weight``) with character n-grams
-    (weight ``1 - fusion_weight``), by reciprocal-rank fusion or score interpolation. The metrics
-    are the same as for :func:`evaluate`, computed from each system's scores.
+    ``fusion`` combines the parts of ``fusion`` (by default the dense ``encoder`` and character
+    n-grams, equal weights), by reciprocal-rank fusion or score interpolation. The metrics are
+    the same as for :func:`evaluate`, computed from each system's scores.
     """
-    from .lexical import SYSTEMS, BM25Retriever, CharGramRetriever, fuse
+    from .systems import SYSTEMS, FusionSpec, part_scorer
 
     if system not in SYSTEMS or system == "dense":
         raise XlirError(f"unknown system {system!r} here (bm25, chargram, fusion)")
     if collection.questions.is_empty() or collection.candidates.is_empty():
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
-    if not 0.0 <= fusion_weight <= 1.0:
-        raise XlirError(f"--fusion-weight must be between 0 and 1, got {fusion_weight}")
     questions = collection.questions["text"].to_list()
     texts = collection.candidates["text"].to_list()
 
@@ -233,35 +233,32 @@ def evaluate_system(
         return (lambda done, total: progress(name, done, total)) if progress else None
 
     started = time.perf_counter()
-    if system == "bm25":
-        bm25 = BM25Retriever.build(texts)
-        name = "bm25"
+    if system != "fusion":
+        score = part_scorer(system, texts)
+        name = system
 
         def scorer(lo: int, hi: int) -> np.ndarray:
-            return bm25.scores(questions[lo:hi])
+            return score(questions[lo:hi])
     else:
-        chargram = CharGramRetriever.build(texts)
-        name = "chargram"
+        spec = fusion or FusionSpec()
+        name = spec.label(encoder.name if encoder is not None else None)
+        parts: list[Callable[[int, int], np.ndarray]] = []
+        for part in spec.parts:
+            if part == "dense":
+                if encoder is None:
+                    raise XlirError("--system fusion with dense needs a --model")
+                cvec = encoder.encode_candidates(
+                    collection.candidates, stage("encoding candidates")
+                )
+                qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
+                cand_t = np.ascontiguousarray(cvec.T)
+                parts.append(lambda lo, hi, q=qvec, c=cand_t: q[lo:hi] @ c)
+            else:
+                score = part_scorer(part, texts)
+                parts.append(lambda lo, hi, s=score: s(questions[lo:hi]))
 
         def scorer(lo: int, hi: int) -> np.ndarray:
-            return chargram.scores(questions[lo:hi])
-
-    if system == "fusion":
-        if encoder is None:
-            raise XlirError("--system fusion needs a --model to fuse with character n-grams")
-        cvec = encoder.encode_candidates(collection.candidates, stage("encoding candidates"))
-        qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
-        cand_t = np.ascontiguousarray(cvec.T)
-        lexical = scorer
-        name = f"fusion({encoder.name}+chargram, {fusion_method}, {fusion_weight:g})"
-        fuse([np.zeros((1, 2)), np.zeros((1, 2))], fusion_method)  # a bad method fails here
-
-        def scorer(lo: int, hi: int) -> np.ndarray:
-            return fuse(
-                [qvec[lo:hi] @ cand_t, lexical(lo, hi)],
-                fusion_method,
-                [fusion_weight, 1.0 - fusion_weight],
-            )
+            return spec.combine([p(lo, hi) for p in parts])
 
     indexed = time.perf_counter()
     ranked, _, _ = rank_collection(collection, scorer, k, chunk, run_depth, stage("scoring"))
@@ -270,6 +267,7 @@ def evaluate_system(
     entry = {
         "model": name,
         "system": system,
+        **({"fusion": spec.to_dict()} if system == "fusion" else {}),
         **result,
         "timings": {"index_s": round(indexed - started, 3), "score_s": round(scored - indexed, 3)},
     }

@@ -19,13 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from .errors import XlirError
-from .index import DenseIndex, Hit, scores_of
+from .index import CandidatePool, DenseIndex, Hit, scores_of
+
+if TYPE_CHECKING:
+    from .systems import FusionSpec
 
 Progress = Callable[[str, int, int], None]
 
@@ -94,24 +97,36 @@ class SessionStats:
 
 @dataclass
 class Slot:
-    """A system that scores the workspace's collection: an encoder with its index, or a
-    lexical retriever (``bm25``, ``chargram``)."""
+    """A system that scores the workspace's collection: an encoder with its index, a lexical
+    retriever (``bm25``, ``chargram``), or a fusion of such slots."""
 
     encoder: Any = None
     index: DenseIndex | None = None
     lexical: Any = None
     system: str = "dense"
+    parts: list[Slot] = field(default_factory=list)
+    fusion: FusionSpec | None = None
 
     @property
     def name(self) -> str:
         """As a person reads it: ``default``, a hub name, a folder's name, or the system."""
+        if self.fusion is not None:
+            dense = next((p for p in self.parts if p.system == "dense"), None)
+            return self.fusion.label(dense.name if dense is not None else None)
         if self.lexical is not None:
             return self.system
         name = str(self.encoder.name)
         return Path(name).name if name.startswith("/") else name
 
+    @property
+    def sparse(self) -> bool:
+        """Lexical scores: a zero means no token or n-gram in common, not a weak match."""
+        return self.lexical is not None
+
     def scores(self, queries: list[str]) -> np.ndarray:
         """Scores of ``queries`` against every candidate (exact: the statistics need ranks)."""
+        if self.fusion is not None:
+            return self.fusion.combine([p.scores(queries) for p in self.parts])
         if self.lexical is not None:
             return self.lexical.scores(queries)
         vectors = self.encoder.encode_queries(queries, cache=False)
@@ -141,19 +156,71 @@ def cached_index(
     return DenseIndex.build(collection, encoder, folder, overwrite=True, progress=progress)
 
 
+def build_slot(
+    collection: Any,
+    system: str,
+    *,
+    model: str | None = "default",
+    encoder: Any = None,
+    fusion: FusionSpec | None = None,
+    progress: Progress | None = None,
+) -> Slot:
+    """A slot scoring ``collection`` with ``system`` (dense indexes are cached; lexical ones
+    take seconds to build, so they are built each time)."""
+    from .systems import SYSTEMS, FusionSpec, lexical_retriever
+
+    if system not in SYSTEMS:
+        raise XlirError(f"unknown system {system!r} (known: {', '.join(SYSTEMS)})")
+    if system == "fusion":
+        spec = fusion or FusionSpec()
+        parts = [
+            build_slot(collection, p, model=model, encoder=encoder, progress=progress)
+            for p in spec.parts
+        ]
+        return Slot(system="fusion", parts=parts, fusion=spec)
+    if system != "dense":
+        if progress:
+            progress(f"indexing with {system}", 0, 1)
+        retriever = lexical_retriever(system, collection.candidates["text"].to_list())
+        return Slot(lexical=retriever, system=system)
+    if encoder is None:
+        from .encoders import load_encoder
+
+        if progress:
+            progress(f"loading model {model}", 0, 1)
+        encoder = load_encoder(model or "default")
+    step = (lambda d, t: progress("indexing", d, t)) if progress else None
+    return Slot(encoder, cached_index(collection, encoder, step))
+
+
+def slot_of_index(index: Any, model: str | None = None) -> Slot:
+    """A slot over a loaded index of any system (the dense model is the index's own)."""
+    from .encoders import load_encoder
+    from .systems import FusionIndex
+
+    if isinstance(index, FusionIndex):
+        parts = [slot_of_index(p, model) for p in index.parts.values()]
+        return Slot(system="fusion", parts=parts, fusion=index.spec)
+    if isinstance(index, DenseIndex):
+        encoder = load_encoder(model or index.manifest["model"]["model"])
+        index.check_encoder(encoder)
+        return Slot(encoder, index)
+    return Slot(lexical=index.retriever, system=index.system)
+
+
 class Workspace:
     """Indexes, models and the session's statistics behind the explorer."""
 
-    def __init__(self, slot: Slot, k: int = 10) -> None:
+    def __init__(self, slot: Slot, collection: Any, k: int = 10) -> None:
         self.slots: list[Slot] = [slot]
         self.k = k
         self.stats: list[SessionStats] = [SessionStats()]
-        index = slot.index
-        self.pool = index  # rows, languages and hits, shared by every slot
-        self.collection = index.collection()
-        self.languages = index.languages
-        sizes = index.candidates.group_by("lang").len()
-        total = index.size
+        self.collection = collection
+        # rows, languages and hits, shared by every slot
+        self.pool = CandidatePool(collection.candidates)
+        self.languages = self.pool.languages
+        sizes = collection.candidates.group_by("lang").len()
+        total = self.pool.size
         self.expected = {lang: n / total for lang, n in sizes.iter_rows()}
         q = self.collection.questions
         self._question_text = {
@@ -165,8 +232,8 @@ class Workspace:
         self._relevant: dict[str, set[str]] = {}
         for qid, cid in rel.select("qid", "candidate_id").iter_rows():
             self._relevant.setdefault(qid, set()).add(cid)
-        self._row_of = {cid: i for i, cid in enumerate(index.candidates["id"].to_list())}
-        self._contexts = dict(index.candidates.select("id", "context").iter_rows())
+        self._row_of = {cid: i for i, cid in enumerate(collection.candidates["id"].to_list())}
+        self._contexts = dict(collection.candidates.select("id", "context").iter_rows())
         self.question_ids: list[str] = sorted(set(q["qid"].to_list()))
 
     # -- models ------------------------------------------------------------------------------
@@ -177,48 +244,36 @@ class Workspace:
         index: str | Path | None = None,
         collection: Sequence[str] | None = None,
         model: str = "default",
+        system: str = "dense",
+        fusion: FusionSpec | None = None,
         progress: Progress | None = None,
     ) -> Workspace:
-        """From an index folder, or from a collection and a model (index built and cached)."""
-        from .encoders import load_encoder
-
+        """From an index folder of any system, or from a collection, a system and a model
+        (dense indexes built and cached)."""
         if index is not None:
-            idx = DenseIndex.load(index)
+            from .systems import load_index
+
+            loaded = load_index(index)
             if progress:
                 progress("loading model", 0, 1)
-            encoder = load_encoder(idx.manifest["model"]["model"])
-            idx.check_encoder(encoder)
-            return cls(Slot(encoder, idx))
+            return cls(slot_of_index(loaded), loaded.collection())
         from .collections import load_collection
 
         c = load_collection(list(collection or []))
-        if progress:
-            progress("loading model", 0, 1)
-        encoder = load_encoder(model)
-        step = (lambda d, t: progress("indexing", d, t)) if progress else None
-        return cls(Slot(encoder, cached_index(c, encoder, step)))
+        return cls(build_slot(c, system, model=model, fusion=fusion, progress=progress), c)
 
     def add_model(self, model: str, progress: Progress | None = None) -> int:
         """Load a second system over the same collection (for comparison); return its slot.
 
-        ``model`` is a model (``default``, a folder, a hub name) or a lexical system
-        (``bm25``, ``chargram``).
+        ``model`` is a model (``default``, a folder, a hub name) or a system: ``bm25``,
+        ``chargram``, or ``fusion`` (the main slot's model, or the default, with character
+        n-grams).
         """
-        if model in ("bm25", "chargram"):
-            from .lexical import BM25Retriever, CharGramRetriever
-
-            if progress:
-                progress(f"indexing with {model}", 0, 1)
-            cls = BM25Retriever if model == "bm25" else CharGramRetriever
-            slot = Slot(
-                lexical=cls.build(self.collection.candidates["text"].to_list()), system=model
-            )
+        if model in ("bm25", "chargram", "fusion"):
+            encoder = self._first_encoder()
+            slot = build_slot(self.collection, model, encoder=encoder, progress=progress)
         else:
-            from .encoders import load_encoder
-
-            encoder = load_encoder(model)
-            step = (lambda d, t: progress("indexing", d, t)) if progress else None
-            slot = Slot(encoder, cached_index(self.collection, encoder, step))
+            slot = build_slot(self.collection, "dense", model=model, progress=progress)
         if len(self.slots) > 1:
             self.slots[1] = slot
             self.stats[1] = SessionStats()
@@ -226,6 +281,14 @@ class Workspace:
             self.slots.append(slot)
             self.stats.append(SessionStats())
         return len(self.slots) - 1
+
+    def _first_encoder(self) -> Any:
+        """The main slot's encoder, whether it is dense or the dense part of a fusion."""
+        main = self.slots[0]
+        for slot in [main, *main.parts]:
+            if slot.encoder is not None:
+                return slot.encoder
+        return None
 
     # -- questions ---------------------------------------------------------------------------
     def question(self, qid: str, lang: str) -> str | None:
@@ -320,7 +383,7 @@ class Workspace:
         if pool_rows is None:
             pool_rows = np.arange(index.size)
         pool_scores = scores[pool_rows]
-        keep = np.flatnonzero(pool_scores > 0) if slot.lexical is not None else None
+        keep = np.flatnonzero(pool_scores > 0) if slot.sparse else None
         candidates = keep if keep is not None else np.arange(len(pool_rows))
         best = candidates[np.lexsort((candidates, -pool_scores[candidates]))][:k]
         hits = index.hits(pool_rows[best], pool_scores[best])

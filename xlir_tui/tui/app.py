@@ -61,6 +61,8 @@ class ExplorerApp(App[None]):
         index: str | None = None,
         collection: list[str] | None = None,
         model: str = "default",
+        system: str = "dense",
+        fusion: Any = None,
         langs: list[str] | None = None,
         k: int = 10,
     ) -> None:
@@ -68,6 +70,8 @@ class ExplorerApp(App[None]):
         self.source_index = index
         self.source_collection = collection
         self.model_spec = model
+        self.system = system
+        self.fusion = fusion
         self.langs: list[str | None] = list(langs or [])
         self.k = k
         self.workspace: Any = None
@@ -123,7 +127,12 @@ class ExplorerApp(App[None]):
         if self.source_index is None and not collection:
             collection = [str(default_sample_data())]
         ws = Workspace.open(
-            index=self.source_index, collection=collection, model=self.model_spec, progress=progress
+            index=self.source_index,
+            collection=collection,
+            model=self.model_spec,
+            system=self.system,
+            fusion=self.fusion,
+            progress=progress,
         )
         ws.k = self.k
         self.post_message(WorkspaceReady(ws))
@@ -177,7 +186,7 @@ class ExplorerApp(App[None]):
         query.focus()
         self.query_one("#status", Static).update(
             f"{ws.collection.name}: {len(ws.question_ids)} questions, "
-            f"{ws.slots[0].index.size} candidates in {len(ws.languages)} languages"
+            f"{ws.pool.size} candidates in {len(ws.languages)} languages"
         )
         self.rebuild_panes()
 

@@ -189,7 +189,8 @@ class CompareScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(
                 "Second system: 'default', a model folder (for example one written by "
-                "xlir-tui train), a hub name, or a lexical system: bm25, chargram"
+                "xlir-tui train), a hub name, or a system: bm25, chargram, fusion (the main "
+                "model with chargram)"
             )
             yield Input(value=self.suggestion, id="model")
             with Horizontal(classes="buttons"):
