@@ -25,7 +25,9 @@ CORE = [
     "segment",
     "session",
     "sources",
+    "systems",
     "training",
+    "translation",
 ]
 
 
