@@ -370,3 +370,5 @@ def test_explore_system_bad_input(capsys, sample_index: Path) -> None:
     assert_one_line_error(code, err, "unknown --system 'tfidf'")
     code, _, err = run_cli(["explore", "--system", "fusion", "--fuse", "bm25"], capsys)
     assert_one_line_error(code, err, "two or more different")
+    code, _, err = run_cli(["explore", "--translate-query", "en"], capsys)
+    assert_one_line_error(code, err, "--translate-query and --mt go together")

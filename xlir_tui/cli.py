@@ -136,6 +136,43 @@ StrictOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
+PoolingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pooling",
+        help="A plain transformers model (e.g. a BloomZ-style causal LM) as an encoder: "
+        "mean or lasttoken. (default: lasttoken for causal models, else mean)",
+    ),
+]
+QueryPromptOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--query-prompt",
+        help="Prefix of queries (an instruction), instead of the model's own query prompt.",
+    ),
+]
+TranslateQueryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--translate-query",
+        help="Translate each query into this language before encoding (translate-test; "
+        "needs --mt).",
+    ),
+]
+MtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mt",
+        help="Translation model: M2M100, NLLB or MarianMT, a hub name or a folder (Marian: "
+        "a pattern such as Helsinki-NLP/opus-mt-{src}-{tgt}).",
+    ),
+]
+QueryLangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--query-lang", help="With --translate-query: the language the query is written in."
+    ),
+]
 SystemOpt = Annotated[
     str,
     typer.Option(
@@ -273,6 +310,8 @@ def index_cmd(
     fuse: FuseOpt = "dense,chargram",
     fusion_method: FusionMethodOpt = "rrf",
     fusion_weight: FusionWeightOpt = None,
+    pooling: PoolingOpt = None,
+    query_prompt: QueryPromptOpt = None,
 ) -> None:
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
     fusion of them (one index per fused system, searched together)."""
@@ -293,7 +332,9 @@ def index_cmd(
         encoder = None
         if "dense" in spec.parts:
             err.print(f"loading model {model} ...", highlight=False)
-            encoder = load_encoder(model, batch_size=batch_size)
+            encoder = load_encoder(
+                model, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt
+            )
         with progress_bar(f"indexing {c.candidates.height} candidates") as update:
             fused = FusionIndex.build(
                 c, spec, out_dir, encoder=encoder, overwrite=overwrite, progress=update
@@ -319,7 +360,7 @@ def index_cmd(
         )
         return
     err.print(f"loading model {model} ...", highlight=False)
-    encoder = load_encoder(model, batch_size=batch_size)
+    encoder = load_encoder(model, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt)
     with progress_bar(f"encoding {c.candidates.height} candidates") as update:
         idx = DenseIndex.build(
             c,
@@ -362,36 +403,66 @@ def search_cmd(
         typer.Option("--model", "-m", help="Query encoder (default: the index's own model)."),
     ] = None,
     as_json: JsonOpt = False,
+    translate_query: TranslateQueryOpt = None,
+    mt: MtOpt = None,
+    query_lang: QueryLangOpt = None,
 ) -> None:
-    """Search an index; print ranked passages with language tags."""
-    from .encoders import load_encoder
+    """Search an index; print ranked passages with language tags.
+
+    With --translate-query, the query (written in --query-lang) is machine-translated first and
+    the translation is searched (translate-test)."""
+    from .encoders import load_encoder_of
     from .index import DenseIndex
     from .systems import FusionIndex, index_format, load_index
 
     wanted = split_langs(langs)
+    if translate_query is not None and query_lang is None:
+        raise XlirError("--translate-query needs --query-lang, the language the query is in")
+    shown = query
+    translator = _translator(translate_query, mt)
+    if translator is not None and query.strip():
+        query = translator.translate([query], query_lang, translate_query)[0]
+        err.print(f"query translated to {translate_query}: {query}", highlight=False)
     if index_format(index) != "xlir-tui/dense-index":
         loaded = load_index(index)
         loaded.pool.rows_for(wanted)  # unknown languages fail before any model loads
         if isinstance(loaded, FusionIndex):
             encoder = None
             if loaded.dense is not None:
-                encoder = load_encoder(model or loaded.dense.manifest["model"]["model"])
+                encoder = load_encoder_of(loaded.dense.manifest["model"], model)
             hits = loaded.search(query, k=k, langs=wanted, encoder=encoder)
         else:
             hits = loaded.search(query, k=k, langs=wanted)
-        _print_hits(query, index, wanted, hits, as_json)
-        return
-    idx = DenseIndex.load(index)
-    idx.rows_for(wanted)  # unknown languages fail before the model loads
-    spec = model or idx.manifest["model"]["model"]
-    encoder = load_encoder(spec)
-    idx.check_encoder(encoder)
-    hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
-    _print_hits(query, index, wanted, hits, as_json)
+    else:
+        idx = DenseIndex.load(index)
+        idx.rows_for(wanted)  # unknown languages fail before the model loads
+        encoder = load_encoder_of(idx.manifest["model"], model)
+        idx.check_encoder(encoder)
+        hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
+    _print_hits(shown, index, wanted, hits, as_json, translated=query if translator else None)
+
+
+def _translator(translate_query: str | None, mt: str | None) -> Any:
+    """The translation model of ``--translate-query LANG --mt MODEL`` (None without them)."""
+    if translate_query is None and mt is None:
+        return None
+    if translate_query is None or mt is None:
+        raise XlirError("--translate-query and --mt go together")
+    from .translation import Translator, model_code
+
+    err.print(f"loading translation model {mt} ...", highlight=False)
+    translator = Translator.load(mt)
+    model_code(translator.family, translate_query)  # an unknown language fails here
+    return translator
 
 
 def _print_hits(
-    query: str, index: Path, langs: list[str] | None, hits: list, as_json: bool
+    query: str,
+    index: Path,
+    langs: list[str] | None,
+    hits: list,
+    as_json: bool,
+    translated: str | None = None,
 ) -> None:
     """Search results as JSON or a table; an empty result says why on stderr."""
     note = "" if hits else "no candidate matches the query (no word or n-gram in common)"
@@ -400,6 +471,7 @@ def _print_hits(
     if as_json:
         result = {
             "query": query,
+            **({"translated_query": translated} if translated is not None else {}),
             "index": str(index),
             "langs": langs,
             "results": [h.to_dict() for h in hits],
@@ -487,8 +559,15 @@ def bias_report_cmd(
     fuse: FuseOpt = "dense,chargram",
     fusion_method: FusionMethodOpt = "rrf",
     fusion_weight: FusionWeightOpt = None,
+    pooling: PoolingOpt = None,
+    query_prompt: QueryPromptOpt = None,
+    translate_query: TranslateQueryOpt = None,
+    mt: MtOpt = None,
 ) -> None:
-    """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system."""
+    """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system.
+
+    With --translate-query, each --model is also scored on queries machine-translated into that
+    language (translate-test), as a system of its own beside the plain model."""
     from .encoders import load_encoder
     from .index import DenseIndex
     from .report import build_report, evaluate, evaluate_system, write_outputs
@@ -510,6 +589,9 @@ def bias_report_cmd(
         raise XlirError("--index goes with a single --model (each model needs its own index)")
     if out_dir is not None and out_dir.exists() and not overwrite:
         raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
+    translator = _translator(translate_query, mt)
+    if translator is not None and "dense" not in systems:
+        raise XlirError("--translate-query translates the queries of a dense --system")
     c = _load(collection, lang, strict)
     wanted = split_langs(langs)
     if wanted:
@@ -526,7 +608,9 @@ def bias_report_cmd(
         """Each model is loaded once, whether fusion, dense or both use it."""
         if spec not in loaded:
             err.print(f"loading model {spec} ...", highlight=False)
-            loaded[spec] = load_encoder(spec, batch_size=batch_size)
+            loaded[spec] = load_encoder(
+                spec, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt
+            )
         return loaded[spec]
 
     evaluations = []
@@ -588,6 +672,25 @@ def bias_report_cmd(
             f"{spec}: encoded in {t['encode_s']:.1f} s, scored in {t['score_s']:.1f} s",
             highlight=False,
         )
+        if translator is not None:
+            with stage_progress() as update:
+                evaluations.append(
+                    evaluate(
+                        c,
+                        encoder,
+                        k=k,
+                        peer=peer,
+                        run_depth=run_depth if out_dir else None,
+                        progress=update,
+                        translate_query=(translator, translate_query),
+                    )
+                )
+            t = evaluations[-1].entry["timings"]
+            err.print(
+                f"{spec} with queries translated to {translate_query}: translated in "
+                f"{t['translate_s']:.1f} s, scored in {t['score_s']:.1f} s",
+                highlight=False,
+            )
     report = build_report(c, evaluations)
     if out_dir is not None:
         err.print(f"writing {out_dir} ...", highlight=False)
@@ -626,19 +729,28 @@ def explore_cmd(
     fuse: FuseOpt = "dense,chargram",
     fusion_method: FusionMethodOpt = "rrf",
     fusion_weight: FusionWeightOpt = None,
+    pooling: PoolingOpt = None,
+    query_prompt: QueryPromptOpt = None,
+    translate_query: TranslateQueryOpt = None,
+    mt: MtOpt = None,
+    query_lang: QueryLangOpt = None,
 ) -> None:
     """Side-by-side queries across languages with live language-bias statistics (TUI)."""
     from .systems import SYSTEMS, FusionSpec
 
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
-    if index is not None and model != "default":
-        raise XlirError("--model goes with --collection (an index knows its model)")
+    if index is not None and (model != "default" or pooling or query_prompt is not None):
+        raise XlirError(
+            "--model, --pooling and --query-prompt go with --collection (an index knows its model)"
+        )
     if index is not None and system != "dense":
         raise XlirError("--system goes with --collection (an index knows its system)")
     if system not in SYSTEMS:
         raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
     spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
+    if (translate_query is None) != (mt is None):
+        raise XlirError("--translate-query and --mt go together")
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     panes = split_langs(langs)
@@ -656,9 +768,86 @@ def explore_cmd(
         model=model,
         system=system,
         fusion=spec,
+        encoder_options={"pooling": pooling, "query_prompt": query_prompt},
+        translate={"translate_query": translate_query, "mt": mt, "query_lang": query_lang},
         langs=[None if x == "all" else x for x in panes] if panes else None,
         k=k,
     ).run()
+
+
+@app.command("translate")
+def translate_cmd(
+    collection: CollectionArg,
+    mt: Annotated[
+        str,
+        typer.Option(
+            "--mt",
+            help="Translation model: M2M100, NLLB or MarianMT, a hub name or a folder (Marian: "
+            "a pattern such as Helsinki-NLP/opus-mt-{src}-{tgt}).",
+            show_default=False,
+        ),
+    ] = ...,  # type: ignore[assignment]
+    to: Annotated[
+        str,
+        typer.Option("--to", help="Target languages, comma-separated (de,zh).", show_default=False),
+    ] = ...,  # type: ignore[assignment]
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Folder of the translated collection.", show_default=False
+        ),
+    ] = ...,  # type: ignore[assignment]
+    source: Annotated[
+        str, typer.Option("--from", help="Language of the questions and passages to translate.")
+    ] = "en",
+    paragraphs: Annotated[
+        bool,
+        typer.Option("--paragraphs", help="Also translate each answer's paragraph (its context)."),
+    ] = False,
+    lang: LangOpt = None,
+    strict: StrictOpt = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per batch.")] = 16,
+    num_beams: Annotated[int, typer.Option("--num-beams", help="Beam search width.")] = 1,
+    max_length: Annotated[
+        int, typer.Option("--max-length", help="Longest input and output, in tokens.")
+    ] = 256,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a finished output folder.")
+    ] = False,
+) -> None:
+    """Translate-train data: questions and answer sentences (and paragraphs) machine-translated
+    into other languages, written as a collection that train reads, relevance kept by question
+    id. An interrupted run continues where it stopped when run again."""
+    from .translation import Translator, model_code, translate_collection
+
+    targets = split_langs(to)
+    if not targets:
+        raise XlirError("--to names no language")
+    if batch_size < 1 or num_beams < 1 or max_length < 1:
+        raise XlirError("--batch-size, --num-beams and --max-length must be at least 1")
+    c = _load(collection, lang, strict)
+    err.print(f"loading translation model {mt} ...", highlight=False)
+    translator = Translator.load(
+        mt, batch_size=batch_size, max_length=max_length, num_beams=num_beams
+    )
+    for code in [source, *targets]:
+        model_code(translator.family, code)  # an unknown language fails before any work
+    with stage_progress() as update:
+        summary = translate_collection(
+            c,
+            translator,
+            targets,
+            out_dir,
+            source=source,
+            paragraphs=paragraphs,
+            overwrite=overwrite,
+            progress=lambda stage, d, t: update(f"translating to {stage}", d, t),
+        )
+    err.print(
+        f"translated {summary.get('questions', {}).get(source, '?')} {source} questions into "
+        f"{', '.join(targets)} in {summary.get('seconds', 0):.1f} s -> {out_dir}",
+        highlight=False,
+    )
 
 
 @app.command("train")
@@ -766,6 +955,7 @@ def train_cmd(
             help=f"Prefix of passages, stored with the model. (default: {_TRAIN.passage_prompt!r})",
         ),
     ] = None,
+    pooling: PoolingOpt = None,
     seed: Annotated[
         int | None,
         typer.Option("--seed", help=f"Seed of the batches and the model. (default: {_TRAIN.seed})"),
@@ -835,6 +1025,7 @@ def train_cmd(
         "max_seq_length": max_seq_length,
         "query_prompt": query_prompt,
         "passage_prompt": passage_prompt,
+        "pooling": pooling,
         "seed": seed,
         "lang": lang,
         "eval": [str(p) for p in eval_] if eval_ else None,

@@ -281,7 +281,14 @@ class Encoder:
             "prompts": {"query": self.query_prompt, "passage": self.passage_prompt},
             "max_seq_length": int(self.model.max_seq_length or 0),
             "passage_context": self.passage_context,
+            "pooling": self.pooling,
         }
+
+    @property
+    def pooling(self) -> str | None:
+        """How token states become one vector (``mean``, ``lasttoken``, ...)."""
+        pooler = _pooling_module(self.model)
+        return str(pooler.pooling_mode) if pooler is not None else None
 
     def candidate_texts(self, candidates: Any) -> list[str]:
         """What the model reads of each candidate (a frame with ``text`` and ``context``)."""
@@ -390,6 +397,9 @@ def passage_prompt_of(prompts: dict[str, str]) -> str:
     return ""
 
 
+POOLINGS = ("mean", "lasttoken")
+
+
 def load_encoder(
     spec: str = DEFAULT_MODEL,
     *,
@@ -397,8 +407,22 @@ def load_encoder(
     trust_remote_code: bool = False,
     batch_size: int = 64,
     use_cache: bool = True,
+    pooling: str | None = None,
+    query_prompt: str | None = None,
 ) -> Encoder:
-    """Load ``spec`` (``default``, a folder or a hub name) as an :class:`Encoder`."""
+    """Load ``spec`` (``default``, a folder or a hub name) as an :class:`Encoder`.
+
+    A plain transformers model (no ``modules.json``), such as a BloomZ-style causal language
+    model, becomes an encoder with ``pooling``: ``lasttoken`` (the default for causal models: the
+    hidden state of the last real token, the only one that has read the whole text) or ``mean``.
+    With last-token pooling the tokenizer pads on the left, so the last position of every row is
+    a real token, and a tokenizer without a pad token pads with its end-of-text token. A
+    sentence-transformers folder keeps its own pooling. ``query_prompt`` (an instruction such as
+    ``"Instruct: find the passage that answers the question\nQuery: "``) replaces the model's
+    query prompt.
+    """
+    if pooling is not None and pooling not in POOLINGS:
+        raise ModelError(f"--pooling {pooling!r}: choose {' or '.join(POOLINGS)}")
     path = resolve_model(spec)
     import logging
     import warnings
@@ -423,15 +447,66 @@ def load_encoder(
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"cannot load model: {first}", path=spec) from None
+    fingerprint = model_fingerprint(path)
+    pooler = _pooling_module(model)
+    if (path / "modules.json").exists():
+        if pooling is not None and pooler is not None and pooler.pooling_mode != pooling:
+            raise ModelError(
+                f"--pooling {pooling}: this sentence-transformers model pools with "
+                f"{pooler.pooling_mode} (--pooling applies to plain transformers models)",
+                path=spec,
+            )
+    elif pooler is not None:
+        if pooling is not None and pooler.pooling_mode != pooling:
+            from sentence_transformers.sentence_transformer.modules import Pooling
+
+            index = next(i for i, m in enumerate(model) if m is pooler)
+            model[index] = Pooling(pooler.embedding_dimension, pooling)
+            pooler = model[index]
+        # the embeddings depend on the pooling chosen here, not only on the weights
+        fingerprint = text_digest(fingerprint, f"pooling={pooler.pooling_mode}")
+    if pooler is not None:
+        _set_padding(model, pooler.pooling_mode)
     prompts = dict(getattr(model, "prompts", {}) or {})
+    if query_prompt is not None:
+        prompts["query"] = query_prompt
+        model.prompts = {**(getattr(model, "prompts", {}) or {}), "query": query_prompt}
     return Encoder(
         passage_context=trained_with_context(path),
         spec=spec if spec == DEFAULT_MODEL or not _looks_like_path(spec) else str(path),
         path=path,
         model=model,
-        fingerprint=model_fingerprint(path),
+        fingerprint=fingerprint,
         query_prompt=prompts.get("query", "") or "",
         passage_prompt=passage_prompt_of(prompts),
         batch_size=batch_size,
         use_cache=use_cache,
+    )
+
+
+def _pooling_module(model: Any) -> Any:
+    """The model's pooling module (None for models that pool otherwise)."""
+    return next((m for m in model if type(m).__name__ == "Pooling"), None)
+
+
+def _set_padding(model: Any, pooling: str) -> None:
+    """Pad on the left for last-token pooling (every row then ends with a real token), on the
+    right otherwise; give a tokenizer without a pad token its end-of-text token."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None:  # pragma: no cover - models without a text tokenizer
+        return
+    tokenizer.padding_side = "left" if pooling == "lasttoken" else "right"
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def load_encoder_of(model: dict[str, Any], spec: str | None = None, **kwargs: Any) -> Encoder:
+    """The encoder an index or report recorded (``Encoder.describe``): its model, pooling and
+    query prompt, so a search encodes queries exactly as the candidates were encoded.
+    ``spec`` loads other weights in its place (checked against the index by the caller)."""
+    return load_encoder(
+        spec or model["model"],
+        pooling=model.get("pooling") if spec is None else None,
+        query_prompt=model.get("prompts", {}).get("query") if spec is None else None,
+        **kwargs,
     )

@@ -116,6 +116,28 @@ def rank_collection(
     return ranked, rel_q, rel_c
 
 
+def translate_queries(
+    translator: Any,
+    texts: Sequence[str],
+    langs: Sequence[str],
+    pivot: str,
+    stage: Callable[[str], Callable[[int, int], None] | None] | None = None,
+) -> list[str]:
+    """``texts`` (each in its language of ``langs``) translated into ``pivot``, one batch per
+    source language; texts already in ``pivot`` stay as they are."""
+    out = list(texts)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        if lang != pivot:
+            by_lang.setdefault(lang, []).append(i)
+    for lang, rows in sorted(by_lang.items()):
+        step = stage(f"translating {lang} queries to {pivot}") if stage else None
+        done = translator.translate([texts[i] for i in rows], lang, pivot, progress=step)
+        for i, text in zip(rows, done, strict=True):
+            out[i] = text
+    return out
+
+
 def evaluate(
     collection: Collection,
     encoder: Encoder,
@@ -127,11 +149,15 @@ def evaluate(
     progress: Progress | None = None,
     ann: DenseIndex | None = None,
     ann_depth: int = 1000,
+    translate_query: tuple[Any, str] | None = None,
 ) -> Evaluation:
     """Score ``collection`` with ``encoder`` in the mono, cross and multi settings.
 
     With ``ann`` (an index of the same collection and model), the multi setting is also scored
     through hnswlib, top ``ann_depth`` per query, and the entry says how far that is from exact.
+    With ``translate_query`` = (translator, pivot), every question not already in the pivot
+    language is machine-translated into it before encoding (translate-test): a system of its
+    own, reported beside the plain model.
     """
     if collection.questions.is_empty() or collection.candidates.is_empty():
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
@@ -140,10 +166,16 @@ def evaluate(
     def stage(name: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(name, done, total)) if progress else None
 
+    questions = collection.questions["text"].to_list()
+    translated_s = 0.0
+    if translate_query is not None:
+        translator, pivot = translate_query
+        questions = translate_queries(
+            translator, questions, collection.questions["lang"].to_list(), pivot, stage
+        )
+        translated_s = time.perf_counter() - started
     cvec = encoder.encode_candidates(collection.candidates, progress=stage("encoding candidates"))
-    qvec = encoder.encode_queries(
-        collection.questions["text"].to_list(), progress=stage("encoding questions")
-    )
+    qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
     encoded = time.perf_counter()
     cand_t = np.ascontiguousarray(cvec.T)
     ranked, rel_q, rel_c = rank_collection(
@@ -162,8 +194,16 @@ def evaluate(
         "fingerprint": encoder.fingerprint,
         "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
         **result,
-        "timings": {"encode_s": round(encoded - started, 3), "score_s": round(scored - encoded, 3)},
+        "timings": {
+            "encode_s": round(encoded - started - translated_s, 3),
+            "score_s": round(scored - encoded, 3),
+        },
     }
+    if translate_query is not None:
+        translator, pivot = translate_query
+        entry["model"] = f"{encoder.name} (queries translated to {pivot} by {translator.name})"
+        entry["translate_query"] = {"to": pivot, "mt": translator.name}
+        entry["timings"]["translate_s"] = round(translated_s, 3)
     return Evaluation(
         entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
     )

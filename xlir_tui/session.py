@@ -106,6 +106,9 @@ class Slot:
     system: str = "dense"
     parts: list[Slot] = field(default_factory=list)
     fusion: FusionSpec | None = None
+    translator: Any = None
+    """With ``pivot``: queries are machine-translated into ``pivot`` first (translate-test)."""
+    pivot: str | None = None
 
     @property
     def name(self) -> str:
@@ -116,7 +119,24 @@ class Slot:
         if self.lexical is not None:
             return self.system
         name = str(self.encoder.name)
-        return Path(name).name if name.startswith("/") else name
+        name = Path(name).name if name.startswith("/") else name
+        return f"{name} (via {self.pivot})" if self.translator is not None else name
+
+    def translate(self, queries: list[str], langs: list[str | None]) -> list[str]:
+        """Each query in the pivot language (unchanged without a translator, when the query's
+        language is unknown, or when it is the pivot already)."""
+        if self.translator is None:
+            return queries
+        from .report import translate_queries
+
+        known = [i for i, lang in enumerate(langs) if lang is not None]
+        done = translate_queries(
+            self.translator, [queries[i] for i in known], [langs[i] for i in known], self.pivot
+        )
+        out = list(queries)
+        for i, text in zip(known, done, strict=True):
+            out[i] = text
+        return out
 
     @property
     def sparse(self) -> bool:
@@ -163,6 +183,7 @@ def build_slot(
     model: str | None = "default",
     encoder: Any = None,
     fusion: FusionSpec | None = None,
+    encoder_options: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> Slot:
     """A slot scoring ``collection`` with ``system`` (dense indexes are cached; lexical ones
@@ -174,7 +195,14 @@ def build_slot(
     if system == "fusion":
         spec = fusion or FusionSpec()
         parts = [
-            build_slot(collection, p, model=model, encoder=encoder, progress=progress)
+            build_slot(
+                collection,
+                p,
+                model=model,
+                encoder=encoder,
+                encoder_options=encoder_options,
+                progress=progress,
+            )
             for p in spec.parts
         ]
         return Slot(system="fusion", parts=parts, fusion=spec)
@@ -188,21 +216,22 @@ def build_slot(
 
         if progress:
             progress(f"loading model {model}", 0, 1)
-        encoder = load_encoder(model or "default")
+        options = {k: v for k, v in (encoder_options or {}).items() if v is not None}
+        encoder = load_encoder(model or "default", **options)
     step = (lambda d, t: progress("indexing", d, t)) if progress else None
     return Slot(encoder, cached_index(collection, encoder, step))
 
 
 def slot_of_index(index: Any, model: str | None = None) -> Slot:
     """A slot over a loaded index of any system (the dense model is the index's own)."""
-    from .encoders import load_encoder
+    from .encoders import load_encoder_of
     from .systems import FusionIndex
 
     if isinstance(index, FusionIndex):
         parts = [slot_of_index(p, model) for p in index.parts.values()]
         return Slot(system="fusion", parts=parts, fusion=index.spec)
     if isinstance(index, DenseIndex):
-        encoder = load_encoder(model or index.manifest["model"]["model"])
+        encoder = load_encoder_of(index.manifest["model"], model)
         index.check_encoder(encoder)
         return Slot(encoder, index)
     return Slot(lexical=index.retriever, system=index.system)
@@ -235,6 +264,8 @@ class Workspace:
         self._row_of = {cid: i for i, cid in enumerate(collection.candidates["id"].to_list())}
         self._contexts = dict(collection.candidates.select("id", "context").iter_rows())
         self.question_ids: list[str] = sorted(set(q["qid"].to_list()))
+        self.query_lang: str | None = None
+        """The language free text is written in (what a translating slot translates from)."""
 
     # -- models ------------------------------------------------------------------------------
     @classmethod
@@ -246,21 +277,43 @@ class Workspace:
         model: str = "default",
         system: str = "dense",
         fusion: FusionSpec | None = None,
+        encoder_options: dict[str, Any] | None = None,
+        translate_query: str | None = None,
+        mt: str | None = None,
+        query_lang: str | None = None,
         progress: Progress | None = None,
     ) -> Workspace:
         """From an index folder of any system, or from a collection, a system and a model
-        (dense indexes built and cached)."""
+        (dense indexes built and cached). With ``translate_query`` and ``mt``, the main slot
+        translates queries into that language first; free text is taken as ``query_lang``."""
         if index is not None:
             from .systems import load_index
 
             loaded = load_index(index)
             if progress:
                 progress("loading model", 0, 1)
-            return cls(slot_of_index(loaded), loaded.collection())
-        from .collections import load_collection
+            slot, c = slot_of_index(loaded), loaded.collection()
+        else:
+            from .collections import load_collection
 
-        c = load_collection(list(collection or []))
-        return cls(build_slot(c, system, model=model, fusion=fusion, progress=progress), c)
+            c = load_collection(list(collection or []))
+            slot = build_slot(
+                c,
+                system,
+                model=model,
+                fusion=fusion,
+                encoder_options=encoder_options,
+                progress=progress,
+            )
+        if translate_query is not None and mt is not None:
+            from .translation import Translator
+
+            if progress:
+                progress(f"loading translation model {mt}", 0, 1)
+            slot.translator, slot.pivot = Translator.load(mt), translate_query
+        ws = cls(slot, c)
+        ws.query_lang = query_lang
+        return ws
 
     def add_model(self, model: str, progress: Progress | None = None) -> int:
         """Load a second system over the same collection (for comparison); return its slot.
@@ -331,7 +384,7 @@ class Workspace:
         if text is not None and not text.strip():
             return [self._empty(p, "", "empty query") for p in panes]
         relevant = self._relevant.get(qid, set()) if qid is not None else set()
-        requests: dict[int, list[tuple[int, str]]] = {}
+        requests: dict[int, list[tuple[int, str, str | None]]] = {}
         results: list[PaneResult | None] = [None] * len(panes)
         for i, pane in enumerate(panes):
             if pane.model >= len(self.slots):
@@ -343,14 +396,23 @@ class Workspace:
             if qid is not None and query is None:
                 results[i] = self._empty(pane, "", f"question {qid} has no {pane.lang} version")
                 continue
-            requests.setdefault(pane.model, []).append((i, query))
+            query_lang = pane.lang if qid is not None else self.query_lang
+            requests.setdefault(pane.model, []).append((i, query, query_lang))
         for slot_no, items in requests.items():
             slot = self.slots[slot_no]
-            scores = slot.scores([q for _, q in items])
-            for (i, query), row_scores in zip(items, scores, strict=True):
+            asked = [q for _, q, _ in items]
+            searched = slot.translate(asked, [lang for _, _, lang in items])
+            scores = slot.scores(searched)
+            for (i, query, lang), row_scores, sent in zip(items, scores, searched, strict=True):
                 results[i] = self._pane_result(
                     slot, panes[i], query, row_scores, relevant, k, text is None
                 )
+                if slot.translator is not None and sent != query:
+                    results[i].note = f"searched as: {sent}"
+                elif slot.translator is not None and lang is None:
+                    results[
+                        i
+                    ].note = "not translated: the query's language is unknown (--query-lang)"
         final = [r for r in results if r is not None]
         if record:
             for r in final:

@@ -65,6 +65,7 @@ class TrainConfig:
     max_seq_length: int | None = 128
     query_prompt: str = "Query: "
     passage_prompt: str = "Passage: "
+    pooling: str | None = None
     seed: int = 0
     lang: str | None = None
     eval: list[str] = field(default_factory=list)
@@ -113,6 +114,8 @@ class TrainConfig:
             raise XlirError("no training collection given")
         if not self.out:
             raise XlirError("no output folder given (--out)")
+        if self.pooling is not None and self.pooling not in ("mean", "lasttoken"):
+            raise XlirError(f"--pooling must be mean or lasttoken, got {self.pooling!r}")
         if self.strategy not in STRATEGIES:
             raise XlirError(
                 f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
@@ -253,7 +256,9 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
     from .encoders import load_encoder
 
     start_model = str(resume_from) if resume_from else config.base
-    encoder = load_encoder(start_model, use_cache=False)
+    encoder = load_encoder(
+        start_model, use_cache=False, pooling=None if resume_from else config.pooling
+    )
     model = encoder.model
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length

@@ -63,6 +63,8 @@ class ExplorerApp(App[None]):
         model: str = "default",
         system: str = "dense",
         fusion: Any = None,
+        encoder_options: dict[str, Any] | None = None,
+        translate: dict[str, str | None] | None = None,
         langs: list[str] | None = None,
         k: int = 10,
     ) -> None:
@@ -72,6 +74,8 @@ class ExplorerApp(App[None]):
         self.model_spec = model
         self.system = system
         self.fusion = fusion
+        self.encoder_options = encoder_options or {}
+        self.translate = translate or {}
         self.langs: list[str | None] = list(langs or [])
         self.k = k
         self.workspace: Any = None
@@ -132,7 +136,9 @@ class ExplorerApp(App[None]):
             model=self.model_spec,
             system=self.system,
             fusion=self.fusion,
+            encoder_options=self.encoder_options,
             progress=progress,
+            **self.translate,
         )
         ws.k = self.k
         self.post_message(WorkspaceReady(ws))
