@@ -163,6 +163,23 @@ def test_translate_test_in_bias_report(
         capsys,
     )
     assert_one_line_error(code, err, "--translate-query and --mt go together")
+    # a Marian pattern whose de -> en pair does not exist fails before any model encodes
+    pattern = str(m2m.parent / "marian" / "opus-mt-{src}-{tgt}")
+    code, _, err = run_cli(
+        [
+            "bias-report",
+            str(four_questions),
+            "-m",
+            str(tiny_model),
+            "--translate-query",
+            "en",
+            "--mt",
+            pattern,
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "opus-mt-de-en")
+    assert "encoded" not in err
 
 
 def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_index: Path) -> None:

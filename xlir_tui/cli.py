@@ -596,6 +596,8 @@ def bias_report_cmd(
     wanted = split_langs(langs)
     if wanted:
         c = c.restrict(wanted)
+    for source in c.languages if translator is not None else []:
+        translator.check(source, translate_query)  # every pair loads before any work
     if len(c.languages) == 1:
         err.print(
             f"note: only one language ({c.languages[0]}): the cross and multi settings are absent",
