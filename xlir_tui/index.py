@@ -61,6 +61,20 @@ def collection_manifest(collection: Collection) -> dict[str, Any]:
     }
 
 
+def collection_of(manifest: dict[str, Any], tables: dict[str, pl.DataFrame]) -> Collection:
+    """The collection an index folder was built from: its manifest block and its tables."""
+    c = manifest["collection"]
+    return Collection(
+        c["name"],
+        tables["questions"],
+        tables["candidates"],
+        tables["relevance"],
+        tables["skipped"],
+        c["fingerprint"],
+        c.get("sources", []),
+    )
+
+
 def file_table(folder: Path) -> dict[str, dict[str, Any]]:
     """Size and hash of every file under ``folder`` (the manifest itself excepted)."""
     return {
@@ -208,16 +222,8 @@ class DenseIndex(CandidatePool):
 
     def collection(self) -> Collection:
         """The collection this index was built from."""
-        c = self.manifest["collection"]
-        return Collection(
-            c["name"],
-            self.questions,
-            self.candidates,
-            self.relevance,
-            self.skipped,
-            c["fingerprint"],
-            c.get("sources", []),
-        )
+        tables = {t: getattr(self, t) for t in ("questions", "candidates", "relevance", "skipped")}
+        return collection_of(self.manifest, tables)
 
     # -- building -----------------------------------------------------------------------------
     @classmethod

@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from .errors import IndexFormatError, XlirError
-from .index import CandidatePool, check_file_table, collection_manifest, file_table
+from .index import (
+    CandidatePool,
+    check_file_table,
+    collection_manifest,
+    collection_of,
+    file_table,
+)
 
 SYSTEMS = ("dense", "bm25", "chargram", "fusion")
 
@@ -229,19 +235,7 @@ class LexicalIndex:
 
     def collection(self) -> Any:
         """The collection this index was built from."""
-        from .collections import Collection
-
-        c = self.manifest["collection"]
-        t = self.tables
-        return Collection(
-            c["name"],
-            t["questions"],
-            t["candidates"],
-            t["relevance"],
-            t["skipped"],
-            c["fingerprint"],
-            c.get("sources", []),
-        )
+        return collection_of(self.manifest, self.tables)
 
     @classmethod
     def build(

@@ -127,7 +127,7 @@ class Slot:
         language is unknown, or when it is the pivot already)."""
         if self.translator is None:
             return queries
-        from .report import translate_queries
+        from .translation import translate_queries
 
         known = [i for i, lang in enumerate(langs) if lang is not None]
         done = translate_queries(

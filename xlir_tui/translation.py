@@ -727,6 +727,28 @@ class Translator:
         return [t.strip() for t in tok.batch_decode(ids, skip_special_tokens=True)]
 
 
+def translate_queries(
+    translator: Any,
+    texts: Sequence[str],
+    langs: Sequence[str],
+    pivot: str,
+    stage: Callable[[str], Callable[[int, int], None] | None] | None = None,
+) -> list[str]:
+    """``texts`` (each in its language of ``langs``) translated into ``pivot``, one batch per
+    source language; texts already in ``pivot`` stay as they are."""
+    out = list(texts)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        if lang != pivot:
+            by_lang.setdefault(lang, []).append(i)
+    for lang, rows in sorted(by_lang.items()):
+        step = stage(f"translating {lang} queries to {pivot}") if stage else None
+        done = translator.translate([texts[i] for i in rows], lang, pivot, progress=step)
+        for i, text in zip(rows, done, strict=True):
+            out[i] = text
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Translating a collection
 
