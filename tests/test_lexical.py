@@ -221,6 +221,13 @@ def test_fusion_index_and_search_cli(
     assert list(loaded.parts) == ["dense", "chargram"] and loaded.dense is not None
     code, text, err = run_cli(["search", str(out2), "honey bees", "-k", "3", "--json"], capsys)
     assert code == 0 and len(json.loads(text)["results"]) == 3, err
+    # the explorer opens the same folder (explore --index): one slot fusing both parts
+    from xlir_tui.session import Pane, Workspace
+
+    ws = Workspace.open(index=str(out2))
+    assert ws.slots[0].name == f"fusion({tiny_model.name}+chargram, rrf, 0.5/0.5)"
+    (result,) = ws.run([Pane("de")], text="Königin Eier")
+    assert len(result.hits) == 10 and {h.lang for h in result.hits} == {"de"}
     # bad input: unknown fused system, an existing folder, a damaged part
     code, _, err = run_cli([*args[:-1], str(tmp_path / "x"), "--fuse", "dense,tfidf"], capsys)
     assert_one_line_error(code, err, "--fuse tfidf")
