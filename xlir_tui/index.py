@@ -309,10 +309,6 @@ class DenseIndex(CandidatePool):
                 manifest["files"] = file_table(tmp)
                 write_json(tmp / "manifest.json", manifest)
                 self.manifest = manifest
-        except FileExistsError:
-            raise XlirError(
-                "output folder exists (pass --overwrite to replace it)", path=out
-            ) from None
         except PermissionError as e:
             raise XlirError(f"cannot write the index: {e.strerror}", path=out) from None
         self.folder = Path(out)

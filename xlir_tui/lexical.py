@@ -261,19 +261,14 @@ class LexicalIndex:
     def save(self, out: Path, *, overwrite: bool = False) -> None:
         from .paths import atomic_dir, write_json
 
-        try:
-            with atomic_dir(out, overwrite=overwrite) as tmp:
-                self.retriever.save(tmp / "retriever")
-                for name, frame in self.tables.items():
-                    frame.write_parquet(tmp / f"{name}.parquet")
-                manifest = dict(self.manifest)
-                manifest["files"] = file_table(tmp)
-                write_json(tmp / "manifest.json", manifest)
-                self.manifest = manifest
-        except FileExistsError:
-            raise XlirError(
-                "output folder exists (pass --overwrite to replace it)", path=out
-            ) from None
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            self.retriever.save(tmp / "retriever")
+            for name, frame in self.tables.items():
+                frame.write_parquet(tmp / f"{name}.parquet")
+            manifest = dict(self.manifest)
+            manifest["files"] = file_table(tmp)
+            write_json(tmp / "manifest.json", manifest)
+            self.manifest = manifest
         self.folder = Path(out)
 
     @classmethod

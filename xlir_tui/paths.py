@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import XlirError
+
 
 def cache_root() -> Path:
     """The cache folder: ``$XLIR_TUI_CACHE``, else ``$XDG_CACHE_HOME/xlir-tui``, else ``~/.cache``.
@@ -49,6 +51,7 @@ def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder that becomes ``target`` only if the block succeeds.
 
     A crash or Ctrl-C leaves the old ``target`` (or nothing) in place, never a half-written one.
+    An existing ``target`` without ``overwrite`` is the user's one-line error, for every writer.
     """
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
@@ -58,7 +61,9 @@ def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         yield tmp
         if target.exists():
             if not overwrite:
-                raise FileExistsError(target)
+                raise XlirError(
+                    "output folder exists (pass --overwrite to replace it)", path=target
+                )
             old = parent / f".{target.name}.old-{os.getpid()}"
             target.rename(old)
             tmp.rename(target)

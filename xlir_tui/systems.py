@@ -168,25 +168,20 @@ class FusionIndex:
 
         if "dense" in spec.parts and encoder is None:
             raise XlirError("fusion with dense needs a --model")
-        try:
-            with atomic_dir(Path(out), overwrite=overwrite) as tmp:
-                for part in spec.parts:
-                    if part == "dense":
-                        DenseIndex.build(collection, encoder, tmp / part, progress=progress)
-                    else:
-                        LexicalIndex.build(collection, part, tmp / part)
-                manifest = {
-                    "format": FUSION_FORMAT,
-                    "format_version": FUSION_FORMAT_VERSION,
-                    "system": "fusion",
-                    "fusion": spec.to_dict(),
-                    "collection": collection_manifest(collection),
-                }
-                write_json(tmp / "manifest.json", manifest)
-        except FileExistsError:
-            raise XlirError(
-                "output folder exists (pass --overwrite to replace it)", path=out
-            ) from None
+        with atomic_dir(Path(out), overwrite=overwrite) as tmp:
+            for part in spec.parts:
+                if part == "dense":
+                    DenseIndex.build(collection, encoder, tmp / part, progress=progress)
+                else:
+                    LexicalIndex.build(collection, part, tmp / part)
+            manifest = {
+                "format": FUSION_FORMAT,
+                "format_version": FUSION_FORMAT_VERSION,
+                "system": "fusion",
+                "fusion": spec.to_dict(),
+                "collection": collection_manifest(collection),
+            }
+            write_json(tmp / "manifest.json", manifest)
         return cls.load(out)
 
     @classmethod
