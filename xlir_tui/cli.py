@@ -289,7 +289,10 @@ def index_cmd(
     model: Annotated[
         str,
         typer.Option(
-            "--model", "-m", help="'default' (embedded MiniLM), a model folder or a hub name."
+            "--model",
+            "-m",
+            help="'default' (multilingual-e5-small, embedded), all-minilm-l6-v2, a model "
+            "folder or a hub name.",
         ),
     ] = "default",
     out_dir: Annotated[
@@ -864,7 +867,8 @@ def train_cmd(
         str | None,
         typer.Option(
             "--base",
-            help=f"Model to start from: default, a folder or a hub name. (default: {_TRAIN.base})",
+            help="Model to start from: default (multilingual-e5-small), all-minilm-l6-v2, a "
+            f"folder or a hub name. (default: {_TRAIN.base})",
         ),
     ] = None,
     strategy: Annotated[
@@ -947,17 +951,27 @@ def train_cmd(
         str | None,
         typer.Option(
             "--query-prompt",
-            help=f"Prefix of queries, stored with the model. (default: {_TRAIN.query_prompt!r})",
+            help="Prefix of queries, stored with the model. (default: the base model's own, "
+            "else 'Query: ')",
         ),
     ] = None,
     passage_prompt: Annotated[
         str | None,
         typer.Option(
             "--passage-prompt",
-            help=f"Prefix of passages, stored with the model. (default: {_TRAIN.passage_prompt!r})",
+            help="Prefix of passages, stored with the model. (default: the base model's own, "
+            "else 'Passage: ')",
         ),
     ] = None,
     pooling: PoolingOpt = None,
+    freeze_embeddings: Annotated[
+        bool | None,
+        typer.Option(
+            "--freeze-embeddings/--no-freeze-embeddings",
+            help="Keep the word-embedding matrix as it is (in multilingual-e5-small 96M of "
+            "118M parameters): faster steps, far less optimizer state. (default: off)",
+        ),
+    ] = None,
     seed: Annotated[
         int | None,
         typer.Option("--seed", help=f"Seed of the batches and the model. (default: {_TRAIN.seed})"),
@@ -1028,6 +1042,7 @@ def train_cmd(
         "query_prompt": query_prompt,
         "passage_prompt": passage_prompt,
         "pooling": pooling,
+        "freeze_embeddings": freeze_embeddings,
         "seed": seed,
         "lang": lang,
         "eval": [str(p) for p in eval_] if eval_ else None,

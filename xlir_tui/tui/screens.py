@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
+    Checkbox,
     Input,
     Label,
     Markdown,
@@ -25,6 +26,7 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
+from ..training import TrainConfig
 from .messages import TrainingEnded, TrainingEvent
 
 HELP = """\
@@ -254,6 +256,9 @@ class TrainScreen(ModalScreen[str | None]):
                 yield Label("batch size", classes="field")
                 yield Input(value="16", id="batch_size")
             with Horizontal(classes="form-row"):
+                yield Label("embeddings", classes="field")
+                yield Checkbox("frozen", value=TrainConfig().freeze_embeddings, id="freeze")
+            with Horizontal(classes="form-row"):
                 yield Label("output folder", classes="field")
                 yield Input(value=str(self.out_root / f"run-{stamp}"), id="out")
             with Horizontal(classes="buttons"):
@@ -289,6 +294,7 @@ class TrainScreen(ModalScreen[str | None]):
             value["out"],
             "--checkpoint-every",
             value["steps"],
+            *(["--freeze-embeddings"] if self.query_one("#freeze", Checkbox).value else []),
         ]
 
     @on(Button.Pressed, "#start")
