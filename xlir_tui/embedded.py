@@ -28,7 +28,6 @@ again rather than loaded.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -37,7 +36,6 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .paths import cache_root
+from .paths import cache_root, folder_lock
 
 DEFAULT_MODEL = "default"
 E5_NAME = "multilingual-e5-small"
@@ -459,23 +457,6 @@ def is_complete(folder: Path) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _build_lock(folder: Path) -> Iterator[None]:
-    """An exclusive lock beside ``folder``, held while it is checked or built."""
-    lock_path = folder.parent / f".{folder.name}.lock"
-    with lock_path.open("a") as f:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: one process at a time by convention
-            yield
-            return
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def ensure_e5() -> Path:
     """The built multilingual-e5-small folder, built now (once, about half a minute) if absent.
 
@@ -496,7 +477,7 @@ def ensure_e5() -> Path:
             "a writable folder)",
             path=folder.parent,
         ) from None
-    with _build_lock(folder):
+    with folder_lock(folder):
         if is_complete(folder):  # another process built it while this one waited
             return folder
         check_e5_source(source)

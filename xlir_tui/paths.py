@@ -75,6 +75,24 @@ def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock beside ``folder``, held while it is checked or built, so two processes
+    never build the same cache folder at once."""
+    lock_path = folder.parent / f".{folder.name}.lock"
+    with lock_path.open("a") as f:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: one process at a time by convention
+            yield
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file through a temporary name and a rename."""
     path = Path(path)
