@@ -93,11 +93,16 @@ class Runtime:
     precision: str
     """The arithmetic the runtime uses (``bf16``, ``f32``, ``int8``)."""
     folder: Path
+    export: str = ""
+    """A digest of the export's files: another exporter or quantiser release gives another."""
+    version: str = ""
+    """The runtime package and its version (``openvino 2026.4.1``)."""
 
     @property
     def tag(self) -> str:
-        """What distinguishes this runtime's vectors from every other's (cache key, manifest)."""
-        return f"{self.backend}/{self.precision}"
+        """What distinguishes this runtime's vectors from every other's (the embedding cache
+        key): the backend, its precision, the exported files and the runtime's release."""
+        return f"{self.backend}/{self.precision}/{self.export[:16]}/{self.version}"
 
 
 # --------------------------------------------------------------------------- choice and threads
@@ -467,9 +472,15 @@ def attach_backend(
             path=folder,
         ) from None
     transformer.model = _runtime_module(transformer, run, names)
-    return Runtime(backend, precision, folder)
+    package = "onnxruntime" if backend == "onnx-int8" else "openvino"
+    export = text_digest(*(f"{n}={f['blake2b']}" for n, f in sorted(record["files"].items())))
+    return Runtime(backend, precision, folder, export, f"{package} {_version(package)}")
 
 
-def runtime_digest(runtime: Runtime) -> str:
-    """A short digest of a runtime's identity (for names that must differ between backends)."""
-    return text_digest(runtime.tag)[:8]
+def _version(package: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - checked before
+        return "unknown"

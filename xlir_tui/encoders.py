@@ -293,7 +293,11 @@ class Encoder:
             "passage_context": self.passage_context,
             "pooling": self.pooling,
             "backend": self.backend,
-            **({"precision": self.runtime.precision} if self.runtime is not None else {}),
+            **(
+                {"precision": self.runtime.precision, "runtime": self.runtime.version}
+                if self.runtime is not None
+                else {}
+            ),
         }
 
     @property
