@@ -9,7 +9,8 @@ Measured, for the same model (``default``: multilingual-e5-small) in each backen
 2. throughput on the same texts (XQuAD-R candidates with the passage prompt and questions with
    the query prompt, no embedding cache), in alternating rounds so every backend shares the
    machine's noise; the ratio to torch is taken round by round, and the cosine of every vector
-   with torch's;
+   with torch's. torch on one thread is measured beside (``torch-1-thread``): on a loaded
+   machine, two OpenMP threads may be slower than one;
 3. retrieval quality: ``xlir_tui.report.evaluate`` on the whole collection, mono / cross / multi
    mAP of each backend minus torch's (criterion for a report default: |difference| <= 0.005 in
    each), and the whole ``evaluate`` wall time (target <= 3.5 minutes for the report default).
@@ -26,12 +27,14 @@ console and to ``bench/results/backends.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,20 +115,25 @@ def main() -> int:
 
     for enc in encoders.values():  # warm-up: first-call allocations, kernel compilation
         enc.encode_passages(sample_c[:64], cache=False)
-    times: dict[str, list[float]] = {b: [] for b in backends}
+    # torch on one thread as well: on a loaded machine two OpenMP threads can be slower than one
+    # (each of the model's ~250 parallel regions waits for a thread the scheduler gave away)
+    encoders[ONE] = ref
+    runs = [*backends, ONE]
+    times: dict[str, list[float]] = {b: [] for b in runs}
     vectors: dict[str, np.ndarray] = {}
     for r in range(args.rounds):
-        order = backends if r % 2 == 0 else backends[::-1]
+        order = runs if r % 2 == 0 else runs[::-1]
         for backend in order:
-            t = time.perf_counter()
-            vectors[backend] = encode(encoders[backend])
-            times[backend].append(time.perf_counter() - t)
+            with one_thread(backend == ONE):
+                t = time.perf_counter()
+                vectors[backend] = encode(encoders[backend])
+                times[backend].append(time.perf_counter() - t)
     print(
         f"\nthroughput, {args.texts} texts ({len(sample_c)} candidates, {n_q} questions), "
         f"{args.rounds} alternating rounds:"
     )
     speed = {}
-    for backend in backends:
+    for backend in runs:
         ratios = [tt / tb for tt, tb in zip(times["torch"], times[backend], strict=True)]
         cos = (vectors[backend] * vectors["torch"]).sum(axis=1)
         speed[backend] = {
@@ -147,35 +155,33 @@ def main() -> int:
     if not args.skip_evaluate:
         print("\nevaluate on the whole collection (mAP; difference from torch):")
         quality = {}
-        for backend in backends:
+        # torch last: it reads the embedding cache, which another process may still be filling
+        for backend in [*backends[1:], "torch"]:
             enc = encoders[backend]
             enc.use_cache = backend == "torch"
             t = time.perf_counter()
             ev = evaluate(collection, enc)
             wall = time.perf_counter() - t
+            enc.use_cache = True
             summary = ev.entry["summary"]
-            maps = {s: round(float(summary[s]["map"]), 5) for s in ("mono", "cross", "multi")}
             quality[backend] = {
-                "map": maps,
+                "map": {s: round(float(summary[s]["map"]), 5) for s in ("mono", "cross", "multi")},
                 "evaluate_s": round(wall, 1),
                 "encode_s": ev.entry["timings"]["encode_s"],
-                "cached": backend == "torch",
+                "embedding_cache": backend == "torch",
             }
-            line = f"  {backend:14s} evaluate {wall / 60:5.2f} min"
-            line += " (embedding cache on)" if backend == "torch" else ""
-            line += "; mAP " + ", ".join(f"{s} {v:.4f}" for s, v in maps.items())
+            print(f"  {backend:14s} evaluate {wall / 60:5.2f} min", flush=True)
+        for backend in backends:
+            maps = quality[backend]["map"]
+            line = f"  {backend:14s} mAP " + ", ".join(f"{s} {v:.4f}" for s, v in maps.items())
             if backend != "torch":
                 diff = {s: round(maps[s] - quality["torch"]["map"][s], 5) for s in maps}
+                ok = all(abs(d) <= 0.005 for d in diff.values())
                 quality[backend]["map_diff"] = diff
-                quality[backend]["within_0.005"] = all(abs(d) <= 0.005 for d in diff.values())
+                quality[backend]["within_0.005"] = ok
                 line += "; diff " + ", ".join(f"{s} {d:+.4f}" for s, d in diff.items())
-                line += (
-                    " (meets |diff| <= 0.005)"
-                    if quality[backend]["within_0.005"]
-                    else (" (misses |diff| <= 0.005)")
-                )
-            print(line, flush=True)
-            enc.use_cache = True
+                line += " (meets |diff| <= 0.005)" if ok else " (misses |diff| <= 0.005)"
+            print(line)
         total = collection.candidates.height + collection.questions.height
         torch_rate = speed["torch"]["texts_per_s"]
         print(
@@ -189,15 +195,16 @@ def main() -> int:
     picks = rng.sample(questions, args.queries)
     print(f"\none query, encode + exact search over {index.size} vectors, {args.queries} queries:")
     latency = {}
-    for backend in backends:
+    for backend in runs:
         enc = encoders[backend]
-        for q in picks[:10]:  # warm-up
-            index.search_vectors(enc.encode_queries([q], cache=False), k=10, method="exact")
         samples = []
-        for q in picks:
-            t = time.perf_counter()
-            index.search_vectors(enc.encode_queries([q], cache=False), k=10, method="exact")
-            samples.append((time.perf_counter() - t) * 1000)
+        with one_thread(backend == ONE):
+            for q in picks[:10]:  # warm-up
+                index.search_vectors(enc.encode_queries([q], cache=False), k=10, method="exact")
+            for q in picks:
+                t = time.perf_counter()
+                index.search_vectors(enc.encode_queries([q], cache=False), k=10, method="exact")
+                samples.append((time.perf_counter() - t) * 1000)
         p50, p99 = (float(np.percentile(samples, p)) for p in (50, 99))
         latency[backend] = {"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)}
         print(f"  {backend:14s} p50 {p50:6.1f} ms, p99 {p99:6.1f} ms")
@@ -208,6 +215,23 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"written {args.out}")
     return 0
+
+
+ONE = "torch-1-thread"
+
+
+@contextlib.contextmanager
+def one_thread(active: bool) -> Iterator[None]:
+    """torch on one thread inside the block (when ``active``), its usual count after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if active:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _threads() -> int:
