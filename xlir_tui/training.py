@@ -276,8 +276,11 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
     from .encoders import load_encoder
 
     start_model = str(resume_from) if resume_from else config.base
-    encoder = load_encoder(
-        start_model, use_cache=False, pooling=None if resume_from else config.pooling
+    encoder = load_encoder(  # training runs in torch, whatever backend encodes elsewhere
+        start_model,
+        use_cache=False,
+        pooling=None if resume_from else config.pooling,
+        backend="torch",
     )
     model = encoder.model
     config = config.with_prompts_of(encoder)
