@@ -1,11 +1,12 @@
 """Inference backends for encoders: one model run by ONNX Runtime or OpenVINO, float or int8.
 
 Encoding is almost all of the time of a report, an index build or an evaluation, and a CPU runs a
-transformer two to five times faster in an inference runtime with bfloat16 or int8 arithmetic than
-in torch's float32 eager mode. A backend replaces only the transformer's forward pass inside the
-loaded sentence-transformers model: tokenisation, prompts, truncation, pooling and normalisation
-stay sentence-transformers' own, so every backend reads exactly the same token ids and pools them
-the same way, and :class:`xlir_tui.encoders.Encoder` works unchanged on top.
+transformer two to four times faster in an inference runtime with bfloat16 or int8 arithmetic
+than in torch's float32 eager mode (``docs/benchmarks.md``). A backend replaces only the
+transformer's forward pass inside the loaded sentence-transformers model: tokenisation, prompts,
+truncation, pooling and normalisation stay sentence-transformers' own, so every backend reads
+exactly the same token ids and pools them the same way, and :class:`xlir_tui.encoders.Encoder`
+works unchanged on top.
 
 Backends (``BACKENDS``):
 
@@ -18,7 +19,13 @@ Backends (``BACKENDS``):
   ``ModelType.TRANSFORMER``: SmoothQuant and bias correction), calibrated on
   ``calibration.json`` (texts of the project's own sample collection, 10 languages).
 - ``onnx-int8``: ``torch.onnx.export`` then ONNX Runtime's dynamic int8 quantisation
-  (``quantize_dynamic``, int8 weights per output channel, activations quantised per batch).
+  (``quantize_dynamic``, int8 weights per output channel, activations quantised per batch). The
+  TorchScript exporter (``dynamo=False``) is used: its graph ran faster after quantisation than
+  the dynamo exporter's. ONNX Runtime in float32 was slower than torch here, so there is no
+  ``onnx`` float backend.
+
+On XQuAD-R only ``openvino`` stays within 0.005 mAP of torch in mono, cross and multi
+(``REPORT_BACKEND``); the int8 backends trade 0.006 to 0.023 mAP for their speed.
 
 Why the export is done here and not through sentence-transformers' ``backend="onnx"`` or
 ``"openvino"``: those go through ``optimum-onnx`` / ``optimum-intel``, whose releases require

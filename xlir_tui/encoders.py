@@ -10,7 +10,7 @@ Why a wrapper rather than a bare ``SentenceTransformer``:
 - re-encoding 13k candidates costs minutes on a CPU, so embeddings are cached on disk, keyed by the
   model's fingerprint, the prompt, the backend and the text;
 - the same model can run in an inference runtime (``backend``: :mod:`xlir_tui.backends`), two to
-  five times faster than torch on a CPU, behind the same encode methods.
+  four times faster than torch on a CPU, behind the same encode methods.
 
 ``sentence_transformers`` is imported lazily: it costs seconds, and nothing on a start-up path
 (the CLI's ``--help``, the explorer's first frame) should pay it.
