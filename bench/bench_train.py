@@ -29,9 +29,9 @@ DATA = ROOT.parent / "shared" / "data"
 def evaluate(model: str, data: str) -> dict:
     from xlir_tui.collections import load_collection
     from xlir_tui.encoders import load_encoder
-    from xlir_tui.report import evaluate as run
+    from xlir_tui.report import evaluate_encoder
 
-    entry = run(load_collection(data), load_encoder(model)).entry
+    entry = evaluate_encoder(load_collection(data), load_encoder(model)).entry
     return {"summary": entry["summary"], "languages": entry["languages"]}
 
 

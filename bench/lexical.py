@@ -90,7 +90,7 @@ def main() -> int:
             )
             wall += time.perf_counter() - t
             report = json.loads(res.stdout)
-            models += report["models"]
+            models += report["systems"]
         rows = [
             f"## {name}",
             "",
@@ -105,12 +105,11 @@ def main() -> int:
             s = m["summary"]
             t_ = m["timings"]
             took = (
-                f"index {t_['index_s']:.1f} s, score {t_['score_s']:.1f} s"
-                if "index_s" in t_
-                else f"encode {t_['encode_s']:.1f} s, score {t_['score_s']:.1f} s"
+                f"build {t_['build_s']:.1f} s, queries {t_['queries_s']:.1f} s, "
+                f"score {t_['score_s']:.1f} s"
             )
             rows.append(
-                f"| {m['model']} | {s['mono']['map']:.3f} | {s['cross']['map']:.3f} | "
+                f"| {m['label']} | {s['mono']['map']:.3f} | {s['cross']['map']:.3f} | "
                 f"{s['multi']['map']:.3f} | {s['multi']['r@10']:.3f} | "
                 f"{s['multi']['rank_distance']:.1f} | {m['bias']['same_language_share']:.2f} "
                 f"({m['bias']['expected_same_language_share']:.2f}) | {took} |"

@@ -138,14 +138,14 @@ async def test_compare_two_models(tiny_model: Path, other_model: Path) -> None:
         await pilot.press("f6")
         app.screen.query_one("#model").value = str(other_model)
         await pilot.press("enter")
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
         await pilot.press("f2")
         await settle(
             app,
             pilot,
             lambda: (
                 all(p.result for p in panes(app))
-                and {p.result.model_name for p in panes(app)} == {"tiny", "other"}
+                and {p.result.system_name for p in panes(app)} == {"tiny", "other"}
             ),
         )
         a, b = (p.result for p in panes(app))
@@ -197,8 +197,10 @@ async def test_train_cancel_and_load(tiny_model: Path, tmp_path: Path) -> None:
         assert "stopped" in text_of(screen.query_one("#status"))
         assert not screen.query_one("#load").disabled
         screen.query_one("#load").press()
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2, timeout=120)
-        assert app.workspace.slots[1].name == "run"
+        await settle(
+            app, pilot, lambda: app.compare and len(app.workspace.systems) == 2, timeout=120
+        )
+        assert app.workspace.names[1] == "run"
 
 
 async def test_a_training_process_that_dies_shows_its_last_lines(
@@ -301,14 +303,14 @@ async def test_compare_with_a_lexical_system(tiny_model: Path) -> None:
         await pilot.press("f6")
         app.screen.query_one("#model").value = "chargram"
         await pilot.press("enter")
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
         await pilot.press(*"Bienenkönigin")
         await pilot.press("enter")
         await settle(
             app,
             pilot,
             lambda: (
-                all(p.result for p in panes(app)) and panes(app)[1].result.model_name == "chargram"
+                all(p.result for p in panes(app)) and panes(app)[1].result.system_name == "chargram"
             ),
         )
         lexical = panes(app)[1].result
@@ -323,25 +325,25 @@ async def test_explore_with_a_fusion_beside_a_lexical_system(tiny_model: Path) -
     """``explore --system fusion``: the main pane fuses the model with BM25; bm25 compares."""
     import numpy as np
 
-    from xlir_tui.systems import FusionSpec
+    from xlir_tui.systems import FusionSpec, SystemSpec
 
     spec = FusionSpec.parse("dense,bm25", "rrf", "0.4")
-    app = make_app(tiny_model, langs=["de", "en"], system="fusion", fusion=spec)
+    app = make_app(tiny_model, langs=["de", "en"], spec=SystemSpec("fusion", str(tiny_model), spec))
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("f6")
         app.screen.query_one("#model").value = "bm25"
         await pilot.press("enter")
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
         await pilot.press(*"Königin Eier")
         await pilot.press("enter")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         fused, lexical = (p.result for p in panes(app))
-        assert fused.model_name == f"fusion({tiny_model.name}+bm25, rrf, 0.4/0.6)"
-        assert lexical.model_name == "bm25" and "Königin" in lexical.hits[0].text
+        assert fused.system_name == f"fusion({tiny_model.name}+bm25, rrf, 0.4/0.6)"
+        assert lexical.system_name == "bm25" and "Königin" in lexical.hits[0].text
         # the pane shows the fusion of the parts' own scores over its language's pool
         ws = app.workspace
-        parts = [s.scores(["Königin Eier"]) for s in ws.slots[0].parts]
+        parts = [s.scores(["Königin Eier"]) for s in ws.systems[0].parts.values()]
         scores = spec.combine(parts)[0]
         rows = ws.pool.rows_for(["de"])
         best = rows[np.lexsort((rows, -scores[rows]))][:10]
@@ -358,7 +360,7 @@ async def test_open_a_lexical_index_folder(sample_dir: Path, tmp_path: Path, cap
         await ready(app, pilot)
         await pilot.press(*"Königin Eier")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
-        assert panes(app)[0].result.model_name == "chargram"
+        assert panes(app)[0].result.system_name == "chargram"
         assert "Königin" in panes(app)[0].result.hits[0].text
         assert panes(app)[1].result.hits == []  # Thai shares no n-gram with a German word
 

@@ -128,6 +128,25 @@ LangOpt = Annotated[
         "--lang", help="Language of files whose name carries none (de.json and xquad.de.json do)."
     ),
 ]
+FileLangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--file-lang",
+        help="Language of collection files whose name carries none (de.json and xquad.de.json do).",
+    ),
+]
+OldFileLangOpt = Annotated[
+    str | None, typer.Option("--lang", hidden=True, help="Old spelling of --file-lang.")
+]
+
+
+def file_lang_of(file_lang: str | None, old: str | None) -> str | None:
+    """``--file-lang``, or its old spelling ``--lang`` (kept for one release)."""
+    if file_lang is not None and old is not None and file_lang != old:
+        raise XlirError("give --file-lang once (--lang is its old spelling)")
+    return file_lang if file_lang is not None else old
+
+
 StrictOpt = Annotated[
     bool,
     typer.Option(
@@ -246,12 +265,13 @@ def data_get(
 @data_app.command("stats")
 def data_stats(
     collection: CollectionArg,
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Questions, candidates, relevant pairs and skipped questions per language."""
-    c = _load(collection, lang, strict)
+    c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     stats = c.stats()
     if as_json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
@@ -298,7 +318,8 @@ def index_cmd(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Index folder to write.", show_default=False)
     ] = ...,  # type: ignore[assignment]
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     m: Annotated[int, typer.Option("--m", help="hnsw graph degree.")] = 32,
     ef_construction: Annotated[
@@ -318,69 +339,70 @@ def index_cmd(
 ) -> None:
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
     fusion of them (one index per fused system, searched together)."""
-    from .encoders import load_encoder
-    from .index import DenseIndex
-    from .systems import SYSTEMS, FusionIndex, FusionSpec
+    from .systems import IndexPlan, build_index
+
+    plan = IndexPlan(
+        collection,
+        out_dir,
+        _system_spec(system, model, fuse, fusion_method, fusion_weight),
+        file_lang=file_lang_of(file_lang, old_lang),
+        strict=strict,
+        m=m,
+        ef_construction=ef_construction,
+        ef=ef,
+        overwrite=overwrite,
+        encoder_options=_encoder_options(batch_size, pooling, query_prompt),
+    )
+    plan.validate()
+    with stage_progress() as update:
+        _, summary = build_index(plan, update, _notify)
+    err.print(summary, highlight=False)
+
+
+def _system_spec(
+    system: str,
+    model: str,
+    fuse: str,
+    fusion_method: str,
+    fusion_weight: str | None,
+    translate: Any = None,
+) -> Any:
+    """The system a command's ``--system``, ``--model`` and fusion flags name."""
+    from .systems import SYSTEMS, FusionSpec, SystemSpec
 
     if system not in SYSTEMS:
         raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
-    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
-    if out_dir.exists() and not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
-    c = _load(collection, lang, strict)
-    if spec is not None:
-        import time
+    fusion = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
+    return SystemSpec(system, model, fusion, translate)
 
-        started = time.perf_counter()
-        encoder = None
-        if "dense" in spec.parts:
-            err.print(f"loading model {model} ...", highlight=False)
-            encoder = load_encoder(
-                model, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt
-            )
-        with progress_bar(f"indexing {c.candidates.height} candidates") as update:
-            fused = FusionIndex.build(
-                c, spec, out_dir, encoder=encoder, overwrite=overwrite, progress=update
-            )
-        err.print(
-            f"indexed {fused.pool.size} candidates in {len(fused.pool.languages)} languages "
-            f"for {spec.label(model if encoder else None)} in "
-            f"{time.perf_counter() - started:.1f} s -> {out_dir}",
-            highlight=False,
-        )
-        return
-    if system != "dense":
-        import time
 
-        from .lexical import LexicalIndex
+def _encoder_options(
+    batch_size: int | None = None, pooling: str | None = None, query_prompt: str | None = None
+) -> dict[str, Any]:
+    """The encoder settings a command passes to every model it loads."""
+    from .encoders import POOLINGS
 
-        started = time.perf_counter()
-        lex = LexicalIndex.build(c, system, out_dir, overwrite=overwrite)
-        err.print(
-            f"indexed {lex.pool.size} candidates in {len(lex.pool.languages)} languages with "
-            f"{system} in {time.perf_counter() - started:.1f} s -> {out_dir}",
-            highlight=False,
-        )
-        return
-    err.print(f"loading model {model} ...", highlight=False)
-    encoder = load_encoder(model, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt)
-    with progress_bar(f"encoding {c.candidates.height} candidates") as update:
-        idx = DenseIndex.build(
-            c,
-            encoder,
-            out_dir,
-            m=m,
-            ef_construction=ef_construction,
-            ef=ef,
-            overwrite=overwrite,
-            progress=update,
-        )
-    t = idx.manifest["timings"]
-    err.print(
-        f"indexed {idx.size} candidates in {len(idx.languages)} languages "
-        f"(encode {t['encode_s']:.1f} s, graph {t['build_s']:.1f} s) -> {out_dir}",
-        highlight=False,
-    )
+    if pooling is not None and pooling not in POOLINGS:
+        raise XlirError(f"--pooling {pooling!r}: choose {' or '.join(POOLINGS)}")
+    if batch_size is not None and batch_size < 1:
+        raise XlirError(f"--batch-size must be at least 1, got {batch_size}")
+    return {
+        k: v
+        for k, v in {
+            "batch_size": batch_size,
+            "pooling": pooling,
+            "query_prompt": query_prompt,
+        }.items()
+        if v is not None
+    }
+
+
+def _notify(text: str) -> None:
+    """A line for the person running the command (stderr); warnings stand out."""
+    if text.startswith("warning:"):
+        err.print(f"[yellow]warning:[/]{text[len('warning:') :]}", highlight=False)
+    else:
+        err.print(text, highlight=False, markup=False)
 
 
 @app.command("search")
@@ -392,10 +414,11 @@ def search_cmd(
     langs: Annotated[
         str | None,
         typer.Option(
-            "--langs",
-            "--lang",
-            help="Restrict the pool to these languages, comma-separated (de,zh).",
+            "--langs", help="Restrict the pool to these languages, comma-separated (de,zh)."
         ),
+    ] = None,
+    old_langs: Annotated[
+        str | None, typer.Option("--lang", hidden=True, help="Old spelling of --langs.")
     ] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="How many results.")] = 10,
     ef: Annotated[
@@ -414,49 +437,40 @@ def search_cmd(
 
     With --translate-query, the query (written in --query-lang) is machine-translated first and
     the translation is searched (translate-test)."""
-    from .encoders import load_encoder_of
-    from .index import DenseIndex
-    from .systems import FusionIndex, index_format, load_index
+    from .systems import Models, TranslatedRetriever, check_index_folder, load_system
 
-    wanted = split_langs(langs)
-    if translate_query is not None and query_lang is None:
+    if langs is not None and old_langs is not None:
+        raise XlirError("give --langs once (--lang is its old spelling)")
+    wanted = split_langs(langs if langs is not None else old_langs)
+    if not query.strip():
+        raise XlirError("empty query")
+    if k < 1:
+        raise XlirError(f"-k must be at least 1, got {k}")
+    translate = _translate_query(translate_query, mt)
+    if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
-    shown = query
-    translator = _translator(translate_query, mt)
-    if translator is not None and query.strip():
-        query = translator.translate([query], query_lang, translate_query)[0]
-        err.print(f"query translated to {translate_query}: {query}", highlight=False)
-    if index_format(index) != "xlir-tui/dense-index":
-        loaded = load_index(index)
-        loaded.pool.rows_for(wanted)  # unknown languages fail before any model loads
-        if isinstance(loaded, FusionIndex):
-            encoder = None
-            if loaded.dense is not None:
-                encoder = load_encoder_of(loaded.dense.manifest["model"], model)
-            hits = loaded.search(query, k=k, langs=wanted, encoder=encoder)
-        else:
-            hits = loaded.search(query, k=k, langs=wanted)
-    else:
-        idx = DenseIndex.load(index)
-        idx.rows_for(wanted)  # unknown languages fail before the model loads
-        encoder = load_encoder_of(idx.manifest["model"], model)
-        idx.check_encoder(encoder)
-        hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
-    _print_hits(shown, index, wanted, hits, as_json, translated=query if translator else None)
+    check_index_folder(index)  # a damaged folder fails before any model loads
+    models = Models(notify=_notify)
+    retriever = load_system(index, models, model)
+    retriever.pool.rows_for(wanted)  # unknown languages fail before any translation
+    searched = query
+    if translate is not None:
+        translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
+        searched = translated.translate([query], [query_lang])[0]
+        err.print(f"query translated to {translate.to}: {searched}", highlight=False)
+    hits = retriever.search(searched, k=k, langs=wanted, ef=ef)
+    _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
 
 
-def _translator(translate_query: str | None, mt: str | None) -> Any:
-    """The translation model of ``--translate-query LANG --mt MODEL`` (None without them)."""
+def _translate_query(translate_query: str | None, mt: str | None) -> Any:
+    """``--translate-query LANG --mt MODEL`` (None without them)."""
     if translate_query is None and mt is None:
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
-    from .translation import Translator, model_code
+    from .systems import TranslateQuery
 
-    err.print(f"loading translation model {mt} ...", highlight=False)
-    translator = Translator.load(mt)
-    model_code(translator.family, translate_query)  # an unknown language fails here
-    return translator
+    return TranslateQuery(translate_query, mt)
 
 
 def _print_hits(
@@ -513,7 +527,8 @@ def bias_report_cmd(
         ),
     ] = None,
     langs: LangsOpt = None,
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
     out_dir: Annotated[
@@ -571,142 +586,37 @@ def bias_report_cmd(
 
     With --translate-query, each --model is also scored on queries machine-translated into that
     language (translate-test), as a system of its own beside the plain model."""
-    from .encoders import load_encoder
-    from .index import DenseIndex
-    from .report import build_report, evaluate, evaluate_system, write_outputs
-    from .systems import SYSTEMS, FusionSpec
+    from .report import ReportPlan, run_report
+    from .systems import FusionSpec
 
-    models = model or ["default"]
-    systems = list(dict.fromkeys(system or ["dense"]))
-    unknown = [x for x in systems if x not in SYSTEMS]
-    if unknown:
-        raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
-    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if "fusion" in systems else None
-    if k < 1:
-        raise XlirError(f"-k must be at least 1, got {k}")
-    if run_depth < 0:
-        raise XlirError(f"--run-depth must be 0 (whole pool) or more, got {run_depth}")
-    if index is not None and not ann:
-        raise XlirError("--index is only used with --ann")
-    if index is not None and len(models) > 1:
-        raise XlirError("--index goes with a single --model (each model needs its own index)")
-    if out_dir is not None and out_dir.exists() and not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
-    translator = _translator(translate_query, mt)
-    if translator is not None and "dense" not in systems:
-        raise XlirError("--translate-query translates the queries of a dense --system")
-    c = _load(collection, lang, strict)
-    wanted = split_langs(langs)
-    if wanted:
-        c = c.restrict(wanted)
-    for source in c.languages if translator is not None else []:
-        translator.check(source, translate_query)  # every pair loads before any work
-    if len(c.languages) == 1:
-        err.print(
-            f"note: only one language ({c.languages[0]}): the cross and multi settings are absent",
-            highlight=False,
-        )
-    prebuilt = DenseIndex.load(index) if index is not None else None
-    loaded: dict[str, Any] = {}
-
-    def encoder_for(spec: str) -> Any:
-        """Each model is loaded once, whether fusion, dense or both use it."""
-        if spec not in loaded:
-            err.print(f"loading model {spec} ...", highlight=False)
-            loaded[spec] = load_encoder(
-                spec, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt
-            )
-        return loaded[spec]
-
-    evaluations = []
-    for name in systems:
-        if name == "dense":
-            continue
-        encoder = None
-        if spec is not None and name == "fusion" and "dense" in spec.parts:
-            encoder = encoder_for(models[0])
-        with stage_progress() as update:
-            evaluations.append(
-                evaluate_system(
-                    c,
-                    name,
-                    encoder=encoder,
-                    fusion=spec,
-                    k=k,
-                    peer=peer,
-                    run_depth=run_depth if out_dir else None,
-                    progress=update,
-                )
-            )
-        t = evaluations[-1].entry["timings"]
-        err.print(
-            f"{evaluations[-1].entry['model']}: indexed in {t['index_s']:.1f} s, scored in "
-            f"{t['score_s']:.1f} s",
-            highlight=False,
-        )
-    for spec in models if "dense" in systems else []:
-        encoder = encoder_for(spec)
-        ann_index = None
-        if ann and prebuilt is not None:
-            prebuilt.check_encoder(encoder)
-            if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
-                raise XlirError(
-                    "holds other candidates than the collection being scored "
-                    "(another collection, or other --langs)",
-                    path=index,
-                )
-            ann_index = prebuilt
-        with stage_progress() as update:
-            if ann and ann_index is None:
-                ann_index = DenseIndex.build(
-                    c, encoder, None, progress=lambda d, t: update("indexing", d, t)
-                )
-            evaluations.append(
-                evaluate(
-                    c,
-                    encoder,
-                    k=k,
-                    peer=peer,
-                    run_depth=run_depth if out_dir else None,
-                    progress=update,
-                    ann=ann_index,
-                )
-            )
-        t = evaluations[-1].entry["timings"]
-        err.print(
-            f"{spec}: encoded in {t['encode_s']:.1f} s, scored in {t['score_s']:.1f} s",
-            highlight=False,
-        )
-        if translator is not None:
-            with stage_progress() as update:
-                evaluations.append(
-                    evaluate(
-                        c,
-                        encoder,
-                        k=k,
-                        peer=peer,
-                        run_depth=run_depth if out_dir else None,
-                        progress=update,
-                        translate_query=(translator, translate_query),
-                    )
-                )
-            t = evaluations[-1].entry["timings"]
-            err.print(
-                f"{spec} with queries translated to {translate_query}: translated in "
-                f"{t['translate_s']:.1f} s, scored in {t['score_s']:.1f} s",
-                highlight=False,
-            )
-    report = build_report(c, evaluations)
-    if out_dir is not None:
-        err.print(f"writing {out_dir} ...", highlight=False)
-        names = write_outputs(out_dir, c, report, evaluations, overwrite=overwrite)
-        err.print(f"wrote {', '.join(names)} to {out_dir}", highlight=False)
+    plan = ReportPlan(
+        collection,
+        models=model or ["default"],
+        systems=system or ["dense"],
+        fusion=FusionSpec.parse(fuse, fusion_method, fusion_weight)
+        if system and "fusion" in system
+        else None,
+        translate_query=_translate_query(translate_query, mt),
+        langs=split_langs(langs),
+        file_lang=file_lang_of(file_lang, old_lang),
+        strict=strict,
+        k=k,
+        peer=peer,
+        run_depth=run_depth,
+        out=out_dir,
+        overwrite=overwrite,
+        ann=ann,
+        index=index,
+        encoder_options=_encoder_options(batch_size, pooling, query_prompt),
+    )
+    plan.validate()
+    result = run_report(plan, stage_progress, _notify)
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps(result.report, ensure_ascii=False, indent=2))
         return
     from .render import render_report
 
-    render_report(out, report)
+    render_report(out, result.report)
 
 
 @app.command("explore")
@@ -741,8 +651,6 @@ def explore_cmd(
     query_lang: QueryLangOpt = None,
 ) -> None:
     """Side-by-side queries across languages with live language-bias statistics (TUI)."""
-    from .systems import SYSTEMS, FusionSpec
-
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
     if index is not None and (model != "default" or pooling or query_prompt is not None):
@@ -751,30 +659,27 @@ def explore_cmd(
         )
     if index is not None and system != "dense":
         raise XlirError("--system goes with --collection (an index knows its system)")
-    if system not in SYSTEMS:
-        raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
-    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
-    if (translate_query is None) != (mt is None):
-        raise XlirError("--translate-query and --mt go together")
+    spec = _system_spec(
+        system, model, fuse, fusion_method, fusion_weight, _translate_query(translate_query, mt)
+    )
+    options = _encoder_options(pooling=pooling, query_prompt=query_prompt)
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     panes = split_langs(langs)
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
     if index is not None:
-        from .systems import load_index
+        from .systems import check_index_folder
 
-        load_index(index)  # a damaged index fails here, in one line, not in the TUI
+        check_index_folder(index)  # a damaged index fails here, in one line, not in the TUI
     from .tui.app import ExplorerApp
 
     ExplorerApp(
         index=str(index) if index else None,
         collection=[str(p) for p in collection] if collection else None,
-        model=model,
-        system=system,
-        fusion=spec,
-        encoder_options={"pooling": pooling, "query_prompt": query_prompt},
-        translate={"translate_query": translate_query, "mt": mt, "query_lang": query_lang},
+        spec=spec,
+        encoder_options=options,
+        query_lang=query_lang,
         langs=[None if x == "all" else x for x in panes] if panes else None,
         k=k,
     ).run()
@@ -809,7 +714,8 @@ def translate_cmd(
         bool,
         typer.Option("--paragraphs", help="Also translate each answer's paragraph (its context)."),
     ] = False,
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per batch.")] = 16,
     num_beams: Annotated[int, typer.Option("--num-beams", help="Beam search width.")] = 1,
@@ -830,7 +736,7 @@ def translate_cmd(
         raise XlirError("--to names no language")
     if batch_size < 1 or num_beams < 1 or max_length < 1:
         raise XlirError("--batch-size, --num-beams and --max-length must be at least 1")
-    c = _load(collection, lang, strict)
+    c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     err.print(f"loading translation model {mt} ...", highlight=False)
     translator = Translator.load(
         mt, batch_size=batch_size, max_length=max_length, num_beams=num_beams

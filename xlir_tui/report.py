@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +27,17 @@ from .encoders import Encoder
 from .errors import XlirError
 from .index import DenseIndex
 from .langs import lang_color
-from .metrics import Ranked, rank_scored, summarize, trec_tie_key
+from .metrics import Ranked, average_precision, rank_scored, summarize, trec_tie_key
 from .paths import atomic_dir
 
 if TYPE_CHECKING:
-    from .systems import FusionSpec
+    from .systems import FusionSpec, Retriever, SystemSpec, TranslateQuery
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``."""
+REPORT_FORMAT = "xlir-tui/bias-report"
+REPORT_FORMAT_VERSION = 2
+"""2: ``systems`` (each with its ``label``) where version 1 said ``models`` and ``model``."""
 
 
 @dataclass
@@ -118,7 +121,7 @@ def rank_collection(
 
 def evaluate(
     collection: Collection,
-    encoder: Encoder,
+    retriever: Retriever,
     *,
     k: int = 10,
     peer: bool = False,
@@ -127,71 +130,66 @@ def evaluate(
     progress: Progress | None = None,
     ann: DenseIndex | None = None,
     ann_depth: int = 1000,
-    translate_query: tuple[Any, str] | None = None,
+    build_s: float = 0.0,
 ) -> Evaluation:
-    """Score ``collection`` with ``encoder`` in the mono, cross and multi settings.
+    """Score ``collection`` with any system in the mono, cross and multi settings.
 
-    With ``ann`` (an index of the same collection and model), the multi setting is also scored
-    through hnswlib, top ``ann_depth`` per query, and the entry says how far that is from exact.
-    With ``translate_query`` = (translator, pivot), every question not already in the pivot
-    language is machine-translated into it before encoding (translate-test): a system of its
-    own, reported beside the plain model.
+    The retriever scores the questions in chunks against every candidate; the metrics come from
+    those scores alone, whatever the system. With ``ann`` (an index of the same collection and
+    model), the multi setting is also scored through hnswlib, top ``ann_depth`` per query, and
+    the entry says how far that is from exact. ``build_s`` is the time the system took to build
+    over the collection (encoding or indexing its candidates), recorded with the others.
     """
     if collection.questions.is_empty() or collection.candidates.is_empty():
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
+    retriever.check_collection(collection)
     started = time.perf_counter()
 
     def stage(name: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(name, done, total)) if progress else None
 
     questions = collection.questions["text"].to_list()
-    translated_s = 0.0
-    if translate_query is not None:
-        translator, pivot = translate_query
-        from .translation import translate_queries
-
-        questions = translate_queries(
-            translator, questions, collection.questions["lang"].to_list(), pivot, stage
-        )
-        translated_s = time.perf_counter() - started
-    cvec = encoder.encode_candidates(collection.candidates, progress=stage("encoding candidates"))
-    qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
-    encoded = time.perf_counter()
-    cand_t = np.ascontiguousarray(cvec.T)
+    scorer = retriever.scorer(questions, collection.questions["lang"].to_list(), progress)
+    prepared = time.perf_counter()
     ranked, rel_q, rel_c = rank_collection(
-        collection, lambda lo, hi: qvec[lo:hi] @ cand_t, k, chunk, run_depth, stage("scoring")
+        collection, scorer, k, chunk, run_depth, stage("scoring")
     )
     result = summarize(ranked, peer=peer)
     scored = time.perf_counter()
     if ann is not None and result["summary"]["multi"] is not None:
-        result["ann"] = ann_multi(ann, qvec, rel_q, rel_c, result["summary"]["multi"], ann_depth)
-    unk = unknown_token_rate(encoder, collection)
-    for lang, rate in unk.items():
-        result["languages"][lang]["unk_rate"] = rate
-    entry = {
-        "model": encoder.name,
-        "system": "dense",
-        "fingerprint": encoder.fingerprint,
-        "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
-        **result,
-        "timings": {
-            "encode_s": round(encoded - started - translated_s, 3),
-            "score_s": round(scored - encoded, 3),
-        },
+        result["ann"] = ann_multi(
+            ann, retriever, questions, rel_q, rel_c, result["summary"]["multi"], ann_depth
+        )
+    if retriever.encoder is not None and retriever.system == "dense":
+        for lang, rate in unknown_token_rate(retriever.encoder, collection).items():
+            result["languages"][lang]["unk_rate"] = rate
+    timings = {
+        "build_s": round(build_s, 3),
+        "queries_s": round(prepared - started, 3),
+        "score_s": round(scored - prepared, 3),
     }
-    if translate_query is not None:
-        translator, pivot = translate_query
-        entry["model"] = f"{encoder.name} (queries translated to {pivot} by {translator.name})"
-        entry["translate_query"] = {"to": pivot, "mt": translator.name}
-        entry["timings"]["translate_s"] = round(translated_s, 3)
+    translate_s = getattr(retriever, "translate_s", None)
+    if translate_s is not None:
+        timings["translate_s"] = round(translate_s, 3)
+    entry = {**retriever.describe(), **result, "timings": timings}
     return Evaluation(
         entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
     )
 
 
+def evaluate_encoder(collection: Collection, encoder: Encoder, **options: Any) -> Evaluation:
+    """:func:`evaluate` for the dense system of an encoder already loaded (training's
+    evaluations, benchmarks)."""
+    from .systems import DenseRetriever
+
+    index = DenseIndex.build(collection, encoder, None, graph=False)
+    return evaluate(collection, DenseRetriever(index, encoder), **options)
+
+
 def ann_multi(
     index: DenseIndex,
-    qvec: np.ndarray,
+    retriever: Retriever,
+    questions: list[str],
     rel_q: np.ndarray,
     rel_c: np.ndarray,
     exact: dict[str, Any],
@@ -200,19 +198,16 @@ def ann_multi(
     """Multi-setting mAP and R@10 through the hnsw graph (relevant items past ``depth`` count 0)."""
     depth = min(depth, index.size)
     ef = max(int(index.manifest["hnsw"]["ef"]), depth)
+    qvec = retriever.encoder.encode_queries(questions)  # the embedding cache has them
     rows, _ = index.search_vectors(qvec, k=depth, ef=ef, method="hnsw")
-    relevant: dict[int, set[int]] = {}
+    relevant: dict[int, np.ndarray] = {}
     for q, c in zip(rel_q.tolist(), rel_c.tolist(), strict=True):
-        relevant.setdefault(q, set()).add(c)
+        relevant.setdefault(q, []).append(c)  # type: ignore[arg-type]
     aps, recalls = [], []
     for q, rel in relevant.items():
-        hits, total = 0, 0.0
-        for rank, c in enumerate(rows[q].tolist(), 1):
-            if c in rel:
-                hits += 1
-                total += hits / rank
-        aps.append(total / len(rel))
-        recalls.append(len(rel & set(rows[q][:10].tolist())) / len(rel))
+        found = np.flatnonzero(np.isin(rows[q], rel)) + 1  # 1-based ranks of those retrieved
+        aps.append(average_precision(found, len(rel)))
+        recalls.append(int((found <= 10).sum()) / len(rel))
     m, r10 = float(np.mean(aps)), float(np.mean(recalls))
     return {
         "ef": ef,
@@ -222,80 +217,6 @@ def ann_multi(
     }
 
 
-def evaluate_system(
-    collection: Collection,
-    system: str,
-    *,
-    encoder: Encoder | None = None,
-    fusion: FusionSpec | None = None,
-    k: int = 10,
-    peer: bool = False,
-    run_depth: int | None = None,
-    chunk: int = 256,
-    progress: Progress | None = None,
-) -> Evaluation:
-    """Score ``collection`` with a lexical system (``bm25``, ``chargram``) or with ``fusion``.
-
-    ``fusion`` combines the parts of ``fusion`` (by default the dense ``encoder`` and character
-    n-grams, equal weights), by reciprocal-rank fusion or score interpolation. The metrics are
-    the same as for :func:`evaluate`, computed from each system's scores.
-    """
-    from .systems import SYSTEMS, FusionSpec, part_scorer
-
-    if system not in SYSTEMS or system == "dense":
-        raise XlirError(f"unknown system {system!r} here (bm25, chargram, fusion)")
-    if collection.questions.is_empty() or collection.candidates.is_empty():
-        raise XlirError(f"collection {collection.name} has no questions or no candidates")
-    questions = collection.questions["text"].to_list()
-    texts = collection.candidates["text"].to_list()
-
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return (lambda done, total: progress(name, done, total)) if progress else None
-
-    started = time.perf_counter()
-    if system != "fusion":
-        score = part_scorer(system, texts)
-        name = system
-
-        def scorer(lo: int, hi: int) -> np.ndarray:
-            return score(questions[lo:hi])
-    else:
-        spec = fusion or FusionSpec()
-        name = spec.label(encoder.name if encoder is not None else None)
-        parts: list[Callable[[int, int], np.ndarray]] = []
-        for part in spec.parts:
-            if part == "dense":
-                if encoder is None:
-                    raise XlirError("--system fusion with dense needs a --model")
-                cvec = encoder.encode_candidates(
-                    collection.candidates, stage("encoding candidates")
-                )
-                qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
-                cand_t = np.ascontiguousarray(cvec.T)
-                parts.append(lambda lo, hi, q=qvec, c=cand_t: q[lo:hi] @ c)
-            else:
-                score = part_scorer(part, texts)
-                parts.append(lambda lo, hi, s=score: s(questions[lo:hi]))
-
-        def scorer(lo: int, hi: int) -> np.ndarray:
-            return spec.combine([p(lo, hi) for p in parts])
-
-    indexed = time.perf_counter()
-    ranked, _, _ = rank_collection(collection, scorer, k, chunk, run_depth, stage("scoring"))
-    result = summarize(ranked, peer=peer)
-    scored = time.perf_counter()
-    entry = {
-        "model": name,
-        "system": system,
-        **({"fusion": spec.to_dict()} if system == "fusion" else {}),
-        **result,
-        "timings": {"index_s": round(indexed - started, 3), "score_s": round(scored - indexed, 3)},
-    }
-    return Evaluation(
-        entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
-    )
-
-
 def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
     """The whole report as JSON-ready data."""
     langs = collection.languages
@@ -303,6 +224,8 @@ def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> d
     if len(langs) == 1:
         notes.append(f"only one language ({langs[0]}): the cross and multi settings are absent")
     return {
+        "format": REPORT_FORMAT,
+        "format_version": REPORT_FORMAT_VERSION,
         "collection": collection.name,
         "collection_fingerprint": collection.fingerprint,
         "created_by": f"xlir-tui {__version__}",
@@ -315,7 +238,7 @@ def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> d
             "multi": 1 if len(langs) > 1 else 0,
         },
         "notes": notes,
-        "models": [e.entry for e in evaluations],
+        "systems": [e.entry for e in evaluations],
     }
 
 
@@ -326,11 +249,11 @@ def slug(text: str) -> str:
 
 
 def pairs_frame(report: dict[str, Any]) -> pl.DataFrame:
-    rows = [{"model": m["model"], **p} for m in report["models"] for p in m["pairs"]]
+    rows = [{"system": m["label"], **p} for m in report["systems"] for p in m["pairs"]]
     return pl.DataFrame(
         rows,
         schema={
-            "model": pl.String,
+            "system": pl.String,
             "query_lang": pl.String,
             "pool_lang": pl.String,
             "setting": pl.String,
@@ -444,17 +367,17 @@ def write_outputs(
             names.append("qrels.txt")
             single = len(evaluations) == 1
             for ev in evaluations:
-                tag = "" if single else f".{slug(ev.entry['model'])}"
+                tag = "" if single else f".{slug(ev.entry['label'])}"
                 files = ev.entry.setdefault("files", {})
                 if ev.ranked.run:
                     run_name = f"run.multi{tag}.txt"
-                    _write_run(tmp / run_name, ev, tag=slug(ev.entry["model"]))
+                    _write_run(tmp / run_name, ev, tag=slug(ev.entry["label"]))
                     files["run_multi"] = run_name
                     names.append(run_name)
                 svg_name = f"heatmap{tag}.svg"
                 (tmp / svg_name).write_text(
                     heatmap_svg(
-                        ev.entry, collection.languages, f"{collection.name}: {ev.entry['model']}"
+                        ev.entry, collection.languages, f"{collection.name}: {ev.entry['label']}"
                     ),
                     encoding="utf-8",
                 )
@@ -494,3 +417,175 @@ def _write_run(path: Path, ev: Evaluation, tag: str) -> None:
             buf = io.StringIO()
             frame.write_csv(buf, separator=" ", include_header=False, quote_style="never")
             f.write(buf.getvalue())
+
+
+# ------------------------------------------------------------------------- the whole report
+
+
+@dataclass
+class ReportPlan:
+    """Everything ``xlir-tui bias-report`` is asked to do, checked before any model loads.
+
+    ``systems`` are kinds (``dense``, ``bm25``, ``chargram``, ``fusion``); ``dense`` stands for
+    one system per model of ``models``, and a fusion's dense part is the first model. With
+    ``translate_query`` every dense system is also scored on translated queries, beside itself.
+    """
+
+    collection: list[Path]
+    models: list[str] = field(default_factory=lambda: ["default"])
+    systems: list[str] = field(default_factory=lambda: ["dense"])
+    fusion: FusionSpec | None = None
+    translate_query: TranslateQuery | None = None
+    langs: list[str] | None = None
+    file_lang: str | None = None
+    strict: bool = False
+    k: int = 10
+    peer: bool = False
+    run_depth: int = 1000
+    out: Path | None = None
+    overwrite: bool = False
+    ann: bool = False
+    index: Path | None = None
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Every check that needs no model and no encoding."""
+        from .systems import SYSTEMS
+
+        self.systems = list(dict.fromkeys(self.systems or ["dense"]))
+        self.models = list(dict.fromkeys(self.models or ["default"]))
+        unknown = [x for x in self.systems if x not in SYSTEMS]
+        if unknown:
+            raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
+        if "fusion" in self.systems and self.fusion is None:
+            from .systems import FusionSpec
+
+            self.fusion = FusionSpec()
+        if self.k < 1:
+            raise XlirError(f"-k must be at least 1, got {self.k}")
+        if self.run_depth < 0:
+            raise XlirError(f"--run-depth must be 0 (whole pool) or more, got {self.run_depth}")
+        if self.index is not None and not self.ann:
+            raise XlirError("--index is only used with --ann")
+        if self.index is not None and len(self.models) > 1:
+            raise XlirError("--index goes with a single --model (each model needs its own index)")
+        if self.out is not None and self.out.exists() and not self.overwrite:
+            raise XlirError("output folder exists (pass --overwrite to replace it)", path=self.out)
+        if self.translate_query is not None and "dense" not in self.systems:
+            raise XlirError("--translate-query translates the queries of a dense --system")
+
+    def specs(self) -> list[SystemSpec]:
+        """The systems in report order: the other kinds as named, then each model (and its
+        translated twin)."""
+        from .systems import SystemSpec
+
+        out = [
+            SystemSpec(name, self.models[0], self.fusion)
+            for name in self.systems
+            if name != "dense"
+        ]
+        if "dense" in self.systems:
+            for model in self.models:
+                out.append(SystemSpec("dense", model))
+                if self.translate_query is not None:
+                    out.append(SystemSpec("dense", model, translate_query=self.translate_query))
+        return out
+
+
+@dataclass
+class ReportResult:
+    report: dict[str, Any]
+    evaluations: list[Evaluation]
+    collection: Collection
+    written: list[str] = field(default_factory=list)
+
+
+def run_report(
+    plan: ReportPlan,
+    progress: Callable[[], Any] | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Run a validated plan: load the collection, build and score each system, write exports.
+
+    ``progress()`` is a context manager yielding a ``progress(stage, done, total)`` callback (one
+    per system, so each gets its own bars); ``notify`` receives the lines a person reads
+    (warnings, what loads, what each system took).
+    """
+    import contextlib
+
+    from .collections import load_collection
+    from .index import DenseIndex
+    from .systems import Models, SystemSpec, TranslatedRetriever, open_system
+
+    say = notify or (lambda _text: None)
+    plan.validate()
+    c = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
+    if c.skipped.height:
+        say(
+            f"warning: {c.skipped.height} question(s) skipped: their answer lies in no sentence "
+            "(see 'skipped' in xlir-tui data stats)"
+        )
+    if plan.langs:
+        c = c.restrict(plan.langs)
+    models = Models(dict(plan.encoder_options), say)
+    if plan.translate_query is not None:
+        translator = models.translator(plan.translate_query.mt)
+        from .translation import model_code
+
+        model_code(translator.family, plan.translate_query.to)
+        for source in c.languages:
+            translator.check(source, plan.translate_query.to)  # every pair before any work
+    if len(c.languages) == 1:
+        say(f"note: only one language ({c.languages[0]}): the cross and multi settings are absent")
+    prebuilt = DenseIndex.load(plan.index) if plan.index is not None else None
+    bars = progress or contextlib.nullcontext
+    evaluations: list[Evaluation] = []
+    built: dict[SystemSpec, Any] = {}
+    for spec in plan.specs():
+        with bars() as update:
+            started = time.perf_counter()
+            base = spec if spec.translate_query is None else SystemSpec("dense", spec.model)
+            if spec.translate_query is not None and base in built:
+                retriever: Retriever = TranslatedRetriever(
+                    built[base], models.translator(spec.translate_query.mt), spec.translate_query.to
+                )
+            else:
+                retriever = open_system(c, spec, models, update, graph=False)
+                built[spec] = retriever
+            build_s = time.perf_counter() - started
+            ann = None
+            if plan.ann and spec.system == "dense" and spec.translate_query is None:
+                ann = prebuilt if prebuilt is not None else retriever.index  # type: ignore[attr-defined]
+                if prebuilt is not None:
+                    prebuilt.check_encoder(retriever.encoder)
+                    if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
+                        raise XlirError(
+                            "holds other candidates than the collection being scored "
+                            "(another collection, or other --langs)",
+                            path=plan.index,
+                        )
+            evaluations.append(
+                evaluate(
+                    c,
+                    retriever,
+                    k=plan.k,
+                    peer=plan.peer,
+                    run_depth=plan.run_depth if plan.out else None,
+                    progress=update,
+                    ann=ann,
+                    build_s=build_s,
+                )
+            )
+        t = evaluations[-1].entry["timings"]
+        took = [f"built in {t['build_s']:.1f} s"]
+        if "translate_s" in t:
+            took.append(f"queries translated in {t['translate_s']:.1f} s")
+        took.append(f"queries in {t['queries_s']:.1f} s, scored in {t['score_s']:.1f} s")
+        say(f"{retriever.label}: {', '.join(took)}")
+    report = build_report(c, evaluations)
+    written: list[str] = []
+    if plan.out is not None:
+        say(f"writing {plan.out} ...")
+        written = write_outputs(plan.out, c, report, evaluations, overwrite=plan.overwrite)
+        say(f"wrote {', '.join(written)} to {plan.out}")
+    return ReportResult(report, evaluations, c, written)

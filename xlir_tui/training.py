@@ -544,7 +544,7 @@ class _Runner:
             return None
         from dataclasses import replace
 
-        from .report import evaluate
+        from .report import evaluate_encoder
 
         enc = replace(
             self.encoder,
@@ -556,7 +556,7 @@ class _Runner:
             passage_context=self.config.passage_context,
         )
         enc._caches = {}
-        entry = evaluate(self.eval_collection, enc).entry
+        entry = evaluate_encoder(self.eval_collection, enc).entry
         s = entry["summary"]
         metrics = {
             "mono": (s["mono"] or {}).get("map"),

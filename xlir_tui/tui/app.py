@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from .messages import LoadProgress, ModelAdded, ResultsReady, WorkspaceReady
+from .messages import LoadProgress, ResultsReady, SystemAdded, WorkspaceReady
 from .screens import (
     CompareScreen,
     HelpScreen,
@@ -61,21 +61,19 @@ class ExplorerApp(App[None]):
         index: str | None = None,
         collection: list[str] | None = None,
         model: str = "default",
-        system: str = "dense",
-        fusion: Any = None,
+        spec: Any = None,
         encoder_options: dict[str, Any] | None = None,
-        translate: dict[str, str | None] | None = None,
+        query_lang: str | None = None,
         langs: list[str] | None = None,
         k: int = 10,
     ) -> None:
         super().__init__()
         self.source_index = index
         self.source_collection = collection
+        self.spec = spec  # a SystemSpec; None: the dense system of ``model``
         self.model_spec = model
-        self.system = system
-        self.fusion = fusion
         self.encoder_options = encoder_options or {}
-        self.translate = translate or {}
+        self.query_lang = query_lang
         self.langs: list[str | None] = list(langs or [])
         self.k = k
         self.workspace: Any = None
@@ -123,6 +121,7 @@ class ExplorerApp(App[None]):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_workspace(self) -> None:
         from ..session import Workspace
+        from ..systems import SystemSpec
 
         def progress(stage: str, done: int, total: int) -> None:
             self.post_message(LoadProgress(stage, done, total))
@@ -133,12 +132,10 @@ class ExplorerApp(App[None]):
         ws = Workspace.open(
             index=self.source_index,
             collection=collection,
-            model=self.model_spec,
-            system=self.system,
-            fusion=self.fusion,
+            spec=self.spec or SystemSpec("dense", self.model_spec),
             encoder_options=self.encoder_options,
+            query_lang=self.query_lang,
             progress=progress,
-            **self.translate,
         )
         ws.k = self.k
         self.post_message(WorkspaceReady(ws))
@@ -152,12 +149,16 @@ class ExplorerApp(App[None]):
         self.post_message(ResultsReady(request, results, (time.perf_counter() - started) * 1000))
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def load_second_model(self, spec: str) -> None:
-        def progress(stage: str, done: int, total: int) -> None:
-            self.post_message(LoadProgress(f"{stage} for {spec}", done, total))
+    def load_second_model(self, choice: str) -> None:
+        """Load the system named in the compare dialog (a model, bm25, chargram, fusion)."""
+        from ..session import choice_spec
 
-        slot = self.workspace.add_model(spec, progress=progress)
-        self.post_message(ModelAdded(slot, self.workspace.slots[slot].name))
+        def progress(stage: str, done: int, total: int) -> None:
+            self.post_message(LoadProgress(f"{stage} for {choice}", done, total))
+
+        ws = self.workspace
+        place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
+        self.post_message(SystemAdded(place, ws.names[place]))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -185,7 +186,7 @@ class ExplorerApp(App[None]):
         if bad:
             self.notify(f"no candidates in {', '.join(bad)}", severity="warning")
             self.langs = [x for x in self.langs if x not in bad] or ws.languages[:2]
-        self.sub_title = f"{ws.collection.name} · {ws.slots[0].name}"
+        self.sub_title = f"{ws.collection.name} · {ws.names[0]}"
         query = self.query_one("#query", Input)
         query.disabled = False
         query.placeholder = "type a query in any language (F2: question mode, F1: help)"
@@ -211,7 +212,7 @@ class ExplorerApp(App[None]):
             f"{what}: {len(message.results)} panes updated (F1: help, Ctrl+P: commands)"
         )
 
-    def on_model_added(self, message: ModelAdded) -> None:
+    def on_system_added(self, message: SystemAdded) -> None:
         self.compare = True
         self.notify(f"comparing with {message.name}")
         self.rebuild_panes()
@@ -220,7 +221,7 @@ class ExplorerApp(App[None]):
     def pane_specs(self) -> list[Any]:
         from ..session import Pane
 
-        if self.compare and self.workspace is not None and len(self.workspace.slots) > 1:
+        if self.compare and self.workspace is not None and len(self.workspace.systems) > 1:
             lang = self.langs[0] if self.langs else None
             return [Pane(lang, 0, self.restrict), Pane(lang, 1, self.restrict)]
         return [Pane(lang, 0, self.restrict) for lang in self.langs]
@@ -230,9 +231,9 @@ class ExplorerApp(App[None]):
             return  # keys pressed while the model loads change nothing yet
         container = self.query_one("#panes", Horizontal)
         container.remove_children()
-        names = [slot.name for slot in self.workspace.slots]
+        names = self.workspace.names
         container.mount_all(
-            [ResultPane(i, pane, names[pane.model]) for i, pane in enumerate(self.pane_specs())]
+            [ResultPane(i, pane, names[pane.system]) for i, pane in enumerate(self.pane_specs())]
         )
         self.query_one("#mode", Static).update(self._mode_label())
         self.call_after_refresh(self.submit)
@@ -264,7 +265,7 @@ class ExplorerApp(App[None]):
 
     def refresh_bias(self) -> None:
         ws = self.workspace
-        names = [s.name for s in ws.slots] if self.compare else [ws.slots[0].name]
+        names = ws.names if self.compare else ws.names[:1]
         sessions = [s.summary() for s in ws.stats]
         self.query_one(BiasPanel).render_stats(
             self.last_results, sessions, ws.expected, names, ws.k

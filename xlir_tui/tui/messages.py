@@ -25,10 +25,10 @@ class ResultsReady(Message):
         self.request, self.results, self.elapsed_ms = request, results, elapsed_ms
 
 
-class ModelAdded(Message):
-    def __init__(self, slot: int, name: str) -> None:
+class SystemAdded(Message):
+    def __init__(self, place: int, name: str) -> None:
         super().__init__()
-        self.slot, self.name = slot, name
+        self.place, self.name = place, name
 
 
 class TrainingEvent(Message):

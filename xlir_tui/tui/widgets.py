@@ -20,11 +20,11 @@ def lang_tag(lang: str) -> Text:
 class ResultPane(Vertical):
     """One column: a title (language, model, AP) and the ranked results."""
 
-    def __init__(self, number: int, pane: Any = None, model_name: str = "", **kwargs: Any) -> None:
+    def __init__(self, number: int, pane: Any = None, system_name: str = "", **kwargs: Any) -> None:
         super().__init__(classes="pane", **kwargs)
         self.number = number
         self.pane = pane
-        self.model_name = model_name
+        self.system_name = system_name
         self.result: Any = None
 
     def compose(self) -> ComposeResult:
@@ -34,7 +34,7 @@ class ResultPane(Vertical):
             title.append_text(
                 lang_tag(self.pane.lang) if self.pane.lang else Text(" all ", style="reverse")
             )
-            title.append(f" {self.model_name}", style="bold")
+            title.append(f" {self.system_name}", style="bold")
             if self.pane.restrict:
                 title.append(" (own pool)", style="dim")
         yield Static(title, classes="pane-title", id=f"title-{self.number}")
@@ -55,7 +55,7 @@ class ResultPane(Vertical):
         pane = result.pane
         title = Text()
         title.append_text(lang_tag(pane.lang) if pane.lang else Text(" all ", style="reverse"))
-        title.append(f" {result.model_name}", style="bold")
+        title.append(f" {result.system_name}", style="bold")
         if pane.restrict:
             title.append(" (own pool)", style="dim")
         if result.ap is not None:
@@ -96,15 +96,15 @@ class BiasPanel(Static):
         results: list[Any],
         sessions: list[dict[str, Any]],
         expected: dict[str, float],
-        model_names: list[str],
+        system_names: list[str],
         k: int,
     ) -> None:
         grid = Table.grid(padding=(0, 1))
         grid.add_column()
         grid.add_row(Text(f"Language bias, top {k} of the whole pool", style="bold"))
         grid.add_row(Text("bar: share of the top k; │ expected without bias", style="dim"))
-        for slot, name in enumerate(model_names):
-            mine = [r for r in results if r.pane.model == slot and r.hits]
+        for place, name in enumerate(system_names):
+            mine = [r for r in results if r.pane.system == place and r.hits]
             grid.add_row(Text(f"\n{name}", style="bold underline"))
             if mine:
                 shares: dict[str, float] = {}
@@ -127,7 +127,7 @@ class BiasPanel(Static):
                         bits.append(f"rank dist {r.rank_distance}")
                     if bits:
                         grid.add_row(Text.assemble(lang_tag(label), " " + ", ".join(bits)))
-            s = sessions[slot] if slot < len(sessions) else None
+            s = sessions[place] if place < len(sessions) else None
             if s and s["queries"]:
                 grid.add_row(Text(f"session: {s['queries']} pane queries", style="bold"))
                 grid.add_row(self._shares(s["shares"], expected))
