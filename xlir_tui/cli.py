@@ -536,8 +536,8 @@ def bias_report_cmd(
         typer.Option(
             "--out",
             "-o",
-            help="Write report.json, pairs.parquet/.csv, qrels.txt, run.multi.txt "
-            "and heatmap.svg here.",
+            help="Write report.json, pairs.parquet/.csv, queries.parquet (AP per query), "
+            "qrels.txt, run.multi.txt and heatmap.svg here.",
         ),
     ] = None,
     overwrite: Annotated[
@@ -581,6 +581,16 @@ def bias_report_cmd(
     query_prompt: QueryPromptOpt = None,
     translate_query: TranslateQueryOpt = None,
     mt: MtOpt = None,
+    resamples: Annotated[
+        int | None,
+        typer.Option(
+            "--resamples",
+            help="Resamples of the paired comparisons of each system with the first "
+            "(bootstrap interval, randomisation test); 0: no comparison. (default: 2000 when "
+            "two or more systems are compared)",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the comparisons' resampling.")] = 0,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system.
 
@@ -608,6 +618,8 @@ def bias_report_cmd(
         ann=ann,
         index=index,
         encoder_options=_encoder_options(batch_size, pooling, query_prompt),
+        resamples=resamples,
+        seed=seed,
     )
     plan.validate()
     result = run_report(plan, stage_progress, _notify)

@@ -132,6 +132,42 @@ def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
     return table
 
 
+def comparison_table(report: dict[str, Any]) -> Table | None:
+    """Each system against the first: mean difference per query, 95% interval, Holm p."""
+    block = report.get("comparisons")
+    if not block or not block["results"]:
+        return None
+    table = Table(
+        title=f"Compared with {block['baseline']} (paired, per query)",
+        title_justify="left",
+        caption=f"difference = system - baseline; 95% percentile bootstrap; paired "
+        f"randomisation test, Holm-corrected over {len(block['results'])} comparisons; "
+        f"{block['resamples']} resamples, seed {block['seed']}; ✱ significant at 0.05",
+        caption_justify="left",
+    )
+    for col in ("system", "metric", "difference", "95% interval", "p (Holm)", ""):
+        table.add_column(col, justify="left" if col in ("system", "metric") else "right")
+    for c in block["results"]:
+        metric = f"{c['setting']} {'mAP' if c['metric'] == 'ap' else 'rank distance'}"
+        digits = 1 if c["metric"] == "rank_distance" else 4
+        lo, hi = c["ci95"]
+        mark = ""
+        if c["significant"]:
+            mark = Text(
+                "✱ better" if c["better"] else "✱ worse",
+                style=("bold green" if c["better"] else "bold red"),
+            )
+        table.add_row(
+            c["system"],
+            metric,
+            f"{c['mean_difference']:+.{digits}f}",
+            f"[{lo:+.{digits}f}, {hi:+.{digits}f}]",
+            f"{c['p_holm']:.2g}",
+            mark,
+        )
+    return table
+
+
 def render_report(console: Console, report: dict[str, Any]) -> None:
     """Print the whole report: header, summary, then per system a heatmap and a bias table."""
     head = (
@@ -144,6 +180,9 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     for note in report.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(summary_table(report))
+    compared = comparison_table(report)
+    if compared is not None:
+        console.print(compared)
     for m in report["systems"]:
         parts = []
         if report["settings"]["cross"]:

@@ -27,7 +27,14 @@ from .encoders import Encoder
 from .errors import XlirError
 from .index import DenseIndex
 from .langs import lang_color
-from .metrics import Ranked, average_precision, rank_scored, summarize, trec_tie_key
+from .metrics import (
+    Ranked,
+    average_precision,
+    query_table,
+    rank_scored,
+    summarize,
+    trec_tie_key,
+)
 from .paths import atomic_dir
 
 if TYPE_CHECKING:
@@ -42,12 +49,29 @@ REPORT_FORMAT_VERSION = 2
 
 @dataclass
 class Evaluation:
-    """One model's report entry plus what the exports need."""
+    """One system's report entry plus what the exports and comparisons need."""
 
     entry: dict[str, Any]
     ranked: Ranked
     question_ids: list[str]
     candidate_ids: list[str]
+
+    def queries(self) -> pl.DataFrame:
+        """Per query and setting: AP and rank distance (:func:`~xlir_tui.metrics.query_table`),
+        with the question's id and the system's label."""
+        table = query_table(self.ranked)
+        ids = pl.Series("query_id", self.question_ids, dtype=pl.String)
+        return table.select(
+            pl.lit(self.entry["label"]).alias("system"),
+            pl.col("query")
+            .map_elements(lambda q: ids[q], return_dtype=pl.String)
+            .alias("query_id"),
+            "query_lang",
+            "setting",
+            "pool_lang",
+            "ap",
+            "rank_distance",
+        )
 
 
 def relevance_rows(collection: Collection) -> tuple[np.ndarray, np.ndarray]:
@@ -217,12 +241,24 @@ def ann_multi(
     }
 
 
-def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
-    """The whole report as JSON-ready data."""
+def build_report(
+    collection: Collection,
+    evaluations: Sequence[Evaluation],
+    comparisons: Sequence[Any] | None = None,
+    resampling: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole report as JSON-ready data (with the paired comparisons, when made)."""
     langs = collection.languages
     notes = []
     if len(langs) == 1:
         notes.append(f"only one language ({langs[0]}): the cross and multi settings are absent")
+    extra: dict[str, Any] = {}
+    if comparisons is not None:
+        extra["comparisons"] = {
+            "baseline": evaluations[0].entry["label"],
+            **(resampling or {}),
+            "results": [c.to_dict() for c in comparisons],
+        }
     return {
         "format": REPORT_FORMAT,
         "format_version": REPORT_FORMAT_VERSION,
@@ -239,6 +275,7 @@ def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> d
         },
         "notes": notes,
         "systems": [e.entry for e in evaluations],
+        **extra,
     }
 
 
@@ -360,6 +397,8 @@ def write_outputs(
             pairs.write_parquet(tmp / "pairs.parquet")
             pairs.write_csv(tmp / "pairs.csv")
             names += ["pairs.parquet", "pairs.csv"]
+            pl.concat([ev.queries() for ev in evaluations]).write_parquet(tmp / "queries.parquet")
+            names.append("queries.parquet")
             qrels = collection.relevance.select(
                 "question_id", pl.lit("0").alias("iter"), "candidate_id", pl.lit(1).alias("rel")
             )
@@ -447,6 +486,10 @@ class ReportPlan:
     ann: bool = False
     index: Path | None = None
     encoder_options: dict[str, Any] = field(default_factory=dict)
+    resamples: int | None = None
+    """Resamples of the paired tests and intervals (None: the default when two or more systems
+    are compared; 0: no comparison)."""
+    seed: int = 0
 
     def validate(self) -> None:
         """Every check that needs no model and no encoding."""
@@ -473,6 +516,15 @@ class ReportPlan:
             raise XlirError("output folder exists (pass --overwrite to replace it)", path=self.out)
         if self.translate_query is not None and "dense" not in self.systems:
             raise XlirError("--translate-query translates the queries of a dense --system")
+        if self.resamples is not None and self.resamples != 0:
+            if self.resamples < 100:
+                raise XlirError(
+                    f"--resamples must be 0 (no comparison) or at least 100, got {self.resamples}"
+                )
+            if len(self.specs()) < 2:
+                raise XlirError(
+                    "--resamples compares systems: name two or more (--model, --system)"
+                )
 
     def specs(self) -> list[SystemSpec]:
         """The systems in report order: the other kinds as named, then each model (and its
@@ -514,6 +566,7 @@ def run_report(
     import contextlib
 
     from .collections import load_collection
+    from .compare import DEFAULT_RESAMPLES
     from .index import DenseIndex
     from .systems import Models, SystemSpec, TranslatedRetriever, open_system
 
@@ -582,7 +635,19 @@ def run_report(
             took.append(f"queries translated in {t['translate_s']:.1f} s")
         took.append(f"queries in {t['queries_s']:.1f} s, scored in {t['score_s']:.1f} s")
         say(f"{retriever.label}: {', '.join(took)}")
-    report = build_report(c, evaluations)
+    comparisons, resampling = None, None
+    resamples = DEFAULT_RESAMPLES if plan.resamples is None else plan.resamples
+    if len(evaluations) > 1 and resamples:
+        from .compare import compare, per_query
+
+        say(f"comparing each system with {evaluations[0].entry['label']} ({resamples} resamples)")
+        comparisons = compare(
+            [(ev.entry["label"], per_query(ev.queries())) for ev in evaluations],
+            resamples=resamples,
+            seed=plan.seed,
+        )
+        resampling = {"resamples": resamples, "seed": plan.seed, "alpha": 0.05}
+    report = build_report(c, evaluations, comparisons, resampling)
     written: list[str] = []
     if plan.out is not None:
         say(f"writing {plan.out} ...")
