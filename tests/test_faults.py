@@ -107,6 +107,18 @@ def test_any_oserror_while_writing_is_one_line_naming_the_file(tmp_path: Path) -
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_under_polars_is_one_line(tmp_path: Path) -> None:
+    """polars reports a failed write as ComputeError '... (os error 28)', not as an OSError."""
+    target = tmp_path / "idx"
+    with pytest.raises(XlirError) as e, atomic_dir(target):
+        pl.DataFrame({"a": list(range(100_000))}).write_parquet("/dev/full")
+    assert one_line(e) == f"{target}: cannot write: No space left on device"
+    with pytest.raises(XlirError, match="no such thing"), atomic_dir(target):
+        raise XlirError("no such thing (os error 2)")  # the user's own line passes unchanged
+    assert list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------------------------
 # Signals while an output is written
 

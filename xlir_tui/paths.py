@@ -423,6 +423,23 @@ def check_output(target: Path, *, overwrite: bool = False, need: int | None = No
 # Writing
 
 
+_OS_ERROR_CODE = re.compile(r"\(os error (\d+)\)")
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    """``e`` as an OSError: itself, or an error of a library written in Rust (polars' parquet
+    writer raises ``ComputeError: ... No space left on device (os error 28)``)."""
+    if isinstance(e, OSError):
+        return e
+    if isinstance(e, XlirError):
+        return None  # already the user's one line
+    match = _OS_ERROR_CODE.search(str(e)) if isinstance(e, Exception) else None
+    if match is None:
+        return None
+    code = int(match.group(1))
+    return OSError(code, os.strerror(code))
+
+
 def _write_error(e: OSError, target: Path, tmp: Path | None) -> XlirError:
     """An OSError while an output is written, as one line naming the output's path."""
     reason = e.strerror or str(e)
@@ -471,8 +488,11 @@ def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
                     target.rename(old)
                 tmp.rename(target)
                 placed = True
-            except OSError as e:
-                raise _write_error(e, target, tmp) from None
+            except Exception as e:
+                error = _os_error(e)
+                if error is None:
+                    raise
+                raise _write_error(error, target, tmp) from None
             if old is not None:
                 _remove(old)
         except BaseException as e:
@@ -505,8 +525,9 @@ def atomic_write_text(path: Path, text: str) -> None:
                     tmp.unlink()
                     if isinstance(e, Terminated):
                         e.removed.append(tmp)
-            if isinstance(e, OSError):
-                raise _write_error(e, path, None) from None
+            error = _os_error(e)
+            if error is not None:
+                raise _write_error(error, path, None) from None
             raise
 
 
