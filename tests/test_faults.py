@@ -332,6 +332,26 @@ def test_index_overwrite_keeps_a_regular_file(
     assert target.read_text() == "a,b\n1,2\n" and sorted(os.listdir(tmp_path)) == ["results.csv"]
 
 
+def test_data_get_checks_its_target_before_downloading(tmp_path: Path, monkeypatch) -> None:
+    import urllib.request
+
+    from xlir_tui.sources import get_collection
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded before the target was checked")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_download)
+    mine = tmp_path / "xquad-r"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(XlirError, match="did not write"):
+        get_collection("xquad-r", mine, overwrite=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(XlirError, match="is a file, not a folder"):
+        get_collection("xquad-r", blocker / "xquad-r")
+
+
 def test_data_get_writes_a_manifest(tmp_path: Path, shared_data: Path) -> None:
     from xlir_tui.sources import get_collection
 

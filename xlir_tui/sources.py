@@ -19,7 +19,7 @@ from typing import Any
 
 from . import __version__
 from .errors import DataError, XlirError
-from .paths import atomic_dir, write_json
+from .paths import atomic_dir, check_output, write_json
 
 LAREQA_RAW = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 
@@ -129,8 +129,7 @@ def get_collection(
     spec = PUBLIC.get(name)
     if spec is None:
         raise XlirError(f"unknown collection {name!r} (known: {', '.join(sorted(PUBLIC))})")
-    if target.exists() and not overwrite:
-        raise XlirError("already exists (pass --overwrite to replace it)", path=target)
+    check_output(target, overwrite=overwrite)  # before any download
     if source is not None and not source.is_dir():
         raise XlirError("--from must be a folder holding <lang>.json files", path=source)
     langs = spec.languages
