@@ -187,7 +187,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
         if owner[0] == "old" and not os.path.lexists(target):
             with contextlib.suppress(OSError):
                 entry.rename(target)
-                continue
+            continue  # never removed while it is the only copy
         _remove(entry)
         removed.append(entry)
     return removed
