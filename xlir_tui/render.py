@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -21,6 +22,21 @@ SUMMARY_ROWS = [
     ("multi R@10", "multi", "r@10", True),
     ("rank distance", "multi", "rank_distance", False),
 ]
+
+
+def shorten(text: str, width: int = 80) -> str:
+    """``text`` on one line of at most ``width`` terminal cells, cut with an ellipsis.
+
+    For titles and table cells that show a person's text (a query, a passage): newlines and
+    runs of spaces become one space, and wide characters (Chinese, Japanese) count two cells,
+    as rich measures them, so a 20,000-character query cannot fill the screen.
+    """
+    line = " ".join(str(text).split())
+    if cell_len(line) <= width:
+        return line
+    cut = Text(line)
+    cut.truncate(max(width, 1), overflow="ellipsis")
+    return cut.plain
 
 
 def _fmt(value: float | None, metric: str) -> str:
