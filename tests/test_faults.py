@@ -510,14 +510,15 @@ def test_plain_progress_lines_and_their_rate() -> None:
         clock.now = 100 + t
         p("encode candidates", done, 100)
     clock.now = 111.5
-    p("encode queries", 0, 7)  # a new stage is said at once
+    p("encode queries", 0, 7)  # a stage says nothing before it has run for the interval
     clock.now = 112
-    p("encode queries", 3, 7)  # within the interval: nothing
+    p("encode queries", 3, 7)
+    clock.now = 117
+    p("encode queries", 5, 7)
     assert stream.getvalue().splitlines() == [
-        "encode candidates: 0/100",
         "encode candidates: 50/100 (10.0/s, ETA 00:05)",
         "encode candidates: 100/100 (10.0/s, done in 00:10)",
-        "encode queries: 0/7",
+        "encode queries: 5/7 (0.9/s, ETA 00:02)",
     ]
 
 

@@ -88,7 +88,13 @@ def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
 
 @contextmanager
 def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage."""
+    """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage; plain
+    lines every few seconds when stderr is not a terminal (a log file, CI, nohup)."""
+    if not err.is_terminal:
+        from .progress import PlainProgress
+
+        yield PlainProgress(sys.stderr)
+        return
     with _progress() as bar:
         tasks: dict[str, int] = {}
 
@@ -224,12 +230,9 @@ def _load(collection: list[Path], lang: str | None, strict: bool):
     from .collections import load_collection
 
     c = load_collection(collection, lang=lang, strict=strict)
-    if c.skipped.height:
-        err.print(
-            f"[yellow]warning:[/] {c.skipped.height} question(s) skipped: their answer lies "
-            "in no sentence (see 'skipped' in xlir-tui data stats)",
-            highlight=False,
-        )
+    summary = c.skipped_summary()
+    if summary:
+        _notify(f"warning: {summary}")
     return c
 
 
@@ -458,6 +461,15 @@ def search_cmd(
         translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
         searched = translated.translate([query], [query_lang])[0]
         err.print(f"query translated to {translate.to}: {searched}", highlight=False)
+    if retriever.encoder is not None:
+        from .encoders import exceeds_window
+
+        cut = exceeds_window(retriever.encoder, searched)
+        if cut is not None:
+            err.print(
+                f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}",
+                highlight=False,
+            )
     hits = retriever.search(searched, k=k, langs=wanted, ef=ef)
     _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
 
@@ -498,8 +510,9 @@ def _print_hits(
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
     from .langs import lang_style
+    from .render import shorten
 
-    table = Table(title=f"{query}", title_justify="left", show_lines=False)
+    table = Table(title=shorten(query, 100), title_justify="left", show_lines=False)
     table.add_column("rank", justify="right")
     table.add_column("score", justify="right")
     table.add_column("lang")
@@ -545,8 +558,12 @@ def bias_report_cmd(
     ] = False,
     run_depth: Annotated[
         int,
-        typer.Option("--run-depth", help="Results per query in run.multi.txt (0: the whole pool)."),
-    ] = 1000,
+        typer.Option(
+            "--run-depth",
+            help="Results per query in run.multi.txt (0: the whole pool, for trec_eval's "
+            "map; 100 keeps the file about 80 MB on XQuAD-R).",
+        ),
+    ] = 100,
     k: Annotated[int, typer.Option("-k", "--k", help="Top-k for language shares.")] = 10,
     peer: Annotated[
         bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per language.")

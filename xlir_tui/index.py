@@ -321,22 +321,24 @@ class DenseIndex(CandidatePool):
 
     def save(self, out: Path, *, overwrite: bool = False) -> None:
         """Write the folder atomically: a crash leaves no half-written index behind."""
-        try:
-            with atomic_dir(out, overwrite=overwrite) as tmp:
-                self.graph.save_index(str(tmp / "hnsw.bin"))
-                np.save(
-                    tmp / "vectors.npy",
-                    np.ascontiguousarray(self.vectors, np.float32),
-                    allow_pickle=False,
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            self.graph.save_index(str(tmp / "hnsw.bin"))
+            # hnswlib reports no error when the disk is full: it writes a short file
+            if (tmp / "hnsw.bin").stat().st_size < self.vectors.nbytes:
+                raise XlirError(
+                    "could not write hnsw.bin whole (is the disk full?)", path=Path(out)
                 )
-                for part in ("candidates", "questions", "relevance", "skipped"):
-                    getattr(self, part).write_parquet(tmp / f"{part}.parquet")
-                manifest = dict(self.manifest)
-                manifest["files"] = file_table(tmp)
-                write_json(tmp / "manifest.json", manifest)
-                self.manifest = manifest
-        except PermissionError as e:
-            raise XlirError(f"cannot write the index: {e.strerror}", path=out) from None
+            np.save(
+                tmp / "vectors.npy",
+                np.ascontiguousarray(self.vectors, np.float32),
+                allow_pickle=False,
+            )
+            for part in ("candidates", "questions", "relevance", "skipped"):
+                getattr(self, part).write_parquet(tmp / f"{part}.parquet")
+            manifest = dict(self.manifest)
+            manifest["files"] = file_table(tmp)
+            write_json(tmp / "manifest.json", manifest)
+            self.manifest = manifest
         self.folder = Path(out)
 
     # -- loading ------------------------------------------------------------------------------

@@ -44,9 +44,10 @@ class _Stage:
 class PlainProgress:
     """Receives ``(stage, done, total)`` updates; writes a plain line now and then.
 
-    A line is written when a stage is first seen, when it reaches its total, and otherwise at
-    most once every ``interval`` seconds (over all stages, so parallel stages cannot flood a
-    log). The rate counts items done since the stage's first update, so work resumed from a
+    A line is written when a stage reaches its total and, while it runs, once it has run for
+    ``interval`` seconds and then at most once every ``interval`` seconds (over all stages, so
+    parallel stages cannot flood a log). A stage that ends or fails within the interval says
+    nothing on the way, so a quick failure stays the one line of its error. The rate counts items done since the stage's first update, so work resumed from a
     cache does not inflate it. Safe to call from worker threads.
     """
 
@@ -76,13 +77,13 @@ class PlainProgress:
         with self._lock:
             now = self.clock()
             st = self._stages.get(stage)
-            first = st is None
             if st is None:
                 st = self._stages[stage] = _Stage(started=now, first_done=done, last_line=now)
             end = total > 0 and done >= total
             if end and st.finished:
                 return  # the end of a stage is said once
-            if not (first or end or now - self._last_line >= self.interval):
+            running_long = now - st.started >= self.interval
+            if not (end or (running_long and now - self._last_line >= self.interval)):
                 return
             st.finished = end
             st.last_line = now

@@ -388,46 +388,41 @@ def write_outputs(
     overwrite: bool = False,
 ) -> list[str]:
     """Write every export into ``out`` atomically; return the file names written."""
-    if out.exists() and not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
     names: list[str] = []
-    try:
-        with atomic_dir(out, overwrite=overwrite) as tmp:
-            pairs = pairs_frame(report)
-            pairs.write_parquet(tmp / "pairs.parquet")
-            pairs.write_csv(tmp / "pairs.csv")
-            names += ["pairs.parquet", "pairs.csv"]
-            pl.concat([ev.queries() for ev in evaluations]).write_parquet(tmp / "queries.parquet")
-            names.append("queries.parquet")
-            qrels = collection.relevance.select(
-                "question_id", pl.lit("0").alias("iter"), "candidate_id", pl.lit(1).alias("rel")
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        pairs = pairs_frame(report)
+        pairs.write_parquet(tmp / "pairs.parquet")
+        pairs.write_csv(tmp / "pairs.csv")
+        names += ["pairs.parquet", "pairs.csv"]
+        pl.concat([ev.queries() for ev in evaluations]).write_parquet(tmp / "queries.parquet")
+        names.append("queries.parquet")
+        qrels = collection.relevance.select(
+            "question_id", pl.lit("0").alias("iter"), "candidate_id", pl.lit(1).alias("rel")
+        )
+        qrels.write_csv(tmp / "qrels.txt", separator=" ", include_header=False)
+        names.append("qrels.txt")
+        single = len(evaluations) == 1
+        for ev in evaluations:
+            tag = "" if single else f".{slug(ev.entry['label'])}"
+            files = ev.entry.setdefault("files", {})
+            if ev.ranked.run:
+                run_name = f"run.multi{tag}.txt"
+                _write_run(tmp / run_name, ev, tag=slug(ev.entry["label"]))
+                files["run_multi"] = run_name
+                names.append(run_name)
+            svg_name = f"heatmap{tag}.svg"
+            (tmp / svg_name).write_text(
+                heatmap_svg(
+                    ev.entry, collection.languages, f"{collection.name}: {ev.entry['label']}"
+                ),
+                encoding="utf-8",
             )
-            qrels.write_csv(tmp / "qrels.txt", separator=" ", include_header=False)
-            names.append("qrels.txt")
-            single = len(evaluations) == 1
-            for ev in evaluations:
-                tag = "" if single else f".{slug(ev.entry['label'])}"
-                files = ev.entry.setdefault("files", {})
-                if ev.ranked.run:
-                    run_name = f"run.multi{tag}.txt"
-                    _write_run(tmp / run_name, ev, tag=slug(ev.entry["label"]))
-                    files["run_multi"] = run_name
-                    names.append(run_name)
-                svg_name = f"heatmap{tag}.svg"
-                (tmp / svg_name).write_text(
-                    heatmap_svg(
-                        ev.entry, collection.languages, f"{collection.name}: {ev.entry['label']}"
-                    ),
-                    encoding="utf-8",
-                )
-                files["heatmap"] = svg_name
-                names.append(svg_name)
-            (tmp / "report.json").write_text(
-                json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-            names.insert(0, "report.json")
-    except PermissionError as e:
-        raise XlirError(f"cannot write the report: {e.strerror}", path=out) from None
+            files["heatmap"] = svg_name
+            names.append(svg_name)
+        (tmp / "report.json").write_text(
+            json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        names.insert(0, "report.json")
     return names
 
 
@@ -480,7 +475,7 @@ class ReportPlan:
     strict: bool = False
     k: int = 10
     peer: bool = False
-    run_depth: int = 1000
+    run_depth: int = 100
     out: Path | None = None
     overwrite: bool = False
     ann: bool = False
@@ -512,8 +507,10 @@ class ReportPlan:
             raise XlirError("--index is only used with --ann")
         if self.index is not None and len(self.models) > 1:
             raise XlirError("--index goes with a single --model (each model needs its own index)")
-        if self.out is not None and self.out.exists() and not self.overwrite:
-            raise XlirError("output folder exists (pass --overwrite to replace it)", path=self.out)
+        if self.out is not None:
+            from .paths import check_output
+
+            check_output(self.out, overwrite=self.overwrite)
         if self.translate_query is not None and "dense" not in self.systems:
             raise XlirError("--translate-query translates the queries of a dense --system")
         if self.resamples is not None and self.resamples != 0:
@@ -525,6 +522,14 @@ class ReportPlan:
                 raise XlirError(
                     "--resamples compares systems: name two or more (--model, --system)"
                 )
+
+    def estimated_bytes(self, collection: Collection) -> int:
+        """About what ``--out`` writes: each system's TREC run (a line is about 60 bytes plus
+        the system's name), the per-query and per-pair tables, the qrels."""
+        queries, pool = collection.questions.height, collection.candidates.height
+        depth = pool if self.run_depth == 0 else min(self.run_depth, pool)
+        per_system = queries * depth * 90 + queries * (len(collection.languages) + 1) * 80
+        return len(self.specs()) * per_system + collection.relevance.height * 60
 
     def specs(self) -> list[SystemSpec]:
         """The systems in report order: the other kinds as named, then each model (and its
@@ -573,13 +578,15 @@ def run_report(
     say = notify or (lambda _text: None)
     plan.validate()
     c = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
-    if c.skipped.height:
-        say(
-            f"warning: {c.skipped.height} question(s) skipped: their answer lies in no sentence "
-            "(see 'skipped' in xlir-tui data stats)"
-        )
+    summary = c.skipped_summary()
+    if summary:
+        say(f"warning: {summary}")
     if plan.langs:
         c = c.restrict(plan.langs)
+    if plan.out is not None:
+        from .paths import check_free_space
+
+        check_free_space(plan.out, plan.estimated_bytes(c))
     models = Models(dict(plan.encoder_options), say)
     if plan.translate_query is not None:
         translator = models.translator(plan.translate_query.mt)

@@ -122,15 +122,9 @@ def choice_spec(choice: str, main: Retriever) -> SystemSpec:
     the main system's model, or the default) or a model (``default``, a folder, a hub name)."""
     choice = choice.strip()
     if choice in LEXICAL or choice == "fusion":
-        encoder = main.encoder or _dense_part_encoder(main)
+        encoder = main.encoder
         return SystemSpec(choice, encoder.spec if encoder is not None else "default")
     return SystemSpec("dense", choice)
-
-
-def _dense_part_encoder(system: Retriever) -> Any:
-    if isinstance(system, FusionRetriever) and system.dense is not None:
-        return system.dense.encoder
-    return None
 
 
 class Workspace:
@@ -142,9 +136,8 @@ class Workspace:
         self.stats: list[SessionStats] = [SessionStats()]
         self.collection = collection
         self.models = Models()
-        for encoder in (system.encoder, _dense_part_encoder(system)):
-            if encoder is not None:
-                self.models.keep(encoder)  # compare with fusion reuses the loaded model
+        if system.encoder is not None:
+            self.models.keep(system.encoder)  # compare with fusion reuses the loaded model
         # rows, languages and hits, shared by every system
         self.pool = CandidatePool(collection.candidates)
         self.languages = self.pool.languages

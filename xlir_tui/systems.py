@@ -261,7 +261,8 @@ class Retriever:
 
     @property
     def encoder(self) -> Any:
-        """The encoder of a dense system (or of a translated one); None otherwise."""
+        """The encoder queries pass through (a dense system's, a translated or fused dense
+        part's); None for a system without one."""
         return None
 
     def collection(self) -> Any:
@@ -491,6 +492,10 @@ class FusionRetriever(Retriever):
     def dense(self) -> DenseRetriever | None:
         part = self.parts.get("dense")
         return part if isinstance(part, DenseRetriever) else None
+
+    @property
+    def encoder(self) -> Any:
+        return self.dense.encoder if self.dense is not None else None
 
     @property
     def label(self) -> str:
@@ -767,8 +772,9 @@ class IndexPlan:
         ):
             if value < low:
                 raise XlirError(f"--{name} must be at least {low}, got {value}")
-        if Path(self.out).exists() and not self.overwrite:
-            raise XlirError("output folder exists (pass --overwrite to replace it)", path=self.out)
+        from .paths import check_output
+
+        check_output(Path(self.out), overwrite=self.overwrite)
 
 
 def build_index(
@@ -782,11 +788,13 @@ def build_index(
     plan.validate()
     say = notify or (lambda _text: None)
     collection = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
-    if collection.skipped.height:
-        say(
-            f"warning: {collection.skipped.height} question(s) skipped: their answer lies in no "
-            "sentence (see 'skipped' in xlir-tui data stats)"
-        )
+    summary = collection.skipped_summary()
+    if summary:
+        say(f"warning: {summary}")
+    from .paths import check_free_space
+
+    # vectors, graph and the collection's tables: a few KB a candidate at most
+    check_free_space(Path(plan.out), collection.candidates.height * 8192)
     started = time.perf_counter()
     retriever = open_system(
         collection,
