@@ -1176,12 +1176,3 @@ def last_error(path: Path) -> str | None:
     lines = [x for x in lines if x]
     errors = [x for x in lines if x.startswith("xlir-tui: error:")]
     return (errors or lines or [None])[-1]
-
-
-def tail(path: Path, lines: int = 8) -> list[str]:
-    """The last ``lines`` lines of a text file (a dead training process's last words)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    return [x for x in text.splitlines() if x.strip()][-lines:]
