@@ -171,7 +171,17 @@ async def test_worker_error_is_shown_and_the_app_carries_on(
         await settle(app, pilot, lambda: panes(app)[0].result is not None)
 
 
-async def test_train_cancel_and_load(tiny_model: Path, tmp_path: Path) -> None:
+async def tab_to(app: ExplorerApp, pilot, widget_id: str) -> None:
+    """Move the focus with Tab, as a person does, until it reaches the widget."""
+    for _ in range(30):
+        if app.focused is not None and app.focused.id == widget_id:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"Tab never reached #{widget_id} (focus: {app.focused})")
+
+
+async def test_train_cancel_and_load_from_the_keyboard(tiny_model: Path, tmp_path: Path) -> None:
+    """Start (Space), Cancel run (Enter) and Load into compare (Space), each reached with Tab."""
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
@@ -186,24 +196,84 @@ async def test_train_cancel_and_load(tiny_model: Path, tmp_path: Path) -> None:
             ("out", str(out)),
         ):
             screen.query_one(f"#{field}").value = value
-        screen.query_one("#start").press()
+        await tab_to(app, pilot, "start")
+        await pilot.press("space")
         deadline = time.time() + 120
         while time.time() < deadline and len(screen.losses) < 2:
             await pilot.pause(0.2)
         assert len(screen.losses) >= 2  # steps arrived through events.jsonl
-        screen.query_one("#cancel").press()
+        # the run got its settings as the TOML file train --config reads
+        from xlir_tui.paths import cache_root
+        from xlir_tui.training import TrainConfig
+
+        settings = TrainConfig.from_toml(cache_root() / "train-logs" / "run.toml")
+        assert settings["batch_size"] == 8 and settings["base"] == str(tiny_model)
+        assert "--config" in screen.proc.args
+        await tab_to(app, pilot, "cancel")
+        await pilot.press("enter")
         while time.time() < deadline and not screen.finished:
             await pilot.pause(0.2)
         assert "stopped" in text_of(screen.query_one("#status"))
         assert not screen.query_one("#load").disabled
-        screen.query_one("#load").press()
+        await tab_to(app, pilot, "close")  # away and back: Tab reaches it, not only the code
+        await tab_to(app, pilot, "load")
+        await pilot.press("space")
         await settle(
             app, pilot, lambda: app.compare and len(app.workspace.systems) == 2, timeout=120
         )
         assert app.workspace.names[1] == "run"
 
 
-async def test_a_training_process_that_dies_shows_its_last_lines(
+async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path: Path) -> None:
+    """TrainConfig's defaults fill the form; a bad value is its one-line error, in place, and
+    no process starts."""
+    from xlir_tui.training import TrainConfig
+
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        screen = app.screen
+        defaults = TrainConfig()
+        assert screen.query_one("#base").value == defaults.base
+        assert screen.query_one("#strategy").value == defaults.strategy
+        assert screen.query_one("#alpha").value == str(defaults.alpha)
+        assert screen.query_one("#batch_size").value == str(defaults.batch_size)
+        assert screen.query_one("#steps").value == ""  # unset: one epoch
+        assert screen.query_one("#freeze_embeddings").value == defaults.freeze_embeddings
+        out = tmp_path / "run"
+        screen.query_one("#out").value = str(out)
+        for alpha, needle in (
+            ("10", "--alpha must be between 0 and 1, got 10.0"),
+            ("half", "alpha must be a number, got 'half'"),
+        ):
+            screen.query_one("#alpha").value = alpha
+            await tab_to(app, pilot, "start")
+            await pilot.press("enter")
+            await pilot.pause(0.3)  # a button ignores a second press while it shows the first
+            assert text_of(screen.query_one("#error")).strip() == needle
+            assert screen.proc is None and not screen.query_one("#start").disabled
+        screen.query_one("#alpha").value = "0.5"
+        screen.query_one("#batch_size").value = "3.5"
+        await tab_to(app, pilot, "start")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "batch_size must be an integer, got '3.5'" in text_of(screen.query_one("#error"))
+        out.mkdir()
+        (out / "model.safetensors").write_text("x")
+        screen.query_one("#batch_size").value = "8"
+        await tab_to(app, pilot, "start")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "output folder exists" in text_of(screen.query_one("#error"))
+        assert screen.proc is None and not out.joinpath("events.jsonl").exists()
+        await tab_to(app, pilot, "close")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, TrainScreen)
+
+
+async def test_a_training_process_that_dies_shows_its_error_line(
     tiny_model: Path, tmp_path: Path
 ) -> None:
     app = make_app(tiny_model, langs=["en", "de"])
@@ -217,8 +287,10 @@ async def test_a_training_process_that_dies_shows_its_last_lines(
         deadline = time.time() + 60
         while time.time() < deadline and not screen.finished:
             await pilot.pause(0.2)
-        status = text_of(screen.query_one("#status"))
-        assert "died" in status and "no such model folder" in status
+        status = text_of(screen.query_one("#status")).strip()
+        assert status.startswith("training died: xlir-tui: error: ")
+        assert "no-such-model: no such model folder" in status and "\n" not in status
+        assert not (tmp_path / "run").exists()
 
 
 def test_explore_bad_input(capsys, tmp_path: Path, sample_index: Path) -> None:
@@ -278,7 +350,8 @@ def test_snapshot_training_screen(snap_compare, tiny_model: Path, monkeypatch) -
         await ready(pilot.app, pilot)
         await pilot.press("f7")
         await pilot.pause()
-        pilot.app.screen.query_one("#data").value = "sample_data"  # not this checkout's path
+        pilot.app.screen.query_one("#collections").value = "sample_data"  # not this checkout's
+        pilot.app.screen.query_one("#start").focus()  # the focused button is clearly marked
         await pilot.pause()
 
     assert snap_compare(make_app(tiny_model), terminal_size=SIZE, run_before=run_before)

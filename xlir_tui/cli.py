@@ -7,6 +7,7 @@ status 1; nothing here does work the core could do.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -29,8 +30,6 @@ from rich.table import Table
 from . import __version__
 from .errors import XlirError
 from .training import TrainConfig
-
-_TRAIN = TrainConfig()  # the defaults the train command's help shows
 
 app = typer.Typer(
     name="xlir-tui",
@@ -126,12 +125,6 @@ CollectionArg = Annotated[
     typer.Argument(
         help="A collection: a folder of <lang>.json / .jsonl / .parquet files, or the files.",
         show_default=False,
-    ),
-]
-LangOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--lang", help="Language of files whose name carries none (de.json and xquad.de.json do)."
     ),
 ]
 FileLangOpt = Annotated[
@@ -790,251 +783,110 @@ def translate_cmd(
     )
 
 
-@app.command("train")
-def train_cmd(
-    collection: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Training collections (parallel QA, any loader format).", show_default=False
-        ),
-    ] = None,
-    base: Annotated[
-        str | None,
-        typer.Option(
-            "--base",
-            help="Model to start from: default (multilingual-e5-small), all-minilm-l6-v2, a "
-            f"folder or a hub name. (default: {_TRAIN.base})",
-        ),
-    ] = None,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            "--strategy", help=f"Batches: mono, cross or hybrid. (default: {_TRAIN.strategy})"
-        ),
-    ] = None,
-    alpha: Annotated[
-        float | None,
-        typer.Option(
-            "--alpha", help=f"hybrid: probability that a batch is mono. (default: {_TRAIN.alpha})"
-        ),
-    ] = None,
-    lang_weighting: Annotated[
-        str | None,
-        typer.Option(
-            "--lang-weighting",
-            help="mono batches: draw the language uniformly or by data size "
-            f"(uniform, size). (default: {_TRAIN.lang_weighting})",
-        ),
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", help=f"Pairs per batch (per device). (default: {_TRAIN.batch_size})"
-        ),
-    ] = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Training steps.")] = None,
-    epochs: Annotated[
-        float | None,
-        typer.Option("--epochs", help="Passes over the pairs (instead of --steps). (default: 1)"),
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option("--lr", help=f"AdamW learning rate. (default: {_TRAIN.lr})")
-    ] = None,
-    weight_decay: Annotated[
-        float | None,
-        typer.Option(
-            "--weight-decay", help=f"AdamW weight decay. (default: {_TRAIN.weight_decay})"
-        ),
-    ] = None,
-    warmup_steps: Annotated[
-        int | None,
-        typer.Option(
-            "--warmup-steps", help=f"Linear warm-up steps. (default: {_TRAIN.warmup_steps})"
-        ),
-    ] = None,
-    scale: Annotated[
-        float | None,
-        typer.Option(
-            "--scale", help=f"InfoNCE scale (1 / temperature). (default: {_TRAIN.scale:g})"
-        ),
-    ] = None,
-    hard_negatives: Annotated[
-        bool | None,
-        typer.Option(
-            "--hard-negatives/--no-hard-negatives",
-            help="Add another sentence of the answer's "
-            "paragraph as a hard negative. (default: off)",
-        ),
-    ] = None,
-    passage_context: Annotated[
-        bool | None,
-        typer.Option(
-            "--passage-context/--no-passage-context",
-            help="Read each passage as its sentence followed by its paragraph (stored with the "
-            f"model; index, search and bias-report then do the same). (default: "
-            f"{'on' if _TRAIN.passage_context else 'off'})",
-        ),
-    ] = None,
-    max_seq_length: Annotated[
-        int | None,
-        typer.Option(
-            "--max-seq-length",
-            help=f"Truncate inputs to this many tokens. (default: {_TRAIN.max_seq_length})",
-        ),
-    ] = None,
-    query_prompt: Annotated[
-        str | None,
-        typer.Option(
-            "--query-prompt",
-            help="Prefix of queries, stored with the model. (default: the base model's own, "
-            "else 'Query: ')",
-        ),
-    ] = None,
-    passage_prompt: Annotated[
-        str | None,
-        typer.Option(
-            "--passage-prompt",
-            help="Prefix of passages, stored with the model. (default: the base model's own, "
-            "else 'Passage: ')",
-        ),
-    ] = None,
-    pooling: PoolingOpt = None,
-    freeze_embeddings: Annotated[
-        bool | None,
-        typer.Option(
-            "--freeze-embeddings/--no-freeze-embeddings",
-            help="Keep the word-embedding matrix as it is (in multilingual-e5-small 96M of "
-            "118M parameters): faster steps, far less optimizer state. (default: off)",
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help=f"Seed of the batches and the model. (default: {_TRAIN.seed})"),
-    ] = None,
-    lang: LangOpt = None,
-    eval_: Annotated[
-        list[Path] | None,
-        typer.Option("--eval", help="A held-out collection scored at checkpoints and at the end."),
-    ] = None,
-    eval_every: Annotated[
-        int | None,
-        typer.Option(
-            "--eval-every", help="Steps between evaluations. (default: --checkpoint-every)"
-        ),
-    ] = None,
-    early_stopping: Annotated[
-        int | None,
-        typer.Option(
-            "--early-stopping",
-            help="Stop after this many evaluations without a better multi mAP; "
-            "keep the best model.",
-        ),
-    ] = None,
-    checkpoint_every: Annotated[
-        int | None,
-        typer.Option(
-            "--checkpoint-every",
-            help=f"Steps between checkpoints. (default: {_TRAIN.checkpoint_every})",
-        ),
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder (the trained model).", show_default=False),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="TOML file with any of these settings; the command line wins."
-        ),
-    ] = None,
-    overwrite: Annotated[
-        bool | None, typer.Option("--overwrite", help="Replace an existing output folder.")
-    ] = None,
-    resume: Annotated[
-        bool | None, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
-    ] = None,
-) -> None:
-    """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
-    from .training import train
+def _train_parameters() -> list[inspect.Parameter]:
+    """The ``train`` command's arguments, made from :class:`TrainConfig`'s fields: one place
+    holds each setting's name, type, default and help. Every option defaults to None (not
+    given), so that a config file, and on ``--resume`` the run's own settings, show through."""
+    from dataclasses import fields
 
-    file_values = TrainConfig.from_toml(config) if config else {}
-    cli_values = {
-        "collections": [str(p) for p in collection] if collection else None,
-        "base": base,
-        "strategy": strategy,
-        "alpha": alpha,
-        "lang_weighting": lang_weighting,
-        "batch_size": batch_size,
-        "steps": steps,
-        "epochs": epochs,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "warmup_steps": warmup_steps,
-        "scale": scale,
-        "hard_negatives": hard_negatives,
-        "passage_context": passage_context,
-        "max_seq_length": max_seq_length,
-        "query_prompt": query_prompt,
-        "passage_prompt": passage_prompt,
-        "pooling": pooling,
-        "freeze_embeddings": freeze_embeddings,
-        "seed": seed,
-        "lang": lang,
-        "eval": [str(p) for p in eval_] if eval_ else None,
-        "eval_every": eval_every,
-        "early_stopping": early_stopping,
-        "checkpoint_every": checkpoint_every,
-        "out": str(out_dir) if out_dir else None,
-        "overwrite": overwrite,
-        "resume": resume,
-    }
-    cfg = TrainConfig.merged(file_values, cli_values)
+    from .training import RENAMED, setting_type, shown_default
+
+    params = []
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        kind, _ = setting_type(f.name)
+        shown = shown_default(f.name) if f.name != "out" else None  # out: no default
+        help_text = meta["help"] + (f" (default: {shown})" if shown else "")
+        if meta.get("argument"):
+            info: Any = typer.Argument(
+                help=meta["help"], show_default=False, metavar=meta.get("metavar")
+            )
+        else:
+            dashed = "--" + f.name.replace("_", "-")
+            if "flags" in meta:
+                flags = meta["flags"]
+            elif kind is bool and not meta.get("switch"):
+                flags = (f"{dashed}/--no-{dashed[2:]}",)
+            else:
+                flags = (dashed,)
+            info = typer.Option(*flags, help=help_text, show_default=False)
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[kind | None, info],
+            )
+        )
+    for old, new in RENAMED.items():  # accepted, not shown: the setting's old name
+        kind, _ = setting_type(new)
+        hidden = typer.Option(f"--{old.replace('_', '-')}", hidden=True)
+        params.append(
+            inspect.Parameter(
+                old,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[kind | None, hidden],
+            )
+        )
+    config = typer.Option(
+        "--config",
+        help="TOML file with any of these settings (keys named like the options, "
+        "with underscores); the command line wins.",
+    )
+    params.append(
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[Path | None, config],
+        )
+    )
+    return params
+
+
+def _train_progress() -> Progress:
+    """The training bar: the line of the latest step beside it (it says the step count)."""
+    return Progress(
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+def train_cmd(**values: Any) -> None:
+    """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
+    from .training import describe_event, train
+
+    config = values.pop("config")
+    cfg = TrainConfig.merged(TrainConfig.from_toml(config) if config else {}, values)
     cfg.validate()
-    with _progress(TextColumn("{task.fields[info]}"), transient=False) as bar:
+    with _train_progress() as bar:
         task = bar.add_task("training", total=None, info="")
 
         def on_event(e: dict) -> None:
             kind = e["event"]
+            line = describe_event(e)
             if kind == "start":
                 bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
-                err.print(
-                    f"training {cfg.base} on {e['train_rows']} pairs in "
-                    f"{len(e['languages'])} languages, strategy {cfg.strategy}"
-                    + (f" (alpha {cfg.alpha})" if cfg.strategy == "hybrid" else "")
-                    + f", {e['total_steps']} steps",
-                    highlight=False,
-                )
             elif kind == "step":
-                bar.update(
-                    task,
-                    completed=e["step"],
-                    info=f"loss {e['loss']:.4f}  {e['examples_per_s']:.1f} ex/s",
-                )
-                if not err.is_terminal and (e["step"] % 10 == 0 or e["step"] == 1):
-                    err.print(
-                        f"step {e['step']}/{e['total_steps']} loss {e['loss']:.4f} "
-                        f"{e['examples_per_s']:.1f} ex/s",
-                        highlight=False,
-                    )
-            elif kind == "eval":
-                m = e["metrics"]
-                err.print(
-                    f"eval at step {e['step']} on {e['collection']}: "
-                    + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if v is not None),
-                    highlight=False,
-                )
-            elif kind == "checkpoint":
-                err.print(f"checkpoint at step {e['step']}", highlight=False)
-            elif kind == "stopped":
-                err.print(
-                    f"stopped at step {e['step']}: the model and a checkpoint are in "
-                    f"{e['path']} (continue with --resume)",
-                    highlight=False,
-                )
-            elif kind == "done":
-                err.print(f"done: {e['step']} steps; model in {e['path']}", highlight=False)
+                bar.update(task, completed=e["step"], info=line)
+                if bar.disable and (e["step"] % 10 == 0 or e["step"] == 1):
+                    err.print(line, highlight=False)
+                return
+            if kind != "failed":  # a failure is the one error line main() prints
+                err.print(line, highlight=False, markup=False)
 
         train(cfg, on_event=on_event)
+
+
+train_cmd.__signature__ = inspect.Signature(_train_parameters())  # type: ignore[attr-defined]
+app.command("train")(train_cmd)
 
 
 def main() -> None:

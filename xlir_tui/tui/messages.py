@@ -38,6 +38,9 @@ class TrainingEvent(Message):
 
 
 class TrainingEnded(Message):
-    def __init__(self, status: str, out: str, last_lines: list[str]) -> None:
+    """A training process ended: ``done``, ``stopped``, ``failed`` or ``died`` (no closing
+    event), with the reason a failed one gave (its ``xlir-tui: error: ...`` line)."""
+
+    def __init__(self, status: str, out: str, reason: str = "") -> None:
         super().__init__()
-        self.status, self.out, self.last_lines = status, out, last_lines
+        self.status, self.out, self.reason = status, out, reason

@@ -26,6 +26,7 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
+from ..errors import XlirError
 from ..training import TrainConfig
 from .messages import TrainingEnded, TrainingEvent
 
@@ -211,13 +212,34 @@ class CompareScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class KeyButton(Button):
+    """A button that Enter and Space both press, as a person expects from the keyboard."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,space", "press", "Press button", show=False)
+    ]
+
+
 class TrainScreen(ModalScreen[str | None]):
     """Start ``xlir-tui train`` in a separate process and follow its event log.
 
+    The form starts from :class:`~xlir_tui.training.TrainConfig`'s defaults and is checked by
+    the training code's own rules before anything starts; the run gets the settings as the
+    TOML file ``--config`` reads, so the explorer and the command line cannot disagree on them.
     Dismissed with the trained model's folder when the person asks to load it.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    FIELDS: ClassVar[list[tuple[str, str]]] = [
+        ("base", "base model"),
+        ("collections", "training data"),
+        ("strategy", "strategy"),
+        ("alpha", "alpha"),
+        ("steps", "steps"),
+        ("batch_size", "batch size"),
+        ("freeze_embeddings", "embeddings"),
+        ("out", "output folder"),
+    ]
 
     def __init__(self, data: str, out_root: Path) -> None:
         super().__init__()
@@ -229,43 +251,40 @@ class TrainScreen(ModalScreen[str | None]):
         self.finished = False
 
     def compose(self) -> ComposeResult:
+        from ..sampling import STRATEGIES
+        from ..training import shown_default
+
+        defaults = TrainConfig()
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        values = {
+            **{name: getattr(defaults, name) for name, _ in self.FIELDS},
+            "collections": self.data,
+            "out": str(self.out_root / f"run-{stamp}"),
+        }
         with VerticalScroll(classes="dialog wide"):
             yield Label(Text("Train a model (hybrid batch training)", style="bold"))
-            with Horizontal(classes="form-row"):
-                yield Label("base model", classes="field")
-                yield Input(value="default", id="base")
-            with Horizontal(classes="form-row"):
-                yield Label("training data", classes="field")
-                yield Input(value=self.data, id="data")
-            with Horizontal(classes="form-row"):
-                yield Label("strategy", classes="field")
-                yield Select(
-                    [(s, s) for s in ("hybrid", "mono", "cross")],
-                    value="hybrid",
-                    allow_blank=False,
-                    id="strategy",
-                )
-            with Horizontal(classes="form-row"):
-                yield Label("alpha", classes="field")
-                yield Input(value="0.5", id="alpha")
-            with Horizontal(classes="form-row"):
-                yield Label("steps", classes="field")
-                yield Input(value="50", id="steps")
-            with Horizontal(classes="form-row"):
-                yield Label("batch size", classes="field")
-                yield Input(value="16", id="batch_size")
-            with Horizontal(classes="form-row"):
-                yield Label("embeddings", classes="field")
-                yield Checkbox("frozen", value=TrainConfig().freeze_embeddings, id="freeze")
-            with Horizontal(classes="form-row"):
-                yield Label("output folder", classes="field")
-                yield Input(value=str(self.out_root / f"run-{stamp}"), id="out")
+            for name, label in self.FIELDS:
+                with Horizontal(classes="form-row"):
+                    yield Label(label, classes="field")
+                    value = values[name]
+                    if name == "strategy":
+                        yield Select(
+                            [(s, s) for s in STRATEGIES], value=value, allow_blank=False, id=name
+                        )
+                    elif isinstance(value, bool):
+                        yield Checkbox("frozen", value=value, id=name)
+                    else:
+                        yield Input(
+                            value="" if value is None else str(value),
+                            placeholder=shown_default(name),
+                            id=name,
+                        )
+            yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Start", variant="primary", id="start")
-                yield Button("Cancel run", variant="error", id="cancel", disabled=True)
-                yield Button("Load into compare", variant="success", id="load", disabled=True)
-                yield Button("Close", id="close")
+                yield KeyButton("Start", variant="primary", id="start")
+                yield KeyButton("Cancel run", variant="error", id="cancel", disabled=True)
+                yield KeyButton("Load into compare", variant="success", id="load", disabled=True)
+                yield KeyButton("Close", id="close")
             yield ProgressBar(total=None, show_eta=True, id="progress")
             yield Sparkline([], id="loss")
             yield Static("", id="status")
@@ -275,88 +294,90 @@ class TrainScreen(ModalScreen[str | None]):
         # shown once a run starts (an idle bar would animate, which says nothing)
         self.query_one("#progress", ProgressBar).display = False
 
-    def args(self) -> list[str]:
-        value = {w.id: w.value for w in self.query(Input)}
-        strategy = str(self.query_one("#strategy", Select).value)
-        return [
-            value["data"],
-            "--base",
-            value["base"],
-            "--strategy",
-            strategy,
-            "--alpha",
-            value["alpha"],
-            "--steps",
-            value["steps"],
-            "--batch-size",
-            value["batch_size"],
-            "--out",
-            value["out"],
-            "--checkpoint-every",
-            value["steps"],
-            *(["--freeze-embeddings"] if self.query_one("#freeze", Checkbox).value else []),
-        ]
+    def settings(self) -> TrainConfig:
+        """The form as training settings, checked as ``xlir-tui train`` checks them (types,
+        ranges, the output folder); an :class:`XlirError` names what is wrong."""
+        from ..training import check_out_folder, settings_from_text
+
+        texts: dict[str, str | bool] = {}
+        for name, _ in self.FIELDS:
+            widget = self.query_one(f"#{name}")
+            texts[name] = widget.value if isinstance(widget, Checkbox) else str(widget.value)
+        config = TrainConfig.merged({}, settings_from_text(texts))
+        config.validate()
+        check_out_folder(config)
+        return config
 
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
+        error = self.query_one("#error", Static)
+        try:
+            config = self.settings()
+        except XlirError as e:
+            error.update(str(e))
+            return
+        error.update("")
         self.losses = []
         self.finished = False
-        self.out = self.query_one("#out", Input).value
+        self.out = config.out
         self.query_one("#start", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#load", Button).disabled = True
+        self.query_one("#cancel", Button).focus()
         self.query_one("#status", Static).update("starting xlir-tui train ...")
         self.query_one("#progress", ProgressBar).display = True
-        self.follow(self.args(), Path(self.out))
+        self.follow(config)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def follow(self, args: list[str], out: Path) -> None:
-        """Start the process and post its events until it ends (never touches widgets)."""
-        from ..paths import cache_root
-        from ..training import EventFollower, start_training_process, tail
+    def follow(self, config: TrainConfig) -> None:
+        """Write the settings, start the process and post its events until it ends (never
+        touches widgets)."""
+        from ..paths import atomic_write_text, cache_root
+        from ..training import EventFollower, last_error, start_training_process
 
-        log = cache_root() / "train-logs" / f"{out.name}.log"
-        self.proc = start_training_process(args, log)
+        out = Path(config.out)
+        logs = cache_root() / "train-logs"
+        settings = logs / f"{out.name}.toml"
+        log = logs / f"{out.name}.log"
+        try:
+            atomic_write_text(settings, config.toml())
+            self.proc = start_training_process(["--config", str(settings)], log)
+        except OSError as e:
+            self.post_message(TrainingEnded("failed", str(out), f"cannot start: {e}"))
+            return
         follower = EventFollower(out / "events.jsonl")
-        status = None
+        status, reason = None, ""
         while True:
+            ended = self.proc.poll() is not None
             for event in follower.poll():
                 self.post_message(TrainingEvent(event))
                 if event["event"] in ("done", "stopped", "failed"):
-                    status = event["event"]
-            if self.proc.poll() is not None:
-                for event in follower.poll():
-                    self.post_message(TrainingEvent(event))
-                    if event["event"] in ("done", "stopped", "failed"):
-                        status = event["event"]
+                    status, reason = event["event"], event.get("reason", "")
+            if ended:
                 break
             time.sleep(0.2)
-        lines = tail(log) if status != "done" else []
         if status is None:
             status = "died" if self.proc.returncode else "ended"
-        self.post_message(TrainingEnded(status, str(out), lines))
+        if status in ("failed", "died"):
+            reason = last_error(log) or reason or f"exit status {self.proc.returncode}"
+        self.post_message(TrainingEnded(status, str(out), reason))
 
     def on_training_event(self, message: TrainingEvent) -> None:
+        from ..training import describe_event
+
         e = message.event
         bar = self.query_one("#progress", ProgressBar)
         status = self.query_one("#status", Static)
         if e["event"] == "start":
             bar.update(total=e["total_steps"], progress=e["resumed_from_step"])
-            status.update(f"training on {e['train_rows']} pairs, {e['total_steps']} steps")
         elif e["event"] == "step":
             bar.update(progress=e["step"])
             self.losses.append(e["loss"])
             self.query_one("#loss", Sparkline).data = list(self.losses)
-            status.update(
-                f"step {e['step']}/{e['total_steps']}  loss {e['loss']:.4f}  "
-                f"{e['examples_per_s']:.1f} examples/s"
-            )
-        elif e["event"] == "eval":
-            m = e["metrics"]
-            self.query_one("#evals", Static).update(
-                f"eval at step {e['step']}: "
-                + ", ".join(f"{k} {v:.3f}" for k, v in m.items() if v is not None)
-            )
+        if e["event"] == "eval":
+            self.query_one("#evals", Static).update(describe_event(e))
+        elif e["event"] in ("start", "step", "checkpoint"):
+            status.update(describe_event(e))
 
     def on_training_ended(self, message: TrainingEnded) -> None:
         self.finished = True
@@ -365,11 +386,13 @@ class TrainScreen(ModalScreen[str | None]):
         status = self.query_one("#status", Static)
         if message.status in ("done", "stopped"):
             status.update(f"{message.status}: the model is in {message.out}")
-            self.query_one("#load", Button).disabled = False
+            load = self.query_one("#load", Button)
+            load.disabled = False
+            load.focus()
         else:
-            lines = "\n".join(message.last_lines) or "(no output)"
-            status.update(Text(f"training {message.status}; its last lines:\n{lines}", style="red"))
-            self.app.notify("training failed: see its last lines", severity="error")
+            status.update(Text(f"training {message.status}: {message.reason}", style="red"))
+            self.query_one("#start", Button).focus()
+            self.app.notify(f"training {message.status}", severity="error")
 
     @on(Button.Pressed, "#cancel")
     def cancel_run(self) -> None:
