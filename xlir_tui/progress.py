@@ -47,8 +47,9 @@ class PlainProgress:
     A line is written when a stage reaches its total and, while it runs, once it has run for
     ``interval`` seconds and then at most once every ``interval`` seconds (over all stages, so
     parallel stages cannot flood a log). A stage that ends or fails within the interval says
-    nothing on the way, so a quick failure stays the one line of its error. The rate counts items done since the stage's first update, so work resumed from a
-    cache does not inflate it. Safe to call from worker threads.
+    nothing on the way, so a quick failure stays the one line of its error. The rate counts
+    items done since the stage's first update, so work resumed from a cache does not inflate
+    it. Safe to call from worker threads.
     """
 
     def __init__(
