@@ -532,16 +532,15 @@ class ReportPlan:
         return len(self.specs()) * per_system + collection.relevance.height * 60
 
     def specs(self) -> list[SystemSpec]:
-        """The systems in report order: the other kinds as named, then each model (and its
-        translated twin)."""
+        """The systems in the order named (``dense`` standing for each model, each followed by
+        its translated twin); the first is what the others are compared with."""
         from .systems import SystemSpec
 
-        out = [
-            SystemSpec(name, self.models[0], self.fusion)
-            for name in self.systems
-            if name != "dense"
-        ]
-        if "dense" in self.systems:
+        out: list[SystemSpec] = []
+        for name in self.systems:
+            if name != "dense":
+                out.append(SystemSpec(name, self.models[0], self.fusion))
+                continue
             for model in self.models:
                 out.append(SystemSpec("dense", model))
                 if self.translate_query is not None:
