@@ -269,10 +269,16 @@ class Workspace:
             requests.setdefault(pane.system, []).append((i, query, query_lang))
         for place, items in requests.items():
             system = self.systems[place]
-            asked = [q for _, q, _ in items]
-            langs = [lang for _, _, lang in items]
-            searched = system.searched_as(asked, langs)
-            scores = system.scores(asked, langs)
+            # the same query in the same language is scored once (free text: one encoding
+            # however many panes show it)
+            unique = list(dict.fromkeys((q, lang) for _, q, lang in items))
+            asked = [q for q, _ in unique]
+            langs = [lang for _, lang in unique]
+            searched_once = system.searched_as(asked, langs)
+            scores_once = system.scores(asked, langs)
+            where = {pair: j for j, pair in enumerate(unique)}
+            scores = [scores_once[where[(q, lang)]] for _, q, lang in items]
+            searched = [searched_once[where[(q, lang)]] for _, q, lang in items]
             for (i, query, lang), row_scores, sent in zip(items, scores, searched, strict=True):
                 results[i] = self._pane_result(
                     system, panes[i], query, row_scores, relevant, k, text is None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
@@ -24,7 +24,6 @@ from textual.widgets import (
     Checkbox,
     Input,
     Label,
-    Markdown,
     OptionList,
     ProgressBar,
     Select,
@@ -33,13 +32,10 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
-from textual_autocomplete import PathAutoComplete
-from textual_plotext import PlotextPlot
 
 from ..errors import XlirError
-from ..training import TrainConfig
 from .messages import TrainingEnded, TrainingEvent
-from .widgets import SYSTEM_COLORS, lang_tag
+from .widgets import lang_tag
 
 SHORT = 30
 """Screens lower than this many rows get borderless (compact) form widgets."""
@@ -119,6 +115,8 @@ class HelpScreen(Dialog):
                 "Queries across languages, side by side, with live language-bias statistics.\n"
             )
             yield Static(keys_table(), id="keys")
+            from textual.widgets import Markdown  # its parser costs the first frame 60 ms
+
             yield Markdown(HELP)
             yield KeyButton("Close", id="close")
 
@@ -299,19 +297,6 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-class PathCompletion(PathAutoComplete):
-    """Completes a path from the folders and files under it as it is typed: Tab or the arrows
-    take a completion, and Enter always submits what the field holds (the library's Enter
-    would take the highlighted completion instead, so a complete path could never be
-    submitted while a longer name starts with it: ``runs/hybrid`` beside ``runs/hybrid-2``)."""
-
-    def _listen_to_messages(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and event.key == "enter":
-            self.action_hide()
-            return
-        super()._listen_to_messages(event)
-
-
 class CompareScreen(Dialog):
     """Choose a second system to compare with the first: from a list (embedded models,
     lexical systems, the fusion, models trained lately) or by a path (completed as it is
@@ -362,6 +347,8 @@ class CompareScreen(Dialog):
                 placeholder="a model folder or a hub name (Tab completes a path)", id="model"
             )
             yield path
+            from .completion import PathCompletion
+
             yield PathCompletion(
                 path, folder_prefix=Content(""), file_prefix=Content(""), show_dotfiles=False
             )
@@ -432,28 +419,6 @@ class ErrorScreen(Dialog):
         self.app.exit(return_code=1)
 
 
-class LossPlot(PlotextPlot):
-    """The training loss by step."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.steps: list[int] = []
-        self.losses: list[float] = []
-
-    def set_data(self, steps: list[int], losses: list[float]) -> None:
-        self.steps, self.losses = steps, losses
-        self.refresh()
-
-    def render(self) -> Any:
-        plt = self.plt
-        plt.clear_figure()
-        plt.title("training loss")
-        if self.losses:
-            plt.plot(self.steps, self.losses, color=SYSTEM_COLORS[0], marker="braille")
-            plt.xlabel("step")
-        return super().render()
-
-
 class TrainScreen(Dialog):
     """Start ``xlir-tui train`` in a separate process and follow its event log.
 
@@ -487,7 +452,7 @@ class TrainScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         from ..sampling import STRATEGIES
-        from ..training import shown_default
+        from ..training import TrainConfig, shown_default
 
         defaults = TrainConfig()
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -521,6 +486,8 @@ class TrainScreen(Dialog):
                 yield KeyButton("Load into compare", variant="success", id="load", disabled=True)
                 yield KeyButton("Close", id="close")
             yield ProgressBar(total=None, show_eta=True, id="progress")
+            from .plots import LossPlot
+
             yield LossPlot(id="loss")
             yield Static("", id="status")
             yield Static("", id="evals")
@@ -529,12 +496,12 @@ class TrainScreen(Dialog):
         super().on_mount()
         # shown once a run starts (an idle bar would animate, an empty plot says nothing)
         self.query_one("#progress", ProgressBar).display = False
-        self.query_one("#loss", LossPlot).display = False
+        self.query_one("#loss").display = False
 
-    def settings(self) -> TrainConfig:
+    def settings(self) -> Any:
         """The form as training settings, checked as ``xlir-tui train`` checks them (types,
         ranges, the output folder); an :class:`XlirError` names what is wrong."""
-        from ..training import check_out_folder, settings_from_text
+        from ..training import TrainConfig, check_out_folder, settings_from_text
 
         texts: dict[str, str | bool] = {}
         for name, _ in self.FIELDS:
@@ -567,7 +534,7 @@ class TrainScreen(Dialog):
         self.follow(config)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def follow(self, config: TrainConfig) -> None:
+    def follow(self, config: Any) -> None:
         """Write the settings, start the process and post its events until it ends (never
         touches widgets)."""
         from ..paths import atomic_write_text, cache_root
@@ -612,7 +579,7 @@ class TrainScreen(Dialog):
             bar.update(progress=e["step"])
             self.losses.append(e["loss"])
             self.steps.append(e["step"])
-            plot = self.query_one("#loss", LossPlot)
+            plot = self.query_one("#loss")
             plot.display = True
             plot.set_data(list(self.steps), list(self.losses))
         if e["event"] == "eval":
