@@ -9,8 +9,9 @@
 2. start-up with the cache filled: spawn to the first frame painted (heavy imports, the model
    and the index come after it, in a worker), best and median of several launches, and to the
    model and index ready;
-3. query latency: a typed query submitted to results painted in every pane (3 panes and the bias
-   plots, at 120x40), p50 and p99 over the sample's questions used as free-text queries.
+3. query latency: a query typed into the query bar to its results painted in every pane (3 panes
+   and the bias plots, at 120x40), p50 and p99 over the sample's questions used as free-text
+   queries.
 
 The machine's load (``os.getloadavg``, as ``uptime`` prints it) is printed before and after:
 the development machine is shared, and a loaded one is slower.
@@ -97,6 +98,8 @@ def launch(collection: str, model: str, env: dict[str, str] | None = None) -> di
 
 
 async def latency(collection: str, model: str, n: int) -> dict:
+    """Each question typed into the query bar as a new query (the live search every keystroke
+    starts), timed from the change to the panes and the plots painted with its results."""
     from xlir_tui.tui.app import ExplorerApp
 
     app = ExplorerApp(collection=[collection], model=model, langs=["en", "de", "zh"])
@@ -105,16 +108,22 @@ async def latency(collection: str, model: str, n: int) -> dict:
             await pilot.pause(0.05)
         queries = app.workspace.collection.questions["text"].to_list()[:n]
         query_input = app.query_one("#query")
+        # the baseline, in the same run: the bare model encoding the same queries
+        model = app.workspace.systems[0].encoder.model
+        bare = []
+        for q in queries:
+            t = time.perf_counter()
+            model.encode(["query: " + q], show_progress_bar=False)
+            bare.append((time.perf_counter() - t) * 1000)
         times = []
         for q in queries:
-            query_input.value = q  # live search runs here too; the submitted one is timed
             await app.workers.wait_for_complete()
             await pilot.pause()
+            target = app.request + 1
             t = time.perf_counter()
-            app.submit()
-            target = app.request
+            query_input.value = q
             while app.painted_request < target:
-                await pilot.pause(0.001)
+                await asyncio.sleep(0.001)  # the app runs meanwhile; nothing forces a paint
             await pilot.pause()  # one refresh: the panes and the bias plots are painted
             times.append((time.perf_counter() - t) * 1000)
     times.sort()
@@ -122,6 +131,7 @@ async def latency(collection: str, model: str, n: int) -> dict:
         "queries": len(times),
         "p50_ms": statistics.median(times),
         "p99_ms": times[int(0.99 * (len(times) - 1))],
+        "bare_encode_p50_ms": statistics.median(bare),
     }
 
 
@@ -166,10 +176,26 @@ def main() -> int:
         "model and index ready (loaded in a worker while the app is interactive): median "
         f"{statistics.median(ready):.1f} s after launch"
     )
-    lat = asyncio.run(latency(args.collection, args.model, args.queries))
+    # the queries' own embeddings are kept in the cache too: a cache without them (the model and
+    # the index linked from the real one) makes every query a new one, encoded as it is typed
+    from xlir_tui.paths import cache_root
+
+    real = cache_root()
+    with tempfile.TemporaryDirectory(prefix="xlir-query-cache-") as fresh:
+        for part in ("models", "indexes", "collections"):
+            if (real / part).is_dir():
+                (Path(fresh) / part).symlink_to(real / part)
+        os.environ["XLIR_TUI_CACHE"] = fresh
+        lat = asyncio.run(latency(args.collection, args.model, args.queries))
     print(
-        f"query to results painted, 3 panes and the plots at 120x40, {lat['queries']} queries: "
-        f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms (target p50 <= 150 ms)"
+        f"query typed to results painted (encoded then, not cached), 3 panes and the plots at "
+        f"120x40, {lat['queries']} queries: p50 {lat['p50_ms']:.0f} ms, p99 "
+        f"{lat['p99_ms']:.0f} ms (target p50 <= 150 ms)"
+    )
+    print(
+        f"  the bare model encoding the same queries: p50 {lat['bare_encode_p50_ms']:.0f} ms; "
+        f"the explorer adds {lat['p50_ms'] - lat['bare_encode_p50_ms']:.0f} ms (search, "
+        f"statistics, drawing), {lat['p50_ms'] / lat['bare_encode_p50_ms']:.2f}x the bare encoding"
     )
     print(f"after: {load()}")
     results.update({"startup_s": starts, "ready_s": ready, **lat, "load_after": os.getloadavg()})

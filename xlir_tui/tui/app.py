@@ -113,6 +113,8 @@ class ExplorerApp(App[None]):
         self.request = 0
         self.painted_request = 0
         self.pending_submit = False  # Enter pressed before the model was ready
+        self.query_running = False
+        self.waiting: list[tuple[Any, ...]] = []  # requests asked while one ran
         self.last_results: list[Any] = []
         self.last_elapsed_ms: float | None = None
         self.trained: list[Path] = []
@@ -265,6 +267,12 @@ class ExplorerApp(App[None]):
         self.post_message(SystemAdded(place, ws.names[place]))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "query" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self._query_done()
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
@@ -286,7 +294,7 @@ class ExplorerApp(App[None]):
         total = f"/{message.total}" if message.total > 1 else ""
         done = f" {message.done}{total}" if message.total > 1 else ""
         self.query_one("#status", Static).update(f"{message.stage}{done} ...")
-        if self.workspace is None:
+        if self.workspace is None and self.query(LoadingPanel):
             self.query_one(LoadingPanel).set_stage(
                 message.stage, message.done, message.total, message.note, message.estimate_s
             )
@@ -306,6 +314,7 @@ class ExplorerApp(App[None]):
         query = self.query_one("#query", Input)
         query.placeholder = "type a query in any language (F2: the collection's questions)"
         self.screen_stack[0].remove_class("-loading")
+        self.query_one(LoadingPanel).remove()  # its clock and bar stop with it
         self.query_one("#status", Static).update(counts_line(ws))
         self.rebuild_panes(live=not self.pending_submit)
         self.pending_submit = False
@@ -322,10 +331,12 @@ class ExplorerApp(App[None]):
         self.last_elapsed_ms = message.elapsed_ms
         status = self.query_one("#status", Static)
         if message.notes:
-            status.update(Text("note: " + "; ".join(message.notes), style="yellow"))
+            status.update(Text("note: " + "; ".join(message.notes), style="yellow"), layout=False)
         else:
             what = f"question {self.qid}" if self.mode == QUESTION else "query"
-            status.update(f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands")
+            status.update(
+                f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands", layout=False
+            )
 
     def on_system_added(self, message: SystemAdded) -> None:
         self.compare = True
@@ -381,11 +392,27 @@ class ExplorerApp(App[None]):
                 self.qid = self.workspace.question_ids[0]
             self.query_one("#mode", Static).update(self._mode_label())
             self.show_in_query_bar(self.shown_question())
-            self.request += 1
-            self.run_query(self.request, self.pane_specs(), None, self.qid)
+            self.ask(self.pane_specs(), None, self.qid)
         elif text.strip():
-            self.request += 1
-            self.run_query(self.request, self.pane_specs(), text, None, not live)
+            self.ask(self.pane_specs(), text, None, not live)
+
+    def ask(self, panes: list[Any], text: str | None, qid: str | None, record: bool = True) -> None:
+        """Run a request, one at a time: while one runs, the newest waits, and a newer live
+        one replaces a waiting live one (typing asks once a keystroke; only the last counts,
+        and a pile of encodings would slow every one of them)."""
+        self.request += 1
+        request = (self.request, panes, text, qid, record)
+        if self.query_running:
+            self.waiting = [r for r in self.waiting if r[4]] + [request]
+        else:
+            self.query_running = True
+            self.run_query(*request)
+
+    def _query_done(self) -> None:
+        self.query_running = False
+        if self.waiting:
+            self.query_running = True
+            self.run_query(*self.waiting.pop(0))
 
     @on(Input.Changed, "#query")
     def _typed(self, event: Input.Changed) -> None:
@@ -420,7 +447,8 @@ class ExplorerApp(App[None]):
             strip.update("")
             return
         names = ws.names if self.compare else ws.names[:1]
-        strip.update(bias_line(self.last_results, ws.expected, names, ws.k, self.size.width - 2))
+        line = bias_line(self.last_results, ws.expected, names, ws.k, self.size.width - 2)
+        strip.update(line, layout=False)  # one row
 
     @on(OptionList.OptionSelected, ".hits")
     def _open_paragraph(self, event: OptionList.OptionSelected) -> None:

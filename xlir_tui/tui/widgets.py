@@ -119,6 +119,7 @@ class ResultPane(Vertical):
         self.result: Any = None
         self._width = 0
         self._pending_highlight: int | None = 0
+        self._expanded: int | None = None  # the result shown whole
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="pane-query", id=f"query-{self.number}")
@@ -141,8 +142,13 @@ class ResultPane(Vertical):
         return title
 
     def show(self, result: Any) -> None:
-        """Fill the pane from a :class:`~xlir_tui.session.PaneResult`."""
+        """Fill the pane from a :class:`~xlir_tui.session.PaneResult` (the results are drawn
+        again only when they differ from those shown: Enter after typing repeats the query)."""
+        same = self.result is not None and _shown(self.result) == _shown(result)
         self.result = result
+        if same:
+            self.border_title = self._title()
+            return
         self.system_name = result.system_name
         self.pane = result.pane
         self.border_title = self._title()
@@ -164,7 +170,7 @@ class ResultPane(Vertical):
                 room = width
             text.append(("  " if text else "") + shorten(result.note, room), style="yellow")
         line.display = bool(text)
-        line.update(text)
+        line.update(text, layout=False)  # one row, whatever it says
         line.tooltip = "\n".join(x for x in (result.query, result.note) if x) or None
 
     def set_max_lines(self, max_lines: int | None) -> None:
@@ -211,6 +217,7 @@ class ResultPane(Vertical):
             Option(self._prompt(i, full=i == highlighted), id=hit.id)
             for i, hit in enumerate(self.result.hits)
         )
+        self._expanded = highlighted
         if highlighted is not None and highlighted < hits.option_count:
             hits.highlighted = highlighted
 
@@ -224,11 +231,13 @@ class ResultPane(Vertical):
         if self.result is None or self.max_lines is None:
             return
         hits = event.option_list
-        for i in range(hits.option_count):
-            full = i == event.option_index
-            prompt = self._prompt(i, full)
-            if hits.get_option_at_index(i).prompt != prompt:
-                hits.replace_option_prompt_at_index(i, prompt)
+        if event.option_index == self._expanded:
+            return
+        if self._expanded is not None and self._expanded < hits.option_count:
+            hits.replace_option_prompt_at_index(self._expanded, self._prompt(self._expanded))
+        index = event.option_index
+        hits.replace_option_prompt_at_index(index, self._prompt(index, full=True))
+        self._expanded = index
 
     def selected_hit(self) -> Any:
         hits = self.query_one(OptionList)
@@ -236,6 +245,17 @@ class ResultPane(Vertical):
             return None
         i = hits.highlighted
         return self.result.hits[i] if 0 <= i < len(self.result.hits) else None
+
+
+def _shown(result: Any) -> tuple[Any, ...]:
+    """What a pane draws of a result."""
+    return (
+        [(h.id, h.rank, h.score) for h in result.hits],
+        result.relevant_ids,
+        result.query if result.query_lang else None,
+        result.note,
+        result.pane,
+    )
 
 
 class LoadingPanel(Vertical):
@@ -377,13 +397,14 @@ def share_chart(
 
 
 class SharePlot(Static):
-    """A :func:`share_chart` drawn at the widget's size."""
+    """A :func:`share_chart`, drawn again only when its data or its size change."""
 
     def __init__(self, heading: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.heading = heading
         self.langs: list[str] = []
         self.series: list[tuple[list[float], tuple[int, int, int]]] = []
+        self._drawn: tuple[Any, ...] | None = None
 
     def set_data(
         self,
@@ -393,12 +414,18 @@ class SharePlot(Static):
     ) -> None:
         """``series``: the pool's shares first, then each system's."""
         self.heading, self.langs, self.series = heading, langs, series
-        self.refresh()
+        self.draw()
 
-    def render(self) -> Any:
-        return share_chart(
-            self.heading, self.langs, self.series, self.content_size.width, self.content_size.height
-        )
+    def draw(self) -> None:
+        width, height = self.content_size
+        key = (self.heading, tuple(self.langs), repr(self.series), width, height)
+        if key != self._drawn and width > 0:
+            self._drawn = key
+            chart = share_chart(self.heading, self.langs, self.series, width, height)
+            self.update(chart, layout=False)
+
+    def on_resize(self) -> None:
+        self.draw()
 
 
 class BiasPanel(Vertical):
@@ -432,7 +459,7 @@ class BiasPanel(Vertical):
         for place, name in enumerate(system_names):
             legend.append("  █ ", style=rgb(SYSTEM_COLORS[place % 2]))
             legend.append(name)
-        self.query_one("#bias-legend", Static).update(legend)
+        self.query_one("#bias-legend", Static).update(legend, layout=False)
         now: list[tuple[list[float], tuple[int, int, int]]] = [
             ([expected[x] for x in langs], EXPECTED_COLOR)
         ]
