@@ -213,7 +213,7 @@ class LanguagesScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         choices = [*self.available, "all"]
-        with Vertical(classes="dialog tall") as box:
+        with Vertical(classes="dialog") as box:
             box.border_title = "Pane languages"
             yield Label("Tick 2 to 4 (Space); panes follow the order you tick them in.")
             yield SelectionList[str](

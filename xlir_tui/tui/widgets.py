@@ -134,11 +134,12 @@ class ResultPane(Vertical):
         title = Text()
         if self.pane is not None:
             title.append_text(pool_tag(self.pane.lang))
+        # the AP before the name: a narrow pane's border cuts the end of its title
+        if self.result is not None and self.result.ap is not None:
+            title.append(f" AP {self.result.ap:.3f}", style="bold green")
         title.append(f" {self.system_name} ", style="bold")
         if self.pane is not None and self.pane.restrict:
             title.append("own pool ", style="dim")
-        if self.result is not None and self.result.ap is not None:
-            title.append(f"AP {self.result.ap:.3f} ", style="bold green")
         return title
 
     def show(self, result: Any) -> None:
@@ -159,7 +160,7 @@ class ResultPane(Vertical):
         (no candidates, a translated query), each shortened to the pane's width."""
         result = self.result
         line = self.query_one(".pane-query", Static)
-        width = max(self.size.width - 4, 10)
+        width = max(line.content_size.width or self.size.width - 4, 10)
         text = Text()
         if result.query and result.query_lang:
             text.append(shorten(result.query, width), style="italic")
@@ -289,6 +290,8 @@ class LoadingPanel(Vertical):
             self.started = time.monotonic()
             self.estimate_s = estimate_s
             bar.update(total=total if total > 1 else None, progress=0)
+            # without counts the bar only says that work goes on: no percentage, no ETA
+            bar.show_percentage = bar.show_eta = total > 1
         if total > 1:
             bar.update(total=total, progress=done)
         if note:
@@ -560,25 +563,20 @@ def bias_line(
     results: Sequence[Any], expected: dict[str, float], system_names: list[str], k: int, width: int
 ) -> Text:
     """The bias of the last query on one line, for when the panel is hidden: the languages of
-    the top k, most frequent first, against the pool's share."""
-    out = Text()
+    the top k, most frequent first (each system's, marked by its colour when compared)."""
+    out = Text(f"top {k}:", style="bold")
     for place in range(len(system_names)):
         shares = query_shares(results, place)
         if not shares:
             continue
-        line = Text()
+        out.append(" ")
         if len(system_names) > 1:
-            line.append("█ ", style=rgb(SYSTEM_COLORS[place % 2]))
-        line.append(f"top {k}: ", style="bold")
+            out.append("█", style=rgb(SYSTEM_COLORS[place % 2]))
         for lang, share in sorted(shares.items(), key=lambda x: (-x[1], x[0])):
-            if share <= 0:
-                continue
-            line.append_text(lang_tag(lang))
-            line.append(f"{share:.0%} ")
-        if out:
-            out.append("  ")
-        out.append_text(line)
-    if not out:
+            if share > 0:
+                out.append_text(lang_tag(lang))
+                out.append(f"{share:.0%} ")
+    if not any(r.hits for r in results):
         return Text("bias: after the first query (F9: the plots)", style="dim")
     values = {round(v, 2) for v in expected.values()}
     if len(values) == 1:
