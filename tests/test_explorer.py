@@ -582,6 +582,19 @@ async def test_small_terminal_two_panes_of_readable_sentences(tiny_model: Path) 
         assert app.query_one("#panes").display
 
 
+async def test_more_panes_than_fit_scroll_sideways(tiny_model: Path) -> None:
+    """Four panes at 80 columns keep a readable width; Tab brings the hidden ones into view."""
+    app = make_app(tiny_model, langs=["en", "de", "zh", "th"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        assert len(panes(app)) == 4 and all(p.size.width >= 36 for p in panes(app))
+        container = app.query_one("#panes")
+        assert container.scroll_x == 0
+        await tab_to(app, pilot, "hits-3")
+        await pilot.pause()
+        assert container.scroll_x > 0
+
+
 async def test_every_key_is_in_the_command_palette(tiny_model: Path) -> None:
     app = make_app(tiny_model)
     async with app.run_test(size=(80, 24)) as pilot:
