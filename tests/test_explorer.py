@@ -704,6 +704,31 @@ async def test_counts_say_question_ids_and_questions(tiny_model: Path) -> None:
         assert "71 questions in 10 languages (710 in all), 1,090 candidates" in status
 
 
+def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> None:
+    """Free text in three panes is one encoding; the explorer's queries stay out of the
+    embedding cache (the index keeps the candidates)."""
+    from xlir_tui.session import Pane, Workspace
+    from xlir_tui.systems import SystemSpec
+
+    ws = Workspace.open(collection=[str(SAMPLE)], spec=SystemSpec("dense", str(tiny_model)))
+    encoder = ws.systems[0].encoder
+    assert encoder.use_cache is False
+    seen: list[list[str]] = []
+    encode = encoder.encode_queries
+
+    def counting(texts, *args, **kw):
+        seen.append(list(texts))
+        return encode(texts, *args, **kw)
+
+    encoder.encode_queries = counting
+    results = ws.run([Pane("en"), Pane("de"), Pane(None)], text="honey bee queen")
+    assert seen == [["honey bee queen"]]
+    assert [{h.lang for h in r.hits} for r in results[:2]] == [{"en"}, {"de"}]
+    seen.clear()
+    ws.run([Pane("en"), Pane("th")], qid="p01-q1")  # two translations: two queries
+    assert len(seen) == 1 and len(seen[0]) == 2
+
+
 def test_explore_checks_what_it_can_before_the_app(capsys, tmp_path: Path) -> None:
     plain = tmp_path / "plainfile.txt"
     plain.write_text("not a model")
@@ -715,6 +740,11 @@ def test_explore_checks_what_it_can_before_the_app(capsys, tmp_path: Path) -> No
     assert_one_line_error(code, err, "unknown language xx for sample_data", "'all'")
     code, _, err = run_cli(["explore", "--collection", str(tmp_path / "missing")], capsys)
     assert_one_line_error(code, err, "missing")
+
+
+def test_explore_checks_an_index_s_languages(capsys, sample_index: Path) -> None:
+    code, _, err = run_cli(["explore", "--index", str(sample_index), "--langs", "en,tlh"], capsys)
+    assert_one_line_error(code, err, "unknown language tlh", "ar, de")
 
 
 async def test_open_an_index_folder(sample_index: Path) -> None:
