@@ -50,8 +50,17 @@ WIDE = 150
 """From this many columns (on a short terminal): the bias plots beside the panes."""
 PREFERRED = ("en", "de", "zh", "ar")
 """The first panes' languages when none are given (those the collection has)."""
+PANE_MIN = 36
+"""The narrowest pane, in columns: about 25 for the sentence after rank, score and tag."""
 MODEL_BUILD_S = 30
 """About how long the embedded default model takes to build on first use (a 2-core CPU)."""
+
+
+class PaneRow(HorizontalScroll):
+    """The row of panes: it shares its width among them again whenever that width changes."""
+
+    def on_resize(self) -> None:
+        self.app.fit_panes()  # type: ignore[attr-defined]
 
 
 def default_pane_count(width: int) -> int:
@@ -131,7 +140,7 @@ class ExplorerApp(App[None]):
             )
         with Horizontal(id="main"):
             yield LoadingPanel(id="loading")
-            yield HorizontalScroll(id="panes")
+            yield PaneRow(id="panes")
             yield BiasPanel(id="bias")
         yield Static("", id="strip")
         yield Static("starting ...", id="status")
@@ -171,6 +180,20 @@ class ExplorerApp(App[None]):
         for pane in self.query(ResultPane):
             pane.set_max_lines(max_lines)
         self.refresh_strip()
+        self.call_after_refresh(self.fit_panes)
+
+    def fit_panes(self) -> None:
+        """Share the width among the panes; when they would be narrower than :data:`PANE_MIN`,
+        as many as fit share it and the others wait to the right (the panes scroll sideways)."""
+        panes = list(self.query(ResultPane))
+        if not panes:
+            return
+        room = self.query_one("#panes").size.width or self.size.width
+        fit = max(1, min(len(panes), room // PANE_MIN))
+        width: int | str = "1fr" if fit == len(panes) else room // fit - 1  # - the left margin
+        for pane in panes:
+            if pane.styles.width is None or str(pane.styles.width) != str(width):
+                pane.styles.width = width
 
     def on_resize(self) -> None:
         self.arrange()
@@ -355,7 +378,7 @@ class ExplorerApp(App[None]):
     def rebuild_panes(self, live: bool = False) -> None:
         if self.workspace is None:
             return  # keys pressed while the model loads change nothing yet
-        container = self.query_one("#panes", HorizontalScroll)
+        container = self.query_one("#panes", PaneRow)
         container.remove_children()
         names = self.workspace.names
         max_lines = None if self.size.height >= TALL else 2
@@ -366,6 +389,7 @@ class ExplorerApp(App[None]):
             ]
         )
         self.query_one("#mode", Static).update(self._mode_label())
+        self.call_after_refresh(self.fit_panes)
         self.call_after_refresh(self.submit, live)
 
     def shown_question(self) -> str:
