@@ -592,9 +592,18 @@ async def test_more_panes_than_fit_scroll_sideways(tiny_model: Path) -> None:
         assert widths == [39] * 4  # two share the 80 columns, the others wait to the right
         container = app.query_one("#panes")
         assert container.scroll_x == 0
+        assert "2 more → (Tab)" in str(panes(app)[1].border_subtitle)
+        await tab_to(app, pilot, "hits-2")
+        await pilot.pause()
+        assert container.scroll_x == 40  # by whole panes: the second and the third in view
+        assert "← 1 more" in str(panes(app)[1].border_subtitle)
         await tab_to(app, pilot, "hits-3")
         await pilot.pause()
-        assert container.scroll_x > 0
+        assert container.scroll_x == 80
+        assert "← 2 more" in str(panes(app)[2].border_subtitle)
+        await tab_to(app, pilot, "hits-0")
+        await pilot.pause()
+        assert container.scroll_x == 0
 
 
 async def test_every_key_is_in_the_command_palette(tiny_model: Path) -> None:

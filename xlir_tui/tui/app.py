@@ -56,11 +56,43 @@ MODEL_BUILD_S = 30
 """About how long the embedded default model takes to build on first use (a 2-core CPU)."""
 
 
-class PaneRow(HorizontalScroll):
-    """The row of panes: it shares its width among them again whenever that width changes."""
+class PaneRow(HorizontalScroll, can_focus=False):
+    """The row of panes: it shares its width among them again whenever that width changes,
+    and when more panes than fit are shown, it moves by whole panes to the focused one.
+
+    Its overflow is hidden (see explorer.tcss): Textual would centre a focused pane, leaving
+    halves of two panes in view; the borders of the panes at the edges say what waits beyond.
+    """
 
     def on_resize(self) -> None:
         self.app.fit_panes()  # type: ignore[attr-defined]
+
+    def on_descendant_focus(self, event: Any) -> None:
+        pane = event.widget if isinstance(event.widget, ResultPane) else event.widget.parent
+        if isinstance(pane, ResultPane):
+            self.show_pane(pane)
+
+    def show_pane(self, pane: ResultPane | None = None) -> None:
+        """Bring ``pane`` into view (None: keep the view), and mark the edges."""
+        panes = list(self.query(ResultPane))
+        if not panes:
+            return
+        step = panes[0].outer_size.width + 1  # a pane and its left margin
+        fit = max(1, self.size.width // step) if step > 1 else len(panes)
+        first = round(self.scroll_x / step) if step > 1 else 0
+        if pane in panes:
+            i = panes.index(pane)
+            first = i if i < first else i - fit + 1 if i >= first + fit else first
+        first = max(0, min(first, len(panes) - fit))
+        self.set_scroll(first * step if step > 1 else 0, None)
+        for i, p in enumerate(panes):
+            left, right = first, len(panes) - first - fit
+            edge = []
+            if i == first and left > 0:
+                edge.append(f"← {left} more")
+            if i == first + fit - 1 and right > 0:
+                edge.append(f"{right} more → (Tab)")
+            p.border_subtitle = " · ".join(edge) or None
 
 
 def default_pane_count(width: int) -> int:
@@ -194,6 +226,7 @@ class ExplorerApp(App[None]):
         for pane in panes:
             if pane.styles.width is None or str(pane.styles.width) != str(width):
                 pane.styles.width = width
+        self.call_after_refresh(self.query_one("#panes", PaneRow).show_pane)
 
     def on_resize(self) -> None:
         self.arrange()
