@@ -41,6 +41,7 @@ async def settle(app: ExplorerApp, pilot, until=None, timeout: float = 60) -> No
 
 async def ready(app: ExplorerApp, pilot) -> None:
     await settle(app, pilot, lambda: app.workspace is not None and app.query(ResultPane))
+    app.query_one("#query").cursor_blink = False  # a snapshot must not catch a blink
 
 
 def text_of(widget) -> str:
