@@ -690,13 +690,31 @@ def explore_cmd(
     panes = split_langs(langs)
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
+    from .tui.app import ExplorerApp, default_sample_data
+
+    # everything that can be checked before the app starts fails here, in one line
     if index is not None:
         from .systems import check_index_folder
 
-        check_index_folder(index)  # a damaged index fails here, in one line, not in the TUI
-    from .tui.app import ExplorerApp
+        check_index_folder(index)
+        manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+        name, known = str(index), manifest.get("collection", {}).get("languages", [])
+    else:
+        c = _load(list(collection or [default_sample_data()]), None, False)
+        name, known = c.name, c.languages
+    unknown = [x for x in panes or [] if x != "all" and x not in known]
+    if unknown:
+        raise XlirError(
+            f"--langs: unknown language {', '.join(unknown)} for {name} (it has "
+            f"{', '.join(known)}, and 'all' for the whole pool)"
+        )
+    if index is None and spec.uses_model:
+        from .embedded import embedded_name
+        from .encoders import resolve_model
 
-    ExplorerApp(
+        if embedded_name(model) is None:
+            resolve_model(model)  # a folder is checked, a hub name found (or fetched) now
+    app_ = ExplorerApp(
         index=str(index) if index else None,
         collection=[str(p) for p in collection] if collection else None,
         spec=spec,
@@ -704,7 +722,12 @@ def explore_cmd(
         query_lang=query_lang,
         langs=[None if x == "all" else x for x in panes] if panes else None,
         k=k,
-    ).run()
+    )
+    app_.run()
+    if app_.failure is not None:
+        raise XlirError(app_.failure)  # the dialog showed it; the terminal keeps it too
+    if app_.return_code:
+        raise typer.Exit(app_.return_code)
 
 
 @app.command("translate")

@@ -105,6 +105,14 @@ class SessionStats:
         }
 
 
+def _queries_not_kept(system: Retriever) -> None:
+    """Encode the explorer's queries without the embedding cache, once the system's index
+    exists: typing writes a query per keystroke, each a cache entry (a parquet file, about a
+    tenth of a second or more), and only the candidates (kept in the index) are worth keeping."""
+    if system.encoder is not None:
+        system.encoder.use_cache = False
+
+
 def shown_name(system: Retriever) -> str:
     """A system as the explorer names it: a model by its name (a folder by its last part), a
     translated system with ``(via LANG)``, a fusion with its parts."""
@@ -138,6 +146,7 @@ class Workspace:
         self.models = Models()
         if system.encoder is not None:
             self.models.keep(system.encoder)  # compare with fusion reuses the loaded model
+        _queries_not_kept(system)
         # rows, languages and hits, shared by every system
         self.pool = CandidatePool(collection.candidates)
         self.languages = self.pool.languages
@@ -204,6 +213,7 @@ class Workspace:
         if progress is not None:
             self.models.notify = lambda text: progress(text.rstrip(" ."), 0, 1)
         system = open_system(self.collection, spec, self.models, progress, cached=True)
+        _queries_not_kept(system)
         if len(self.systems) > 1:
             self.systems[1] = system
             self.stats[1] = SessionStats()
@@ -269,10 +279,16 @@ class Workspace:
             requests.setdefault(pane.system, []).append((i, query, query_lang))
         for place, items in requests.items():
             system = self.systems[place]
-            asked = [q for _, q, _ in items]
-            langs = [lang for _, _, lang in items]
-            searched = system.searched_as(asked, langs)
-            scores = system.scores(asked, langs)
+            # the same query in the same language is scored once (free text: one encoding
+            # however many panes show it)
+            unique = list(dict.fromkeys((q, lang) for _, q, lang in items))
+            asked = [q for q, _ in unique]
+            langs = [lang for _, lang in unique]
+            searched_once = system.searched_as(asked, langs)
+            scores_once = system.scores(asked, langs)
+            where = {pair: j for j, pair in enumerate(unique)}
+            scores = [scores_once[where[(q, lang)]] for _, q, lang in items]
+            searched = [searched_once[where[(q, lang)]] for _, q, lang in items]
             for (i, query, lang), row_scores, sent in zip(items, scores, searched, strict=True):
                 results[i] = self._pane_result(
                     system, panes[i], query, row_scores, relevant, k, text is None

@@ -14,15 +14,24 @@ class WorkspaceReady(Message):
 
 
 class LoadProgress(Message):
-    def __init__(self, stage: str, done: int, total: int) -> None:
+    """A loading stage, with counts when it has them (``total`` > 1), a line saying why it
+    takes the time it takes, and an estimate in seconds for a stage without counts."""
+
+    def __init__(
+        self, stage: str, done: int, total: int, note: str = "", estimate_s: float | None = None
+    ) -> None:
         super().__init__()
         self.stage, self.done, self.total = stage, done, total
+        self.note, self.estimate_s = note, estimate_s
 
 
 class ResultsReady(Message):
-    def __init__(self, request: int, results: list[Any], elapsed_ms: float) -> None:
+    def __init__(
+        self, request: int, results: list[Any], elapsed_ms: float, notes: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.request, self.results, self.elapsed_ms = request, results, elapsed_ms
+        self.notes = notes or []
 
 
 class SystemAdded(Message):
