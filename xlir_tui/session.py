@@ -105,14 +105,6 @@ class SessionStats:
         }
 
 
-def _queries_not_kept(system: Retriever) -> None:
-    """Encode the explorer's queries without the embedding cache, once the system's index
-    exists: typing writes a query per keystroke, each a cache entry (a parquet file, about a
-    tenth of a second or more), and only the candidates (kept in the index) are worth keeping."""
-    if system.encoder is not None:
-        system.encoder.use_cache = False
-
-
 def shown_name(system: Retriever) -> str:
     """A system as the explorer names it: a model by its name (a folder by its last part), a
     translated system with ``(via LANG)``, a fusion with its parts."""
@@ -146,7 +138,9 @@ class Workspace:
         self.models = Models()
         if system.encoder is not None:
             self.models.keep(system.encoder)  # compare with fusion reuses the loaded model
-        _queries_not_kept(system)
+        # typing writes a query per keystroke: none goes to the embedding cache (each would be
+        # a parquet file, a tenth of a second or more); the candidates are kept in the index
+        system.keep_queries(False)
         # rows, languages and hits, shared by every system
         self.pool = CandidatePool(collection.candidates)
         self.languages = self.pool.languages
@@ -213,7 +207,9 @@ class Workspace:
         if progress is not None:
             self.models.notify = lambda text: progress(text.rstrip(" ."), 0, 1)
         system = open_system(self.collection, spec, self.models, progress, cached=True)
-        _queries_not_kept(system)
+        # typing writes a query per keystroke: none goes to the embedding cache (each would be
+        # a parquet file, a tenth of a second or more); the candidates are kept in the index
+        system.keep_queries(False)
         if len(self.systems) > 1:
             self.systems[1] = system
             self.stats[1] = SessionStats()

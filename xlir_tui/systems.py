@@ -250,6 +250,13 @@ class Retriever:
     system: str = ""
     sparse: bool = False
     """Lexical scores: a zero means no token or n-gram in common, not a weak match."""
+    query_cache: bool = True
+    """Whether encoded queries go to the embedding cache: a report's questions are worth
+    keeping, an explorer's keystrokes are not (each would be a cache file)."""
+
+    def keep_queries(self, keep: bool) -> None:
+        """Set :attr:`query_cache` for this system and every system it is made of."""
+        self.query_cache = keep
 
     def __init__(self, pool: CandidatePool, collection: Any = None) -> None:
         self.pool = pool
@@ -381,7 +388,7 @@ class DenseRetriever(Retriever):
         progress: Progress | None = None,
     ) -> Scorer:
         step = (lambda d, t: progress("encoding questions", d, t)) if progress else None
-        qvec = self._encoder.encode_queries(list(queries), progress=step)
+        qvec = self._encoder.encode_queries(list(queries), progress=step, cache=self.query_cache)
         vectors = self.index.vectors
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
             scores = scores_of(qvec, vectors)
@@ -505,6 +512,11 @@ class FusionRetriever(Retriever):
     def collection(self) -> Any:
         return self._collection or next(iter(self.parts.values())).collection()
 
+    def keep_queries(self, keep: bool) -> None:
+        super().keep_queries(keep)
+        for part in self.parts.values():
+            part.keep_queries(keep)
+
     def describe(self) -> dict[str, Any]:
         out = {**super().describe(), "fusion": self.spec.to_dict()}
         if self.dense is not None:
@@ -607,6 +619,10 @@ class TranslatedRetriever(Retriever):
     @property
     def label(self) -> str:
         return f"{self.inner.label} (queries translated to {self.to} by {self.translator.name})"
+
+    def keep_queries(self, keep: bool) -> None:
+        super().keep_queries(keep)
+        self.inner.keep_queries(keep)
 
     @property
     def encoder(self) -> Any:
