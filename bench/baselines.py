@@ -83,14 +83,14 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "baselines.md"))
     args = parser.parse_args()
     reports = {name: run(Path(args.data) / name, args.force) for name in ("xquad-r", "mlqa-r")}
-    first = next(iter(reports.values()))["models"]
+    first = next(iter(reports.values()))["systems"]
     lines = [
         "# Baselines: the embedded encoders",
         "",
-        f"`default` is {first[0]['model']} ({first[0].get('source', '')}); "
-        f"`all-minilm-l6-v2` is {first[1].get('source', first[1]['model'])}, English-only, "
-        "kept for contrast. Written by `.venv/bin/python bench/baselines.py` (the reports are "
-        "kept in `docs/records/`), which runs, for each collection:",
+        f"`default` is {first[0]['label']} ({first[0]['model'].get('source', '')}); "
+        f"`all-minilm-l6-v2` is {first[1]['model'].get('source', first[1]['label'])}, "
+        "English-only, kept for contrast. Written by `.venv/bin/python bench/baselines.py` "
+        "(the reports are kept in `docs/records/`), which runs, for each collection:",
         "",
         "```bash",
         *(
@@ -110,10 +110,10 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rep in reports.items():
-        for m in rep["models"]:
-            lines.append(_summary_row(name, m["model"], m["summary"]))
+        for m in rep["systems"]:
+            lines.append(_summary_row(name, m["label"], m["summary"]))
     for name, rep in reports.items():
-        m, en = rep["models"][0], rep["models"][1]
+        m, en = rep["systems"][0], rep["systems"][1]
         lines += [
             "",
             f"## {name}: per query language",
@@ -122,10 +122,10 @@ def main() -> int:
             "share of the multi-setting top 10 in the query's own language; expected: that "
             "language's share of the pool; unk: the tokenizer's unknown-token rate; PEER p: "
             "Kruskal-Wallis p-value over relevant ranks grouped by language. The last two "
-            f"columns are {en['model']}'s, for contrast.",
+            f"columns are {en['label']}'s, for contrast.",
             "",
             "| lang | mono mAP | cross mAP (as query) | multi mAP | rank distance | own@10 | "
-            f"expected | unk | PEER p | {en['model']} multi mAP | its unk |",
+            f"expected | unk | PEER p | {en['label']} multi mAP | its unk |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for lang, v in m["languages"].items():

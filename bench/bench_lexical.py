@@ -30,6 +30,7 @@ def main() -> int:
         return 1
     from xlir_tui.collections import load_collection
     from xlir_tui.lexical import LexicalIndex
+    from xlir_tui.systems import LexicalRetriever
 
     c = load_collection(args.data)
     questions = c.questions["text"].to_list()
@@ -39,7 +40,7 @@ def main() -> int:
             t = time.perf_counter()
             index = LexicalIndex.build(c, system, Path(tmp) / system)
             build_s = time.perf_counter() - t
-            loaded = LexicalIndex.load(Path(tmp) / system)
+            loaded = LexicalRetriever(LexicalIndex.load(Path(tmp) / system))
         times = []
         for q in questions[:: max(1, len(questions) // args.queries)][: args.queries]:
             t = time.perf_counter()

@@ -86,17 +86,18 @@ def main() -> int:
             print(res.stderr, file=sys.stderr)
             return 1
         report = json.loads(res.stdout)
-        timings = report["models"][0]["timings"]
+        timings = report["systems"][0]["timings"]
         runs.append({"label": label, "wall_s": wall, **timings})
         print(
             f"xlir-tui bias-report ({label}): {wall:.1f} s in all "
-            f"(encoding {timings['encode_s']:.1f} s, metrics {timings['score_s']:.1f} s)"
+            f"(encoding {timings['build_s'] + timings['queries_s']:.1f} s, metrics "
+            f"{timings['score_s']:.1f} s)"
         )
     first, second = runs
     print(f"whole report / plain encoding: {first['wall_s'] / plain_s:.3f} (target <= 1.1)")
     print(f"metrics after encoding: {first['score_s']:.1f} s (target <= 10 s)")
     print(f"second run from the cache: {second['wall_s']:.1f} s (target <= 20 s)")
-    s = report["models"][0]["summary"]
+    s = report["systems"][0]["summary"]
     print(
         f"figures: mono mAP {s['mono']['map']:.3f}, cross {s['cross']['map']:.3f}, "
         f"multi {s['multi']['map']:.3f}, rank distance {s['multi']['rank_distance']:.1f}"

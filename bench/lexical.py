@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/lexical.py [--data ../shared/data] [--model default]
 
-Runs ``xlir-tui bias-report COLLECTION --system bm25 --system chargram --system dense
+Runs ``xlir-tui bias-report COLLECTION --system dense --system bm25 --system chargram
 --system fusion --model M --json`` on each collection, then one report per further fusion
-(other parts, method and weights), and writes ``docs/lexical.md``: the summary per system, the
-multi-setting own-language share, and how long each system took. The reading of the figures at
-the end of the page is written by hand from these tables.
+(other parts, method and weights) beside the encoder, and writes ``docs/lexical.md``: the
+summary per system, the multi-setting own-language share, how long each system took, and each
+system against the encoder alone, query by query (the reports' paired comparisons). The
+reading of the figures at the end of the page is written by hand from these tables.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SYSTEMS = ["bm25", "chargram", "dense", "fusion"]
+SYSTEMS = ["dense", "bm25", "chargram", "fusion"]
 READING = "## Reading these figures"
 # further fusions, each its own report: (--fuse, --fusion-method, --fusion-weight)
 FUSIONS = [
@@ -62,6 +63,8 @@ def main() -> int:
                     "bias-report",
                     str(data),
                     "--system",
+                    "dense",
+                    "--system",
                     "fusion",
                     "--fuse",
                     fuse,
@@ -75,6 +78,7 @@ def main() -> int:
                 ]
             )
         models: list[dict] = []
+        compared: list[dict] = []
         wall = 0.0
         for cmd in commands:
             lines.append(
@@ -90,7 +94,9 @@ def main() -> int:
             )
             wall += time.perf_counter() - t
             report = json.loads(res.stdout)
-            models += report["models"]
+            seen = {m["label"] for m in models}
+            models += [m for m in report["systems"] if m["label"] not in seen]
+            compared += report.get("comparisons", {}).get("results", [])
         rows = [
             f"## {name}",
             "",
@@ -105,16 +111,46 @@ def main() -> int:
             s = m["summary"]
             t_ = m["timings"]
             took = (
-                f"index {t_['index_s']:.1f} s, score {t_['score_s']:.1f} s"
-                if "index_s" in t_
-                else f"encode {t_['encode_s']:.1f} s, score {t_['score_s']:.1f} s"
+                f"build {t_['build_s']:.1f} s, queries {t_['queries_s']:.1f} s, "
+                f"score {t_['score_s']:.1f} s"
             )
             rows.append(
-                f"| {m['model']} | {s['mono']['map']:.3f} | {s['cross']['map']:.3f} | "
+                f"| {m['label']} | {s['mono']['map']:.3f} | {s['cross']['map']:.3f} | "
                 f"{s['multi']['map']:.3f} | {s['multi']['r@10']:.3f} | "
                 f"{s['multi']['rank_distance']:.1f} | {m['bias']['same_language_share']:.2f} "
                 f"({m['bias']['expected_same_language_share']:.2f}) | {took} |"
             )
+        rows += [
+            "",
+            f"Against the encoder alone, per query (mean difference, 95% bootstrap interval, "
+            f"paired randomisation test, Holm-corrected within each report; "
+            f"{report['comparisons']['resamples']} resamples):",
+            "",
+            "| system | mono AP | cross AP | multi AP | rank distance |",
+            "|---|---|---|---|---|",
+        ]
+        for label in dict.fromkeys(c["system"] for c in compared):
+            cells = []
+            for setting, metric in (
+                ("mono", "ap"),
+                ("cross", "ap"),
+                ("multi", "ap"),
+                ("multi", "rank_distance"),
+            ):
+                c = next(
+                    x
+                    for x in compared
+                    if x["system"] == label and x["setting"] == setting and x["metric"] == metric
+                )
+                d = 1 if metric == "rank_distance" else 3
+                mark = " ✱" if c["significant"] else ""
+                cells.append(
+                    f"{c['mean_difference']:+.{d}f} [{c['ci95'][0]:+.{d}f}, "
+                    f"{c['ci95'][1]:+.{d}f}]{mark}"
+                )
+            rows.append(f"| {label} | " + " | ".join(cells) + " |")
+        rows.append("")
+        rows.append("✱: significant at 0.05 after Holm's correction.")
         tables += [*rows, ""]
     lines += [
         "```",

@@ -24,8 +24,8 @@ def test_json_shape(capsys, sample_dir: Path, tiny_model: Path) -> None:
     report = json.loads(out)  # stdout is only JSON; progress went to stderr
     assert report["collection"] == "sample_data"
     assert report["settings"] == {"mono": 10, "cross": 90, "multi": 1}
-    (m,) = report["models"]
-    assert m["model"] == str(tiny_model)
+    (m,) = report["systems"]
+    assert m["label"] == str(tiny_model)
     s = m["summary"]
     assert set(s["mono"]) >= {"map", "r@1"} and set(s["cross"]) >= {"map", "r@1"}
     assert set(s["multi"]) >= {"map", "r@10", "rank_distance"}
@@ -94,7 +94,7 @@ def test_out_folder(
         "run.multi.txt",
     ]
     report = json.loads((out_dir / "report.json").read_text())
-    assert report["models"][0]["files"] == {"run_multi": "run.multi.txt", "heatmap": "heatmap.svg"}
+    assert report["systems"][0]["files"] == {"run_multi": "run.multi.txt", "heatmap": "heatmap.svg"}
     pairs = pl.read_parquet(out_dir / "pairs.parquet")
     assert pairs.height == 4 and set(pairs["setting"]) == {"mono", "cross"}
     assert pl.read_csv(out_dir / "pairs.csv").height == 4
@@ -133,7 +133,7 @@ def test_ann_states_the_difference(capsys, sample_dir: Path, tiny_model: Path) -
         ["bias-report", str(sample_dir), "-m", str(tiny_model), "--ann", "--json"], capsys
     )
     assert code == 0, err
-    ann = json.loads(out)["models"][0]["ann"]
+    ann = json.loads(out)["systems"][0]["ann"]
     assert set(ann) == {"ef", "depth", "multi", "difference"}
     assert abs(ann["difference"]["map"]) < 0.05
     code, out, err = run_cli(
@@ -148,8 +148,8 @@ def test_one_language_says_so(capsys, sample_dir: Path, tiny_model: Path) -> Non
     )
     assert code == 0, err
     report = json.loads(out)
-    assert report["models"][0]["summary"]["cross"] is None
-    assert report["models"][0]["summary"]["multi"] is None
+    assert report["systems"][0]["summary"]["cross"] is None
+    assert report["systems"][0]["summary"]["multi"] is None
     assert "cross and multi settings are absent" in report["notes"][0]
     assert "absent" in err
 
@@ -217,12 +217,12 @@ def test_lexical_systems_and_fusion(
         capsys,
     )
     assert code == 0, err
-    models = json.loads(out)["models"]
+    models = json.loads(out)["systems"]
     assert [m["system"] for m in models] == ["bm25", "chargram", "fusion", "dense"]
     by = {m["system"]: m["summary"] for m in models}
     # within a language, character n-grams find the answer sentence far more often than not
     assert by["chargram"]["mono"]["map"] > 0.8 and by["bm25"]["mono"]["map"] > 0.8
-    assert models[2]["model"].startswith("fusion(") and "chargram" in models[2]["model"]
+    assert models[2]["label"].startswith("fusion(") and "chargram" in models[2]["label"]
     assert models[2]["fusion"] == {
         "parts": ["dense", "chargram"],
         "method": "rrf",
@@ -253,7 +253,7 @@ def test_lexical_systems_and_fusion(
         capsys,
     )
     assert code == 0, err
-    chargram, fused = json.loads(out)["models"]
+    chargram, fused = json.loads(out)["systems"]
     assert fused["fusion"]["parts"] == ["chargram", "bm25", "dense"]
     for setting, figures in chargram["summary"].items():
         assert fused["summary"][setting] == pytest.approx(figures, rel=1e-9), setting

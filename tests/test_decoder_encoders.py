@@ -127,7 +127,7 @@ def test_a_causal_model_through_index_search_report_and_train(
         ["bias-report", str(sample_dir), *args, "--langs", "en,de", "--json"], capsys
     )
     assert code == 0, err
-    assert json.loads(text)["models"][0]["summary"]["mono"]["map"] > 0
+    assert json.loads(text)["systems"][0]["summary"]["mono"]["map"] > 0
     run = tmp_path / "run"
     code, _, err = run_cli(
         [

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE, build_tiny_model, run_cli
 from test_bad_input import assert_one_line_error
+from textual.widgets import OptionList, SelectionList
 
-from xlir_tui.tui.app import QUESTION, ExplorerApp
-from xlir_tui.tui.screens import TrainScreen
-from xlir_tui.tui.widgets import BiasPanel, ResultPane
+from xlir_tui.tui.app import FREE, QUESTION, ExplorerApp, default_pane_count
+from xlir_tui.tui.screens import ErrorScreen, TrainScreen
+from xlir_tui.tui.widgets import LoadingPanel, ResultPane, hit_text
 
-SIZE = (170, 48)
+SIZE = (120, 40)
+SIZES = {"80x24": (80, 24), "120x40": (120, 40), "200x50": (200, 50)}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ async def settle(app: ExplorerApp, pilot, until=None, timeout: float = 60) -> No
 
 async def ready(app: ExplorerApp, pilot) -> None:
     await settle(app, pilot, lambda: app.workspace is not None and app.query(ResultPane))
+    app.query_one("#query").cursor_blink = False  # a snapshot must not catch a blink
 
 
 def text_of(widget) -> str:
@@ -52,6 +55,15 @@ def text_of(widget) -> str:
 
 def panes(app: ExplorerApp) -> list[ResultPane]:
     return list(app.query(ResultPane))
+
+
+async def compare_with(app: ExplorerApp, pilot, value: str) -> None:
+    """F6, then a path or a name typed in the dialog's field and Enter."""
+    await pilot.press("f6")
+    field = app.screen.query_one("#model")
+    field.focus()
+    field.value = value
+    await pilot.press("enter")
 
 
 async def test_free_text_query(tiny_model: Path) -> None:
@@ -69,7 +81,11 @@ async def test_free_text_query(tiny_model: Path) -> None:
         await settle(app, pilot, lambda: app.workspace.stats[0].queries == 3)
         summary = app.workspace.stats[0].summary()
         assert sum(summary["shares"].values()) == pytest.approx(1.0)
-        assert "this query" in text_of(app.query_one(BiasPanel))
+        plot = app.query_one("#plot-query")
+        expected, shares = plot.series  # the pool's shares, then the system's
+        assert plot.langs == app.workspace.languages
+        assert sum(shares[0]) == pytest.approx(1.0) and sum(expected[0]) == pytest.approx(1.0)
+        assert "3 pane queries" in app.query_one("#plot-session").heading
 
 
 async def test_question_mode_pick_next_and_paragraph(tiny_model: Path) -> None:
@@ -88,6 +104,9 @@ async def test_question_mode_pick_next_and_paragraph(tiny_model: Path) -> None:
         en, th = (p.result for p in panes(app))
         assert en.query == app.workspace.question(first, "en")
         assert th.query == app.workspace.question(first, "th")
+        # the query bar shows the question the panes run, its id beside it
+        assert app.query_one("#query").value == en.query
+        assert first in text_of(app.query_one("#mode"))
         assert en.ap is not None and 0 < en.ap <= 1 and en.rank_distance is not None
         assert len(en.relevant_ids) == len(app.workspace.languages)
         # the searchable picker
@@ -98,10 +117,11 @@ async def test_question_mode_pick_next_and_paragraph(tiny_model: Path) -> None:
         await settle(
             app, pilot, lambda: panes(app)[0].result.query == app.workspace.question("p13-q2", "en")
         )
+        assert app.query_one("#query").value == app.workspace.question("p13-q2", "en")
         await pilot.press("ctrl+n")
         await settle(app, pilot, lambda: app.qid == "p13-q3" or app.qid == "p14-q1")
         # whole paragraph of a result
-        panes(app)[0].query_one("DataTable").focus()
+        panes(app)[0].query_one(OptionList).focus()
         await pilot.press("enter")
         await settle(app, pilot, lambda: app.screen.__class__.__name__ == "ParagraphScreen")
         await pilot.press("escape")
@@ -115,17 +135,29 @@ async def test_question_mode_pick_next_and_paragraph(tiny_model: Path) -> None:
         assert {h.lang for h in panes(app)[1].result.hits} == {"th"}
 
 
-async def test_languages_and_pane_count(tiny_model: Path) -> None:
+async def test_languages_dialog_lists_every_language(tiny_model: Path) -> None:
     app = make_app(tiny_model)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        assert len(panes(app)) == 3
+        assert len(panes(app)) == 3  # 120 columns: three panes by default
         await pilot.press("f5")
         dialog = app.screen
-        dialog.query_one("#langs").value = "ar,xx"
+        choices = dialog.query_one(SelectionList)
+        values = [choices.get_option_at_index(i).value for i in range(choices.option_count)]
+        assert values == [*app.workspace.languages, "all"]
+        assert choices.selected == ["en", "de", "zh"]  # the panes' order
+        choices.deselect_all()
+        choices.select("ar")
+        await tab_to(app, pilot, "apply")
         await pilot.press("enter")
-        assert "unknown language: xx" in text_of(dialog.query_one("#error"))
-        dialog.query_one("#langs").value = "ar,hi,ru,el"
+        assert "choose 2 to 4 languages (1 ticked)" in text_of(dialog.query_one("#error"))
+        # ticked from the keyboard, in the order the panes take
+        choices.focus()
+        for lang in ("hi", "ru", "el"):
+            choices.highlighted = values.index(lang)
+            await pilot.press("space")
+        assert choices.selected == ["ar", "hi", "ru", "el"]
+        await tab_to(app, pilot, "apply")
         await pilot.press("enter")
         await settle(app, pilot, lambda: len(panes(app)) == 4)
         assert app.langs == ["ar", "hi", "ru", "el"]
@@ -135,23 +167,22 @@ async def test_compare_two_models(tiny_model: Path, other_model: Path) -> None:
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await pilot.press("f6")
-        app.screen.query_one("#model").value = str(other_model)
-        await pilot.press("enter")
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await compare_with(app, pilot, str(other_model))
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
         await pilot.press("f2")
         await settle(
             app,
             pilot,
             lambda: (
                 all(p.result for p in panes(app))
-                and {p.result.model_name for p in panes(app)} == {"tiny", "other"}
+                and {p.result.system_name for p in panes(app)} == {"tiny", "other"}
             ),
         )
         a, b = (p.result for p in panes(app))
         assert a.query == b.query and [h.id for h in a.hits] != [h.id for h in b.hits]
-        text = text_of(app.query_one(BiasPanel))
+        text = text_of(app.query_one("#bias-legend")) + text_of(app.query_one("#bias-text"))
         assert "tiny" in text and "other" in text
+        assert len(app.query_one("#plot-query").series) == 3  # the pool, then both systems
 
 
 async def test_worker_error_is_shown_and_the_app_carries_on(
@@ -160,9 +191,7 @@ async def test_worker_error_is_shown_and_the_app_carries_on(
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await pilot.press("f6")
-        app.screen.query_one("#model").value = str(tmp_path / "missing-model")
-        await pilot.press("enter")
+        await compare_with(app, pilot, str(tmp_path / "missing-model"))
         await settle(
             app, pilot, lambda: "no such model folder" in text_of(app.query_one("#status"))
         )
@@ -171,7 +200,17 @@ async def test_worker_error_is_shown_and_the_app_carries_on(
         await settle(app, pilot, lambda: panes(app)[0].result is not None)
 
 
-async def test_train_cancel_and_load(tiny_model: Path, tmp_path: Path) -> None:
+async def tab_to(app: ExplorerApp, pilot, widget_id: str) -> None:
+    """Move the focus with Tab, as a person does, until it reaches the widget."""
+    for _ in range(30):
+        if app.focused is not None and app.focused.id == widget_id:
+            return
+        await pilot.press("tab")
+    raise AssertionError(f"Tab never reached #{widget_id} (focus: {app.focused})")
+
+
+async def test_train_cancel_and_load_from_the_keyboard(tiny_model: Path, tmp_path: Path) -> None:
+    """Start (Space), Cancel run (Enter) and Load into compare (Space), each reached with Tab."""
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
@@ -186,22 +225,84 @@ async def test_train_cancel_and_load(tiny_model: Path, tmp_path: Path) -> None:
             ("out", str(out)),
         ):
             screen.query_one(f"#{field}").value = value
-        screen.query_one("#start").press()
+        await tab_to(app, pilot, "start")
+        await pilot.press("space")
         deadline = time.time() + 120
         while time.time() < deadline and len(screen.losses) < 2:
             await pilot.pause(0.2)
         assert len(screen.losses) >= 2  # steps arrived through events.jsonl
-        screen.query_one("#cancel").press()
+        # the run got its settings as the TOML file train --config reads
+        from xlir_tui.paths import cache_root
+        from xlir_tui.training import TrainConfig
+
+        settings = TrainConfig.from_toml(cache_root() / "train-logs" / "run.toml")
+        assert settings["batch_size"] == 8 and settings["base"] == str(tiny_model)
+        assert "--config" in screen.proc.args
+        await tab_to(app, pilot, "cancel")
+        await pilot.press("enter")
         while time.time() < deadline and not screen.finished:
             await pilot.pause(0.2)
         assert "stopped" in text_of(screen.query_one("#status"))
         assert not screen.query_one("#load").disabled
-        screen.query_one("#load").press()
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2, timeout=120)
-        assert app.workspace.slots[1].name == "run"
+        await tab_to(app, pilot, "close")  # away and back: Tab reaches it, not only the code
+        await tab_to(app, pilot, "load")
+        await pilot.press("space")
+        await settle(
+            app, pilot, lambda: app.compare and len(app.workspace.systems) == 2, timeout=120
+        )
+        assert app.workspace.names[1] == "run"
 
 
-async def test_a_training_process_that_dies_shows_its_last_lines(
+async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path: Path) -> None:
+    """TrainConfig's defaults fill the form; a bad value is its one-line error, in place, and
+    no process starts."""
+    from xlir_tui.training import TrainConfig
+
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        screen = app.screen
+        defaults = TrainConfig()
+        assert screen.query_one("#base").value == defaults.base
+        assert screen.query_one("#strategy").value == defaults.strategy
+        assert screen.query_one("#alpha").value == str(defaults.alpha)
+        assert screen.query_one("#batch_size").value == str(defaults.batch_size)
+        assert screen.query_one("#steps").value == ""  # unset: one epoch
+        assert screen.query_one("#freeze_embeddings").value == defaults.freeze_embeddings
+        out = tmp_path / "run"
+        screen.query_one("#out").value = str(out)
+        for alpha, needle in (
+            ("10", "--alpha must be between 0 and 1, got 10.0"),
+            ("half", "alpha must be a number, got 'half'"),
+        ):
+            screen.query_one("#alpha").value = alpha
+            await tab_to(app, pilot, "start")
+            await pilot.press("enter")
+            await pilot.pause(0.3)  # a button ignores a second press while it shows the first
+            assert text_of(screen.query_one("#error")).strip() == needle
+            assert screen.proc is None and not screen.query_one("#start").disabled
+        screen.query_one("#alpha").value = "0.5"
+        screen.query_one("#batch_size").value = "3.5"
+        await tab_to(app, pilot, "start")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "batch_size must be an integer, got '3.5'" in text_of(screen.query_one("#error"))
+        out.mkdir()
+        (out / "model.safetensors").write_text("x")
+        screen.query_one("#batch_size").value = "8"
+        await tab_to(app, pilot, "start")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "output folder exists" in text_of(screen.query_one("#error"))
+        assert screen.proc is None and not out.joinpath("events.jsonl").exists()
+        await tab_to(app, pilot, "close")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, TrainScreen)
+
+
+async def test_a_training_process_that_dies_shows_its_error_line(
     tiny_model: Path, tmp_path: Path
 ) -> None:
     app = make_app(tiny_model, langs=["en", "de"])
@@ -215,8 +316,10 @@ async def test_a_training_process_that_dies_shows_its_last_lines(
         deadline = time.time() + 60
         while time.time() < deadline and not screen.finished:
             await pilot.pause(0.2)
-        status = text_of(screen.query_one("#status"))
-        assert "died" in status and "no such model folder" in status
+        status = text_of(screen.query_one("#status")).strip()
+        assert status.startswith("training died: xlir-tui: error: ")
+        assert "no-such-model: no such model folder" in status and "\n" not in status
+        assert not (tmp_path / "run").exists()
 
 
 def test_explore_bad_input(capsys, tmp_path: Path, sample_index: Path) -> None:
@@ -233,19 +336,22 @@ def test_explore_bad_input(capsys, tmp_path: Path, sample_index: Path) -> None:
 # ------------------------------------------------------------------------------- snapshots
 
 
-def test_snapshot_free_text(snap_compare, tiny_model: Path) -> None:
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_free_text(snap_compare, tiny_model: Path, size) -> None:
+    """The panes the width allows (2, 3, 4), sentences at their real width: two lines and an
+    ellipsis on a short terminal, whole on tall ones; the bias plots below, or a line."""
+
     async def run_before(pilot) -> None:
         await ready(pilot.app, pilot)
         await pilot.press(*"volcano")
         await pilot.press("enter")
         await settle(pilot.app, pilot, lambda: all(p.result for p in panes(pilot.app)))
 
-    assert snap_compare(
-        make_app(tiny_model, langs=["en", "de", "zh"]), terminal_size=SIZE, run_before=run_before
-    )
+    assert snap_compare(make_app(tiny_model), terminal_size=size, run_before=run_before)
 
 
-def test_snapshot_question_mode(snap_compare, tiny_model: Path) -> None:
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_question_mode(snap_compare, tiny_model: Path, size) -> None:
     async def run_before(pilot) -> None:
         await ready(pilot.app, pilot)
         await pilot.press("f2")
@@ -256,30 +362,401 @@ def test_snapshot_question_mode(snap_compare, tiny_model: Path) -> None:
         )
 
     assert snap_compare(
-        make_app(tiny_model, langs=["en", "ar", "th"]), terminal_size=SIZE, run_before=run_before
+        make_app(tiny_model, langs=["en", "ar", "th"]), terminal_size=size, run_before=run_before
     )
 
 
-def test_snapshot_help(snap_compare, tiny_model: Path) -> None:
+def snapshot_dialog(snap_compare, tiny_model: Path, size, open_it) -> bool:
+    """A dialog over the main screen with results."""
+
     async def run_before(pilot) -> None:
         await ready(pilot.app, pilot)
-        await pilot.press("f1")
+        await pilot.press("f2")
+        await settle(pilot.app, pilot, lambda: all(p.result for p in panes(pilot.app)))
+        await open_it(pilot)
         await pilot.pause()
 
-    assert snap_compare(make_app(tiny_model), terminal_size=SIZE, run_before=run_before)
+    return snap_compare(
+        make_app(tiny_model, langs=["en", "de"]), terminal_size=size, run_before=run_before
+    )
 
 
-def test_snapshot_training_screen(snap_compare, tiny_model: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_help(snap_compare, tiny_model: Path, size) -> None:
+    async def open_it(pilot) -> None:
+        await pilot.press("f1")
+
+    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_paragraph(snap_compare, tiny_model: Path, size) -> None:
+    async def open_it(pilot) -> None:
+        panes(pilot.app)[0].query_one(OptionList).focus()
+        await pilot.press("enter")
+
+    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_question_picker(snap_compare, tiny_model: Path, size) -> None:
+    async def open_it(pilot) -> None:
+        await pilot.press("f3")
+        await pilot.press(*"volcano")
+
+    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_languages(snap_compare, tiny_model: Path, size) -> None:
+    async def open_it(pilot) -> None:
+        await pilot.press("f5")
+
+    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_compare(
+    snap_compare, tiny_model: Path, size, tmp_path: Path, monkeypatch
+) -> None:
+    """The list (embedded models, lexical systems, the fusion, a trained folder) and the
+    path field completing a folder name."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    trained = tmp_path / "runs" / "hybrid-a0.5"
+    trained.mkdir(parents=True)
+    (trained / "modules.json").write_text("[]")
+    stamp = time.mktime((2026, 1, 1, 12, 0, 0, 0, 0, -1))
+    os.utime(trained, (stamp, stamp))
+    monkeypatch.setattr("xlir_tui.tui.screens.recent_models", lambda: [Path("runs/hybrid-a0.5")])
+
+    async def open_it(pilot) -> None:
+        await pilot.press("f6")
+        await pilot.press("tab")
+        await pilot.press(*"runs/hy")
+        await pilot.pause()
+
+    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_snapshot_training_screen(snap_compare, tiny_model: Path, monkeypatch, size) -> None:
     monkeypatch.setattr("xlir_tui.tui.screens.time.strftime", lambda fmt: "20260101-000000")
 
-    async def run_before(pilot) -> None:
-        await ready(pilot.app, pilot)
+    async def open_it(pilot) -> None:
         await pilot.press("f7")
         await pilot.pause()
-        pilot.app.screen.query_one("#data").value = "sample_data"  # not this checkout's path
+        pilot.app.screen.query_one("#collections").value = "sample_data"  # not this checkout's
+        pilot.app.screen.query_one("#start").focus()  # the focused button is clearly marked
+
+    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
+
+
+def test_snapshot_training_loss_plot(snap_compare, tiny_model: Path, monkeypatch) -> None:
+    """The loss as a plot, from the run's step events."""
+    from xlir_tui.tui.messages import TrainingEvent
+
+    monkeypatch.setattr("xlir_tui.tui.screens.time.strftime", lambda fmt: "20260101-000000")
+
+    async def open_it(pilot) -> None:
+        await pilot.press("f7")
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#collections").value = "sample_data"
+        screen.query_one("#progress").display = True
+        screen.post_message(
+            TrainingEvent(
+                {
+                    "event": "start",
+                    "total_steps": 40,
+                    "resumed_from_step": 0,
+                    "settings": {"base": "tiny", "strategy": "hybrid", "alpha": 0.5},
+                    "train_rows": 640,
+                    "languages": ["en", "de"],
+                }
+            )
+        )
+        for step in range(1, 31):
+            loss = 2.0 * 0.93**step + 0.05 * (step % 3)
+            screen.post_message(
+                TrainingEvent(
+                    {
+                        "event": "step",
+                        "step": step,
+                        "total_steps": 40,
+                        "loss": loss,
+                        "lr": 1e-5,
+                        "examples_per_s": 50.0,
+                        "elapsed_s": step * 0.5,
+                    }
+                )
+            )
         await pilot.pause()
 
-    assert snap_compare(make_app(tiny_model), terminal_size=SIZE, run_before=run_before)
+    assert snapshot_dialog(snap_compare, tiny_model, (120, 40), open_it)
+
+
+# ---------------------------------------------------------------------------------- layout
+
+
+def test_hit_text_wraps_at_the_given_width() -> None:
+    from types import SimpleNamespace
+
+    from rich.cells import cell_len
+
+    long = "The queen bee lays up to two thousand eggs a day in spring, " * 3
+    hit = SimpleNamespace(rank=3, score=0.8234, lang="en", text=long)
+    whole = hit_text(hit, width=36, max_lines=None, relevant=True).plain.split("\n")
+    assert len(whole) > 3 and all(cell_len(x) <= 36 for x in whole)
+    assert whole[0].startswith(" 3 0.823  en ✓ The") and whole[1].startswith("   ")
+    assert " ".join(x.strip() for x in whole).endswith("in spring,")
+    cut = hit_text(hit, width=36, max_lines=2, relevant=None).plain.split("\n")
+    assert len(cut) == 2 and cut[1].endswith("…") and all(cell_len(x) <= 36 for x in cut)
+    # Chinese has no spaces: the first line still starts the sentence, cells counted twice
+    zh = SimpleNamespace(rank=10, score=0.5, lang="zh", text="蜂王是蜂群中唯一能够产卵的雌蜂，" * 4)
+    lines = hit_text(zh, width=30, max_lines=2, show_lang=False).plain.split("\n")
+    assert lines[0].startswith("10 0.500 蜂王") and all(cell_len(x) <= 30 for x in lines)
+
+
+def test_share_chart_bars_and_the_pool_line() -> None:
+    """Bars in eighths of a row, side by side for two systems, the pool's share as a tick
+    where no bar stands, and never wider than asked."""
+    from xlir_tui.tui.widgets import share_chart
+
+    langs = ["ar", "de", "en", "zh"]
+    pool = ([0.25] * 4, (1, 1, 1))
+    one = ([0.5, 0.0, 0.5, 0.0], (2, 2, 2))
+    lines = share_chart("this query", langs, [pool, one], 30, 11).plain.split("\n")
+    assert lines[0].strip() == "this query" and lines[-1].split() == langs
+    bars = lines[1:-2]  # 8 rows: the ceiling is 60% (the top share rounded up to a fifth)
+    assert len(bars) == 8 and bars[0].startswith(" 60%┤")
+    column = [row[5 + 1] for row in bars]  # ar's bar: 50% of 60% is 6 rows and 5 eighths
+    assert "".join(column) == " ▅██████"
+    # 25% of 60% of 8 rows is 3 rows and 3 eighths: a low tick in the fourth row from the bottom
+    assert ["▁" in row for row in bars] == [False] * 4 + [True] + [False] * 3
+    two = ([0.1, 0.2, 0.3, 0.4], (3, 3, 3))
+    for width in (12, 30, 80):
+        chart = share_chart("x", langs, [pool, one, two], width, 11).plain.split("\n")
+        assert max(len(x) for x in chart) <= width
+
+
+def test_default_pane_count_follows_the_width() -> None:
+    assert [default_pane_count(w) for w in (80, 120, 200)] == [2, 3, 4]
+
+
+def test_bias_plots_go_where_there_is_room(tiny_model: Path) -> None:
+    app = make_app(tiny_model)
+    assert app.bias_place(80, 24) == "off"  # a line under the panes; F9 shows the plots
+    assert app.bias_place(120, 40) == "below"
+    assert app.bias_place(200, 50) == "below"
+    assert app.bias_place(170, 30) == "beside"
+    app.bias_shown = True
+    assert app.bias_place(80, 24) == "full"
+    app.bias_shown = False
+    assert app.bias_place(200, 50) == "off"
+
+
+async def test_small_terminal_two_panes_of_readable_sentences(tiny_model: Path) -> None:
+    app = make_app(tiny_model)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        assert [p.pane.lang for p in panes(app)] == ["en", "de"]
+        await pilot.press(*"volcano")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        for pane in panes(app):
+            hits = pane.query_one(OptionList)
+            width = hits.scrollable_content_region.width
+            assert width >= 30  # a readable column, not 8 characters
+            prompts = [hits.get_option_at_index(i).prompt.plain for i in range(hits.option_count)]
+            for prompt in prompts[1:]:  # the first is highlighted: whole
+                assert len(prompt.split("\n")) <= 2
+                assert all(len(line) <= width for line in prompt.split("\n"))
+            assert any(p.endswith("…") for p in prompts[1:])
+        assert app.query_one("#strip").display and not app.query_one("#bias").display
+        assert "top 10:" in text_of(app.query_one("#strip"))
+        await pilot.press("f9")  # the plots in the panes' place
+        await pilot.pause()
+        assert app.query_one("#bias").display and not app.query_one("#panes").display
+        await pilot.press("f9")
+        await pilot.pause()
+        assert app.query_one("#panes").display
+
+
+async def test_more_panes_than_fit_scroll_sideways(tiny_model: Path) -> None:
+    """Four panes at 80 columns keep a readable width; Tab brings the hidden ones into view."""
+    app = make_app(tiny_model, langs=["en", "de", "zh", "th"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.pause()
+        widths = [p.outer_size.width for p in panes(app)]
+        assert widths == [39] * 4  # two share the 80 columns, the others wait to the right
+        container = app.query_one("#panes")
+        assert container.scroll_x == 0
+        assert "2 more → (Tab)" in str(panes(app)[1].border_subtitle)
+        await tab_to(app, pilot, "hits-2")
+        await pilot.pause()
+        assert container.scroll_x == 40  # by whole panes: the second and the third in view
+        assert "← 1 more" in str(panes(app)[1].border_subtitle)
+        await tab_to(app, pilot, "hits-3")
+        await pilot.pause()
+        assert container.scroll_x == 80
+        assert "← 2 more" in str(panes(app)[2].border_subtitle)
+        await tab_to(app, pilot, "hits-0")
+        await pilot.pause()
+        assert container.scroll_x == 0
+
+
+async def test_every_key_is_in_the_command_palette(tiny_model: Path) -> None:
+    app = make_app(tiny_model)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        names = {c.callback.__name__ for c in app.get_system_commands(app.screen)}
+        for binding in app.BINDINGS:
+            assert f"action_{binding.action}" in names, binding
+
+
+async def test_typing_while_loading_runs_when_ready(tiny_model: Path, monkeypatch) -> None:
+    """The query bar takes a query (and Enter) while the model and index load; the panes
+    show a bar meanwhile; the query runs, and counts, once they are ready."""
+    import threading
+
+    from xlir_tui.session import Workspace
+    from xlir_tui.tui.messages import LoadProgress
+
+    release = threading.Event()
+    real_open = Workspace.open.__func__
+
+    def slow_open(cls, **kw):
+        release.wait(60)
+        return real_open(cls, **kw)
+
+    monkeypatch.setattr(Workspace, "open", classmethod(slow_open))
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*"honey bee")
+        await pilot.press("enter")
+        assert app.workspace is None and app.query_one(LoadingPanel).display
+        assert "runs when the model is ready" in text_of(app.query_one("#status"))
+        app.post_message(LoadProgress("encoding candidates", 30, 1090, "once"))
+        await pilot.pause()
+        bar = app.query_one("#load-bar")
+        assert (bar.total, bar.progress) == (1090, 30)
+        release.set()
+        await ready(app, pilot)
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        assert panes(app)[0].result.query == "honey bee"
+        assert not app.query(LoadingPanel)  # gone, its clock with it
+        assert app.workspace.stats[0].queries == 2  # the Enter counted
+
+
+async def test_a_model_that_fails_to_load_shows_its_error_and_exits_1(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.safetensors").write_text("not weights")
+    app = make_app(broken)
+    async with app.run_test(size=(80, 24)) as pilot:
+        deadline = time.time() + 60
+        while time.time() < deadline and not isinstance(app.screen, ErrorScreen):
+            await pilot.pause(0.1)  # (settle would raise the worker's error)
+        shown = text_of(app.screen.query_one("#error-text"))
+        assert str(broken) in shown and "cannot load model" in shown
+        assert app.failure is not None and " ".join(app.failure.split()) == " ".join(shown.split())
+        await pilot.press("enter")  # Quit
+    assert app.return_code == 1
+
+
+async def test_a_long_query_is_noted_and_shortened(tiny_model: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        app.query_one("#query").value = "honey bees and their queen " * 30
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: "note:" in text_of(app.query_one("#status")))
+        assert "tiny reads the first 64" in text_of(app.query_one("#status"))
+        # question mode: each pane's own question on one line, cut to the pane's width
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: panes(app)[0].result.query_lang == "en")
+        line = text_of(panes(app)[0].query_one(".pane-query")).strip()
+        assert "\n" not in line and len(line) <= panes(app)[0].size.width
+
+
+async def test_question_mode_and_back_to_free_text(tiny_model: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"glacier")
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: app.mode == QUESTION and panes(app)[0].result.query_lang)
+        assert app.query_one("#query").value == app.workspace.question(app.qid, "en")
+        await pilot.press("f2")  # back: the free text comes back
+        await settle(
+            app, pilot, lambda: app.mode == FREE and panes(app)[0].result.query == "glacier"
+        )
+        assert app.query_one("#query").value == "glacier"
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: app.mode == QUESTION)
+        app.query_one("#query").focus()
+        await pilot.press("end", *" ice")  # typing over the question: free text again
+        await settle(
+            app, pilot, lambda: app.mode == FREE and panes(app)[0].result.query.endswith(" ice")
+        )
+
+
+async def test_counts_say_question_ids_and_questions(tiny_model: Path) -> None:
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        status = text_of(app.query_one("#status"))
+        assert "71 questions in 10 languages (710 in all), 1,090 candidates" in status
+
+
+def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> None:
+    """Free text in three panes is one encoding; the explorer's queries stay out of the
+    embedding cache (the index keeps the candidates)."""
+    from xlir_tui.session import Pane, Workspace
+    from xlir_tui.systems import SystemSpec
+
+    ws = Workspace.open(collection=[str(SAMPLE)], spec=SystemSpec("dense", str(tiny_model)))
+    encoder = ws.systems[0].encoder
+    assert encoder.use_cache is False
+    seen: list[list[str]] = []
+    encode = encoder.encode_queries
+
+    def counting(texts, *args, **kw):
+        seen.append(list(texts))
+        return encode(texts, *args, **kw)
+
+    encoder.encode_queries = counting
+    results = ws.run([Pane("en"), Pane("de"), Pane(None)], text="honey bee queen")
+    assert seen == [["honey bee queen"]]
+    assert [{h.lang for h in r.hits} for r in results[:2]] == [{"en"}, {"de"}]
+    seen.clear()
+    ws.run([Pane("en"), Pane("th")], qid="p01-q1")  # two translations: two queries
+    assert len(seen) == 1 and len(seen[0]) == 2
+
+
+def test_explore_checks_what_it_can_before_the_app(capsys, tmp_path: Path) -> None:
+    plain = tmp_path / "plainfile.txt"
+    plain.write_text("not a model")
+    code, _, err = run_cli(["explore", "--model", str(plain)], capsys)
+    assert_one_line_error(code, err, "plainfile.txt: a model must be a folder, not a file")
+    code, _, err = run_cli(["explore", "--model", str(tmp_path / "nothing")], capsys)
+    assert_one_line_error(code, err, "no such model folder")
+    code, _, err = run_cli(["explore", "--langs", "en,xx"], capsys)
+    assert_one_line_error(code, err, "unknown language xx for sample_data", "'all'")
+    code, _, err = run_cli(["explore", "--collection", str(tmp_path / "missing")], capsys)
+    assert_one_line_error(code, err, "missing")
+
+
+def test_explore_checks_an_index_s_languages(capsys, sample_index: Path) -> None:
+    code, _, err = run_cli(["explore", "--index", str(sample_index), "--langs", "en,tlh"], capsys)
+    assert_one_line_error(code, err, "unknown language tlh", "ar, de")
 
 
 async def test_open_an_index_folder(sample_index: Path) -> None:
@@ -298,17 +775,21 @@ async def test_compare_with_a_lexical_system(tiny_model: Path) -> None:
     app = make_app(tiny_model, langs=["de", "en"])
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await pilot.press("f6")
-        app.screen.query_one("#model").value = "chargram"
+        await pilot.press("f6")  # chosen from the dialog's list
+        choices = app.screen.query_one("#choices")
+        ids = [choices.get_option_at_index(i).id for i in range(choices.option_count)]
+        assert {"all-minilm-l6-v2", "bm25", "chargram", "fusion"} <= set(ids)
+        for _ in range(ids.index("chargram")):
+            await pilot.press("down")
         await pilot.press("enter")
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
         await pilot.press(*"Bienenkönigin")
         await pilot.press("enter")
         await settle(
             app,
             pilot,
             lambda: (
-                all(p.result for p in panes(app)) and panes(app)[1].result.model_name == "chargram"
+                all(p.result for p in panes(app)) and panes(app)[1].result.system_name == "chargram"
             ),
         )
         lexical = panes(app)[1].result
@@ -323,25 +804,23 @@ async def test_explore_with_a_fusion_beside_a_lexical_system(tiny_model: Path) -
     """``explore --system fusion``: the main pane fuses the model with BM25; bm25 compares."""
     import numpy as np
 
-    from xlir_tui.systems import FusionSpec
+    from xlir_tui.systems import FusionSpec, SystemSpec
 
     spec = FusionSpec.parse("dense,bm25", "rrf", "0.4")
-    app = make_app(tiny_model, langs=["de", "en"], system="fusion", fusion=spec)
+    app = make_app(tiny_model, langs=["de", "en"], spec=SystemSpec("fusion", str(tiny_model), spec))
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await pilot.press("f6")
-        app.screen.query_one("#model").value = "bm25"
-        await pilot.press("enter")
-        await settle(app, pilot, lambda: app.compare and len(app.workspace.slots) == 2)
+        await compare_with(app, pilot, "bm25")
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
         await pilot.press(*"Königin Eier")
         await pilot.press("enter")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         fused, lexical = (p.result for p in panes(app))
-        assert fused.model_name == f"fusion({tiny_model.name}+bm25, rrf, 0.4/0.6)"
-        assert lexical.model_name == "bm25" and "Königin" in lexical.hits[0].text
+        assert fused.system_name == f"fusion({tiny_model.name}+bm25, rrf, 0.4/0.6)"
+        assert lexical.system_name == "bm25" and "Königin" in lexical.hits[0].text
         # the pane shows the fusion of the parts' own scores over its language's pool
         ws = app.workspace
-        parts = [s.scores(["Königin Eier"]) for s in ws.slots[0].parts]
+        parts = [s.scores(["Königin Eier"]) for s in ws.systems[0].parts.values()]
         scores = spec.combine(parts)[0]
         rows = ws.pool.rows_for(["de"])
         best = rows[np.lexsort((rows, -scores[rows]))][:10]
@@ -358,7 +837,7 @@ async def test_open_a_lexical_index_folder(sample_dir: Path, tmp_path: Path, cap
         await ready(app, pilot)
         await pilot.press(*"Königin Eier")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
-        assert panes(app)[0].result.model_name == "chargram"
+        assert panes(app)[0].result.system_name == "chargram"
         assert "Königin" in panes(app)[0].result.hits[0].text
         assert panes(app)[1].result.hits == []  # Thai shares no n-gram with a German word
 

@@ -177,7 +177,7 @@ def test_fusion_index_and_search_cli(
     from test_bad_input import assert_one_line_error
 
     from xlir_tui.collections import load_collection
-    from xlir_tui.systems import FusionIndex, FusionSpec, lexical_retriever
+    from xlir_tui.systems import FusionSpec, load_system
 
     out = tmp_path / "fused"
     args = ["index", str(sample_dir), "--system", "fusion", "--out", str(out)]
@@ -204,7 +204,7 @@ def test_fusion_index_and_search_cli(
     c = load_collection([str(sample_dir)])
     texts = c.candidates["text"].to_list()
     scores = FusionSpec.parse("chargram,bm25", "rrf", "0.7").combine(
-        [lexical_retriever(p, texts).scores([query]) for p in ("chargram", "bm25")]
+        [r.build(texts).scores([query]) for r in (CharGramRetriever, BM25Retriever)]
     )[0]
     rows = np.flatnonzero(c.candidates["lang"].is_in(["de", "fr"]).to_numpy())
     best = rows[np.lexsort((rows, -scores[rows]))][:5]
@@ -217,7 +217,7 @@ def test_fusion_index_and_search_cli(
         capsys,
     )
     assert code == 0, err
-    loaded = FusionIndex.load(out2)
+    loaded = load_system(out2)
     assert list(loaded.parts) == ["dense", "chargram"] and loaded.dense is not None
     code, text, err = run_cli(["search", str(out2), "honey bees", "-k", "3", "--json"], capsys)
     assert code == 0 and len(json.loads(text)["results"]) == 3, err
@@ -225,7 +225,7 @@ def test_fusion_index_and_search_cli(
     from xlir_tui.session import Pane, Workspace
 
     ws = Workspace.open(index=str(out2))
-    assert ws.slots[0].name == f"fusion({tiny_model.name}+chargram, rrf, 0.5/0.5)"
+    assert ws.names[0] == f"fusion({tiny_model.name}+chargram, rrf, 0.5/0.5)"
     (result,) = ws.run([Pane("de")], text="Königin Eier")
     assert len(result.hits) == 10 and {h.lang for h in result.hits} == {"de"}
     # bad input: unknown fused system, an existing folder, a damaged part

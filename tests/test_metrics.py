@@ -10,7 +10,7 @@ import pytest
 
 from xlir_tui.collections import Collection
 from xlir_tui.metrics import rank_scored, summarize, trec_tie_key
-from xlir_tui.report import build_report, evaluate, relevance_rows, write_outputs
+from xlir_tui.report import build_report, evaluate_encoder, relevance_rows, write_outputs
 
 
 def hand_collection() -> Collection:
@@ -150,7 +150,7 @@ def read_trec_run(path: Path) -> dict[str, dict[str, float]]:
 def test_multi_map_equals_trec_eval_on_exported_run(
     sample_collection, tiny_encoder, tmp_path: Path
 ) -> None:
-    ev = evaluate(sample_collection, tiny_encoder, run_depth=0)
+    ev = evaluate_encoder(sample_collection, tiny_encoder, run_depth=0)
     report = build_report(sample_collection, [ev])
     write_outputs(tmp_path / "out", sample_collection, report, [ev])
     run = read_trec_run(tmp_path / "out" / "run.multi.txt")
@@ -168,7 +168,7 @@ def test_multi_map_equals_trec_eval_on_exported_run(
 def test_pair_maps_equal_trec_eval(sample_collection, tiny_encoder) -> None:
     """mono and cross mAP for some pairs, against trec_eval on runs restricted to the pool."""
     c = sample_collection
-    ev = evaluate(c, tiny_encoder)
+    ev = evaluate_encoder(c, tiny_encoder)
     qv = tiny_encoder.encode_queries(c.questions["text"].to_list())
     cv = tiny_encoder.encode_passages(c.candidates["text"].to_list())
     scores = qv @ cv.T
@@ -190,7 +190,7 @@ def test_pair_maps_equal_trec_eval(sample_collection, tiny_encoder) -> None:
 
 def test_rank_distance_against_a_plain_sort(sample_collection, tiny_encoder) -> None:
     c = sample_collection
-    ev = evaluate(c, tiny_encoder)
+    ev = evaluate_encoder(c, tiny_encoder)
     qv = tiny_encoder.encode_queries(c.questions["text"].to_list())
     cv = tiny_encoder.encode_passages(c.candidates["text"].to_list())
     key = trec_tie_key(c.candidates["id"].to_list())
@@ -205,3 +205,37 @@ def test_rank_distance_against_a_plain_sort(sample_collection, tiny_encoder) -> 
         dist.setdefault(qlangs[q], []).append(int(r.max() - r.min()))
     expected = np.mean([np.mean(v) for v in dist.values()])
     assert ev.entry["summary"]["multi"]["rank_distance"] == pytest.approx(expected)
+
+
+def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_collection) -> None:
+    """BM25 scores tie at every zero: the explorer's pane AP and rank distance must follow the
+    report's tie rule (trec_eval's order), query by query."""
+    from xlir_tui.metrics import query_table
+    from xlir_tui.report import evaluate
+    from xlir_tui.session import Pane, Workspace
+    from xlir_tui.systems import SystemSpec, open_system
+
+    c = sample_collection
+    system = open_system(c, SystemSpec("bm25"))
+    ev = evaluate(c, system)
+    table = query_table(ev.ranked).filter(pl.col("setting") == "multi")
+    report_ap = dict(zip(table["query"].to_list(), table["ap"].to_list(), strict=True))
+    report_distance = dict(
+        zip(table["query"].to_list(), table["rank_distance"].to_list(), strict=True)
+    )
+    row_of = {
+        (qid, lang): i
+        for i, (qid, lang) in enumerate(c.questions.select("qid", "lang").iter_rows())
+    }
+    ws = Workspace(system, c)
+    checked = ties = 0
+    for qid in ws.question_ids[:12]:
+        results = ws.run([Pane("th"), Pane("zh"), Pane("en")], qid=qid, record=False)
+        for r in results:
+            q = row_of[(qid, r.pane.lang)]
+            assert r.ap == pytest.approx(report_ap[q], abs=1e-12), (qid, r.pane.lang)
+            assert r.rank_distance == report_distance[q]
+            checked += 1
+        scores = system.scores([ws.question(qid, "th")])[0]
+        ties += int((scores == 0).sum() > 1)
+    assert checked == 36 and ties > 0  # the case this test is for: many tied zero scores

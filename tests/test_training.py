@@ -16,7 +16,8 @@ import pytest
 from conftest import ROOT, run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.training import read_events
+from xlir_tui.errors import XlirError
+from xlir_tui.training import TrainConfig, describe_event, read_events
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
@@ -60,7 +61,12 @@ def test_train_writes_a_usable_model(
     assert set(step) >= {"step", "loss", "lr", "examples_per_s"}
     evals = [e for e in ev if e["event"] == "eval"]
     assert set(evals[-1]["metrics"]) == {"mono", "cross", "multi", "rank_distance"}
-    assert (out / "checkpoints" / "step-3" / "optimizer.safetensors").exists()
+    # only the latest checkpoint keeps its optimizer state; the model on top carries none
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-6"]
+    assert (out / "checkpoints" / "step-6" / "optimizer.safetensors").exists()
+    assert not list(out.glob("optimizer*"))
+    assert "Computing widget" not in err and "%|" not in err  # no third-party progress bars
+    assert "6 steps" in err and "done: 6 steps;" in err
     assert (
         not list(out.rglob("*.pt"))
         and not list(out.rglob("*.bin"))
@@ -218,7 +224,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
     load_encoder(str(out))  # the stopped run left a usable model
     ckpt = out / "checkpoints" / f"step-{stopped['step']}"
     assert (ckpt / "trainer_state.json").exists()
-    # resume to a nearby total
+    # resume to a nearby total: a shorter run than recorded is a change, and asked for
     total = stopped["step"] + 3
     res = subprocess.run(
         [
@@ -230,6 +236,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
             "--out",
             str(out),
             "--resume",
+            "--resume-with-changes",
             *SMALL,
         ],
         cwd=ROOT,
@@ -421,3 +428,251 @@ def test_passage_context_travels_with_the_model(
     assert code == 0, err
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["model"]["passage_context"] is True
+
+
+# ----------------------------------------------------------------- settings declared once
+
+
+def test_help_shows_every_setting_with_its_default(capsys, monkeypatch) -> None:
+    from dataclasses import fields
+
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, err = run_cli(["train", "--help"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    for f in fields(TrainConfig):
+        if f.metadata.get("argument"):
+            assert "COLLECTION" in out
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        line = next((x for x in lines if f" {flag} " in x), None)
+        assert line is not None, flag
+        assert f.metadata["help"] in line, flag
+        if f.name != "out":
+            assert "(default: " in line, line
+    # every spelling a person already types
+    for flag in ("--out", "-o", "--eval", "--lr", "--batch-size", "--config", "--overwrite"):
+        assert f" {flag} " in out, flag
+    for flag in ("--no-hard-negatives", "--no-passage-context", "--no-freeze-embeddings"):
+        assert flag in out, flag
+    assert "(default: 32)" in out and "(default: 3e-05)" in out and "(default: hybrid)" in out
+    assert "--file-lang" in out and " --lang " not in out  # the old name works, unlisted
+
+
+def test_config_types_are_checked_before_anything_runs(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "config.toml"
+    out = tmp_path / "never"
+    for line, needle in (
+        ('alpha = "half"', "alpha must be a number, got 'half'"),
+        ("steps = 3.5", "steps must be an integer, got 3.5"),
+        ("batch_size = true", "batch_size must be an integer, got true"),
+        ("hard_negatives = 1", "hard_negatives must be true or false, got 1"),
+        ("collections = 3", "collections must be a list of strings, got 3"),
+        ("base = 7", "base must be a string, got 7"),
+        ("[train]\nstratgy = 'mono'", "unknown setting 'stratgy'"),
+        ("[train", "malformed TOML"),
+    ):
+        cfg.write_text(line + "\n")
+        with pytest.raises(XlirError, match="^" + str(cfg).replace(".", r"\.")) as e:
+            TrainConfig.from_toml(cfg)
+        assert needle in str(e.value) and "\n" not in str(e.value)
+    # through the command: one line, before any model loads (the model does not exist)
+    cfg.write_text(
+        f'collections = ["{sample_dir}"]\nbase = "{tmp_path / "nomodel"}"\nalpha = "half"\n'
+    )
+    code, _, err = run_cli(["train", "--config", str(cfg), "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "config.toml: alpha must be a number, got 'half'")
+    assert not out.exists()
+    # an integer is a number; one string is a list of one; the old name lang is file_lang
+    cfg.write_text(f'collections = "{sample_dir}"\nalpha = 1\nlang = "xx"\n')
+    values = TrainConfig.from_toml(cfg)
+    assert values == {"collections": [str(sample_dir)], "alpha": 1.0, "file_lang": "xx"}
+    assert isinstance(values["alpha"], float)
+    cfg.write_text('lang = "xx"\nfile_lang = "yy"\n')
+    with pytest.raises(XlirError, match="give file_lang, not both"):
+        TrainConfig.from_toml(cfg)
+    # the hidden --lang still sets file_lang: a file whose name carries no language
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(sample_dir / "de.json", one / "questions.json")
+    cfg.write_text(f'base = "{tiny_model}"\nsteps = 1\nbatch_size = 4\nmax_seq_length = 32\n')
+    code, _, err = run_cli(
+        [
+            "train",
+            str(one),
+            "--config",
+            str(cfg),
+            "--strategy",
+            "mono",
+            "--lang",
+            "de",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    start = events(out)[0]
+    assert start["settings"]["file_lang"] == "de" and start["languages"] == ["de"]
+
+
+def test_describe_event_is_the_line_a_person_reads() -> None:
+    start = {
+        "event": "start",
+        "settings": {"base": "m", "strategy": "hybrid", "alpha": 0.5},
+        "train_rows": 1,
+        "languages": ["en"],
+        "total_steps": 1,
+        "resumed_from_step": 0,
+    }
+    assert describe_event(start) == (
+        "training m on 1 pair in 1 language, strategy hybrid (alpha 0.5), 1 step"
+    )
+    start |= {
+        "train_rows": 7,
+        "languages": ["en", "de"],
+        "total_steps": 9,
+        "resumed_from_step": 6,
+        "changes": {"alpha": [0.5, 0.2]},
+    }
+    assert describe_event(start) == (
+        "training m on 7 pairs in 2 languages, strategy hybrid (alpha 0.5), 9 steps, "
+        "resumed at step 6 with changes: alpha 0.5 -> 0.2"
+    )
+    step = {"event": "step", "step": 2, "total_steps": 9, "loss": 1.5, "examples_per_s": 3.25}
+    assert describe_event(step) == "step 2/9  loss 1.5000  3.2 examples/s"
+    assert describe_event({"event": "done", "step": 1, "path": "r"}) == "done: 1 step; model in r"
+    assert describe_event({"event": "failed", "step": 0, "reason": "x"}) == "failed at step 0: x"
+    ev = {"event": "eval", "step": 2, "collection": "c", "metrics": {"mono": 0.5, "multi": None}}
+    assert describe_event(ev) == "eval at step 2 on c: mono 0.5000"
+
+
+# ------------------------------------------------------------------ resume, faults, sizes
+
+
+def test_resume_refuses_changed_settings_unless_asked(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    first = [
+        "train",
+        str(sample_dir),
+        "--base",
+        str(tiny_model),
+        "--steps",
+        "4",
+        "--checkpoint-every",
+        "1",
+        "--keep-checkpoints",
+        "2",
+        "--out",
+        str(out),
+        *SMALL,
+    ]
+    code, _, err = run_cli(first, capsys)
+    assert code == 0, err
+    ckpts = out / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step-3", "step-4"]
+    # a changed setting is refused, in one line naming each change; nothing is touched
+    code, _, err = run_cli([*first, "--alpha", "0.2", "--lr", "1e-4", "--resume"], capsys)
+    assert_one_line_error(
+        code, err, "alpha 0.5 -> 0.2", "lr 3e-05 -> 0.0001", "--resume-with-changes"
+    )
+    assert "steps" not in err.splitlines()[-1].split("settings:")[1]
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step-3", "step-4"]
+    # --resume alone continues with the run's own settings; more steps only extend it
+    code, _, err = run_cli(["train", "--out", str(out), "--resume", "--steps", "6"], capsys)
+    assert code == 0, err
+    ev = events(out)
+    assert ev[-1]["event"] == "done" and ev[-1]["step"] == 6
+    resumed = [e for e in ev if e["event"] == "start"][-1]
+    assert resumed["resumed_from_step"] == 4 and resumed["settings"]["batch_size"] == 8
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step-5", "step-6"]  # kept: 2, as recorded
+    # --resume-with-changes continues, and xlir_train.json records old and new with the step
+    code, _, err = run_cli(
+        [
+            "train",
+            "--out",
+            str(out),
+            "--resume",
+            "--resume-with-changes",
+            "--alpha",
+            "0.2",
+            "--steps",
+            "7",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "with changes: alpha 0.5 -> 0.2" in err
+    record = json.loads((out / "xlir_train.json").read_text())
+    assert record["settings"]["alpha"] == 0.2 and record["steps"] == 7
+    history = record["history"]
+    assert [h["step"] for h in history] == [4, 6]
+    assert history[0]["changes"] == {"steps": {"before": 4, "after": 6}}
+    assert history[1]["changes"]["alpha"] == {"before": 0.5, "after": 0.2}
+    assert history[1]["before"]["alpha"] == 0.5 and history[1]["before"]["steps"] == 6
+    ckpt = json.loads((ckpts / "step-7" / "xlir_train.json").read_text())
+    assert ckpt["history"] == history  # a later resume still knows
+    assert not list(out.glob("optimizer*"))
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    base = ["train", str(sample_dir), "--base", str(tiny_model), "--out", str(out)]
+    # passages with their paragraph are longer than the tiny model's 128 positions: the
+    # first step fails, after the output folder was made
+    code, _, err = run_cli(
+        [
+            *base,
+            "--steps",
+            "2",
+            "--batch-size",
+            "8",
+            "--passage-context",
+            "--max-seq-length",
+            "1000",
+        ],
+        capsys,
+    )
+    assert_one_line_error(code, err, "training failed at step 0")
+    assert not out.exists()
+    code, _, err = run_cli([*base, "--steps", "1", *SMALL], capsys)  # no "output folder exists"
+    assert code == 0, err
+    assert "1 step" in err and "1 steps" not in err and "done: 1 step;" in err
+    assert "%|" not in err
+
+
+def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A second Ctrl-C interrupts at once: with no checkpoint written, nothing of the run stays
+    (the real signal is in test_ctrl_c_stops_cleanly_and_resume_finishes; here it comes at a
+    known point, after the last step and before the final checkpoint)."""
+
+    def interrupted(self, trainer) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("xlir_tui.training._Runner.finish", interrupted)
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        [
+            "train",
+            str(sample_dir),
+            "--base",
+            str(tiny_model),
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            *SMALL,
+        ],
+        capsys,
+    )
+    assert code == 130 and "Traceback" not in err
+    assert "stopped at step 2: interrupted before the first checkpoint: nothing kept" in err
+    assert not out.exists()

@@ -149,10 +149,10 @@ def test_translate_test_in_bias_report(
         capsys,
     )
     assert code == 0, err
-    plain, translated = json.loads(text)["models"]
+    plain, translated = json.loads(text)["systems"]
     assert "translate_query" not in plain
     assert translated["translate_query"] == {"to": "en", "mt": str(m2m)}
-    assert "queries translated to en" in translated["model"]
+    assert "queries translated to en" in translated["label"]
     assert translated["timings"]["translate_s"] >= 0
     # English queries are not translated: their figures are the plain model's
     for setting in ("mono", "multi"):
@@ -197,9 +197,14 @@ def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_in
     assert "query translated to en" in err
 
     from xlir_tui.session import Pane, Workspace
+    from xlir_tui.systems import SystemSpec, TranslateQuery
 
-    ws = Workspace.open(index=str(sample_index), translate_query="en", mt=str(m2m), query_lang="de")
-    assert ws.slots[0].name.endswith("(via en)")
+    ws = Workspace.open(
+        index=str(sample_index),
+        spec=SystemSpec(translate_query=TranslateQuery("en", str(m2m))),
+        query_lang="de",
+    )
+    assert ws.names[0].endswith("(via en)")
     free = ws.run([Pane("en"), Pane("de")], text="Wer entdeckte den Schwänzeltanz?")
     assert all(r.note.startswith("searched as: ") for r in free)
     qid = ws.question_ids[0]
@@ -211,17 +216,18 @@ def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_in
 async def test_the_explorer_translates_typed_queries(m2m: Path, tiny_model: Path) -> None:
     from test_explorer import SIZE, panes, ready, settle
 
+    from xlir_tui.systems import SystemSpec, TranslateQuery
     from xlir_tui.tui.app import ExplorerApp
 
     app = ExplorerApp(
         collection=[str(SAMPLE)],
-        model=str(tiny_model),
+        spec=SystemSpec("dense", str(tiny_model), translate_query=TranslateQuery("en", str(m2m))),
         langs=["en", "de"],
-        translate={"translate_query": "en", "mt": str(m2m), "query_lang": "de"},
+        query_lang="de",
     )
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press(*"Königin")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         assert all(p.result.note.startswith("searched as: ") for p in panes(app))
-        assert panes(app)[0].result.model_name.endswith("(via en)")
+        assert panes(app)[0].result.system_name.endswith("(via en)")

@@ -354,13 +354,13 @@ def ensure_export(
     quantisation, so calibration sees the inputs the model will see.
     """
     folder = export_folder(fingerprint, backend)
-    if (folder / RECORD).exists():
+    if folder.exists():  # exports appear whole (atomic_dir): one without its record is damaged
         return folder, check_export(folder, fingerprint, backend)
     names = _input_names(model)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with folder_lock(folder):
-            if (folder / RECORD).exists():  # another process made it while this one waited
+            if folder.exists():  # another process made it while this one waited
                 return folder, check_export(folder, fingerprint, backend)
             with atomic_dir(folder) as tmp:
                 if backend == "onnx-int8":

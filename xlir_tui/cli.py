@@ -7,6 +7,7 @@ status 1; nothing here does work the core could do.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -29,8 +30,6 @@ from rich.table import Table
 from . import __version__
 from .errors import XlirError
 from .training import TrainConfig
-
-_TRAIN = TrainConfig()  # the defaults the train command's help shows
 
 app = typer.Typer(
     name="xlir-tui",
@@ -88,7 +87,13 @@ def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
 
 @contextmanager
 def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage."""
+    """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage; plain
+    lines every few seconds when stderr is not a terminal (a log file, CI, nohup)."""
+    if not err.is_terminal:
+        from .progress import PlainProgress
+
+        yield PlainProgress(sys.stderr)
+        return
     with _progress() as bar:
         tasks: dict[str, int] = {}
 
@@ -122,12 +127,25 @@ CollectionArg = Annotated[
         show_default=False,
     ),
 ]
-LangOpt = Annotated[
+FileLangOpt = Annotated[
     str | None,
     typer.Option(
-        "--lang", help="Language of files whose name carries none (de.json and xquad.de.json do)."
+        "--file-lang",
+        help="Language of collection files whose name carries none (de.json and xquad.de.json do).",
     ),
 ]
+OldFileLangOpt = Annotated[
+    str | None, typer.Option("--lang", hidden=True, help="Old spelling of --file-lang.")
+]
+
+
+def file_lang_of(file_lang: str | None, old: str | None) -> str | None:
+    """``--file-lang``, or its old spelling ``--lang`` (kept for one release)."""
+    if file_lang is not None and old is not None and file_lang != old:
+        raise XlirError("give --file-lang once (--lang is its old spelling)")
+    return file_lang if file_lang is not None else old
+
+
 StrictOpt = Annotated[
     bool,
     typer.Option(
@@ -205,12 +223,9 @@ def _load(collection: list[Path], lang: str | None, strict: bool):
     from .collections import load_collection
 
     c = load_collection(collection, lang=lang, strict=strict)
-    if c.skipped.height:
-        err.print(
-            f"[yellow]warning:[/] {c.skipped.height} question(s) skipped: their answer lies "
-            "in no sentence (see 'skipped' in xlir-tui data stats)",
-            highlight=False,
-        )
+    summary = c.skipped_summary()
+    if summary:
+        _notify(f"warning: {summary}")
     return c
 
 
@@ -246,12 +261,13 @@ def data_get(
 @data_app.command("stats")
 def data_stats(
     collection: CollectionArg,
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Questions, candidates, relevant pairs and skipped questions per language."""
-    c = _load(collection, lang, strict)
+    c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     stats = c.stats()
     if as_json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
@@ -298,7 +314,8 @@ def index_cmd(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Index folder to write.", show_default=False)
     ] = ...,  # type: ignore[assignment]
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     m: Annotated[int, typer.Option("--m", help="hnsw graph degree.")] = 32,
     ef_construction: Annotated[
@@ -318,69 +335,70 @@ def index_cmd(
 ) -> None:
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
     fusion of them (one index per fused system, searched together)."""
-    from .encoders import load_encoder
-    from .index import DenseIndex
-    from .systems import SYSTEMS, FusionIndex, FusionSpec
+    from .systems import IndexPlan, build_index
+
+    plan = IndexPlan(
+        collection,
+        out_dir,
+        _system_spec(system, model, fuse, fusion_method, fusion_weight),
+        file_lang=file_lang_of(file_lang, old_lang),
+        strict=strict,
+        m=m,
+        ef_construction=ef_construction,
+        ef=ef,
+        overwrite=overwrite,
+        encoder_options=_encoder_options(batch_size, pooling, query_prompt),
+    )
+    plan.validate()
+    with stage_progress() as update:
+        _, summary = build_index(plan, update, _notify)
+    err.print(summary, highlight=False)
+
+
+def _system_spec(
+    system: str,
+    model: str,
+    fuse: str,
+    fusion_method: str,
+    fusion_weight: str | None,
+    translate: Any = None,
+) -> Any:
+    """The system a command's ``--system``, ``--model`` and fusion flags name."""
+    from .systems import SYSTEMS, FusionSpec, SystemSpec
 
     if system not in SYSTEMS:
         raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
-    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
-    if out_dir.exists() and not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
-    c = _load(collection, lang, strict)
-    if spec is not None:
-        import time
+    fusion = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
+    return SystemSpec(system, model, fusion, translate)
 
-        started = time.perf_counter()
-        encoder = None
-        if "dense" in spec.parts:
-            err.print(f"loading model {model} ...", highlight=False)
-            encoder = load_encoder(
-                model, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt
-            )
-        with progress_bar(f"indexing {c.candidates.height} candidates") as update:
-            fused = FusionIndex.build(
-                c, spec, out_dir, encoder=encoder, overwrite=overwrite, progress=update
-            )
-        err.print(
-            f"indexed {fused.pool.size} candidates in {len(fused.pool.languages)} languages "
-            f"for {spec.label(model if encoder else None)} in "
-            f"{time.perf_counter() - started:.1f} s -> {out_dir}",
-            highlight=False,
-        )
-        return
-    if system != "dense":
-        import time
 
-        from .lexical import LexicalIndex
+def _encoder_options(
+    batch_size: int | None = None, pooling: str | None = None, query_prompt: str | None = None
+) -> dict[str, Any]:
+    """The encoder settings a command passes to every model it loads."""
+    from .encoders import POOLINGS
 
-        started = time.perf_counter()
-        lex = LexicalIndex.build(c, system, out_dir, overwrite=overwrite)
-        err.print(
-            f"indexed {lex.pool.size} candidates in {len(lex.pool.languages)} languages with "
-            f"{system} in {time.perf_counter() - started:.1f} s -> {out_dir}",
-            highlight=False,
-        )
-        return
-    err.print(f"loading model {model} ...", highlight=False)
-    encoder = load_encoder(model, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt)
-    with progress_bar(f"encoding {c.candidates.height} candidates") as update:
-        idx = DenseIndex.build(
-            c,
-            encoder,
-            out_dir,
-            m=m,
-            ef_construction=ef_construction,
-            ef=ef,
-            overwrite=overwrite,
-            progress=update,
-        )
-    t = idx.manifest["timings"]
-    err.print(
-        f"indexed {idx.size} candidates in {len(idx.languages)} languages "
-        f"(encode {t['encode_s']:.1f} s, graph {t['build_s']:.1f} s) -> {out_dir}",
-        highlight=False,
-    )
+    if pooling is not None and pooling not in POOLINGS:
+        raise XlirError(f"--pooling {pooling!r}: choose {' or '.join(POOLINGS)}")
+    if batch_size is not None and batch_size < 1:
+        raise XlirError(f"--batch-size must be at least 1, got {batch_size}")
+    return {
+        k: v
+        for k, v in {
+            "batch_size": batch_size,
+            "pooling": pooling,
+            "query_prompt": query_prompt,
+        }.items()
+        if v is not None
+    }
+
+
+def _notify(text: str) -> None:
+    """A line for the person running the command (stderr); warnings stand out."""
+    if text.startswith("warning:"):
+        err.print(f"[yellow]warning:[/]{text[len('warning:') :]}", highlight=False)
+    else:
+        err.print(text, highlight=False, markup=False)
 
 
 @app.command("search")
@@ -392,10 +410,11 @@ def search_cmd(
     langs: Annotated[
         str | None,
         typer.Option(
-            "--langs",
-            "--lang",
-            help="Restrict the pool to these languages, comma-separated (de,zh).",
+            "--langs", help="Restrict the pool to these languages, comma-separated (de,zh)."
         ),
+    ] = None,
+    old_langs: Annotated[
+        str | None, typer.Option("--lang", hidden=True, help="Old spelling of --langs.")
     ] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="How many results.")] = 10,
     ef: Annotated[
@@ -414,49 +433,49 @@ def search_cmd(
 
     With --translate-query, the query (written in --query-lang) is machine-translated first and
     the translation is searched (translate-test)."""
-    from .encoders import load_encoder_of
-    from .index import DenseIndex
-    from .systems import FusionIndex, index_format, load_index
+    from .systems import Models, TranslatedRetriever, check_index_folder, load_system
 
-    wanted = split_langs(langs)
-    if translate_query is not None and query_lang is None:
+    if langs is not None and old_langs is not None:
+        raise XlirError("give --langs once (--lang is its old spelling)")
+    wanted = split_langs(langs if langs is not None else old_langs)
+    if not query.strip():
+        raise XlirError("empty query")
+    if k < 1:
+        raise XlirError(f"-k must be at least 1, got {k}")
+    translate = _translate_query(translate_query, mt)
+    if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
-    shown = query
-    translator = _translator(translate_query, mt)
-    if translator is not None and query.strip():
-        query = translator.translate([query], query_lang, translate_query)[0]
-        err.print(f"query translated to {translate_query}: {query}", highlight=False)
-    if index_format(index) != "xlir-tui/dense-index":
-        loaded = load_index(index)
-        loaded.pool.rows_for(wanted)  # unknown languages fail before any model loads
-        if isinstance(loaded, FusionIndex):
-            encoder = None
-            if loaded.dense is not None:
-                encoder = load_encoder_of(loaded.dense.manifest["model"], model)
-            hits = loaded.search(query, k=k, langs=wanted, encoder=encoder)
-        else:
-            hits = loaded.search(query, k=k, langs=wanted)
-    else:
-        idx = DenseIndex.load(index)
-        idx.rows_for(wanted)  # unknown languages fail before the model loads
-        encoder = load_encoder_of(idx.manifest["model"], model)
-        idx.check_encoder(encoder)
-        hits = idx.search(encoder, query, k=k, langs=wanted, ef=ef)
-    _print_hits(shown, index, wanted, hits, as_json, translated=query if translator else None)
+    check_index_folder(index)  # a damaged folder fails before any model loads
+    models = Models(notify=_notify)
+    retriever = load_system(index, models, model)
+    retriever.pool.rows_for(wanted)  # unknown languages fail before any translation
+    searched = query
+    if translate is not None:
+        translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
+        searched = translated.translate([query], [query_lang])[0]
+        err.print(f"query translated to {translate.to}: {searched}", highlight=False)
+    if retriever.encoder is not None:
+        from .encoders import exceeds_window
+
+        cut = exceeds_window(retriever.encoder, searched)
+        if cut is not None:
+            err.print(
+                f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}",
+                highlight=False,
+            )
+    hits = retriever.search(searched, k=k, langs=wanted, ef=ef)
+    _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
 
 
-def _translator(translate_query: str | None, mt: str | None) -> Any:
-    """The translation model of ``--translate-query LANG --mt MODEL`` (None without them)."""
+def _translate_query(translate_query: str | None, mt: str | None) -> Any:
+    """``--translate-query LANG --mt MODEL`` (None without them)."""
     if translate_query is None and mt is None:
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
-    from .translation import Translator, model_code
+    from .systems import TranslateQuery
 
-    err.print(f"loading translation model {mt} ...", highlight=False)
-    translator = Translator.load(mt)
-    model_code(translator.family, translate_query)  # an unknown language fails here
-    return translator
+    return TranslateQuery(translate_query, mt)
 
 
 def _print_hits(
@@ -484,8 +503,9 @@ def _print_hits(
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
     from .langs import lang_style
+    from .render import shorten
 
-    table = Table(title=f"{query}", title_justify="left", show_lines=False)
+    table = Table(title=shorten(query, 100), title_justify="left", show_lines=False)
     table.add_column("rank", justify="right")
     table.add_column("score", justify="right")
     table.add_column("lang")
@@ -513,7 +533,8 @@ def bias_report_cmd(
         ),
     ] = None,
     langs: LangsOpt = None,
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
     out_dir: Annotated[
@@ -521,8 +542,8 @@ def bias_report_cmd(
         typer.Option(
             "--out",
             "-o",
-            help="Write report.json, pairs.parquet/.csv, qrels.txt, run.multi.txt "
-            "and heatmap.svg here.",
+            help="Write report.json, pairs.parquet/.csv, queries.parquet (AP per query), "
+            "qrels.txt, run.multi.txt and heatmap.svg here.",
         ),
     ] = None,
     overwrite: Annotated[
@@ -530,8 +551,12 @@ def bias_report_cmd(
     ] = False,
     run_depth: Annotated[
         int,
-        typer.Option("--run-depth", help="Results per query in run.multi.txt (0: the whole pool)."),
-    ] = 1000,
+        typer.Option(
+            "--run-depth",
+            help="Results per query in run.multi.txt (0: the whole pool, for trec_eval's "
+            "map; 100 keeps the file about 80 MB on XQuAD-R).",
+        ),
+    ] = 100,
     k: Annotated[int, typer.Option("-k", "--k", help="Top-k for language shares.")] = 10,
     peer: Annotated[
         bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per language.")
@@ -566,147 +591,54 @@ def bias_report_cmd(
     query_prompt: QueryPromptOpt = None,
     translate_query: TranslateQueryOpt = None,
     mt: MtOpt = None,
+    resamples: Annotated[
+        int | None,
+        typer.Option(
+            "--resamples",
+            help="Resamples of the paired comparisons of each system with the first "
+            "(bootstrap interval, randomisation test); 0: no comparison. (default: 2000 when "
+            "two or more systems are compared)",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the comparisons' resampling.")] = 0,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system.
 
     With --translate-query, each --model is also scored on queries machine-translated into that
     language (translate-test), as a system of its own beside the plain model."""
-    from .encoders import load_encoder
-    from .index import DenseIndex
-    from .report import build_report, evaluate, evaluate_system, write_outputs
-    from .systems import SYSTEMS, FusionSpec
+    from .report import ReportPlan, run_report
+    from .systems import FusionSpec
 
-    models = model or ["default"]
-    systems = list(dict.fromkeys(system or ["dense"]))
-    unknown = [x for x in systems if x not in SYSTEMS]
-    if unknown:
-        raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
-    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if "fusion" in systems else None
-    if k < 1:
-        raise XlirError(f"-k must be at least 1, got {k}")
-    if run_depth < 0:
-        raise XlirError(f"--run-depth must be 0 (whole pool) or more, got {run_depth}")
-    if index is not None and not ann:
-        raise XlirError("--index is only used with --ann")
-    if index is not None and len(models) > 1:
-        raise XlirError("--index goes with a single --model (each model needs its own index)")
-    if out_dir is not None and out_dir.exists() and not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out_dir)
-    translator = _translator(translate_query, mt)
-    if translator is not None and "dense" not in systems:
-        raise XlirError("--translate-query translates the queries of a dense --system")
-    c = _load(collection, lang, strict)
-    wanted = split_langs(langs)
-    if wanted:
-        c = c.restrict(wanted)
-    for source in c.languages if translator is not None else []:
-        translator.check(source, translate_query)  # every pair loads before any work
-    if len(c.languages) == 1:
-        err.print(
-            f"note: only one language ({c.languages[0]}): the cross and multi settings are absent",
-            highlight=False,
-        )
-    prebuilt = DenseIndex.load(index) if index is not None else None
-    loaded: dict[str, Any] = {}
-
-    def encoder_for(spec: str) -> Any:
-        """Each model is loaded once, whether fusion, dense or both use it."""
-        if spec not in loaded:
-            err.print(f"loading model {spec} ...", highlight=False)
-            loaded[spec] = load_encoder(
-                spec, batch_size=batch_size, pooling=pooling, query_prompt=query_prompt
-            )
-        return loaded[spec]
-
-    evaluations = []
-    for name in systems:
-        if name == "dense":
-            continue
-        encoder = None
-        if spec is not None and name == "fusion" and "dense" in spec.parts:
-            encoder = encoder_for(models[0])
-        with stage_progress() as update:
-            evaluations.append(
-                evaluate_system(
-                    c,
-                    name,
-                    encoder=encoder,
-                    fusion=spec,
-                    k=k,
-                    peer=peer,
-                    run_depth=run_depth if out_dir else None,
-                    progress=update,
-                )
-            )
-        t = evaluations[-1].entry["timings"]
-        err.print(
-            f"{evaluations[-1].entry['model']}: indexed in {t['index_s']:.1f} s, scored in "
-            f"{t['score_s']:.1f} s",
-            highlight=False,
-        )
-    for spec in models if "dense" in systems else []:
-        encoder = encoder_for(spec)
-        ann_index = None
-        if ann and prebuilt is not None:
-            prebuilt.check_encoder(encoder)
-            if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
-                raise XlirError(
-                    "holds other candidates than the collection being scored "
-                    "(another collection, or other --langs)",
-                    path=index,
-                )
-            ann_index = prebuilt
-        with stage_progress() as update:
-            if ann and ann_index is None:
-                ann_index = DenseIndex.build(
-                    c, encoder, None, progress=lambda d, t: update("indexing", d, t)
-                )
-            evaluations.append(
-                evaluate(
-                    c,
-                    encoder,
-                    k=k,
-                    peer=peer,
-                    run_depth=run_depth if out_dir else None,
-                    progress=update,
-                    ann=ann_index,
-                )
-            )
-        t = evaluations[-1].entry["timings"]
-        err.print(
-            f"{spec}: encoded in {t['encode_s']:.1f} s, scored in {t['score_s']:.1f} s",
-            highlight=False,
-        )
-        if translator is not None:
-            with stage_progress() as update:
-                evaluations.append(
-                    evaluate(
-                        c,
-                        encoder,
-                        k=k,
-                        peer=peer,
-                        run_depth=run_depth if out_dir else None,
-                        progress=update,
-                        translate_query=(translator, translate_query),
-                    )
-                )
-            t = evaluations[-1].entry["timings"]
-            err.print(
-                f"{spec} with queries translated to {translate_query}: translated in "
-                f"{t['translate_s']:.1f} s, scored in {t['score_s']:.1f} s",
-                highlight=False,
-            )
-    report = build_report(c, evaluations)
-    if out_dir is not None:
-        err.print(f"writing {out_dir} ...", highlight=False)
-        names = write_outputs(out_dir, c, report, evaluations, overwrite=overwrite)
-        err.print(f"wrote {', '.join(names)} to {out_dir}", highlight=False)
+    plan = ReportPlan(
+        collection,
+        models=model or ["default"],
+        systems=system or ["dense"],
+        fusion=FusionSpec.parse(fuse, fusion_method, fusion_weight)
+        if system and "fusion" in system
+        else None,
+        translate_query=_translate_query(translate_query, mt),
+        langs=split_langs(langs),
+        file_lang=file_lang_of(file_lang, old_lang),
+        strict=strict,
+        k=k,
+        peer=peer,
+        run_depth=run_depth,
+        out=out_dir,
+        overwrite=overwrite,
+        ann=ann,
+        index=index,
+        encoder_options=_encoder_options(batch_size, pooling, query_prompt),
+        resamples=resamples,
+        seed=seed,
+    )
+    plan.validate()
+    result = run_report(plan, stage_progress, _notify)
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps(result.report, ensure_ascii=False, indent=2))
         return
     from .render import render_report
 
-    render_report(out, report)
+    render_report(out, result.report)
 
 
 @app.command("explore")
@@ -741,8 +673,6 @@ def explore_cmd(
     query_lang: QueryLangOpt = None,
 ) -> None:
     """Side-by-side queries across languages with live language-bias statistics (TUI)."""
-    from .systems import SYSTEMS, FusionSpec
-
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
     if index is not None and (model != "default" or pooling or query_prompt is not None):
@@ -751,33 +681,53 @@ def explore_cmd(
         )
     if index is not None and system != "dense":
         raise XlirError("--system goes with --collection (an index knows its system)")
-    if system not in SYSTEMS:
-        raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
-    spec = FusionSpec.parse(fuse, fusion_method, fusion_weight) if system == "fusion" else None
-    if (translate_query is None) != (mt is None):
-        raise XlirError("--translate-query and --mt go together")
+    spec = _system_spec(
+        system, model, fuse, fusion_method, fusion_weight, _translate_query(translate_query, mt)
+    )
+    options = _encoder_options(pooling=pooling, query_prompt=query_prompt)
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     panes = split_langs(langs)
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
+    from .tui.app import ExplorerApp, default_sample_data
+
+    # everything that can be checked before the app starts fails here, in one line
     if index is not None:
-        from .systems import load_index
+        from .systems import check_index_folder
 
-        load_index(index)  # a damaged index fails here, in one line, not in the TUI
-    from .tui.app import ExplorerApp
+        check_index_folder(index)
+        manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+        name, known = str(index), manifest.get("collection", {}).get("languages", [])
+    else:
+        c = _load(list(collection or [default_sample_data()]), None, False)
+        name, known = c.name, c.languages
+    unknown = [x for x in panes or [] if x != "all" and x not in known]
+    if unknown:
+        raise XlirError(
+            f"--langs: unknown language {', '.join(unknown)} for {name} (it has "
+            f"{', '.join(known)}, and 'all' for the whole pool)"
+        )
+    if index is None and spec.uses_model:
+        from .embedded import embedded_name
+        from .encoders import resolve_model
 
-    ExplorerApp(
+        if embedded_name(model) is None:
+            resolve_model(model)  # a folder is checked, a hub name found (or fetched) now
+    app_ = ExplorerApp(
         index=str(index) if index else None,
         collection=[str(p) for p in collection] if collection else None,
-        model=model,
-        system=system,
-        fusion=spec,
-        encoder_options={"pooling": pooling, "query_prompt": query_prompt},
-        translate={"translate_query": translate_query, "mt": mt, "query_lang": query_lang},
+        spec=spec,
+        encoder_options=options,
+        query_lang=query_lang,
         langs=[None if x == "all" else x for x in panes] if panes else None,
         k=k,
-    ).run()
+    )
+    app_.run()
+    if app_.failure is not None:
+        raise XlirError(app_.failure)  # the dialog showed it; the terminal keeps it too
+    if app_.return_code:
+        raise typer.Exit(app_.return_code)
 
 
 @app.command("translate")
@@ -809,7 +759,8 @@ def translate_cmd(
         bool,
         typer.Option("--paragraphs", help="Also translate each answer's paragraph (its context)."),
     ] = False,
-    lang: LangOpt = None,
+    file_lang: FileLangOpt = None,
+    old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per batch.")] = 16,
     num_beams: Annotated[int, typer.Option("--num-beams", help="Beam search width.")] = 1,
@@ -830,7 +781,7 @@ def translate_cmd(
         raise XlirError("--to names no language")
     if batch_size < 1 or num_beams < 1 or max_length < 1:
         raise XlirError("--batch-size, --num-beams and --max-length must be at least 1")
-    c = _load(collection, lang, strict)
+    c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     err.print(f"loading translation model {mt} ...", highlight=False)
     translator = Translator.load(
         mt, batch_size=batch_size, max_length=max_length, num_beams=num_beams
@@ -855,251 +806,110 @@ def translate_cmd(
     )
 
 
-@app.command("train")
-def train_cmd(
-    collection: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Training collections (parallel QA, any loader format).", show_default=False
-        ),
-    ] = None,
-    base: Annotated[
-        str | None,
-        typer.Option(
-            "--base",
-            help="Model to start from: default (multilingual-e5-small), all-minilm-l6-v2, a "
-            f"folder or a hub name. (default: {_TRAIN.base})",
-        ),
-    ] = None,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            "--strategy", help=f"Batches: mono, cross or hybrid. (default: {_TRAIN.strategy})"
-        ),
-    ] = None,
-    alpha: Annotated[
-        float | None,
-        typer.Option(
-            "--alpha", help=f"hybrid: probability that a batch is mono. (default: {_TRAIN.alpha})"
-        ),
-    ] = None,
-    lang_weighting: Annotated[
-        str | None,
-        typer.Option(
-            "--lang-weighting",
-            help="mono batches: draw the language uniformly or by data size "
-            f"(uniform, size). (default: {_TRAIN.lang_weighting})",
-        ),
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", help=f"Pairs per batch (per device). (default: {_TRAIN.batch_size})"
-        ),
-    ] = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Training steps.")] = None,
-    epochs: Annotated[
-        float | None,
-        typer.Option("--epochs", help="Passes over the pairs (instead of --steps). (default: 1)"),
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option("--lr", help=f"AdamW learning rate. (default: {_TRAIN.lr})")
-    ] = None,
-    weight_decay: Annotated[
-        float | None,
-        typer.Option(
-            "--weight-decay", help=f"AdamW weight decay. (default: {_TRAIN.weight_decay})"
-        ),
-    ] = None,
-    warmup_steps: Annotated[
-        int | None,
-        typer.Option(
-            "--warmup-steps", help=f"Linear warm-up steps. (default: {_TRAIN.warmup_steps})"
-        ),
-    ] = None,
-    scale: Annotated[
-        float | None,
-        typer.Option(
-            "--scale", help=f"InfoNCE scale (1 / temperature). (default: {_TRAIN.scale:g})"
-        ),
-    ] = None,
-    hard_negatives: Annotated[
-        bool | None,
-        typer.Option(
-            "--hard-negatives/--no-hard-negatives",
-            help="Add another sentence of the answer's "
-            "paragraph as a hard negative. (default: off)",
-        ),
-    ] = None,
-    passage_context: Annotated[
-        bool | None,
-        typer.Option(
-            "--passage-context/--no-passage-context",
-            help="Read each passage as its sentence followed by its paragraph (stored with the "
-            f"model; index, search and bias-report then do the same). (default: "
-            f"{'on' if _TRAIN.passage_context else 'off'})",
-        ),
-    ] = None,
-    max_seq_length: Annotated[
-        int | None,
-        typer.Option(
-            "--max-seq-length",
-            help=f"Truncate inputs to this many tokens. (default: {_TRAIN.max_seq_length})",
-        ),
-    ] = None,
-    query_prompt: Annotated[
-        str | None,
-        typer.Option(
-            "--query-prompt",
-            help="Prefix of queries, stored with the model. (default: the base model's own, "
-            "else 'Query: ')",
-        ),
-    ] = None,
-    passage_prompt: Annotated[
-        str | None,
-        typer.Option(
-            "--passage-prompt",
-            help="Prefix of passages, stored with the model. (default: the base model's own, "
-            "else 'Passage: ')",
-        ),
-    ] = None,
-    pooling: PoolingOpt = None,
-    freeze_embeddings: Annotated[
-        bool | None,
-        typer.Option(
-            "--freeze-embeddings/--no-freeze-embeddings",
-            help="Keep the word-embedding matrix as it is (in multilingual-e5-small 96M of "
-            "118M parameters): faster steps, far less optimizer state. (default: off)",
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help=f"Seed of the batches and the model. (default: {_TRAIN.seed})"),
-    ] = None,
-    lang: LangOpt = None,
-    eval_: Annotated[
-        list[Path] | None,
-        typer.Option("--eval", help="A held-out collection scored at checkpoints and at the end."),
-    ] = None,
-    eval_every: Annotated[
-        int | None,
-        typer.Option(
-            "--eval-every", help="Steps between evaluations. (default: --checkpoint-every)"
-        ),
-    ] = None,
-    early_stopping: Annotated[
-        int | None,
-        typer.Option(
-            "--early-stopping",
-            help="Stop after this many evaluations without a better multi mAP; "
-            "keep the best model.",
-        ),
-    ] = None,
-    checkpoint_every: Annotated[
-        int | None,
-        typer.Option(
-            "--checkpoint-every",
-            help=f"Steps between checkpoints. (default: {_TRAIN.checkpoint_every})",
-        ),
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Output folder (the trained model).", show_default=False),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="TOML file with any of these settings; the command line wins."
-        ),
-    ] = None,
-    overwrite: Annotated[
-        bool | None, typer.Option("--overwrite", help="Replace an existing output folder.")
-    ] = None,
-    resume: Annotated[
-        bool | None, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
-    ] = None,
-) -> None:
-    """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
-    from .training import train
+def _train_parameters() -> list[inspect.Parameter]:
+    """The ``train`` command's arguments, made from :class:`TrainConfig`'s fields: one place
+    holds each setting's name, type, default and help. Every option defaults to None (not
+    given), so that a config file, and on ``--resume`` the run's own settings, show through."""
+    from dataclasses import fields
 
-    file_values = TrainConfig.from_toml(config) if config else {}
-    cli_values = {
-        "collections": [str(p) for p in collection] if collection else None,
-        "base": base,
-        "strategy": strategy,
-        "alpha": alpha,
-        "lang_weighting": lang_weighting,
-        "batch_size": batch_size,
-        "steps": steps,
-        "epochs": epochs,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "warmup_steps": warmup_steps,
-        "scale": scale,
-        "hard_negatives": hard_negatives,
-        "passage_context": passage_context,
-        "max_seq_length": max_seq_length,
-        "query_prompt": query_prompt,
-        "passage_prompt": passage_prompt,
-        "pooling": pooling,
-        "freeze_embeddings": freeze_embeddings,
-        "seed": seed,
-        "lang": lang,
-        "eval": [str(p) for p in eval_] if eval_ else None,
-        "eval_every": eval_every,
-        "early_stopping": early_stopping,
-        "checkpoint_every": checkpoint_every,
-        "out": str(out_dir) if out_dir else None,
-        "overwrite": overwrite,
-        "resume": resume,
-    }
-    cfg = TrainConfig.merged(file_values, cli_values)
+    from .training import RENAMED, setting_type, shown_default
+
+    params = []
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        kind, _ = setting_type(f.name)
+        shown = shown_default(f.name) if f.name != "out" else None  # out: no default
+        help_text = meta["help"] + (f" (default: {shown})" if shown else "")
+        if meta.get("argument"):
+            info: Any = typer.Argument(
+                help=meta["help"], show_default=False, metavar=meta.get("metavar")
+            )
+        else:
+            dashed = "--" + f.name.replace("_", "-")
+            if "flags" in meta:
+                flags = meta["flags"]
+            elif kind is bool and not meta.get("switch"):
+                flags = (f"{dashed}/--no-{dashed[2:]}",)
+            else:
+                flags = (dashed,)
+            info = typer.Option(*flags, help=help_text, show_default=False)
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[kind | None, info],
+            )
+        )
+    for old, new in RENAMED.items():  # accepted, not shown: the setting's old name
+        kind, _ = setting_type(new)
+        hidden = typer.Option(f"--{old.replace('_', '-')}", hidden=True)
+        params.append(
+            inspect.Parameter(
+                old,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[kind | None, hidden],
+            )
+        )
+    config = typer.Option(
+        "--config",
+        help="TOML file with any of these settings (keys named like the options, "
+        "with underscores); the command line wins.",
+    )
+    params.append(
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[Path | None, config],
+        )
+    )
+    return params
+
+
+def _train_progress() -> Progress:
+    """The training bar: the line of the latest step beside it (it says the step count)."""
+    return Progress(
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+def train_cmd(**values: Any) -> None:
+    """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
+    from .training import describe_event, train
+
+    config = values.pop("config")
+    cfg = TrainConfig.merged(TrainConfig.from_toml(config) if config else {}, values)
     cfg.validate()
-    with _progress(TextColumn("{task.fields[info]}"), transient=False) as bar:
+    with _train_progress() as bar:
         task = bar.add_task("training", total=None, info="")
 
         def on_event(e: dict) -> None:
             kind = e["event"]
+            line = describe_event(e)
             if kind == "start":
                 bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
-                err.print(
-                    f"training {cfg.base} on {e['train_rows']} pairs in "
-                    f"{len(e['languages'])} languages, strategy {cfg.strategy}"
-                    + (f" (alpha {cfg.alpha})" if cfg.strategy == "hybrid" else "")
-                    + f", {e['total_steps']} steps",
-                    highlight=False,
-                )
             elif kind == "step":
-                bar.update(
-                    task,
-                    completed=e["step"],
-                    info=f"loss {e['loss']:.4f}  {e['examples_per_s']:.1f} ex/s",
-                )
-                if not err.is_terminal and (e["step"] % 10 == 0 or e["step"] == 1):
-                    err.print(
-                        f"step {e['step']}/{e['total_steps']} loss {e['loss']:.4f} "
-                        f"{e['examples_per_s']:.1f} ex/s",
-                        highlight=False,
-                    )
-            elif kind == "eval":
-                m = e["metrics"]
-                err.print(
-                    f"eval at step {e['step']} on {e['collection']}: "
-                    + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if v is not None),
-                    highlight=False,
-                )
-            elif kind == "checkpoint":
-                err.print(f"checkpoint at step {e['step']}", highlight=False)
-            elif kind == "stopped":
-                err.print(
-                    f"stopped at step {e['step']}: the model and a checkpoint are in "
-                    f"{e['path']} (continue with --resume)",
-                    highlight=False,
-                )
-            elif kind == "done":
-                err.print(f"done: {e['step']} steps; model in {e['path']}", highlight=False)
+                bar.update(task, completed=e["step"], info=line)
+                if bar.disable and (e["step"] % 10 == 0 or e["step"] == 1):
+                    err.print(line, highlight=False)
+                return
+            if kind != "failed":  # a failure is the one error line main() prints
+                err.print(line, highlight=False, markup=False)
 
         train(cfg, on_event=on_event)
+
+
+train_cmd.__signature__ = inspect.Signature(_train_parameters())  # type: ignore[attr-defined]
+app.command("train")(train_cmd)
 
 
 def main() -> None:

@@ -9,9 +9,11 @@ A :class:`Collection` holds three frames:
 - ``relevance``: ``question_id``, ``candidate_id``: for every question, the sentence that holds the
   answer in *every* language that has the question's ``qid`` (LAReQA, Roy et al. 2020).
 
-plus ``skipped``: questions whose answer lies in no sentence (counted and reported, never dropped
-silently). Loading is cached as parquet under the cache folder, keyed by the content of the source
-files, so a second load of XQuAD-R costs a few tens of milliseconds.
+plus ``skipped``: what could not be used, with a reason (counted and reported, never dropped
+silently): a question whose answer lies in no sentence, a blank question, a question whose answer
+is a blank sentence, and a blank candidate sentence (``qid`` empty). ``strict`` loading makes each
+of them an error instead. Loading is cached as parquet under the cache folder, keyed by the
+content of the source files, so a second load of XQuAD-R costs a few tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .errors import DataError, XlirError
 from .paths import atomic_dir, cache_root, file_digest, text_digest, write_json
 from .segment import sentence_spans
 
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"
 SUFFIXES = (".json", ".jsonl", ".parquet")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
@@ -44,6 +46,17 @@ CANDIDATE_SCHEMA = {
 }
 RELEVANCE_SCHEMA = {"question_id": pl.String, "candidate_id": pl.String}
 SKIPPED_SCHEMA = {"file": pl.String, "lang": pl.String, "qid": pl.String, "reason": pl.String}
+# How each skip reason begins, and how a summary names it.
+NO_SENTENCE = "answer_start"
+BLANK_QUESTION = "blank question text"
+BLANK_ANSWER = "its answer is a blank sentence"
+BLANK_CANDIDATE = "blank candidate sentence"
+SKIP_KINDS = {
+    NO_SENTENCE: "answer in no sentence",
+    BLANK_QUESTION: "blank question",
+    BLANK_ANSWER: "answer is a blank sentence",
+    BLANK_CANDIDATE: "blank candidate sentence",
+}
 
 
 @dataclass
@@ -94,6 +107,28 @@ class Collection:
             sources=self.sources,
         )
 
+    def skipped_summary(self) -> str | None:
+        """One line saying what was skipped and why, grouped by kind; None when nothing was."""
+        if self.skipped.is_empty():
+            return None
+        kinds = self._skip_kinds()
+        blank = kinds.pop(SKIP_KINDS[BLANK_CANDIDATE], 0)
+        parts = []
+        if kinds:
+            detail = ", ".join(f"{n} {k}" for k, n in kinds.items())
+            parts.append(f"{sum(kinds.values())} question(s) skipped ({detail})")
+        if blank:
+            parts.append(f"{blank} blank candidate sentence(s) skipped")
+        return "; ".join(parts) + " (see 'skipped' in xlir-tui data stats)"
+
+    def _skip_kinds(self) -> dict[str, int]:
+        """Skipped rows counted by kind (``answer in no sentence``, ``blank question``, ...)."""
+        kinds: dict[str, int] = {}
+        for reason in self.skipped["reason"].to_list():
+            kind = next((v for k, v in SKIP_KINDS.items() if reason.startswith(k)), "other")
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return kinds
+
     def stats(self) -> dict[str, Any]:
         """Counts per language, shaped as ``xlir-tui data stats --json`` prints them."""
         q_by = _counts(self.questions, "lang")
@@ -123,6 +158,7 @@ class Collection:
             "candidates": self.candidates.height,
             "relevant_pairs": self.relevance.height,
             "skipped": self.skipped.height,
+            "skipped_reasons": self._skip_kinds(),
             "languages": languages,
         }
 
@@ -193,19 +229,26 @@ class _Builder:
         self.seen: dict[tuple[str, str], str] = {}  # (lang, qid) -> file
 
     def add_paragraph(
-        self, lang: str, context: str, spans: list[tuple[int, int]], sentences: list[str]
-    ) -> tuple[str, list[str]]:
+        self, file: Path, where: str, lang: str, context: str, sentences: list[str]
+    ) -> tuple[str, list[str | None]]:
+        """Add a paragraph's sentences; a blank one is skipped (its id is None, and the ids of
+        the others keep their position in the paragraph)."""
         number = self.paragraphs.get(lang, 0)
         self.paragraphs[lang] = number + 1
         pid = f"{lang}/{number}"
-        ids = []
+        ids: list[str | None] = []
         for i, text in enumerate(sentences):
+            if not text.strip():
+                self.skip(file, f"{where}.sentences[{i}]", lang, "", BLANK_CANDIDATE)
+                ids.append(None)
+                continue
             cid = f"{pid}/{i}"
             ids.append(cid)
             self.candidates.append((cid, lang, pid, i, text, context))
         return pid, ids
 
     def add_question(self, file: Path, where: str, lang: str, qid: str, text: str) -> bool:
+        """Add a question; a blank one is skipped (or an error with ``strict``): False."""
         key = (lang, qid)
         if key in self.seen:
             other = self.seen[key]
@@ -214,12 +257,16 @@ class _Builder:
                 f"{where}: duplicate question id {qid!r} in language {lang}{also}", path=file
             )
         self.seen[key] = str(file)
+        if not text.strip():
+            self.skip(file, where, lang, qid, BLANK_QUESTION)
+            return False
         self.questions.append((f"{lang}/{qid}", qid, lang, text))
         return True
 
     def skip(self, file: Path, where: str, lang: str, qid: str, reason: str) -> None:
         if self.strict:
-            raise DataError(f"{where}: question {qid!r}: {reason}", path=file)
+            what = f"question {qid!r}: " if qid else ""
+            raise DataError(f"{where}: {what}{reason}", path=file)
         self.skipped.append((str(file), lang, qid, reason))
 
     def build(self, name: str, fingerprint: str, sources: list[str]) -> Collection:
@@ -317,7 +364,7 @@ def _load_squad(file: Path, lang: str, b: _Builder) -> None:
             # A byte-order mark opens some paragraphs (XQuAD-R th.json): offsets count it, but
             # it is not part of the sentence a model should read.
             sentences = [x.lstrip("\ufeff") for x in sentences]
-            _, cids = b.add_paragraph(lang, context, spans, sentences)
+            _, cids = b.add_paragraph(file, where, lang, context, sentences)
             for qi, qa in enumerate(qas):
                 wq = f"{where}.qas[{qi}]"
                 qid = _require(qa, "id", (str, int), file, wq)
@@ -327,7 +374,7 @@ def _load_squad(file: Path, lang: str, b: _Builder) -> None:
                 if not answers:
                     raise DataError(f"{wq}.answers: empty (question {qid!r})", path=file)
                 start = _require(answers[0], "answer_start", int, file, f"{wq}.answers[0]")
-                b.add_question(file, wq, lang, qid, text.lstrip("\ufeff"))
+                asked = b.add_question(file, wq, lang, qid, text.lstrip("\ufeff"))
                 n_questions += 1
                 if not 0 <= start < len(context):
                     raise DataError(
@@ -345,7 +392,14 @@ def _load_squad(file: Path, lang: str, b: _Builder) -> None:
                         f"answer_start {start} lies in no sentence of the paragraph",
                     )
                     continue
-                b.answers.append((qid, lang, cids[hit[0]]))
+                cid = cids[hit[0]]
+                if cid is None:
+                    if asked:
+                        b.skip(file, wq, lang, qid, BLANK_ANSWER)
+                    continue
+                # A blank question still has its answer: the translations of the question
+                # in other languages are relevant to it (LAReQA).
+                b.answers.append((qid, lang, cid))
     if n_questions == 0:
         raise DataError("contains no questions", path=file)
 
@@ -410,14 +464,23 @@ def _load_rows(file: Path, lang: str | None, b: _Builder) -> None:
     frame = frame.with_columns(pl.col("qid").cast(pl.String))
     for i, row in enumerate(frame.iter_rows(named=True), 1):
         for key in ROW_FIELDS:
-            if row[key] is None or not str(row[key]).strip():
+            if row[key] is None or (key == "qid" and not str(row[key]).strip()):
                 raise DataError(f"row {i}: empty field {key!r}", path=file)
+    # A blank question or passage is skipped and reported like an unplaceable answer.
     # One paragraph per distinct (lang, context), or per passage when there is no context.
     cand_of: dict[tuple[str, str, str], str] = {}
     para_of: dict[tuple[str, str], tuple[str, int]] = {}
     for i, row in enumerate(frame.iter_rows(named=True), 1):
         lg, passage, context = row["lang"], row["passage"], row["context"] or row["passage"]
         key = (lg, context, passage)
+        asked = b.add_question(file, f"row {i}", lg, row["qid"], row["question"])
+        if not passage.strip():
+            if key not in cand_of:
+                b.skip(file, f"row {i}.passage", lg, "", BLANK_CANDIDATE)
+                cand_of[key] = ""
+            if asked:
+                b.skip(file, f"row {i}", lg, row["qid"], BLANK_ANSWER)
+            continue
         if key not in cand_of:
             pkey = (lg, context)
             if pkey not in para_of:
@@ -429,7 +492,6 @@ def _load_rows(file: Path, lang: str | None, b: _Builder) -> None:
             cid = f"{pid}/{n}"
             cand_of[key] = cid
             b.candidates.append((cid, lg, pid, n, passage, context))
-        b.add_question(file, f"row {i}", lg, row["qid"], row["question"])
         b.answers.append((row["qid"], lg, cand_of[key]))
 
 
@@ -498,16 +560,21 @@ def load_collection(
 
 
 def _write_cache(cache_dir: Path, c: Collection) -> None:
+    """Keep a loaded collection as parquet; a cache that cannot be written only costs speed."""
     try:
         with atomic_dir(cache_dir, overwrite=True) as tmp:
             for part in ("questions", "candidates", "relevance", "skipped"):
                 getattr(c, part).write_parquet(tmp / f"{part}.parquet")
             write_json(
                 tmp / "manifest.json",
-                {"loader_version": LOADER_VERSION, "fingerprint": c.fingerprint},
+                {
+                    "format": "xlir-tui/collection-cache",
+                    "loader_version": LOADER_VERSION,
+                    "fingerprint": c.fingerprint,
+                },
             )
-    except OSError:
-        pass  # a read-only cache folder only costs speed
+    except (OSError, XlirError):
+        pass
 
 
 def _read_cached(cache_dir: Path, name: str, fingerprint: str, sources: list[str]) -> Collection:

@@ -552,3 +552,22 @@ def load_encoder_of(model: dict[str, Any], spec: str | None = None, **kwargs: An
         query_prompt=model.get("prompts", {}).get("query") if spec is None else None,
         **kwargs,
     )
+
+
+def exceeds_window(
+    encoder: Encoder, text: str, prompt: str | None = None
+) -> tuple[int, int] | None:
+    """``(tokens, max_seq_length)`` when the model would cut ``text`` short, else None.
+
+    The tokenizer truncates silently at the model's window, so a long query is answered for its
+    beginning only; commands say so in a note. ``prompt`` defaults to the query prompt, which
+    sentence-transformers puts in front of the text; special tokens count, as the model reads
+    them.
+    """
+    window = int(getattr(encoder.model, "max_seq_length", 0) or 0)
+    tokenizer = getattr(encoder.model, "tokenizer", None)
+    if window <= 0 or tokenizer is None:
+        return None
+    full = (encoder.query_prompt if prompt is None else prompt) + text
+    ids = tokenizer(full, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+    return (len(ids), window) if len(ids) > window else None

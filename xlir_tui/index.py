@@ -138,6 +138,16 @@ def _hnsw_index(dim: int) -> Any:
     return hnswlib.Index(space="cosine", dim=dim)
 
 
+def _build_graph(vectors: np.ndarray, m: int, ef_construction: int, ef: int, threads: int) -> Any:
+    graph = _hnsw_index(vectors.shape[1])
+    graph.init_index(
+        max_elements=len(vectors), ef_construction=ef_construction, M=m, random_seed=100
+    )
+    graph.add_items(vectors, np.arange(len(vectors)), num_threads=threads)
+    graph.set_ef(ef)
+    return graph
+
+
 class CandidatePool:
     """A collection's candidates as an index sees them: rows, languages, and hits by row.
 
@@ -151,6 +161,7 @@ class CandidatePool:
         self._ids = candidates["id"].to_list()
         self._texts = candidates["text"].to_list()
         self._pids = candidates["paragraph_id"].to_list()
+        self._tie_key: np.ndarray | None = None
         self._rows_by_lang: dict[str, np.ndarray] = {
             lang: np.flatnonzero(self._lang == lang) for lang in sorted(set(self._lang.tolist()))
         }
@@ -162,6 +173,15 @@ class CandidatePool:
     @property
     def size(self) -> int:
         return len(self._ids)
+
+    @property
+    def tie_key(self) -> np.ndarray:
+        """Each candidate's place when equal scores are ordered as trec_eval orders them."""
+        if self._tie_key is None:
+            from .metrics import trec_tie_key
+
+            self._tie_key = trec_tie_key(self._ids)
+        return self._tie_key
 
     def rows_for(self, langs: Sequence[str] | None) -> np.ndarray | None:
         """Row numbers of the candidates in ``langs`` (None: the whole pool)."""
@@ -208,12 +228,22 @@ class DenseIndex(CandidatePool):
         super().__init__(candidates)
         self.folder = folder
         self.manifest = manifest
-        self.graph = graph
+        self._graph = graph
         self.vectors = vectors
         self.questions = questions
         self.relevance = relevance
         self.skipped = skipped
-        self.graph.set_ef(int(manifest["hnsw"]["ef"]))
+        if graph is not None:
+            graph.set_ef(int(manifest["hnsw"]["ef"]))
+
+    @property
+    def graph(self) -> Any:
+        """The hnswlib graph, built on first use when the index was made without one (the
+        bias report scores exactly and needs a graph only for ``--ann``)."""
+        if self._graph is None:
+            h = self.manifest["hnsw"]
+            self._graph = _build_graph(self.vectors, h["m"], h["ef_construction"], h["ef"], 1)
+        return self._graph
 
     # -- properties ---------------------------------------------------------------------------
     @property
@@ -239,8 +269,10 @@ class DenseIndex(CandidatePool):
         overwrite: bool = False,
         progress: Callable[[int, int], None] | None = None,
         threads: int = 1,
+        graph: bool = True,
     ) -> DenseIndex:
-        """Encode every candidate and build the graph; write it to ``out`` if given.
+        """Encode every candidate and build the graph (later, on first use, with ``graph``
+        False); write the index to ``out`` if given.
 
         The graph is built on one thread by default: hnswlib's parallel insertion gives a
         different graph on every run, and an index should be reproducible (13k vectors take
@@ -258,15 +290,9 @@ class DenseIndex(CandidatePool):
         if collection.candidates.is_empty():
             raise XlirError(f"collection {collection.name} has no candidates")
         started = time.perf_counter()
-        texts = collection.candidates["text"].to_list()
         vectors = encoder.encode_candidates(collection.candidates, progress=progress)
         encode_s = time.perf_counter() - started
-        graph = _hnsw_index(vectors.shape[1])
-        graph.init_index(
-            max_elements=len(texts), ef_construction=ef_construction, M=m, random_seed=100
-        )
-        graph.add_items(vectors, np.arange(len(texts)), num_threads=threads)
-        graph.set_ef(ef)
+        built = _build_graph(vectors, m, ef_construction, ef, threads) if graph else None
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -282,7 +308,7 @@ class DenseIndex(CandidatePool):
         index = cls(
             None,
             manifest,
-            graph,
+            built,
             vectors,
             collection.candidates,
             collection.questions,
@@ -295,22 +321,24 @@ class DenseIndex(CandidatePool):
 
     def save(self, out: Path, *, overwrite: bool = False) -> None:
         """Write the folder atomically: a crash leaves no half-written index behind."""
-        try:
-            with atomic_dir(out, overwrite=overwrite) as tmp:
-                self.graph.save_index(str(tmp / "hnsw.bin"))
-                np.save(
-                    tmp / "vectors.npy",
-                    np.ascontiguousarray(self.vectors, np.float32),
-                    allow_pickle=False,
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            self.graph.save_index(str(tmp / "hnsw.bin"))
+            # hnswlib reports no error when the disk is full: it writes a short file
+            if (tmp / "hnsw.bin").stat().st_size < self.vectors.nbytes:
+                raise XlirError(
+                    "could not write hnsw.bin whole (is the disk full?)", path=Path(out)
                 )
-                for part in ("candidates", "questions", "relevance", "skipped"):
-                    getattr(self, part).write_parquet(tmp / f"{part}.parquet")
-                manifest = dict(self.manifest)
-                manifest["files"] = file_table(tmp)
-                write_json(tmp / "manifest.json", manifest)
-                self.manifest = manifest
-        except PermissionError as e:
-            raise XlirError(f"cannot write the index: {e.strerror}", path=out) from None
+            np.save(
+                tmp / "vectors.npy",
+                np.ascontiguousarray(self.vectors, np.float32),
+                allow_pickle=False,
+            )
+            for part in ("candidates", "questions", "relevance", "skipped"):
+                getattr(self, part).write_parquet(tmp / f"{part}.parquet")
+            manifest = dict(self.manifest)
+            manifest["files"] = file_table(tmp)
+            write_json(tmp / "manifest.json", manifest)
+            self.manifest = manifest
         self.folder = Path(out)
 
     # -- loading ------------------------------------------------------------------------------

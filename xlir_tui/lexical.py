@@ -35,8 +35,6 @@ from .index import (
     file_table,
 )
 
-SYSTEMS = ("dense", "bm25", "chargram", "fusion")
-
 # Scripts written without spaces between words.
 _NO_SPACE = (
     "\u3040-\u30ff"  # Hiragana, Katakana
@@ -295,18 +293,3 @@ class LexicalIndex:
                 f"corrupt index data: {str(e).splitlines()[0]}", path=folder
             ) from None
         return cls(folder, manifest, retriever, tables)
-
-    def search(self, query: str, k: int = 10, langs: Sequence[str] | None = None) -> list[Any]:
-        """Top-``k`` hits; none when no candidate shares a token or n-gram with the query."""
-        if not query.strip():
-            raise XlirError("empty query")
-        if k < 1:
-            raise XlirError(f"-k must be at least 1, got {k}")
-        scores = self.retriever.scores([query])[0]
-        rows = self.pool.rows_for(langs)
-        if rows is None:
-            rows = np.arange(self.pool.size)
-        pool_scores = scores[rows]
-        keep = np.flatnonzero(pool_scores > 0)
-        order = keep[np.lexsort((rows[keep], -pool_scores[keep]))][:k]
-        return self.pool.hits(rows[order], pool_scores[order])

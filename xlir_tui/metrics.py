@@ -72,6 +72,87 @@ def trec_tie_key(candidate_ids: Sequence[str]) -> np.ndarray:
     return key
 
 
+def order_by_score(
+    scores: np.ndarray, tie_key: np.ndarray | None = None, k: int | None = None
+) -> np.ndarray:
+    """Positions of ``scores`` best first (the top ``k`` only, when given).
+
+    Equal scores are ordered by ``tie_key`` (:func:`trec_tie_key`: trec_eval's order, so a list
+    shown to a person ranks items exactly as the report and an exported run do), or by position
+    without one. The one ranking rule of the project; :func:`rank_scored` is its vectorised form
+    for ranks.
+    """
+    scores = np.asarray(scores)
+    n = len(scores)
+    k = n if k is None else max(0, min(k, n))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    cand = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    if k < n:
+        # every position tied with the k-th best competes for the last places
+        cand = np.union1d(cand, np.flatnonzero(scores == scores[cand].min()))
+    second = tie_key[cand] if tie_key is not None else cand
+    return cand[np.lexsort((second, -scores[cand]))][:k].astype(np.int64)
+
+
+def top_k(
+    scores: np.ndarray,
+    k: int,
+    rows: np.ndarray | None = None,
+    tie_key: np.ndarray | None = None,
+    positive_only: bool = False,
+) -> np.ndarray:
+    """The ``k`` best candidate rows of one query among ``rows`` (None: every candidate).
+
+    ``positive_only`` leaves out scores of zero and below: under a lexical system a zero means
+    the candidate shares nothing with the query, which is no match rather than a weak one.
+    """
+    if k < 1:
+        from .errors import XlirError
+
+        raise XlirError(f"-k must be at least 1, got {k}")
+    rows = np.arange(len(scores)) if rows is None else np.asarray(rows, dtype=np.int64)
+    pool = np.asarray(scores)[rows]
+    if positive_only:
+        keep = np.flatnonzero(pool > 0)
+        rows, pool = rows[keep], pool[keep]
+    order = order_by_score(pool, tie_key[rows] if tie_key is not None else None, k)
+    return rows[order]
+
+
+def ranks_in_pool(
+    scores: np.ndarray,
+    relevant: np.ndarray,
+    tie_key: np.ndarray,
+    pool: np.ndarray | None = None,
+) -> np.ndarray:
+    """1-based ranks of the ``relevant`` rows among ``pool`` (None: every candidate) for one
+    query's ``scores``: 1 + the candidates scoring higher + the tied ones that trec_eval's order
+    puts first. Relevant rows outside the pool are left out. The same rule as
+    :func:`rank_scored`, for one query."""
+    pool = np.arange(len(scores)) if pool is None else np.asarray(pool, dtype=np.int64)
+    relevant = np.asarray(relevant, dtype=np.int64)
+    relevant = relevant[np.isin(relevant, pool)]
+    s_pool, key_pool = scores[pool], tie_key[pool]
+    s_rel, key_rel = scores[relevant], tie_key[relevant]
+    ahead = (s_pool[None, :] > s_rel[:, None]) | (
+        (s_pool[None, :] == s_rel[:, None]) & (key_pool[None, :] < key_rel[:, None])
+    )
+    return np.sort(ahead.sum(axis=1) + 1)
+
+
+def average_precision(ranks: np.ndarray, relevant: int | None = None) -> float | None:
+    """AP of one query from the 1-based ranks of its relevant items that were ranked: the mean,
+    over ``relevant`` items (default: those ranked), of the precision at each item's rank; an
+    item never ranked (past an ANN search's depth) counts 0. None without relevant items.
+    :func:`summarize` computes the same definition vectorised over every query."""
+    ranks = np.sort(np.asarray(ranks, dtype=np.float64))
+    n = len(ranks) if relevant is None else relevant
+    if n == 0:
+        return None
+    return float((np.arange(1, len(ranks) + 1) / ranks).sum() / n)
+
+
 def rank_scored(
     scorer: Callable[[int, int], np.ndarray],
     n_q: int,
@@ -186,6 +267,46 @@ def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
         (pl.col("rank").max() - pl.col("rank").min()).alias("rank_distance"),
         pl.len().alias("relevant"),
     )
+
+
+def query_table(ranked: Ranked) -> pl.DataFrame:
+    """Every query's AP in each setting: ``query`` (row), ``setting`` (mono, cross, multi),
+    ``query_lang``, ``pool_lang`` (null for multi), ``ap``, and ``rank_distance`` (multi only).
+
+    The unit of paired comparisons between systems, and what ``--out`` writes for others'
+    tests (ranx, R).
+    """
+    names = pl.Series("name", ranked.langs, dtype=pl.String)
+
+    def lang(col: str) -> pl.Expr:
+        return pl.col(col).map_elements(lambda i: names[i], return_dtype=pl.String)
+
+    per_pool = _ap_frame(ranked, "lang", by_pool=True)
+    frames = [
+        per_pool.select(
+            pl.col("q").alias("query"),
+            pl.when(pl.col("q_lang") == pl.col("c_lang"))
+            .then(pl.lit("mono"))
+            .otherwise(pl.lit("cross"))
+            .alias("setting"),
+            lang("q_lang").alias("query_lang"),
+            lang("c_lang").alias("pool_lang"),
+            pl.col("ap"),
+            pl.lit(None, dtype=pl.Int64).alias("rank_distance"),
+        )
+    ]
+    if len(ranked.langs) > 1:
+        frames.append(
+            _ap_frame(ranked, "all", by_pool=False).select(
+                pl.col("q").alias("query"),
+                pl.lit("multi").alias("setting"),
+                lang("q_lang").alias("query_lang"),
+                pl.lit(None, dtype=pl.String).alias("pool_lang"),
+                pl.col("ap"),
+                pl.col("rank_distance").cast(pl.Int64),
+            )
+        )
+    return pl.concat(frames).sort("setting", "query", "pool_lang", nulls_last=True)
 
 
 def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:

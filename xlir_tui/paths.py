@@ -1,4 +1,18 @@
-"""Where xlir-tui keeps its caches, and how it writes files without leaving half of one behind."""
+"""Where xlir-tui keeps its caches, and how it writes outputs without leaving half of one behind.
+
+Every output folder is written by :func:`atomic_dir` and every small file by
+:func:`atomic_write_text`: the data goes to a hidden temporary sibling named after the target,
+its owner's process id and host (``.idx.tmp-4242@node1@1f2e3d4c``), which becomes the target by a
+rename only once complete. What can go wrong around that is handled here once, for every writer:
+
+- a target that cannot be written (read-only folder, a path under a regular file, a full disk) is
+  one line naming the path and the reason, up front with :func:`check_output` or while writing;
+- ``overwrite`` replaces only a folder this tool wrote (:func:`own_output_kind`), never a
+  person's file or folder;
+- Ctrl-C, SIGTERM and SIGHUP (a closed terminal) remove the temporary; a process killed outright
+  leaves one that the next writer of the same target removes, once the owner is known dead;
+- outputs get the user's umask, like any file the user makes.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +20,35 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import signal
+import socket
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from .errors import XlirError
+
+__all__ = [
+    "Terminated",
+    "atomic_dir",
+    "atomic_write_text",
+    "cache_root",
+    "check_free_space",
+    "check_output",
+    "check_writable",
+    "file_digest",
+    "human_bytes",
+    "own_output_kind",
+    "remove_stale_temporaries",
+    "text_digest",
+    "write_json",
+]
 
 
 def cache_root() -> Path:
@@ -46,33 +82,428 @@ def text_digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``1.5 KB``: sizes in messages a person reads."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------------------------
+# Temporaries that name their owner
+
+
+def _host() -> str:
+    """This machine's name as it may appear in a file name (no ``@``, no separators)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _temp_prefix(name: str, kind: str = "tmp") -> str:
+    return f".{name}.{kind}-"
+
+
+def _make_temp(parent: Path, name: str, *, directory: bool, kind: str = "tmp") -> Path:
+    """Create a new temporary sibling of ``parent / name`` named after this process and host.
+
+    Hand-written rather than ``tempfile.mkdtemp``/``mkstemp`` for two reasons: those create mode
+    0700/0600 whatever the umask (an output must get the user's umask, as ``mkdir`` gives), and
+    the owner in the name is what lets a later run tell a dead process's leftover from a live
+    writer's work without a file inside the folder (index folders list every file they hold).
+    """
+    prefix = f"{_temp_prefix(name, kind)}{os.getpid()}@{_host()}@"
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            if directory:
+                os.mkdir(path)  # mode 0o777 less the umask
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {parent}")
+
+
+def _owner(entry: str, name: str) -> tuple[str, int, str] | None:
+    """``(kind, pid, host)`` when ``entry`` is a temporary (``tmp``) or a replaced output
+    (``old``) of the target ``name``; None for anything else, older unnamed temporaries included.
+    """
+    for kind in ("tmp", "old"):
+        prefix = _temp_prefix(name, kind)
+        if entry.startswith(prefix):
+            parts = entry[len(prefix) :].split("@")
+            if len(parts) == 3 and parts[0].isdigit():
+                return kind, int(parts[0]), parts[1]
+    return None
+
+
+def _alive(pid: int, host: str) -> bool:
+    """Whether the process that owns a temporary may still be writing it.
+
+    Only a process of this host can be asked; on another host (a shared folder) and where
+    ``os.kill(pid, 0)`` is no probe (Windows), the answer is yes: a live writer's work is never
+    removed, at worst a leftover stays.
+    """
+    if host != _host() or os.name == "nt" or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove what dead processes left beside ``target``; return what was removed.
+
+    A temporary (``.NAME.tmp-PID@HOST@...``) of a process that no longer runs is removed. A
+    replaced output (``.NAME.old-PID@HOST@...``, kept only for the instant of the swap) is put back
+    as ``target`` when the process died between the two renames, and removed otherwise.
+    Temporaries of live processes, of other hosts, and unnamed ones are kept.
+    """
+    target = Path(target)
+    parent = target.parent
+    removed: list[Path] = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        owner = _owner(entry.name, target.name)
+        if owner is None or _alive(owner[1], owner[2]):
+            continue
+        if owner[0] == "old" and not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                entry.rename(target)
+            continue  # never removed while it is the only copy
+        _remove(entry)
+        removed.append(entry)
+    return removed
+
+
+# --------------------------------------------------------------------------------------------
+# SIGTERM and SIGHUP while an output is being written
+
+
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP inside :func:`atomic_dir` in the main thread.
+
+    Raised by the signal handler so the stack unwinds as on Ctrl-C (every temporary on the way is
+    removed, ``finally`` blocks run); a ``SystemExit`` so nothing that catches ``Exception`` holds
+    it and the process ends with the shell's status for the signal (143 for SIGTERM, 129 for
+    SIGHUP) without a traceback.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.removed: list[Path] = []
+
+
+_SIGNALS = tuple(
+    s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None
+)
+_guard_lock = threading.Lock()
+_guard_depth = 0
+_guard_previous: dict[int, Any] = {}
+_guard_fired = False
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _guard_fired
+    if _guard_fired:
+        return  # already unwinding: let the removal of temporaries finish
+    _guard_fired = True
+    raise Terminated(signum)
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed terminal (SIGHUP) must not turn it into a second error."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _signal_guard() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` while the main thread writes an output.
+
+    Installed only in the main thread (the only one Python delivers signals to), only over the
+    default action (an ignored SIGHUP under ``nohup`` stays ignored, another program's handler
+    stays in charge), and put back when the outermost writer ends. Ctrl-C keeps its own
+    behaviour (``KeyboardInterrupt``). The outermost writer prints the one line saying what was
+    removed.
+    """
+    global _guard_depth, _guard_fired
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with _guard_lock:
+        _guard_depth += 1
+        if _guard_depth == 1:
+            _guard_fired = False
+            _guard_previous.clear()
+            for s in _SIGNALS:
+                with contextlib.suppress(ValueError, OSError):
+                    if signal.getsignal(s) == signal.SIG_DFL:
+                        _guard_previous[s] = signal.signal(s, _on_signal)
+    try:
+        yield
+    except Terminated as e:
+        if _guard_depth == 1:
+            name = signal.Signals(e.signum).name
+            what = (
+                "; removed the unfinished " + ", ".join(str(p) for p in e.removed)
+                if e.removed
+                else ""
+            )
+            _say(f"xlir-tui: terminated by {name}{what}")
+        raise
+    finally:
+        with _guard_lock:
+            _guard_depth -= 1
+            if _guard_depth == 0:
+                for s, previous in _guard_previous.items():
+                    with contextlib.suppress(ValueError, OSError):
+                        signal.signal(s, previous)
+                _guard_previous.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# What may be replaced, and checks before slow work
+
+
+def own_output_kind(path: Path) -> str | None:
+    """What this tool wrote at ``path``, recognised by its own manifest; None if not ours.
+
+    An empty folder counts as replaceable (nothing is lost). Recognised: index folders (dense,
+    lexical, fusion: ``manifest.json`` with a ``format`` starting ``xlir-tui/``), the collection
+    cache, a report folder (``report.json`` created by xlir-tui), a training run or checkpoint
+    (``xlir_train.json`` or ``events.jsonl``), a translated collection (``translate.manifest``,
+    or ``translate.settings`` while unfinished), and a collection written by ``data get``.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    try:
+        if not any(path.iterdir()):
+            return "empty folder"
+    except OSError:
+        return None
+
+    def read(name: str) -> Any:
+        try:
+            return json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    manifest = read("manifest.json")
+    if isinstance(manifest, dict):
+        fmt = manifest.get("format")
+        if isinstance(fmt, str) and fmt.startswith("xlir-tui/"):
+            return fmt.removeprefix("xlir-tui/")
+        if "loader_version" in manifest and "fingerprint" in manifest:
+            return "collection-cache"  # written before the cache manifest carried a format
+    report = read("report.json")
+    if isinstance(report, dict) and str(report.get("created_by", "")).startswith("xlir-tui"):
+        return "report"
+    if (path / "xlir_train.json").is_file() or (path / "events.jsonl").is_file():
+        return "training"
+    if (path / "translate.manifest").is_file() or (path / "translate.settings").is_file():
+        return "translation"
+    from .sources import collection_kind  # sources imports this module
+
+    return collection_kind(path)
+
+
+def _existing(path: Path) -> Path | None:
+    """The nearest ancestor of ``path`` (itself included) that exists."""
+    for p in (path, *path.parents):
+        if os.path.lexists(p):
+            return p
+    return None
+
+
+def _make_parent(target: Path) -> None:
+    """Create the folder ``target`` goes in; a file in the way is named in the one line."""
+    base = _existing(target.absolute().parent)
+    if base is not None and not base.is_dir():
+        raise XlirError(f"cannot write here: {base} is a file, not a folder", path=target)
+    try:
+        target.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise XlirError(f"cannot create its folder: {e.strerror or e}", path=target) from None
+
+
+def _refuse(target: Path, overwrite: bool) -> None:
+    """The one rule for an existing target: only this tool's outputs, only with overwrite."""
+    if not os.path.lexists(target):
+        return
+    kind = own_output_kind(target)
+    if kind is None:
+        what = "a folder" if target.is_dir() else "a file"
+        raise XlirError(
+            f"exists and is {what} that xlir-tui did not write; it is not replaced, even with "
+            "--overwrite (choose another name, or remove it yourself)",
+            path=target,
+        )
+    if not overwrite:
+        raise XlirError("output folder exists (pass --overwrite to replace it)", path=target)
+
+
+def check_writable(target: Path) -> None:
+    """Raise a one-line error unless an output can be written at ``target``.
+
+    Creates and removes a probe folder where the output's temporary will go (the target's
+    parent, or its nearest existing ancestor when the parent is still to be made), so a
+    read-only folder, a read-only file system or a path under a regular file is reported before
+    any slow work rather than after it.
+    """
+    target = Path(target).absolute()
+    base = _existing(target.parent)
+    if base is None:
+        raise XlirError("no existing folder above this path", path=target)
+    if not base.is_dir():
+        raise XlirError(f"cannot write here: {base} is a file, not a folder", path=target)
+    try:
+        probe = _make_temp(base, target.name, directory=True)
+        probe.rmdir()
+    except OSError as e:
+        raise XlirError(f"cannot write here: {e.strerror or e}", path=target) from None
+
+
+def check_free_space(target: Path, need: int) -> None:
+    """Raise a one-line error when ``need`` bytes (an estimate) do not fit where ``target`` goes.
+
+    The old output stays until the new one is complete, so all of ``need`` must be free.
+    """
+    base = _existing(Path(target).absolute().parent)
+    if base is None:
+        return
+    try:
+        free = shutil.disk_usage(base).free
+    except OSError:
+        return
+    if need > free:
+        raise XlirError(
+            f"not enough free space: the output needs about {human_bytes(need)}, "
+            f"{human_bytes(free)} is free on {base}",
+            path=target,
+        )
+
+
+def check_output(target: Path, *, overwrite: bool = False, need: int | None = None) -> None:
+    """Every check of an output folder that can run before the slow work that produces it.
+
+    The existing-target rule of :func:`atomic_dir` (only this tool's outputs, only with
+    ``overwrite``), :func:`check_writable`, and :func:`check_free_space` when an estimate
+    ``need`` (bytes) is given. Leftovers of dead writers are removed first, as a write would.
+    """
+    target = Path(target)
+    remove_stale_temporaries(target)
+    _refuse(target, overwrite)
+    check_writable(target)
+    if need is not None:
+        check_free_space(target, need)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+_OS_ERROR_CODE = re.compile(r"\(os error (\d+)\)")
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    """``e`` as an OSError: itself, or an error of a library written in Rust (polars' parquet
+    writer raises ``ComputeError: ... No space left on device (os error 28)``)."""
+    if isinstance(e, OSError):
+        return e
+    if isinstance(e, XlirError):
+        return None  # already the user's one line
+    match = _OS_ERROR_CODE.search(str(e)) if isinstance(e, Exception) else None
+    if match is None:
+        return None
+    code = int(match.group(1))
+    return OSError(code, os.strerror(code))
+
+
+def _write_error(e: OSError, target: Path, tmp: Path | None) -> XlirError:
+    """An OSError while an output is written, as one line naming the output's path."""
+    reason = e.strerror or str(e)
+    filename = e.filename
+    if filename is None:
+        return XlirError(f"cannot write: {reason}", path=target)
+    file = Path(os.fsdecode(filename))
+    if tmp is not None:
+        with contextlib.suppress(ValueError):
+            inside = file.relative_to(tmp)
+            shown = target / inside if str(inside) != "." else target
+            return XlirError(f"cannot write: {reason}", path=shown)
+    if file == target or file.parent == target.parent:
+        return XlirError(f"cannot write: {reason}", path=target)
+    return XlirError(reason, path=file)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder that becomes ``target`` only if the block succeeds.
 
-    A crash or Ctrl-C leaves the old ``target`` (or nothing) in place, never a half-written one.
-    An existing ``target`` without ``overwrite`` is the user's one-line error, for every writer.
+    A crash, Ctrl-C, SIGTERM or SIGHUP leaves the old ``target`` (or nothing) in place, never a
+    half-written one. An existing ``target`` is refused before the block runs unless
+    ``overwrite`` is given and it is an output of this tool. Any OSError while writing is a
+    one-line :class:`XlirError` naming the path.
     """
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
-    try:
-        yield tmp
-        if target.exists():
-            if not overwrite:
-                raise XlirError(
-                    "output folder exists (pass --overwrite to replace it)", path=target
-                )
-            old = parent / f".{target.name}.old-{os.getpid()}"
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _signal_guard():
+        remove_stale_temporaries(target)
+        _refuse(target, overwrite)
+        _make_parent(target)
+        tmp: Path | None = None
+        old: Path | None = None
+        placed = False
+        try:
+            try:
+                tmp = _make_temp(parent, target.name, directory=True)
+                yield tmp
+                _refuse(target, overwrite)  # something may have appeared meanwhile
+                if os.path.lexists(target):
+                    old = parent / (
+                        f"{_temp_prefix(target.name, 'old')}{os.getpid()}@{_host()}@"
+                        f"{secrets.token_hex(4)}"
+                    )
+                    target.rename(old)
+                tmp.rename(target)
+                placed = True
+            except Exception as e:
+                error = _os_error(e)
+                if error is None:
+                    raise
+                raise _write_error(error, target, tmp) from None
+            if old is not None:
+                _remove(old)
+        except BaseException as e:
+            if tmp is not None and not placed and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+                if isinstance(e, Terminated):
+                    e.removed.append(tmp)
+            if old is not None and os.path.lexists(old) and not os.path.lexists(target):
+                with contextlib.suppress(OSError):
+                    old.rename(target)  # interrupted between the two renames: put it back
+            raise
 
 
 @contextlib.contextmanager
@@ -94,18 +525,28 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file through a temporary name and a rename."""
+    """Write a text file through a temporary name and a rename (the user's umask, one-line
+    errors, the temporary removed on any interruption)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with _signal_guard():
+        tmp: Path | None = None
+        _make_parent(path)
+        try:
+            remove_stale_temporaries(path)
+            tmp = _make_temp(path.parent, path.name, directory=False)
+            with tmp.open("w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException as e:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    if isinstance(e, Terminated):
+                        e.removed.append(tmp)
+            error = _os_error(e)
+            if error is not None:
+                raise _write_error(error, path, None) from None
+            raise
 
 
 def write_json(path: Path, data: Any) -> None:

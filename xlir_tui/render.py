@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -23,6 +24,21 @@ SUMMARY_ROWS = [
 ]
 
 
+def shorten(text: str, width: int = 80) -> str:
+    """``text`` on one line of at most ``width`` terminal cells, cut with an ellipsis.
+
+    For titles and table cells that show a person's text (a query, a passage): newlines and
+    runs of spaces become one space, and wide characters (Chinese, Japanese) count two cells,
+    as rich measures them, so a 20,000-character query cannot fill the screen.
+    """
+    line = " ".join(str(text).split())
+    if cell_len(line) <= width:
+        return line
+    cut = Text(line)
+    cut.truncate(max(width, 1), overflow="ellipsis")
+    return cut.plain
+
+
 def _fmt(value: float | None, metric: str) -> str:
     if value is None:
         return "—"
@@ -30,14 +46,15 @@ def _fmt(value: float | None, metric: str) -> str:
 
 
 def summary_table(report: dict[str, Any]) -> Table:
-    """One column per model; the better figure of each row is marked when models are compared."""
-    models = report["models"]
+    """One column per system; the better figure of each row is marked when systems are
+    compared."""
+    systems = report["systems"]
     table = Table(title="Summary (LAReQA)", title_justify="left")
     table.add_column("metric")
-    for m in models:
-        table.add_column(m["model"], justify="right", overflow="fold")
+    for m in systems:
+        table.add_column(m["label"], justify="right", overflow="fold")
     for label, setting, metric, higher in SUMMARY_ROWS:
-        values = [(m["summary"].get(setting) or {}).get(metric) for m in models]
+        values = [(m["summary"].get(setting) or {}).get(metric) for m in systems]
         present = [v for v in values if v is not None]
         best = (max(present) if higher else min(present)) if len(present) > 1 else None
         cells = []
@@ -62,11 +79,11 @@ def _cell_style(v: float) -> str:
     return f"black on rgb({r},{g},60)"
 
 
-def heatmap_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
+def heatmap_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
     langs = report["languages"]
-    values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in model["pairs"]}
+    values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in system["pairs"]}
     table = Table(
-        title=f"mAP by query language (rows) and pool language (columns): {model['model']}",
+        title=f"mAP by query language (rows) and pool language (columns): {system['label']}",
         title_justify="left",
         padding=(0, 0),
     )
@@ -89,11 +106,11 @@ def _bar(share: float, width: int = 10) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
-def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
+def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
     """Per query language: mAP, rank distance, own-language share of the top k vs expected."""
-    k = model["bias"]["k"]
+    k = system["bias"]["k"]
     table = Table(
-        title=f"Language bias (multi setting, top {k}): {model['model']}",
+        title=f"Language bias (multi setting, top {k}): {system['label']}",
         title_justify="left",
         caption="own@k: share of the top k in the query's "
         "language; exp.: its share of the pool; unk: tokenizer unknown-token rate",
@@ -103,10 +120,10 @@ def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
         table.add_column(
             col, justify="left" if col in ("lang", f"own@{k}") else "right", no_wrap=True
         )
-    peer = any((v.get("multi") or {}).get("peer") for v in model["languages"].values())
+    peer = any((v.get("multi") or {}).get("peer") for v in system["languages"].values())
     if peer:
         table.add_column("PEER p", justify="right", no_wrap=True)
-    for lang, v in model["languages"].items():
+    for lang, v in system["languages"].items():
         multi = v.get("multi")
         mono = v.get("mono")
         row = [
@@ -131,8 +148,44 @@ def bias_table(report: dict[str, Any], model: dict[str, Any]) -> Table:
     return table
 
 
+def comparison_table(report: dict[str, Any]) -> Table | None:
+    """Each system against the first: mean difference per query, 95% interval, Holm p."""
+    block = report.get("comparisons")
+    if not block or not block["results"]:
+        return None
+    table = Table(
+        title=f"Compared with {block['baseline']} (paired, per query)",
+        title_justify="left",
+        caption=f"difference = system - baseline; 95% percentile bootstrap; paired "
+        f"randomisation test, Holm-corrected over {len(block['results'])} comparisons; "
+        f"{block['resamples']} resamples, seed {block['seed']}; ✱ significant at 0.05",
+        caption_justify="left",
+    )
+    for col in ("system", "metric", "difference", "95% interval", "p (Holm)", ""):
+        table.add_column(col, justify="left" if col in ("system", "metric") else "right")
+    for c in block["results"]:
+        metric = f"{c['setting']} {'mAP' if c['metric'] == 'ap' else 'rank distance'}"
+        digits = 1 if c["metric"] == "rank_distance" else 4
+        lo, hi = c["ci95"]
+        mark = ""
+        if c["significant"]:
+            mark = Text(
+                "✱ better" if c["better"] else "✱ worse",
+                style=("bold green" if c["better"] else "bold red"),
+            )
+        table.add_row(
+            c["system"],
+            metric,
+            f"{c['mean_difference']:+.{digits}f}",
+            f"[{lo:+.{digits}f}, {hi:+.{digits}f}]",
+            f"{c['p_holm']:.2g}",
+            mark,
+        )
+    return table
+
+
 def render_report(console: Console, report: dict[str, Any]) -> None:
-    """Print the whole report: header, summary, then per model a heatmap and a bias table."""
+    """Print the whole report: header, summary, then per system a heatmap and a bias table."""
     head = (
         f"[bold]{report['collection']}[/]: {report['questions']} questions, "
         f"{report['candidates']} candidates, {len(report['languages'])} languages "
@@ -143,7 +196,10 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     for note in report.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(summary_table(report))
-    for m in report["models"]:
+    compared = comparison_table(report)
+    if compared is not None:
+        console.print(compared)
+    for m in report["systems"]:
         parts = []
         if report["settings"]["cross"]:
             parts.append(heatmap_table(report, m))

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,24 +27,51 @@ from .encoders import Encoder
 from .errors import XlirError
 from .index import DenseIndex
 from .langs import lang_color
-from .metrics import Ranked, rank_scored, summarize, trec_tie_key
+from .metrics import (
+    Ranked,
+    average_precision,
+    query_table,
+    rank_scored,
+    summarize,
+    trec_tie_key,
+)
 from .paths import atomic_dir
 
 if TYPE_CHECKING:
-    from .systems import FusionSpec
+    from .systems import FusionSpec, Retriever, SystemSpec, TranslateQuery
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``."""
+REPORT_FORMAT = "xlir-tui/bias-report"
+REPORT_FORMAT_VERSION = 2
+"""2: ``systems`` (each with its ``label``) where version 1 said ``models`` and ``model``."""
 
 
 @dataclass
 class Evaluation:
-    """One model's report entry plus what the exports need."""
+    """One system's report entry plus what the exports and comparisons need."""
 
     entry: dict[str, Any]
     ranked: Ranked
     question_ids: list[str]
     candidate_ids: list[str]
+
+    def queries(self) -> pl.DataFrame:
+        """Per query and setting: AP and rank distance (:func:`~xlir_tui.metrics.query_table`),
+        with the question's id and the system's label."""
+        table = query_table(self.ranked)
+        ids = pl.Series("query_id", self.question_ids, dtype=pl.String)
+        return table.select(
+            pl.lit(self.entry["label"]).alias("system"),
+            pl.col("query")
+            .map_elements(lambda q: ids[q], return_dtype=pl.String)
+            .alias("query_id"),
+            "query_lang",
+            "setting",
+            "pool_lang",
+            "ap",
+            "rank_distance",
+        )
 
 
 def relevance_rows(collection: Collection) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +145,7 @@ def rank_collection(
 
 def evaluate(
     collection: Collection,
-    encoder: Encoder,
+    retriever: Retriever,
     *,
     k: int = 10,
     peer: bool = False,
@@ -127,71 +154,66 @@ def evaluate(
     progress: Progress | None = None,
     ann: DenseIndex | None = None,
     ann_depth: int = 1000,
-    translate_query: tuple[Any, str] | None = None,
+    build_s: float = 0.0,
 ) -> Evaluation:
-    """Score ``collection`` with ``encoder`` in the mono, cross and multi settings.
+    """Score ``collection`` with any system in the mono, cross and multi settings.
 
-    With ``ann`` (an index of the same collection and model), the multi setting is also scored
-    through hnswlib, top ``ann_depth`` per query, and the entry says how far that is from exact.
-    With ``translate_query`` = (translator, pivot), every question not already in the pivot
-    language is machine-translated into it before encoding (translate-test): a system of its
-    own, reported beside the plain model.
+    The retriever scores the questions in chunks against every candidate; the metrics come from
+    those scores alone, whatever the system. With ``ann`` (an index of the same collection and
+    model), the multi setting is also scored through hnswlib, top ``ann_depth`` per query, and
+    the entry says how far that is from exact. ``build_s`` is the time the system took to build
+    over the collection (encoding or indexing its candidates), recorded with the others.
     """
     if collection.questions.is_empty() or collection.candidates.is_empty():
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
+    retriever.check_collection(collection)
     started = time.perf_counter()
 
     def stage(name: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(name, done, total)) if progress else None
 
     questions = collection.questions["text"].to_list()
-    translated_s = 0.0
-    if translate_query is not None:
-        translator, pivot = translate_query
-        from .translation import translate_queries
-
-        questions = translate_queries(
-            translator, questions, collection.questions["lang"].to_list(), pivot, stage
-        )
-        translated_s = time.perf_counter() - started
-    cvec = encoder.encode_candidates(collection.candidates, progress=stage("encoding candidates"))
-    qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
-    encoded = time.perf_counter()
-    cand_t = np.ascontiguousarray(cvec.T)
+    scorer = retriever.scorer(questions, collection.questions["lang"].to_list(), progress)
+    prepared = time.perf_counter()
     ranked, rel_q, rel_c = rank_collection(
-        collection, lambda lo, hi: qvec[lo:hi] @ cand_t, k, chunk, run_depth, stage("scoring")
+        collection, scorer, k, chunk, run_depth, stage("scoring")
     )
     result = summarize(ranked, peer=peer)
     scored = time.perf_counter()
     if ann is not None and result["summary"]["multi"] is not None:
-        result["ann"] = ann_multi(ann, qvec, rel_q, rel_c, result["summary"]["multi"], ann_depth)
-    unk = unknown_token_rate(encoder, collection)
-    for lang, rate in unk.items():
-        result["languages"][lang]["unk_rate"] = rate
-    entry = {
-        "model": encoder.name,
-        "system": "dense",
-        "fingerprint": encoder.fingerprint,
-        "prompts": {"query": encoder.query_prompt, "passage": encoder.passage_prompt},
-        **result,
-        "timings": {
-            "encode_s": round(encoded - started - translated_s, 3),
-            "score_s": round(scored - encoded, 3),
-        },
+        result["ann"] = ann_multi(
+            ann, retriever, questions, rel_q, rel_c, result["summary"]["multi"], ann_depth
+        )
+    if retriever.encoder is not None and retriever.system == "dense":
+        for lang, rate in unknown_token_rate(retriever.encoder, collection).items():
+            result["languages"][lang]["unk_rate"] = rate
+    timings = {
+        "build_s": round(build_s, 3),
+        "queries_s": round(prepared - started, 3),
+        "score_s": round(scored - prepared, 3),
     }
-    if translate_query is not None:
-        translator, pivot = translate_query
-        entry["model"] = f"{encoder.name} (queries translated to {pivot} by {translator.name})"
-        entry["translate_query"] = {"to": pivot, "mt": translator.name}
-        entry["timings"]["translate_s"] = round(translated_s, 3)
+    translate_s = getattr(retriever, "translate_s", None)
+    if translate_s is not None:
+        timings["translate_s"] = round(translate_s, 3)
+    entry = {**retriever.describe(), **result, "timings": timings}
     return Evaluation(
         entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
     )
 
 
+def evaluate_encoder(collection: Collection, encoder: Encoder, **options: Any) -> Evaluation:
+    """:func:`evaluate` for the dense system of an encoder already loaded (training's
+    evaluations, benchmarks)."""
+    from .systems import DenseRetriever
+
+    index = DenseIndex.build(collection, encoder, None, graph=False)
+    return evaluate(collection, DenseRetriever(index, encoder), **options)
+
+
 def ann_multi(
     index: DenseIndex,
-    qvec: np.ndarray,
+    retriever: Retriever,
+    questions: list[str],
     rel_q: np.ndarray,
     rel_c: np.ndarray,
     exact: dict[str, Any],
@@ -200,19 +222,16 @@ def ann_multi(
     """Multi-setting mAP and R@10 through the hnsw graph (relevant items past ``depth`` count 0)."""
     depth = min(depth, index.size)
     ef = max(int(index.manifest["hnsw"]["ef"]), depth)
+    qvec = retriever.encoder.encode_queries(questions)  # the embedding cache has them
     rows, _ = index.search_vectors(qvec, k=depth, ef=ef, method="hnsw")
-    relevant: dict[int, set[int]] = {}
+    relevant: dict[int, np.ndarray] = {}
     for q, c in zip(rel_q.tolist(), rel_c.tolist(), strict=True):
-        relevant.setdefault(q, set()).add(c)
+        relevant.setdefault(q, []).append(c)  # type: ignore[arg-type]
     aps, recalls = [], []
     for q, rel in relevant.items():
-        hits, total = 0, 0.0
-        for rank, c in enumerate(rows[q].tolist(), 1):
-            if c in rel:
-                hits += 1
-                total += hits / rank
-        aps.append(total / len(rel))
-        recalls.append(len(rel & set(rows[q][:10].tolist())) / len(rel))
+        found = np.flatnonzero(np.isin(rows[q], rel)) + 1  # 1-based ranks of those retrieved
+        aps.append(average_precision(found, len(rel)))
+        recalls.append(int((found <= 10).sum()) / len(rel))
     m, r10 = float(np.mean(aps)), float(np.mean(recalls))
     return {
         "ef": ef,
@@ -222,87 +241,27 @@ def ann_multi(
     }
 
 
-def evaluate_system(
+def build_report(
     collection: Collection,
-    system: str,
-    *,
-    encoder: Encoder | None = None,
-    fusion: FusionSpec | None = None,
-    k: int = 10,
-    peer: bool = False,
-    run_depth: int | None = None,
-    chunk: int = 256,
-    progress: Progress | None = None,
-) -> Evaluation:
-    """Score ``collection`` with a lexical system (``bm25``, ``chargram``) or with ``fusion``.
-
-    ``fusion`` combines the parts of ``fusion`` (by default the dense ``encoder`` and character
-    n-grams, equal weights), by reciprocal-rank fusion or score interpolation. The metrics are
-    the same as for :func:`evaluate`, computed from each system's scores.
-    """
-    from .systems import SYSTEMS, FusionSpec, part_scorer
-
-    if system not in SYSTEMS or system == "dense":
-        raise XlirError(f"unknown system {system!r} here (bm25, chargram, fusion)")
-    if collection.questions.is_empty() or collection.candidates.is_empty():
-        raise XlirError(f"collection {collection.name} has no questions or no candidates")
-    questions = collection.questions["text"].to_list()
-    texts = collection.candidates["text"].to_list()
-
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return (lambda done, total: progress(name, done, total)) if progress else None
-
-    started = time.perf_counter()
-    if system != "fusion":
-        score = part_scorer(system, texts)
-        name = system
-
-        def scorer(lo: int, hi: int) -> np.ndarray:
-            return score(questions[lo:hi])
-    else:
-        spec = fusion or FusionSpec()
-        name = spec.label(encoder.name if encoder is not None else None)
-        parts: list[Callable[[int, int], np.ndarray]] = []
-        for part in spec.parts:
-            if part == "dense":
-                if encoder is None:
-                    raise XlirError("--system fusion with dense needs a --model")
-                cvec = encoder.encode_candidates(
-                    collection.candidates, stage("encoding candidates")
-                )
-                qvec = encoder.encode_queries(questions, progress=stage("encoding questions"))
-                cand_t = np.ascontiguousarray(cvec.T)
-                parts.append(lambda lo, hi, q=qvec, c=cand_t: q[lo:hi] @ c)
-            else:
-                score = part_scorer(part, texts)
-                parts.append(lambda lo, hi, s=score: s(questions[lo:hi]))
-
-        def scorer(lo: int, hi: int) -> np.ndarray:
-            return spec.combine([p(lo, hi) for p in parts])
-
-    indexed = time.perf_counter()
-    ranked, _, _ = rank_collection(collection, scorer, k, chunk, run_depth, stage("scoring"))
-    result = summarize(ranked, peer=peer)
-    scored = time.perf_counter()
-    entry = {
-        "model": name,
-        "system": system,
-        **({"fusion": spec.to_dict()} if system == "fusion" else {}),
-        **result,
-        "timings": {"index_s": round(indexed - started, 3), "score_s": round(scored - indexed, 3)},
-    }
-    return Evaluation(
-        entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
-    )
-
-
-def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> dict[str, Any]:
-    """The whole report as JSON-ready data."""
+    evaluations: Sequence[Evaluation],
+    comparisons: Sequence[Any] | None = None,
+    resampling: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole report as JSON-ready data (with the paired comparisons, when made)."""
     langs = collection.languages
     notes = []
     if len(langs) == 1:
         notes.append(f"only one language ({langs[0]}): the cross and multi settings are absent")
+    extra: dict[str, Any] = {}
+    if comparisons is not None:
+        extra["comparisons"] = {
+            "baseline": evaluations[0].entry["label"],
+            **(resampling or {}),
+            "results": [c.to_dict() for c in comparisons],
+        }
     return {
+        "format": REPORT_FORMAT,
+        "format_version": REPORT_FORMAT_VERSION,
         "collection": collection.name,
         "collection_fingerprint": collection.fingerprint,
         "created_by": f"xlir-tui {__version__}",
@@ -315,7 +274,8 @@ def build_report(collection: Collection, evaluations: Sequence[Evaluation]) -> d
             "multi": 1 if len(langs) > 1 else 0,
         },
         "notes": notes,
-        "models": [e.entry for e in evaluations],
+        "systems": [e.entry for e in evaluations],
+        **extra,
     }
 
 
@@ -326,11 +286,11 @@ def slug(text: str) -> str:
 
 
 def pairs_frame(report: dict[str, Any]) -> pl.DataFrame:
-    rows = [{"model": m["model"], **p} for m in report["models"] for p in m["pairs"]]
+    rows = [{"system": m["label"], **p} for m in report["systems"] for p in m["pairs"]]
     return pl.DataFrame(
         rows,
         schema={
-            "model": pl.String,
+            "system": pl.String,
             "query_lang": pl.String,
             "pool_lang": pl.String,
             "setting": pl.String,
@@ -428,44 +388,41 @@ def write_outputs(
     overwrite: bool = False,
 ) -> list[str]:
     """Write every export into ``out`` atomically; return the file names written."""
-    if out.exists() and not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
     names: list[str] = []
-    try:
-        with atomic_dir(out, overwrite=overwrite) as tmp:
-            pairs = pairs_frame(report)
-            pairs.write_parquet(tmp / "pairs.parquet")
-            pairs.write_csv(tmp / "pairs.csv")
-            names += ["pairs.parquet", "pairs.csv"]
-            qrels = collection.relevance.select(
-                "question_id", pl.lit("0").alias("iter"), "candidate_id", pl.lit(1).alias("rel")
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        pairs = pairs_frame(report)
+        pairs.write_parquet(tmp / "pairs.parquet")
+        pairs.write_csv(tmp / "pairs.csv")
+        names += ["pairs.parquet", "pairs.csv"]
+        pl.concat([ev.queries() for ev in evaluations]).write_parquet(tmp / "queries.parquet")
+        names.append("queries.parquet")
+        qrels = collection.relevance.select(
+            "question_id", pl.lit("0").alias("iter"), "candidate_id", pl.lit(1).alias("rel")
+        )
+        qrels.write_csv(tmp / "qrels.txt", separator=" ", include_header=False)
+        names.append("qrels.txt")
+        single = len(evaluations) == 1
+        for ev in evaluations:
+            tag = "" if single else f".{slug(ev.entry['label'])}"
+            files = ev.entry.setdefault("files", {})
+            if ev.ranked.run:
+                run_name = f"run.multi{tag}.txt"
+                _write_run(tmp / run_name, ev, tag=slug(ev.entry["label"]))
+                files["run_multi"] = run_name
+                names.append(run_name)
+            svg_name = f"heatmap{tag}.svg"
+            (tmp / svg_name).write_text(
+                heatmap_svg(
+                    ev.entry, collection.languages, f"{collection.name}: {ev.entry['label']}"
+                ),
+                encoding="utf-8",
             )
-            qrels.write_csv(tmp / "qrels.txt", separator=" ", include_header=False)
-            names.append("qrels.txt")
-            single = len(evaluations) == 1
-            for ev in evaluations:
-                tag = "" if single else f".{slug(ev.entry['model'])}"
-                files = ev.entry.setdefault("files", {})
-                if ev.ranked.run:
-                    run_name = f"run.multi{tag}.txt"
-                    _write_run(tmp / run_name, ev, tag=slug(ev.entry["model"]))
-                    files["run_multi"] = run_name
-                    names.append(run_name)
-                svg_name = f"heatmap{tag}.svg"
-                (tmp / svg_name).write_text(
-                    heatmap_svg(
-                        ev.entry, collection.languages, f"{collection.name}: {ev.entry['model']}"
-                    ),
-                    encoding="utf-8",
-                )
-                files["heatmap"] = svg_name
-                names.append(svg_name)
-            (tmp / "report.json").write_text(
-                json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-            names.insert(0, "report.json")
-    except PermissionError as e:
-        raise XlirError(f"cannot write the report: {e.strerror}", path=out) from None
+            files["heatmap"] = svg_name
+            names.append(svg_name)
+        (tmp / "report.json").write_text(
+            json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        names.insert(0, "report.json")
     return names
 
 
@@ -494,3 +451,212 @@ def _write_run(path: Path, ev: Evaluation, tag: str) -> None:
             buf = io.StringIO()
             frame.write_csv(buf, separator=" ", include_header=False, quote_style="never")
             f.write(buf.getvalue())
+
+
+# ------------------------------------------------------------------------- the whole report
+
+
+@dataclass
+class ReportPlan:
+    """Everything ``xlir-tui bias-report`` is asked to do, checked before any model loads.
+
+    ``systems`` are kinds (``dense``, ``bm25``, ``chargram``, ``fusion``); ``dense`` stands for
+    one system per model of ``models``, and a fusion's dense part is the first model. With
+    ``translate_query`` every dense system is also scored on translated queries, beside itself.
+    """
+
+    collection: list[Path]
+    models: list[str] = field(default_factory=lambda: ["default"])
+    systems: list[str] = field(default_factory=lambda: ["dense"])
+    fusion: FusionSpec | None = None
+    translate_query: TranslateQuery | None = None
+    langs: list[str] | None = None
+    file_lang: str | None = None
+    strict: bool = False
+    k: int = 10
+    peer: bool = False
+    run_depth: int = 100
+    out: Path | None = None
+    overwrite: bool = False
+    ann: bool = False
+    index: Path | None = None
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    resamples: int | None = None
+    """Resamples of the paired tests and intervals (None: the default when two or more systems
+    are compared; 0: no comparison)."""
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Every check that needs no model and no encoding."""
+        from .systems import SYSTEMS
+
+        self.systems = list(dict.fromkeys(self.systems or ["dense"]))
+        self.models = list(dict.fromkeys(self.models or ["default"]))
+        unknown = [x for x in self.systems if x not in SYSTEMS]
+        if unknown:
+            raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
+        if "fusion" in self.systems and self.fusion is None:
+            from .systems import FusionSpec
+
+            self.fusion = FusionSpec()
+        if self.k < 1:
+            raise XlirError(f"-k must be at least 1, got {self.k}")
+        if self.run_depth < 0:
+            raise XlirError(f"--run-depth must be 0 (whole pool) or more, got {self.run_depth}")
+        if self.index is not None and not self.ann:
+            raise XlirError("--index is only used with --ann")
+        if self.index is not None and len(self.models) > 1:
+            raise XlirError("--index goes with a single --model (each model needs its own index)")
+        if self.out is not None:
+            from .paths import check_output
+
+            check_output(self.out, overwrite=self.overwrite)
+        if self.translate_query is not None and "dense" not in self.systems:
+            raise XlirError("--translate-query translates the queries of a dense --system")
+        if self.resamples is not None and self.resamples != 0:
+            if self.resamples < 100:
+                raise XlirError(
+                    f"--resamples must be 0 (no comparison) or at least 100, got {self.resamples}"
+                )
+            if len(self.specs()) < 2:
+                raise XlirError(
+                    "--resamples compares systems: name two or more (--model, --system)"
+                )
+
+    def estimated_bytes(self, collection: Collection) -> int:
+        """About what ``--out`` writes: each system's TREC run (a line is about 60 bytes plus
+        the system's name), the per-query and per-pair tables, the qrels."""
+        queries, pool = collection.questions.height, collection.candidates.height
+        depth = pool if self.run_depth == 0 else min(self.run_depth, pool)
+        per_system = queries * depth * 90 + queries * (len(collection.languages) + 1) * 80
+        return len(self.specs()) * per_system + collection.relevance.height * 60
+
+    def specs(self) -> list[SystemSpec]:
+        """The systems in the order named (``dense`` standing for each model, each followed by
+        its translated twin); the first is what the others are compared with."""
+        from .systems import SystemSpec
+
+        out: list[SystemSpec] = []
+        for name in self.systems:
+            if name != "dense":
+                out.append(SystemSpec(name, self.models[0], self.fusion))
+                continue
+            for model in self.models:
+                out.append(SystemSpec("dense", model))
+                if self.translate_query is not None:
+                    out.append(SystemSpec("dense", model, translate_query=self.translate_query))
+        return out
+
+
+@dataclass
+class ReportResult:
+    report: dict[str, Any]
+    evaluations: list[Evaluation]
+    collection: Collection
+    written: list[str] = field(default_factory=list)
+
+
+def run_report(
+    plan: ReportPlan,
+    progress: Callable[[], Any] | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Run a validated plan: load the collection, build and score each system, write exports.
+
+    ``progress()`` is a context manager yielding a ``progress(stage, done, total)`` callback (one
+    per system, so each gets its own bars); ``notify`` receives the lines a person reads
+    (warnings, what loads, what each system took).
+    """
+    import contextlib
+
+    from .collections import load_collection
+    from .compare import DEFAULT_RESAMPLES
+    from .index import DenseIndex
+    from .systems import Models, SystemSpec, TranslatedRetriever, open_system
+
+    say = notify or (lambda _text: None)
+    plan.validate()
+    c = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
+    summary = c.skipped_summary()
+    if summary:
+        say(f"warning: {summary}")
+    if plan.langs:
+        c = c.restrict(plan.langs)
+    if plan.out is not None:
+        from .paths import check_free_space
+
+        check_free_space(plan.out, plan.estimated_bytes(c))
+    models = Models(dict(plan.encoder_options), say)
+    if plan.translate_query is not None:
+        translator = models.translator(plan.translate_query.mt)
+        from .translation import model_code
+
+        model_code(translator.family, plan.translate_query.to)
+        for source in c.languages:
+            translator.check(source, plan.translate_query.to)  # every pair before any work
+    if len(c.languages) == 1:
+        say(f"note: only one language ({c.languages[0]}): the cross and multi settings are absent")
+    prebuilt = DenseIndex.load(plan.index) if plan.index is not None else None
+    bars = progress or contextlib.nullcontext
+    evaluations: list[Evaluation] = []
+    built: dict[SystemSpec, Any] = {}
+    for spec in plan.specs():
+        with bars() as update:
+            started = time.perf_counter()
+            base = spec if spec.translate_query is None else SystemSpec("dense", spec.model)
+            if spec.translate_query is not None and base in built:
+                retriever: Retriever = TranslatedRetriever(
+                    built[base], models.translator(spec.translate_query.mt), spec.translate_query.to
+                )
+            else:
+                retriever = open_system(c, spec, models, update, graph=False)
+                built[spec] = retriever
+            build_s = time.perf_counter() - started
+            ann = None
+            if plan.ann and spec.system == "dense" and spec.translate_query is None:
+                ann = prebuilt if prebuilt is not None else retriever.index  # type: ignore[attr-defined]
+                if prebuilt is not None:
+                    prebuilt.check_encoder(retriever.encoder)
+                    if prebuilt.candidates["id"].to_list() != c.candidates["id"].to_list():
+                        raise XlirError(
+                            "holds other candidates than the collection being scored "
+                            "(another collection, or other --langs)",
+                            path=plan.index,
+                        )
+            evaluations.append(
+                evaluate(
+                    c,
+                    retriever,
+                    k=plan.k,
+                    peer=plan.peer,
+                    run_depth=plan.run_depth if plan.out else None,
+                    progress=update,
+                    ann=ann,
+                    build_s=build_s,
+                )
+            )
+        t = evaluations[-1].entry["timings"]
+        took = [f"built in {t['build_s']:.1f} s"]
+        if "translate_s" in t:
+            took.append(f"queries translated in {t['translate_s']:.1f} s")
+        took.append(f"queries in {t['queries_s']:.1f} s, scored in {t['score_s']:.1f} s")
+        say(f"{retriever.label}: {', '.join(took)}")
+    comparisons, resampling = None, None
+    resamples = DEFAULT_RESAMPLES if plan.resamples is None else plan.resamples
+    if len(evaluations) > 1 and resamples:
+        from .compare import compare, per_query
+
+        say(f"comparing each system with {evaluations[0].entry['label']} ({resamples} resamples)")
+        comparisons = compare(
+            [(ev.entry["label"], per_query(ev.queries())) for ev in evaluations],
+            resamples=resamples,
+            seed=plan.seed,
+        )
+        resampling = {"resamples": resamples, "seed": plan.seed, "alpha": 0.05}
+    report = build_report(c, evaluations, comparisons, resampling)
+    written: list[str] = []
+    if plan.out is not None:
+        say(f"writing {plan.out} ...")
+        written = write_outputs(plan.out, c, report, evaluations, overwrite=plan.overwrite)
+        say(f"wrote {', '.join(written)} to {plan.out}")
+    return ReportResult(report, evaluations, c, written)

@@ -1,8 +1,9 @@
 """What the explorer does, without a UI: panes of results across languages, and bias statistics.
 
-A :class:`Workspace` holds a collection's index for one or more models (slot 0 is the main model,
-slot 1 the one it is compared with). :meth:`Workspace.run` answers one request, a free-text query
-or a question id of the collection, for 2 to 4 panes, each a (language, model) pair:
+A :class:`Workspace` holds one or two retrieval systems over a collection (the main one and the
+one it is compared with; :mod:`xlir_tui.systems`). :meth:`Workspace.run` answers one request, a
+free-text query or a question id of the collection, for 2 to 4 panes, each a (language, system)
+pair:
 
 - free text: each pane searches its language's pool (or the whole pool) with the typed query;
 - a question id: each pane runs the question's own translation in its language against the whole
@@ -19,26 +20,35 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from .errors import XlirError
-from .index import CandidatePool, DenseIndex, Hit, scores_of
-
-if TYPE_CHECKING:
-    from .systems import FusionSpec
+from .index import CandidatePool, Hit
+from .metrics import average_precision, ranks_in_pool, top_k
+from .systems import (
+    LEXICAL,
+    FusionRetriever,
+    Models,
+    Retriever,
+    SystemSpec,
+    TranslatedRetriever,
+    load_system,
+    open_system,
+)
 
 Progress = Callable[[str, int, int], None]
 
 
 @dataclass
 class Pane:
-    """One column of results: a language (None: the whole pool) and a model slot."""
+    """One column of results: a language (None: the whole pool) and which of the workspace's
+    systems answers (0: the main one, 1: the one it is compared with)."""
 
     lang: str | None
-    model: int = 0
+    system: int = 0
     restrict: bool = False  # question mode: search only this language's pool
 
 
@@ -53,13 +63,13 @@ class PaneResult:
     own_share: float | None  # share of the query's language in that top k
     ap: float | None  # AP over the pane's pool, when relevant items are known
     rank_distance: int | None  # multi pool, when relevant items are known
-    model_name: str
+    system_name: str
     note: str = ""
 
 
 @dataclass
 class SessionStats:
-    """Running per-language statistics of a session, per model slot."""
+    """Running per-language statistics of a session, per system."""
 
     queries: int = 0
     top_counts: dict[str, int] = field(default_factory=dict)
@@ -95,157 +105,43 @@ class SessionStats:
         }
 
 
-@dataclass
-class Slot:
-    """A system that scores the workspace's collection: an encoder with its index, a lexical
-    retriever (``bm25``, ``chargram``), or a fusion of such slots."""
-
-    encoder: Any = None
-    index: DenseIndex | None = None
-    lexical: Any = None
-    system: str = "dense"
-    parts: list[Slot] = field(default_factory=list)
-    fusion: FusionSpec | None = None
-    translator: Any = None
-    """With ``pivot``: queries are machine-translated into ``pivot`` first (translate-test)."""
-    pivot: str | None = None
-
-    @property
-    def name(self) -> str:
-        """As a person reads it: ``default``, a hub name, a folder's name, or the system."""
-        if self.fusion is not None:
-            dense = next((p for p in self.parts if p.system == "dense"), None)
-            return self.fusion.label(dense.name if dense is not None else None)
-        if self.lexical is not None:
-            return self.system
-        name = str(self.encoder.name)
-        name = Path(name).name if name.startswith("/") else name
-        return f"{name} (via {self.pivot})" if self.translator is not None else name
-
-    def translate(self, queries: list[str], langs: list[str | None]) -> list[str]:
-        """Each query in the pivot language (unchanged without a translator, when the query's
-        language is unknown, or when it is the pivot already)."""
-        if self.translator is None:
-            return queries
-        from .translation import translate_queries
-
-        known = [i for i, lang in enumerate(langs) if lang is not None]
-        done = translate_queries(
-            self.translator, [queries[i] for i in known], [langs[i] for i in known], self.pivot
-        )
-        out = list(queries)
-        for i, text in zip(known, done, strict=True):
-            out[i] = text
-        return out
-
-    @property
-    def sparse(self) -> bool:
-        """Lexical scores: a zero means no token or n-gram in common, not a weak match."""
-        return self.lexical is not None
-
-    def scores(self, queries: list[str]) -> np.ndarray:
-        """Scores of ``queries`` against every candidate (exact: the statistics need ranks)."""
-        if self.fusion is not None:
-            return self.fusion.combine([p.scores(queries) for p in self.parts])
-        if self.lexical is not None:
-            return self.lexical.scores(queries)
-        vectors = self.encoder.encode_queries(queries, cache=False)
-        return scores_of(vectors, self.index.vectors)
+def shown_name(system: Retriever) -> str:
+    """A system as the explorer names it: a model by its name (a folder by its last part), a
+    translated system with ``(via LANG)``, a fusion with its parts."""
+    if isinstance(system, TranslatedRetriever):
+        return f"{shown_name(system.inner)} (via {system.to})"
+    if isinstance(system, FusionRetriever):
+        dense = system.dense
+        return system.spec.label(shown_name(dense) if dense is not None else None)
+    label = system.label
+    return Path(label).name if label.startswith("/") else label
 
 
-def cached_index(
-    collection: Any, encoder: Any, progress: Callable[[int, int], None] | None = None
-) -> DenseIndex:
-    """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
-    from .paths import cache_root, text_digest
-
-    key = text_digest(
-        collection.fingerprint,
-        encoder.fingerprint,
-        encoder.passage_prompt,
-        str(encoder.passage_context),
-    )
-    folder = cache_root() / "indexes" / key
-    if (folder / "manifest.json").exists():
-        try:
-            index = DenseIndex.load(folder)
-            index.check_encoder(encoder)
-            return index
-        except XlirError:
-            pass  # a damaged cache entry is rebuilt
-    return DenseIndex.build(collection, encoder, folder, overwrite=True, progress=progress)
-
-
-def build_slot(
-    collection: Any,
-    system: str,
-    *,
-    model: str | None = "default",
-    encoder: Any = None,
-    fusion: FusionSpec | None = None,
-    encoder_options: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-) -> Slot:
-    """A slot scoring ``collection`` with ``system`` (dense indexes are cached; lexical ones
-    take seconds to build, so they are built each time)."""
-    from .systems import SYSTEMS, FusionSpec, lexical_retriever
-
-    if system not in SYSTEMS:
-        raise XlirError(f"unknown system {system!r} (known: {', '.join(SYSTEMS)})")
-    if system == "fusion":
-        spec = fusion or FusionSpec()
-        parts = [
-            build_slot(
-                collection,
-                p,
-                model=model,
-                encoder=encoder,
-                encoder_options=encoder_options,
-                progress=progress,
-            )
-            for p in spec.parts
-        ]
-        return Slot(system="fusion", parts=parts, fusion=spec)
-    if system != "dense":
-        if progress:
-            progress(f"indexing with {system}", 0, 1)
-        retriever = lexical_retriever(system, collection.candidates["text"].to_list())
-        return Slot(lexical=retriever, system=system)
-    if encoder is None:
-        from .encoders import load_encoder
-
-        if progress:
-            progress(f"loading model {model}", 0, 1)
-        options = {k: v for k, v in (encoder_options or {}).items() if v is not None}
-        encoder = load_encoder(model or "default", **options)
-    step = (lambda d, t: progress("indexing", d, t)) if progress else None
-    return Slot(encoder, cached_index(collection, encoder, step))
-
-
-def slot_of_index(index: Any, model: str | None = None) -> Slot:
-    """A slot over a loaded index of any system (the dense model is the index's own)."""
-    from .encoders import load_encoder_of
-    from .systems import FusionIndex
-
-    if isinstance(index, FusionIndex):
-        parts = [slot_of_index(p, model) for p in index.parts.values()]
-        return Slot(system="fusion", parts=parts, fusion=index.spec)
-    if isinstance(index, DenseIndex):
-        encoder = load_encoder_of(index.manifest["model"], model)
-        index.check_encoder(encoder)
-        return Slot(encoder, index)
-    return Slot(lexical=index.retriever, system=index.system)
+def choice_spec(choice: str, main: Retriever) -> SystemSpec:
+    """The system a person names in the compare dialog: ``bm25``, ``chargram``, ``fusion`` (with
+    the main system's model, or the default) or a model (``default``, a folder, a hub name)."""
+    choice = choice.strip()
+    if choice in LEXICAL or choice == "fusion":
+        encoder = main.encoder
+        return SystemSpec(choice, encoder.spec if encoder is not None else "default")
+    return SystemSpec("dense", choice)
 
 
 class Workspace:
-    """Indexes, models and the session's statistics behind the explorer."""
+    """Systems, models and the session's statistics behind the explorer."""
 
-    def __init__(self, slot: Slot, collection: Any, k: int = 10) -> None:
-        self.slots: list[Slot] = [slot]
+    def __init__(self, system: Retriever, collection: Any, k: int = 10) -> None:
+        self.systems: list[Retriever] = [system]
         self.k = k
         self.stats: list[SessionStats] = [SessionStats()]
         self.collection = collection
-        # rows, languages and hits, shared by every slot
+        self.models = Models()
+        if system.encoder is not None:
+            self.models.keep(system.encoder)  # compare with fusion reuses the loaded model
+        # typing writes a query per keystroke: none goes to the embedding cache (each would be
+        # a parquet file, a tenth of a second or more); the candidates are kept in the index
+        system.keep_queries(False)
+        # rows, languages and hits, shared by every system
         self.pool = CandidatePool(collection.candidates)
         self.languages = self.pool.languages
         sizes = collection.candidates.group_by("lang").len()
@@ -265,83 +161,62 @@ class Workspace:
         self._contexts = dict(collection.candidates.select("id", "context").iter_rows())
         self.question_ids: list[str] = sorted(set(q["qid"].to_list()))
         self.query_lang: str | None = None
-        """The language free text is written in (what a translating slot translates from)."""
+        """The language free text is written in (what a translating system translates from)."""
 
-    # -- models ------------------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        """Each system as the panes name it."""
+        return [shown_name(s) for s in self.systems]
+
+    # -- systems -----------------------------------------------------------------------------
     @classmethod
     def open(
         cls,
         *,
         index: str | Path | None = None,
         collection: Sequence[str] | None = None,
-        model: str = "default",
-        system: str = "dense",
-        fusion: FusionSpec | None = None,
+        spec: SystemSpec | None = None,
         encoder_options: dict[str, Any] | None = None,
-        translate_query: str | None = None,
-        mt: str | None = None,
         query_lang: str | None = None,
         progress: Progress | None = None,
     ) -> Workspace:
-        """From an index folder of any system, or from a collection, a system and a model
-        (dense indexes built and cached). With ``translate_query`` and ``mt``, the main slot
-        translates queries into that language first; free text is taken as ``query_lang``."""
+        """From an index folder of any system, or from a collection and a system (dense
+        indexes built once and kept in the cache). With ``spec.translate_query``, the main
+        system translates queries first; free text is taken as ``query_lang``."""
+        spec = spec or SystemSpec()
+        say = (lambda text: progress(text.rstrip(" ."), 0, 1)) if progress else None
+        models = Models({k: v for k, v in (encoder_options or {}).items() if v is not None}, say)
         if index is not None:
-            from .systems import load_index
-
-            loaded = load_index(index)
-            if progress:
-                progress("loading model", 0, 1)
-            slot, c = slot_of_index(loaded), loaded.collection()
+            system = load_system(index, models)
+            c = system.collection()
+            if spec.translate_query is not None:
+                t = spec.translate_query
+                system = TranslatedRetriever(system, models.translator(t.mt), t.to)
         else:
             from .collections import load_collection
 
             c = load_collection(list(collection or []))
-            slot = build_slot(
-                c,
-                system,
-                model=model,
-                fusion=fusion,
-                encoder_options=encoder_options,
-                progress=progress,
-            )
-        if translate_query is not None and mt is not None:
-            from .translation import Translator
-
-            if progress:
-                progress(f"loading translation model {mt}", 0, 1)
-            slot.translator, slot.pivot = Translator.load(mt), translate_query
-        ws = cls(slot, c)
+            system = open_system(c, spec, models, progress, cached=True)
+        ws = cls(system, c)
+        ws.models = models
         ws.query_lang = query_lang
         return ws
 
-    def add_model(self, model: str, progress: Progress | None = None) -> int:
-        """Load a second system over the same collection (for comparison); return its slot.
-
-        ``model`` is a model (``default``, a folder, a hub name) or a system: ``bm25``,
-        ``chargram``, or ``fusion`` (the main slot's model, or the default, with character
-        n-grams).
-        """
-        if model in ("bm25", "chargram", "fusion"):
-            encoder = self._first_encoder()
-            slot = build_slot(self.collection, model, encoder=encoder, progress=progress)
-        else:
-            slot = build_slot(self.collection, "dense", model=model, progress=progress)
-        if len(self.slots) > 1:
-            self.slots[1] = slot
+    def add_system(self, spec: SystemSpec, progress: Progress | None = None) -> int:
+        """Load a second system over the same collection (for comparison); return its place."""
+        if progress is not None:
+            self.models.notify = lambda text: progress(text.rstrip(" ."), 0, 1)
+        system = open_system(self.collection, spec, self.models, progress, cached=True)
+        # typing writes a query per keystroke: none goes to the embedding cache (each would be
+        # a parquet file, a tenth of a second or more); the candidates are kept in the index
+        system.keep_queries(False)
+        if len(self.systems) > 1:
+            self.systems[1] = system
             self.stats[1] = SessionStats()
         else:
-            self.slots.append(slot)
+            self.systems.append(system)
             self.stats.append(SessionStats())
-        return len(self.slots) - 1
-
-    def _first_encoder(self) -> Any:
-        """The main slot's encoder, whether it is dense or the dense part of a fusion."""
-        main = self.slots[0]
-        for slot in [main, *main.parts]:
-            if slot.encoder is not None:
-                return slot.encoder
-        return None
+        return len(self.systems) - 1
 
     # -- questions ---------------------------------------------------------------------------
     def question(self, qid: str, lang: str) -> str | None:
@@ -387,8 +262,8 @@ class Workspace:
         requests: dict[int, list[tuple[int, str, str | None]]] = {}
         results: list[PaneResult | None] = [None] * len(panes)
         for i, pane in enumerate(panes):
-            if pane.model >= len(self.slots):
-                raise XlirError(f"no model loaded in slot {pane.model + 1}")
+            if pane.system >= len(self.systems):
+                raise XlirError(f"no system loaded in place {pane.system + 1}")
             if pane.lang is not None and pane.lang not in self.languages:
                 results[i] = self._empty(pane, text or "", f"no candidates in {pane.lang}")
                 continue
@@ -397,36 +272,44 @@ class Workspace:
                 results[i] = self._empty(pane, "", f"question {qid} has no {pane.lang} version")
                 continue
             query_lang = pane.lang if qid is not None else self.query_lang
-            requests.setdefault(pane.model, []).append((i, query, query_lang))
-        for slot_no, items in requests.items():
-            slot = self.slots[slot_no]
-            asked = [q for _, q, _ in items]
-            searched = slot.translate(asked, [lang for _, _, lang in items])
-            scores = slot.scores(searched)
+            requests.setdefault(pane.system, []).append((i, query, query_lang))
+        for place, items in requests.items():
+            system = self.systems[place]
+            # the same query in the same language is scored once (free text: one encoding
+            # however many panes show it)
+            unique = list(dict.fromkeys((q, lang) for _, q, lang in items))
+            asked = [q for q, _ in unique]
+            langs = [lang for _, lang in unique]
+            searched_once = system.searched_as(asked, langs)
+            scores_once = system.scores(asked, langs)
+            where = {pair: j for j, pair in enumerate(unique)}
+            scores = [scores_once[where[(q, lang)]] for _, q, lang in items]
+            searched = [searched_once[where[(q, lang)]] for _, q, lang in items]
             for (i, query, lang), row_scores, sent in zip(items, scores, searched, strict=True):
                 results[i] = self._pane_result(
-                    slot, panes[i], query, row_scores, relevant, k, text is None
+                    system, panes[i], query, row_scores, relevant, k, text is None
                 )
-                if slot.translator is not None and sent != query:
-                    results[i].note = f"searched as: {sent}"
-                elif slot.translator is not None and lang is None:
-                    results[
-                        i
-                    ].note = "not translated: the query's language is unknown (--query-lang)"
+                if isinstance(system, TranslatedRetriever):
+                    if sent != query:
+                        results[i].note = f"searched as: {sent}"
+                    elif lang is None:
+                        results[
+                            i
+                        ].note = "not translated: the query's language is unknown (--query-lang)"
         final = [r for r in results if r is not None]
         if record:
             for r in final:
                 if r.hits:
-                    self.stats[r.pane.model].add(r, k)
+                    self.stats[r.pane.system].add(r, k)
         return final
 
     def _empty(self, pane: Pane, query: str, note: str) -> PaneResult:
-        name = self.slots[pane.model].name if pane.model < len(self.slots) else ""
+        name = self.names[pane.system] if pane.system < len(self.systems) else ""
         return PaneResult(pane, query, None, [], set(), {}, None, None, None, name, note)
 
     def _pane_result(
         self,
-        slot: Slot,
+        system: Retriever,
         pane: Pane,
         query: str,
         scores: np.ndarray,
@@ -434,44 +317,42 @@ class Workspace:
         k: int,
         question_mode: bool,
     ) -> PaneResult:
-        index = self.pool
+        """Hits, shares and AP from one query's exact scores, ranked by the report's own rule
+        (:mod:`xlir_tui.metrics`), so a pane's AP is the report's AP for that query."""
+        pool = self.pool
+        tie_key = pool.tie_key
         query_lang = pane.lang if question_mode else None
         if question_mode:
             langs = [pane.lang] if pane.restrict and pane.lang else None
         else:
             langs = [pane.lang] if pane.lang else None
-        # the pane's hits: exact top k of its pool, from the scores the statistics use anyway
-        pool_rows = index.rows_for(langs)
-        if pool_rows is None:
-            pool_rows = np.arange(index.size)
-        pool_scores = scores[pool_rows]
-        keep = np.flatnonzero(pool_scores > 0) if slot.sparse else None
-        candidates = keep if keep is not None else np.arange(len(pool_rows))
-        best = candidates[np.lexsort((candidates, -pool_scores[candidates]))][:k]
-        hits = index.hits(pool_rows[best], pool_scores[best])
+        pool_rows = pool.rows_for(langs)
+        best = top_k(scores, k, pool_rows, tie_key, positive_only=system.sparse)
+        hits = pool.hits(best, scores[best])
         note = "no candidate shares a word or n-gram with the query" if not hits else ""
         # language shares of the whole pool's top k (what the bias panel shows)
-        k_all = min(k, index.size)
-        top = np.argpartition(-scores, k_all - 1)[:k_all]
-        top_langs = index.candidates["lang"].gather(top).to_list()
+        k_all = min(k, pool.size)
+        top = top_k(scores, k_all, None, tie_key)
+        top_langs = pool.candidates["lang"].gather(top).to_list()
         shares = {lang: top_langs.count(lang) / k_all for lang in self.languages}
         own = shares.get(query_lang) if query_lang else None
         ap = distance = None
         rel_rows = np.array([self._row_of[c] for c in relevant if c in self._row_of], dtype=int)
         if len(rel_rows):
-            order_scores = scores[rel_rows]
-            # rank = 1 + candidates scoring higher (ties counted against the item)
-            ranks_all = np.array([(scores > s).sum() + 1 for s in order_scores])
+            ranks_all = ranks_in_pool(scores, rel_rows, tie_key)
             distance = int(ranks_all.max() - ranks_all.min())
-            if langs:
-                pool = index.rows_for(langs)
-                in_pool = np.isin(rel_rows, pool)
-                pool_scores = scores[pool]
-                ranks = np.sort([(pool_scores > s).sum() + 1 for s in order_scores[in_pool]])
-            else:
-                ranks = np.sort(ranks_all)
-            if len(ranks):
-                ap = float(np.mean([(i + 1) / r for i, r in enumerate(ranks)]))
+            ranks = ranks_in_pool(scores, rel_rows, tie_key, pool_rows)
+            ap = average_precision(ranks)
         return PaneResult(
-            pane, query, query_lang, hits, relevant, shares, own, ap, distance, slot.name, note
+            pane,
+            query,
+            query_lang,
+            hits,
+            relevant,
+            shares,
+            own,
+            ap,
+            distance,
+            shown_name(system),
+            note,
         )

@@ -8,6 +8,7 @@ that every command uses, and only then moves them into place.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import urllib.error
 import urllib.request
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import DataError, XlirError
-from .paths import atomic_dir
+from .paths import atomic_dir, check_output, write_json
 
 LAREQA_RAW = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 
@@ -55,6 +57,34 @@ PUBLIC: dict[str, PublicCollection] = {
         license_url=f"{LAREQA_RAW}/354d67d/LICENSE",
     ),
 }
+
+
+# Written beside the data by ``data get`` (not ``.json``: the loader reads every ``.json`` file).
+MANIFEST_NAME = "collection.manifest"
+MANIFEST_FORMAT = "xlir-tui/collection"
+
+
+def collection_kind(folder: Path) -> str | None:
+    """``"collection"`` when ``folder`` was written by ``data get``, else None.
+
+    Recognised by its manifest, or (folders written before it had one) by holding exactly the
+    files of a public collection and its licence, so ``--overwrite`` may replace it.
+    """
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT:
+            return "collection"
+    except (OSError, ValueError):
+        pass
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return None
+    for spec in PUBLIC.values():
+        files = {f"{lang}.json" for lang in spec.languages}
+        if files <= names <= files | {"LICENSE"}:
+            return "collection"
+    return None
 
 
 def _download(url: str, dest: Path, timeout: float) -> None:
@@ -99,8 +129,7 @@ def get_collection(
     spec = PUBLIC.get(name)
     if spec is None:
         raise XlirError(f"unknown collection {name!r} (known: {', '.join(sorted(PUBLIC))})")
-    if target.exists() and not overwrite:
-        raise XlirError("already exists (pass --overwrite to replace it)", path=target)
+    check_output(target, overwrite=overwrite)  # before any download
     if source is not None and not source.is_dir():
         raise XlirError("--from must be a folder holding <lang>.json files", path=source)
     langs = spec.languages
@@ -134,4 +163,15 @@ def get_collection(
                 _download(spec.license_url, tmp / "LICENSE", timeout)
         if progress:
             progress(len(langs), len(langs))
-        return verify(spec, tmp)
+        stats = verify(spec, tmp)
+        write_json(
+            tmp / MANIFEST_NAME,
+            {
+                "format": MANIFEST_FORMAT,
+                "collection": name,
+                "languages": langs,
+                "source": str(source) if source is not None else spec.url,
+                "created_by": f"xlir-tui {__version__}",
+            },
+        )
+        return stats

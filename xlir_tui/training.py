@@ -10,8 +10,13 @@ sentence-transformers model (safetensors) with its query and passage prompts, pl
   (bias-report figures on a held-out collection), ``checkpoint``, and last ``done``, ``stopped``
   or ``failed`` (with the reason);
 - ``checkpoints/step-N/``: the model plus the optimizer state (safetensors + JSON, never pickle),
-  from which ``--resume`` continues with the same batches it would have seen;
-- ``xlir_train.json``: the settings and the final figures.
+  from which ``--resume`` continues with the same batches it would have seen; only the latest
+  ``keep_checkpoints`` stay (and ``best``, early stopping's model, without optimizer state);
+- ``xlir_train.json``: the settings, any settings changed on resume (``history``, with the step)
+  and the final figures. The model at the top carries no optimizer state.
+
+Settings are declared once, in :class:`TrainConfig`: the ``train`` command's options, the TOML
+keys of ``--config`` and the explorer's training form all come from its fields.
 
 The same call works under ``torchrun`` or ``accelerate launch`` (DDP): the trainer shards whole
 batches across ranks, and only rank 0 writes files.
@@ -20,6 +25,7 @@ batches across ranks, and only rank 0 writes files.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -28,8 +34,9 @@ import signal
 import threading
 import time
 import tomllib
+import typing
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,70 +52,204 @@ EVENTS_FILE = "events.jsonl"
 CHECKPOINTS = "checkpoints"
 
 
+def _meta(help: str, **more: Any) -> dict[str, Any]:
+    """A :class:`TrainConfig` field's metadata: its help and how the command line spells it."""
+    return {"help": help, **more}
+
+
 @dataclass
 class TrainConfig:
-    """Every training setting; field names are the TOML keys and, with dashes, the CLI flags."""
+    """Every training setting, declared once: the field name is the TOML key and, with dashes,
+    the command-line flag; the metadata holds what ``xlir-tui train --help`` shows.
 
-    collections: list[str] = field(default_factory=list)
-    out: str = ""
-    base: str = "default"
-    strategy: str = "hybrid"
-    alpha: float = 0.5
-    lang_weighting: str = "uniform"
-    batch_size: int = 32
-    steps: int | None = None
-    epochs: float | None = None
-    lr: float = 3e-5
-    weight_decay: float = 0.01
-    warmup_steps: int = 0
-    scale: float = 20.0
-    hard_negatives: bool = False
-    passage_context: bool = False
-    max_seq_length: int | None = 128
-    query_prompt: str | None = None
-    passage_prompt: str | None = None
-    freeze_embeddings: bool = False
-    pooling: str | None = None
-    seed: int = 0
-    lang: str | None = None
-    eval: list[str] = field(default_factory=list)
-    eval_every: int | None = None
-    early_stopping: int | None = None
-    checkpoint_every: int = 100
-    overwrite: bool = False
-    resume: bool = False
+    Metadata keys: ``help``; ``flags`` (spellings other than ``--name``; a bool is
+    ``--name/--no-name`` unless ``switch``); ``shown`` (the default as help tells it, where the
+    value alone does not say it); ``argument`` (positional, shown as ``metavar``);
+    ``from_model`` (None means the model's own, so it is no change on resume); ``per_run``
+    (about this invocation, not about the training: never compared on resume, never taken
+    over from the recorded run); ``no_state`` (changing it on resume changes nothing the model
+    learns, so it is no change either).
+    """
+
+    collections: list[str] = field(
+        default_factory=list,
+        metadata=_meta(
+            "Training collections (parallel QA, any loader format).",
+            argument=True,
+            metavar="COLLECTION",
+        ),
+    )
+    out: str = field(
+        default="",
+        metadata=_meta("Output folder (the trained model).", flags=("--out", "-o"), per_run=True),
+    )
+    base: str = field(
+        default="default",
+        metadata=_meta(
+            "Model to start from: default (multilingual-e5-small), all-minilm-l6-v2, a folder "
+            "or a hub name."
+        ),
+    )
+    strategy: str = field(default="hybrid", metadata=_meta("Batches: mono, cross or hybrid."))
+    alpha: float = field(default=0.5, metadata=_meta("hybrid: probability that a batch is mono."))
+    lang_weighting: str = field(
+        default="uniform",
+        metadata=_meta(
+            "mono batches: draw the language uniformly or by data size (uniform, size)."
+        ),
+    )
+    batch_size: int = field(default=32, metadata=_meta("Pairs per batch (per device)."))
+    steps: int | None = field(
+        default=None, metadata=_meta("Training steps (instead of --epochs).", shown="1 epoch")
+    )
+    epochs: float | None = field(
+        default=None, metadata=_meta("Passes over the pairs (instead of --steps).", shown="1")
+    )
+    lr: float = field(default=3e-5, metadata=_meta("AdamW learning rate."))
+    weight_decay: float = field(default=0.01, metadata=_meta("AdamW weight decay."))
+    warmup_steps: int = field(default=0, metadata=_meta("Linear warm-up steps."))
+    scale: float = field(default=20.0, metadata=_meta("InfoNCE scale (1 / temperature)."))
+    hard_negatives: bool = field(
+        default=False,
+        metadata=_meta("Add another sentence of the answer's paragraph as a hard negative."),
+    )
+    passage_context: bool = field(
+        default=False,
+        metadata=_meta(
+            "Read each passage as its sentence followed by its paragraph (stored with the model; "
+            "index, search and bias-report then do the same)."
+        ),
+    )
+    max_seq_length: int | None = field(
+        default=128, metadata=_meta("Truncate inputs to this many tokens.")
+    )
+    query_prompt: str | None = field(
+        default=None,
+        metadata=_meta(
+            "Prefix of queries, stored with the model.",
+            from_model=True,
+            shown="the base model's own, else 'Query: '",
+        ),
+    )
+    passage_prompt: str | None = field(
+        default=None,
+        metadata=_meta(
+            "Prefix of passages, stored with the model.",
+            from_model=True,
+            shown="the base model's own, else 'Passage: '",
+        ),
+    )
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata=_meta(
+            "Keep the word-embedding matrix as it is (in multilingual-e5-small 96M of 118M "
+            "parameters): faster steps, far less optimizer state."
+        ),
+    )
+    pooling: str | None = field(
+        default=None,
+        metadata=_meta(
+            "A plain transformers model (e.g. a BloomZ-style causal LM) as an encoder: mean or "
+            "lasttoken.",
+            from_model=True,
+            shown="lasttoken for causal models, else mean",
+        ),
+    )
+    seed: int = field(default=0, metadata=_meta("Seed of the batches and the model."))
+    file_lang: str | None = field(
+        default=None,
+        metadata=_meta(
+            "Language of collection files whose name carries none (de.json and xquad.de.json do).",
+            shown="from the file name",
+        ),
+    )
+    eval: list[str] = field(
+        default_factory=list,
+        metadata=_meta(
+            "A held-out collection scored at checkpoints and at the end (repeat the flag for "
+            "several files).",
+            shown="none",
+        ),
+    )
+    eval_every: int | None = field(
+        default=None, metadata=_meta("Steps between evaluations.", shown="--checkpoint-every")
+    )
+    early_stopping: int | None = field(
+        default=None,
+        metadata=_meta(
+            "Stop after this many evaluations without a better multi mAP; keep the best model.",
+            shown="off",
+        ),
+    )
+    checkpoint_every: int = field(
+        default=100, metadata=_meta("Steps between checkpoints.", no_state=True)
+    )
+    keep_checkpoints: int = field(
+        default=1,
+        metadata=_meta(
+            "How many of the latest checkpoints (model and optimizer state) to keep; early "
+            "stopping's best model is kept as well.",
+            no_state=True,
+        ),
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata=_meta("Replace an existing output folder.", switch=True, per_run=True),
+    )
+    resume: bool = field(
+        default=False,
+        metadata=_meta(
+            "Continue from the last checkpoint in --out; settings not given are the run's own.",
+            switch=True,
+            per_run=True,
+        ),
+    )
+    resume_with_changes: bool = field(
+        default=False,
+        metadata=_meta(
+            "With --resume: continue with settings that differ from the run's (xlir_train.json "
+            "records both, with the step).",
+            switch=True,
+            per_run=True,
+        ),
+    )
 
     @classmethod
     def from_toml(cls, path: Path) -> dict[str, Any]:
-        """Read settings from a TOML file (top level or a ``[train]`` table)."""
+        """Read settings from a TOML file (top level or a ``[train]`` table), each of its type."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise XlirError("no such config file", path=path) from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise XlirError(f"cannot read the config file: {e}", path=path) from None
         except tomllib.TOMLDecodeError as e:
             raise XlirError(f"malformed TOML: {e}", path=path) from None
         data = data.get("train", data)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise XlirError(
-                f"unknown setting {', '.join(map(repr, unknown))} (known: "
-                f"{', '.join(sorted(known))})",
-                path=path,
-            )
-        for key in ("collections", "eval"):
-            if isinstance(data.get(key), str):
-                data[key] = [data[key]]
-        return data
+        if not isinstance(data, dict):
+            raise XlirError("[train] must be a table of settings", path=path)
+        return checked_settings(data, where=path)
 
     @classmethod
     def merged(cls, file_values: dict[str, Any], cli_values: dict[str, Any]) -> TrainConfig:
-        """Defaults, then the config file, then the command line (which wins)."""
-        values = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
-        try:
-            return cls(**values)
-        except TypeError as e:
-            raise XlirError(f"bad settings: {e}") from None
+        """Defaults, then (with ``resume``) the settings the run was trained with, then the config
+        file, then the command line (which wins). Every value is checked for its type."""
+        given = {k: v for k, v in checked_settings(cli_values).items() if v is not None}
+        values = {**checked_settings(file_values), **given}
+        if values.get("resume") and values.get("out"):
+            recorded, _, where = recorded_settings(resume_point(Path(values["out"])))
+            per_run = {f.name for f in fields(cls) if f.metadata.get("per_run")}
+            values = {
+                **{k: v for k, v in checked_settings(recorded, where).items() if k not in per_run},
+                **values,
+            }
+        return cls(**values)
+
+    def toml(self) -> str:
+        """These settings as a TOML file ``--config`` reads (None, the default, left out)."""
+        import tomli_w
+
+        return tomli_w.dumps({k: v for k, v in asdict(self).items() if v is not None})
 
     def with_prompts_of(self, encoder: Any) -> TrainConfig:
         """The prompts left unset become the base model's own (``query: `` / ``passage: `` for
@@ -128,6 +269,7 @@ class TrainConfig:
         )
 
     def validate(self) -> None:
+        """The ranges and combinations a run needs; nothing here reads a file or a model."""
         from .sampling import LANG_WEIGHTINGS, STRATEGIES
 
         if not self.collections:
@@ -146,9 +288,11 @@ class TrainConfig:
             raise XlirError(f"--lang-weighting must be one of {', '.join(LANG_WEIGHTINGS)}")
         if self.steps is not None and self.epochs is not None:
             raise XlirError("give --steps or --epochs, not both")
-        for name in ("batch_size", "checkpoint_every"):
+        for name in ("batch_size", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                raise XlirError(f"--{name.replace('_', '-')} must be at least 1")
+                raise XlirError(
+                    f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}"
+                )
         if self.steps is not None and self.steps < 1:
             raise XlirError(f"--steps must be at least 1, got {self.steps}")
         if self.epochs is not None and self.epochs <= 0:
@@ -157,6 +301,244 @@ class TrainConfig:
             raise XlirError(f"--lr must be positive, got {self.lr}")
         if self.early_stopping is not None and not self.eval:
             raise XlirError("--early-stopping needs --eval")
+        if self.resume_with_changes and not self.resume:
+            raise XlirError("--resume-with-changes goes with --resume")
+        if self.resume and self.overwrite:
+            raise XlirError("give --resume or --overwrite, not both")
+
+    def changes_from(self, recorded: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """The settings that differ from a run's recorded ones, as ``{name: (old, new)}``.
+
+        Settings about this invocation (``per_run``) or about what is kept on disk
+        (``no_state``) are no change; neither is a prompt or a pooling left unset, which a
+        resumed run takes from its checkpoint.
+        """
+        changes = {}
+        for f in fields(self):
+            if f.metadata.get("per_run") or f.metadata.get("no_state"):
+                continue
+            new = getattr(self, f.name)
+            if new is None and f.metadata.get("from_model"):
+                continue
+            default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+            old = recorded.get(f.name, default)
+            if old != new:
+                changes[f.name] = (old, new)
+        return changes
+
+
+RENAMED = {"lang": "file_lang"}
+"""Old setting names still read (TOML keys, hidden flags), for one release."""
+
+
+@functools.cache
+def _types() -> dict[str, tuple[Any, bool]]:
+    """Each setting's type without ``None``, and whether ``None`` is allowed."""
+    out = {}
+    for name, hint in typing.get_type_hints(TrainConfig).items():
+        args = typing.get_args(hint)
+        if type(None) in args:
+            out[name] = (next(a for a in args if a is not type(None)), True)
+        else:
+            out[name] = (hint, False)
+    return out
+
+
+def setting_type(name: str) -> tuple[Any, bool]:
+    """A setting's type (``int``, ``float``, ``bool``, ``str`` or ``list[str]``) and whether
+    it may be left unset (``None``): what the command line and the explorer's form build on."""
+    return _types()[name]
+
+
+def shown_default(name: str) -> str:
+    """A setting's default as ``--help`` and the explorer's form tell it (``off``, ``3e-05``)."""
+    f = next(f for f in fields(TrainConfig) if f.name == name)
+    if "shown" in f.metadata:
+        return f.metadata["shown"]
+    default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, float):
+        return f"{default:g}"
+    if isinstance(default, list):
+        return ", ".join(default) or "none"
+    return str(default)
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _shown(value: Any) -> str:
+    """A value as the person wrote it in TOML (``true``, ``'half'``, ``3.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def checked_settings(values: dict[str, Any], where: str | Path | None = None) -> dict[str, Any]:
+    """Settings with old names renamed, unknown names refused and every value of its type.
+
+    ``tomllib`` gives TOML's own types; this says which ones each setting takes, in one line
+    that names the key, the type and the value (a bool is not an integer; an integer is a
+    number; one string is a list of one).
+    """
+    values = dict(values)
+    for old, new in RENAMED.items():
+        if old in values:
+            value = values.pop(old)
+            if value is not None and values.get(new) is None:
+                values[new] = value
+            elif value is not None and values[new] != value:
+                raise XlirError(f"give {new}, not both {new} and {old}", path=where)
+    types = _types()
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise XlirError(
+            f"unknown setting {', '.join(map(repr, unknown))} (known: {', '.join(types)})",
+            path=where,
+        )
+    out = {}
+    for name, value in values.items():
+        kind, optional = types[name]
+        if value is None:
+            if not optional and where is not None:
+                raise XlirError(f"{name} must be set", path=where)
+            out[name] = value
+            continue
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif kind is str:
+            ok = isinstance(value, str)
+        else:  # list[str]: paths of collections
+            if isinstance(value, str | Path):
+                value = [value]
+            ok = isinstance(value, list | tuple) and all(isinstance(x, str | Path) for x in value)
+            value = [str(x) for x in value] if ok else value
+        if not ok:
+            words = _TYPE_WORDS.get(kind, "a list of strings")
+            raise XlirError(f"{name} must be {words}, got {_shown(value)}", path=where)
+        out[name] = value
+    return out
+
+
+def settings_from_text(texts: dict[str, str | bool]) -> dict[str, Any]:
+    """Settings typed into a form: each text read as its setting's type where it parses (an
+    empty one left out), and left as text where it does not, so that :func:`checked_settings`
+    names it (``alpha must be a number, got 'half'``)."""
+    out: dict[str, Any] = {}
+    for name, text in texts.items():
+        kind, _ = setting_type(name)
+        if isinstance(text, bool) or kind is str:
+            out[name] = text
+            continue
+        text = text.strip()
+        if not text:
+            continue
+        if kind is int:
+            with contextlib.suppress(ValueError):
+                text = int(text)
+        elif kind is float:
+            with contextlib.suppress(ValueError):
+                text = float(text)
+        out[name] = text
+    return out
+
+
+def resume_point(out: Path) -> Path:
+    """The checkpoint ``--resume`` continues from, or the one-line reason there is none."""
+    found = latest_checkpoint(out)
+    if found is None:
+        raise XlirError("nothing to resume: no checkpoint in this folder", path=out)
+    return found
+
+
+def recorded_settings(checkpoint: Path) -> tuple[dict[str, Any], list[dict[str, Any]], Path]:
+    """The settings a checkpoint was trained with, its history of changes, and its file."""
+    path = checkpoint / TRAIN_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise XlirError(f"cannot read the run's settings: {e}", path=path) from None
+    settings = dict(data.get("settings") or {})
+    for old, new in RENAMED.items():
+        if old in settings:
+            settings.setdefault(new, settings.pop(old))
+    known = set(_types())
+    return {k: v for k, v in settings.items() if k in known}, list(data.get("history", [])), path
+
+
+def check_out_folder(config: TrainConfig) -> Path | None:
+    """The output folder is usable for this run: the checkpoint to resume from (with
+    ``resume``), else a folder that is absent or empty (or ``overwrite``)."""
+    out = Path(config.out)
+    if config.resume:
+        return resume_point(out)
+    if _is_main() and out.is_dir() and any(out.iterdir()) and not config.overwrite:
+        # rank 0 alone: under DDP the other ranks would see the folder rank 0 just made
+        raise XlirError(
+            "output folder exists (pass --overwrite to replace it, or --resume)", path=out
+        )
+    if out.exists() and not out.is_dir():
+        raise XlirError("cannot write the output folder: it is a file", path=out)
+    return None
+
+
+def count(n: int | float, word: str, plural: str | None = None) -> str:
+    """``1 step``, ``2 steps``: the only English plural rule these messages need."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _changes_text(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_shown(old)} -> {_shown(new)}" for k, (old, new) in changes.items())
+
+
+def describe_event(e: dict[str, Any]) -> str:
+    """The line a person reads for one training event; the CLI and the explorer both print
+    these, so a run reads the same wherever it is followed."""
+    kind = e.get("event")
+    if kind == "start":
+        s = e.get("settings", {})
+        strategy = s.get("strategy", "?")
+        if strategy == "hybrid":
+            strategy += f" (alpha {s.get('alpha')})"
+        line = (
+            f"training {s.get('base')} on {count(e['train_rows'], 'pair')} in "
+            f"{count(len(e['languages']), 'language')}, strategy {strategy}, "
+            f"{count(e['total_steps'], 'step')}"
+        )
+        if e.get("resumed_from_step"):
+            line += f", resumed at step {e['resumed_from_step']}"
+        if e.get("changes"):
+            line += f" with changes: {_changes_text(e['changes'])}"
+        return line
+    if kind == "step":
+        return (
+            f"step {e['step']}/{e['total_steps']}  loss {e['loss']:.4f}  "
+            f"{e['examples_per_s']:.1f} examples/s"
+        )
+    if kind == "eval":
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in e["metrics"].items() if v is not None)
+        return f"eval at step {e['step']} on {e['collection']}: {figures}"
+    if kind == "checkpoint":
+        return f"checkpoint at step {e['step']}"
+    if kind == "stopped" and e.get("reason", "interrupted") != "interrupted":
+        return f"stopped at step {e['step']}: {e['reason']}"
+    if kind == "stopped":
+        return (
+            f"stopped at step {e['step']}: the model and a checkpoint are in {e['path']} "
+            "(continue with --resume)"
+        )
+    if kind == "done":
+        early = ", stopped early: the best model kept" if e.get("early_stopped") else ""
+        return f"done: {count(e['step'], 'step')}{early}; model in {e['path']}"
+    if kind == "failed":
+        return f"failed at step {e.get('step', 0)}: {e.get('reason', '')}"
+    return str(kind)
 
 
 class EventLog:
@@ -246,25 +628,33 @@ def _world_size() -> int:
 
 
 def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
-    """Run a training job to the end (or to Ctrl-C); return the output folder."""
+    """Run a training job to the end (or to Ctrl-C); return the output folder.
+
+    Everything a person can get wrong (settings, changed settings on resume, the output folder,
+    the data, the model) is checked before the output folder is made; a run that fails before
+    its first checkpoint removes the folder it made, so the next try starts clean.
+    """
     config.validate()
     out = Path(config.out)
     main = _is_main()
-    resume_from = None
-    if config.resume:
-        resume_from = latest_checkpoint(out)
-        if resume_from is None:
-            raise XlirError("nothing to resume: no checkpoint in this folder", path=out)
-    elif main and out.exists() and any(out.iterdir()) and not config.overwrite:
-        # rank 0 alone: under DDP the other ranks would see the folder rank 0 just made
-        raise XlirError(
-            "output folder exists (pass --overwrite to replace it, or --resume)", path=out
-        )
+    resume_from = check_out_folder(config)
+    history: list[dict[str, Any]] = []
+    changes: dict[str, tuple[Any, Any]] = {}
+    if resume_from is not None:
+        recorded, history, _ = recorded_settings(resume_from)
+        changes = config.changes_from(recorded)
+        refused = {k: v for k, v in changes.items() if not _extends(k, *v)}
+        if refused and not config.resume_with_changes:
+            raise XlirError(
+                f"--resume: the run was trained with other settings: {_changes_text(refused)} "
+                "(pass --resume-with-changes to continue with these)",
+                path=out,
+            )
     # everything that can fail on bad input fails before the output folder is touched
     from .collections import load_collection
     from .sampling import build_pairs, check_sampling, sampler_factory
 
-    collection = load_collection(config.collections, lang=config.lang)
+    collection = load_collection(config.collections, lang=config.file_lang)
     data, pairs = build_pairs(
         collection,
         hard_negatives=config.hard_negatives,
@@ -272,7 +662,7 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         passage_context=config.passage_context,
     )
     check_sampling(pairs, config.strategy, config.alpha, config.lang_weighting, config.batch_size)
-    eval_collection = load_collection(config.eval, lang=config.lang) if config.eval else None
+    eval_collection = load_collection(config.eval, lang=config.file_lang) if config.eval else None
     from .encoders import load_encoder
 
     start_model = str(resume_from) if resume_from else config.base
@@ -288,14 +678,6 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         model.max_seq_length = config.max_seq_length
     if config.freeze_embeddings:
         freeze_input_embeddings(model)
-    if main:
-        try:
-            if config.overwrite and out.exists() and not config.resume:
-                shutil.rmtree(out)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / CHECKPOINTS).mkdir(exist_ok=True)
-        except OSError as e:
-            raise XlirError(f"cannot write the output folder: {e.strerror}", path=out) from None
     batches_per_epoch = max(len(data) // config.batch_size, 1)
     total = config.steps or max(
         1, math.ceil((config.epochs or 1.0) * batches_per_epoch / _world_size())
@@ -305,26 +687,44 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         done_steps = json.loads((resume_from / "trainer_state.json").read_text())["step"]
         if done_steps >= total:
             raise XlirError(f"the run already reached step {done_steps} of {total}", path=out)
+        if changes:
+            history.append(
+                {
+                    "step": done_steps,
+                    "before": recorded,
+                    "changes": {k: {"before": a, "after": b} for k, (a, b) in changes.items()},
+                }
+            )
+    made = main and resume_from is None  # this run makes the folder, and removes it on failure
+    if main:
+        try:
+            if config.overwrite and out.exists():
+                shutil.rmtree(out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / CHECKPOINTS).mkdir(exist_ok=True)
+        except OSError as e:
+            raise XlirError(f"cannot write the output folder: {e.strerror}", path=out) from None
     log = EventLog(out / EVENTS_FILE, on_event, enabled=main)
-    settings = asdict(config)
-    log.emit(
-        "start",
-        settings=settings,
-        total_steps=total,
-        resumed_from_step=done_steps,
-        train_rows=len(data),
-        languages=pairs.langs,
-        world_size=_world_size(),
-        version=__version__,
-    )
     stop = threading.Event()
-    previous = (
-        _install_sigint(stop) if threading.current_thread() is threading.main_thread() else None
-    )
     runner = _Runner(
         config, out, model, encoder, log, stop, total, done_steps, eval_collection, main
     )
+    runner.history = history
+    previous = (
+        _install_sigint(stop) if threading.current_thread() is threading.main_thread() else None
+    )
     try:
+        log.emit(
+            "start",
+            settings=asdict(config),
+            total_steps=total,
+            resumed_from_step=done_steps,
+            changes=changes,
+            train_rows=len(data),
+            languages=pairs.langs,
+            world_size=_world_size(),
+            version=__version__,
+        )
         consumed = done_steps * _world_size()  # batches every rank together has used
         trainer = runner.build_trainer(
             data,
@@ -342,26 +742,45 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         runner.finish(trainer)
     except XlirError as e:
         log.emit("failed", reason=str(e), step=runner.step)
+        _discard(out, made and not runner.checkpoints, log)
         raise
     except KeyboardInterrupt:
         # a second Ctrl-C: no checkpoint of this step, but followers learn that the run ended
+        discard = made and not runner.checkpoints
         log.emit(
             "stopped",
             step=runner.step,
             total_steps=total,
             path=str(out),
-            reason="interrupted twice: the last checkpoint is the one to resume from",
+            reason="interrupted before the first checkpoint: nothing kept"
+            if discard
+            else "interrupted twice: the last checkpoint is the one to resume from",
         )
+        _discard(out, discard, log)
         raise
     except Exception as e:
         reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         log.emit("failed", reason=reason, step=runner.step)
+        _discard(out, made and not runner.checkpoints, log)
         raise XlirError(f"training failed at step {runner.step}: {reason}") from e
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         log.close()
     return out
+
+
+def _extends(name: str, old: Any, new: Any) -> bool:
+    """A longer run with the same settings: more steps (or epochs) than recorded."""
+    return name in ("steps", "epochs") and old is not None and new is not None and new >= old
+
+
+def _discard(out: Path, really: bool, log: EventLog) -> None:
+    """Remove an output folder that holds no checkpoint yet: nothing in it is of use, and it
+    would make the next try fail with 'output folder exists'."""
+    if really:
+        log.close()
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def freeze_input_embeddings(model: Any) -> int:
@@ -430,6 +849,8 @@ class _Runner:
         self.last_step_time = time.perf_counter()
         self.rate = 0.0
         self.optimizer: Any = None
+        self.checkpoints = 0  # written by this run
+        self.history: list[dict[str, Any]] = []  # settings changed on resume, with the step
 
     def build_trainer(self, data: Any, sampler: Any, resume_from: Path | None) -> Any:
         import datasets
@@ -507,6 +928,13 @@ class _Runner:
                 runner.last_step_time = time.perf_counter()
 
         loss = MultipleNegativesRankingLoss(self.model, scale=c.scale)
+        # The model card's example texts, from our own first pairs: left empty, the trainer picks
+        # them itself behind a progress bar of its own that nothing can switch off.
+        first = data.head(3)
+        self.model.model_card_data.widget = [
+            {"source_sentence": q, "sentences": list(first["passage"])}
+            for q in list(first["query"])[:1]
+        ]
         trainer = SentenceTransformerTrainer(
             model=self.model, args=args, train_dataset=dataset, loss=loss, callbacks=[Callback()]
         )
@@ -521,18 +949,33 @@ class _Runner:
         return trainer
 
     def checkpoint(self, name: str | None = None) -> Path | None:
+        """``step-N`` (model and optimizer state, what ``--resume`` reads; only the latest
+        ``keep_checkpoints`` stay), or a named model such as ``best`` (no optimizer state)."""
         if not self.main:
             return None
         folder = self.out / CHECKPOINTS / (name or f"step-{self.step}")
         with atomic_dir(folder, overwrite=True) as tmp:
             self._save_model(tmp)
-            if self.optimizer is not None:
+            if name is None and self.optimizer is not None:
                 save_optimizer(self.optimizer, tmp)
             (tmp / "trainer_state.json").write_text(
                 json.dumps({"step": self.step, "total_steps": self.total, "best": self.best})
             )
+        self.checkpoints += 1
+        if name is None:
+            self._prune()
         self.log.emit("checkpoint", step=self.step, path=str(folder))
         return folder
+
+    def _prune(self) -> None:
+        """Remove all but the latest ``keep_checkpoints`` step checkpoints: each holds the
+        optimizer state, twice the model's size for AdamW."""
+        steps = []
+        for p in (self.out / CHECKPOINTS).glob("step-*"):
+            with contextlib.suppress(ValueError):
+                steps.append((int(p.name[5:]), p))
+        for _, old in sorted(steps)[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _save_model(self, folder: Path) -> None:
         """The model with its prompts, and the settings every command reads back from it."""
@@ -540,14 +983,17 @@ class _Runner:
         self.model.prompts = {"query": c.query_prompt, "document": c.passage_prompt}
         self.model.default_prompt_name = None
         self.model.save(str(folder))
-        (folder / TRAIN_FILE).write_text(json.dumps({"settings": asdict(c)}, indent=2))
+        record: dict[str, Any] = {"settings": asdict(c)}
+        if self.history:
+            record["history"] = self.history
+        (folder / TRAIN_FILE).write_text(json.dumps(record, indent=2))
 
     def evaluate(self) -> dict[str, Any] | None:
         if not self.main or self.eval_collection is None:
             return None
         from dataclasses import replace
 
-        from .report import evaluate
+        from .report import evaluate_encoder
 
         enc = replace(
             self.encoder,
@@ -559,7 +1005,7 @@ class _Runner:
             passage_context=self.config.passage_context,
         )
         enc._caches = {}
-        entry = evaluate(self.eval_collection, enc).entry
+        entry = evaluate_encoder(self.eval_collection, enc).entry
         s = entry["summary"]
         metrics = {
             "mono": (s["mono"] or {}).get("map"),
@@ -595,6 +1041,8 @@ class _Runner:
 
                 self.model = SentenceTransformer(str(best), device=str(self.model.device))
             self._write_final()
+            with contextlib.suppress(OSError):  # the trainer's own output folder, left empty
+                (self.out / CHECKPOINTS / ".trainer").rmdir()
         if stopped:
             self.log.emit(
                 "stopped",
@@ -623,6 +1071,7 @@ class _Runner:
             json.dumps(
                 {
                     "settings": asdict(self.config),
+                    **({"history": self.history} if self.history else {}),
                     "steps": self.step,
                     "total_steps": self.total,
                     "stopped": self.stop.is_set(),
@@ -718,10 +1167,15 @@ def start_training_process(args: list[str], log: Path) -> Any:
         handle.close()
 
 
-def tail(path: Path, lines: int = 8) -> list[str]:
-    """The last ``lines`` lines of a text file (a dead training process's last words)."""
+def last_error(path: Path) -> str | None:
+    """What a dead training process said last: its ``xlir-tui: error: ...`` line, else its
+    last line (a crash's last traceback line); None for an empty or missing log. Progress bars
+    redraw with carriage returns, so each line counts from its last one."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
-    return [x for x in text.splitlines() if x.strip()][-lines:]
+        return None
+    lines = [x.rsplit("\r", 1)[-1].strip() for x in text.splitlines()]
+    lines = [x for x in lines if x]
+    errors = [x for x in lines if x.startswith("xlir-tui: error:")]
+    return (errors or lines or [None])[-1]

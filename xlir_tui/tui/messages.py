@@ -14,21 +14,30 @@ class WorkspaceReady(Message):
 
 
 class LoadProgress(Message):
-    def __init__(self, stage: str, done: int, total: int) -> None:
+    """A loading stage, with counts when it has them (``total`` > 1), a line saying why it
+    takes the time it takes, and an estimate in seconds for a stage without counts."""
+
+    def __init__(
+        self, stage: str, done: int, total: int, note: str = "", estimate_s: float | None = None
+    ) -> None:
         super().__init__()
         self.stage, self.done, self.total = stage, done, total
+        self.note, self.estimate_s = note, estimate_s
 
 
 class ResultsReady(Message):
-    def __init__(self, request: int, results: list[Any], elapsed_ms: float) -> None:
+    def __init__(
+        self, request: int, results: list[Any], elapsed_ms: float, notes: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.request, self.results, self.elapsed_ms = request, results, elapsed_ms
+        self.notes = notes or []
 
 
-class ModelAdded(Message):
-    def __init__(self, slot: int, name: str) -> None:
+class SystemAdded(Message):
+    def __init__(self, place: int, name: str) -> None:
         super().__init__()
-        self.slot, self.name = slot, name
+        self.place, self.name = place, name
 
 
 class TrainingEvent(Message):
@@ -38,6 +47,9 @@ class TrainingEvent(Message):
 
 
 class TrainingEnded(Message):
-    def __init__(self, status: str, out: str, last_lines: list[str]) -> None:
+    """A training process ended: ``done``, ``stopped``, ``failed`` or ``died`` (no closing
+    event), with the reason a failed one gave (its ``xlir-tui: error: ...`` line)."""
+
+    def __init__(self, status: str, out: str, reason: str = "") -> None:
         super().__init__()
-        self.status, self.out, self.last_lines = status, out, last_lines
+        self.status, self.out, self.reason = status, out, reason

@@ -1,0 +1,312 @@
+"""The paper's comparison on the default encoder: mono, cross and hybrid batches over seeds.
+
+    .venv/bin/python bench/study.py [--steps 150] [--seeds 0,1,2] [--lr 3e-5]
+        [--freeze-embeddings] [--backend torch] [--records docs/records/study] [--status]
+
+Trains the embedded default encoder (multilingual-e5-small) on MLQA-R with each batch strategy
+(`xlir-tui train`, as a person runs it: mono, cross, hybrid at alpha 0.5) for every seed, plus a
+sweep of alpha (0.25 and 0.75 at the first seed; alpha 0 is cross batches and alpha 1 mono
+batches, so those ends are the cross and mono runs of that seed), then scores each model
+zero-shot on the whole of XQuAD-R, which no run saw, with the bias-report metrics.
+
+Resumable: every finished run leaves its record (summary, per-language figures, training time)
+and its per-query AP in ``--records`` and is skipped when the script runs again; the script
+prints what is done and what remains, so a study can be completed over several sittings. The
+study's settings are kept in ``study.json`` there: running it again with other settings is
+refused (use another ``--records`` folder for another study). Models go to ``--runs``
+(not kept in the repository).
+
+``--report`` (the default when nothing remains) writes ``docs/training.md``: mean and standard
+deviation over seeds, hybrid against mono and against cross per query (AP averaged over seeds,
+then a paired bootstrap interval and randomisation test, Holm-corrected), per-language tables,
+the alpha sweep, reference rows, the paper's figures and the commands. The reading of the
+figures at the end of that page is written by hand and kept across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+READING = "## Reading these figures"
+PAPER = [
+    ("XLM-R, X-X-mono", ".792", ".674", ".547", "410.2"),
+    ("XLM-R, X-Y", ".755", ".700", ".593", "295.4"),
+    ("XLM-R, hybrid", ".798", ".705", ".593", "286.6"),
+    ("LaBSE, X-X-mono", ".808", ".752", ".652", "261.5"),
+    ("LaBSE, X-Y", ".801", ".762", ".679", "225.2"),
+    ("LaBSE, hybrid", ".817", ".767", ".682", "221.1"),
+]
+SETTINGS = (
+    "base",
+    "steps",
+    "batch_size",
+    "lr",
+    "max_seq_length",
+    "freeze_embeddings",
+    "scale",
+    "warmup_steps",
+    "hard_negatives",
+    "passage_context",
+    "backend",
+)
+
+
+def fail(message: str) -> int:
+    print(f"study: error: {message}", file=sys.stderr)
+    return 1
+
+
+def run_id(strategy: str, alpha: float, seed: int) -> str:
+    return f"{strategy}-a{alpha:g}-s{seed}" if strategy == "hybrid" else f"{strategy}-s{seed}"
+
+
+def plan(seeds: list[int], alphas: list[float]) -> list[tuple[str, float, int]]:
+    """Every run of the study, in the order they are trained: the main grid seed by seed (so an
+    interrupted study has whole seeds), then the alpha sweep."""
+    runs = [(s, 0.5, seed) for seed in seeds for s in ("mono", "cross", "hybrid")]
+    runs += [("hybrid", a, seeds[0]) for a in alphas if a not in (0.0, 0.5, 1.0)]
+    return runs
+
+
+def train_command(args: argparse.Namespace, strategy: str, alpha: float, seed: int) -> list[str]:
+    cmd = [
+        "train",
+        args.train,
+        "--base",
+        args.base,
+        "--strategy",
+        strategy,
+        "--alpha",
+        str(alpha),
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--lr",
+        str(args.lr),
+        "--seed",
+        str(seed),
+        "--max-seq-length",
+        str(args.max_seq_length),
+        "--scale",
+        str(args.scale),
+        "--warmup-steps",
+        str(args.warmup_steps),
+        "--checkpoint-every",
+        str(args.steps),
+        "--out",
+        str(Path(args.runs) / run_id(strategy, alpha, seed)),
+        "--overwrite",
+    ]
+    for flag in ("freeze_embeddings", "hard_negatives", "passage_context"):
+        if getattr(args, flag):
+            cmd.append(f"--{flag.replace('_', '-')}")
+    return cmd
+
+
+def shown(cmd: list[str]) -> str:
+    return "xlir-tui " + " ".join(cmd).replace(str(DATA), "../shared/data").replace(
+        str(ROOT) + "/", ""
+    )
+
+
+def evaluate(model: str, eval_data: str, backend: str) -> tuple[dict[str, Any], Any]:
+    """The bias-report entry of ``model`` on the evaluation collection and its per-query AP."""
+    from xlir_tui.collections import load_collection
+    from xlir_tui.compare import per_query
+    from xlir_tui.encoders import load_encoder
+    from xlir_tui.report import evaluate_encoder
+
+    options = {"backend": backend} if backend != "torch" else {}
+    ev = evaluate_encoder(load_collection(eval_data), load_encoder(model, **options))
+    entry = {k: ev.entry[k] for k in ("label", "summary", "languages", "bias", "timings")}
+    return entry, per_query(ev.queries()).drop("system", strict=False)
+
+
+def evaluate_system(system: str, eval_data: str, backend: str, fusion: str = "") -> dict:
+    """The bias-report entry of a lexical system or a fusion with the default model."""
+    from xlir_tui.collections import load_collection
+    from xlir_tui.report import evaluate as run
+    from xlir_tui.systems import FusionSpec, Models, SystemSpec, open_system
+
+    c = load_collection(eval_data)
+    spec = SystemSpec(
+        system, "default", FusionSpec.parse(*fusion.split(":")) if system == "fusion" else None
+    )
+    models = Models({"backend": backend} if backend != "torch" else {})
+    ev = run(c, open_system(c, spec, models))
+    return {k: ev.entry[k] for k in ("label", "summary", "languages", "bias", "timings")}
+
+
+REFERENCE_SYSTEMS = [
+    ("bm25", ""),
+    ("chargram", ""),
+    ("fusion", "dense,chargram:rrf:0.5"),
+    ("fusion", "dense,chargram:interpolate:0.3"),
+]
+"""Reference rows: the better lexical system and the better fusion (by multi mAP) are shown."""
+
+
+def save_record(records: Path, name: str, record: dict[str, Any], queries: Any) -> None:
+    """The per-query table first, then the record: a record's presence means the run is done."""
+    tmp = records / f".{name}.parquet.tmp"
+    queries.write_parquet(tmp)
+    tmp.replace(records / f"{name}.parquet")
+    tmp = records / f".{name}.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(records / f"{name}.json")
+
+
+def load_record(records: Path, name: str) -> dict[str, Any] | None:
+    path = records / f"{name}.json"
+    if not (path.exists() and (records / f"{name}.parquet").exists()):
+        return None
+    return json.loads(path.read_text())
+
+
+def check_settings(records: Path, settings: dict[str, Any]) -> str | None:
+    """None when the study in ``records`` has these settings (or is new); else the differences."""
+    path = records / "study.json"
+    if not path.exists():
+        return None
+    kept = json.loads(path.read_text())["settings"]
+    diff = [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in settings.items() if kept.get(k) != v]
+    return ", ".join(diff) or None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", default=str(DATA / "mlqa-r"))
+    parser.add_argument("--eval", default=str(DATA / "xquad-r"))
+    parser.add_argument("--base", default="default")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--max-seq-length", type=int, default=96)
+    parser.add_argument("--scale", type=float, default=20.0)
+    parser.add_argument("--warmup-steps", type=int, default=0)
+    parser.add_argument("--freeze-embeddings", action="store_true")
+    parser.add_argument("--hard-negatives", action="store_true")
+    parser.add_argument("--passage-context", action="store_true")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--alphas", default="0,0.25,0.5,0.75,1")
+    parser.add_argument("--backend", default="torch", help="Encoding backend of the evaluations.")
+    parser.add_argument("--records", default=str(ROOT / "docs" / "records" / "study"))
+    parser.add_argument("--runs", default=str(ROOT / "bench" / "results" / "study"))
+    parser.add_argument("--doc", default=str(ROOT / "docs" / "training.md"))
+    parser.add_argument("--status", action="store_true", help="Say what is done; run nothing.")
+    parser.add_argument("--max-runs", type=int, default=None, help="Stop after this many runs.")
+    parser.add_argument("--report", action="store_true", help="Only write the page.")
+    parser.add_argument("--resamples", type=int, default=10000)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")]
+        alphas = [float(x) for x in args.alphas.split(",")]
+    except ValueError:
+        return fail(
+            f"--seeds {args.seeds!r} and --alphas {args.alphas!r} are comma-separated numbers"
+        )
+    if len(seeds) < 3:
+        return fail(f"the study needs at least 3 seeds, got {len(seeds)} ({args.seeds})")
+    for p in (args.train, args.eval):
+        if not Path(p).is_dir():
+            return fail(f"no data at {p}")
+    records = Path(args.records)
+    settings = {k: getattr(args, k) for k in SETTINGS}
+    settings["train"] = Path(args.train).name
+    settings["eval"] = Path(args.eval).name
+    changed = check_settings(records, settings)
+    if changed:
+        return fail(
+            f"the study in {records} was run with other settings ({changed}); finish it with "
+            "its own settings or give another --records folder"
+        )
+    records.mkdir(parents=True, exist_ok=True)
+    if not (records / "study.json").exists():
+        (records / "study.json").write_text(json.dumps({"settings": settings}, indent=1) + "\n")
+
+    runs = plan(seeds, alphas)
+    done = [r for r in runs if load_record(records, run_id(*r)) is not None]
+    remaining = [r for r in runs if r not in done]
+    refs_done = (
+        load_record(records, "reference-default") is not None
+        and (records / "references.json").exists()
+    )
+    print(
+        f"study in {records}: {len(done)} of {len(runs)} runs done"
+        + (f"; remaining: {', '.join(run_id(*r) for r in remaining)}" if remaining else "")
+        + ("" if refs_done else "; the reference rows remain"),
+        flush=True,
+    )
+    if args.status:
+        return 0
+    if not args.report:
+        if not refs_done:
+            print("scoring the untrained default ...", flush=True)
+            entry, queries = evaluate(args.base, args.eval, args.backend)
+            save_record(records, "reference-default", {"run": "untrained", **entry}, queries)
+        if not (records / "references.json").exists():
+            print("scoring the lexical systems and fusions ...", flush=True)
+            refs = [evaluate_system(s, args.eval, args.backend, f) for s, f in REFERENCE_SYSTEMS]
+            (records / "references.json").write_text(json.dumps(refs, indent=1) + "\n")
+        for n, (strategy, alpha, seed) in enumerate(remaining):
+            if args.max_runs is not None and n >= args.max_runs:
+                print(f"stopping after {args.max_runs} run(s) (--max-runs)", flush=True)
+                break
+            name = run_id(strategy, alpha, seed)
+            cmd = train_command(args, strategy, alpha, seed)
+            print(f"{name}: {shown(cmd)}", flush=True)
+            started = time.perf_counter()
+            done_train = subprocess.run([sys.executable, "-m", "xlir_tui.cli", *cmd], cwd=ROOT)
+            if done_train.returncode != 0:
+                return fail(f"training {name} failed (exit {done_train.returncode})")
+            train_s = time.perf_counter() - started
+            out = Path(args.runs) / name
+            events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+            rates = [e["examples_per_s"] for e in events if e["event"] == "step"][1:]
+            started = time.perf_counter()
+            entry, queries = evaluate(str(out), args.eval, args.backend)
+            record = {
+                "run": name,
+                "strategy": strategy,
+                "alpha": alpha,
+                "seed": seed,
+                "command": shown(cmd),
+                "train_s": round(train_s, 1),
+                "examples_per_s": round(statistics.mean(rates), 2) if rates else None,
+                "eval_s": round(time.perf_counter() - started, 1),
+                **entry,
+            }
+            save_record(records, name, record, queries)
+            s = entry["summary"]
+            print(
+                f"{name}: trained in {train_s / 60:.1f} min; mono {s['mono']['map']:.3f} cross "
+                f"{s['cross']['map']:.3f} multi {s['multi']['map']:.3f} rank distance "
+                f"{s['multi']['rank_distance']:.0f}",
+                flush=True,
+            )
+        done = [r for r in runs if load_record(records, run_id(*r)) is not None]
+    if len(done) < len(runs) and not args.report:
+        print(f"{len(runs) - len(done)} run(s) remain: run this script again", flush=True)
+        return 0
+    from study_report import write_page
+
+    write_page(args, records, runs, seeds, alphas)
+    print(f"written {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    sys.exit(main())

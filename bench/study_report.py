@@ -1,0 +1,247 @@
+"""docs/training.md from the records of ``bench/study.py`` (figures only; no training here)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from study import PAPER, READING, ROOT, run_id
+
+from xlir_tui.compare import compare, holm
+
+STRATEGIES = ("mono", "cross", "hybrid")
+
+
+def _record(records: Path, name: str) -> dict[str, Any]:
+    return json.loads((records / f"{name}.json").read_text())
+
+
+def _queries(records: Path, name: str) -> pl.DataFrame:
+    return pl.read_parquet(records / f"{name}.parquet")
+
+
+def _figures(entry: dict[str, Any]) -> dict[str, float]:
+    s = entry["summary"]
+    return {
+        "mono": s["mono"]["map"],
+        "cross": s["cross"]["map"],
+        "multi": s["multi"]["map"],
+        "r10": s["multi"]["r@10"],
+        "rd": s["multi"]["rank_distance"],
+        "own": entry["bias"]["same_language_share"],
+    }
+
+
+def _mean_sd(values: list[float], digits: int) -> str:
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _averaged(records: Path, names: list[str]) -> pl.DataFrame:
+    """Per-query AP and rank distance averaged over a strategy's seeds."""
+    frames = [_queries(records, n) for n in names]
+    return (
+        pl.concat(frames)
+        .group_by("query_id", "query_lang", "setting")
+        .agg(pl.col("ap").mean(), pl.col("rank_distance").mean())
+        .sort("setting", "query_id")
+    )
+
+
+def write_page(args: Any, records: Path, runs: list, seeds: list[int], alphas: list[float]) -> None:
+    by_strategy = {s: [run_id(s, 0.5, seed) for seed in seeds] for s in STRATEGIES}
+    recs = {name: _record(records, name) for names in by_strategy.values() for name in names}
+    settings = json.loads((records / "study.json").read_text())["settings"]
+    first = recs[by_strategy["mono"][0]]
+    langs = list(first["languages"])
+    lines = [
+        "# Hybrid batch training on the multilingual default",
+        "",
+        "The default encoder (multilingual-e5-small) trained on MLQA-R with mono, cross and "
+        f"hybrid (alpha 0.5) batches, {len(seeds)} seeds each ({', '.join(map(str, seeds))}), "
+        f"{settings['steps']} steps of {settings['batch_size']} pairs, lr {settings['lr']}, inputs "
+        f"truncated to {settings['max_seq_length']} tokens, InfoNCE scale {settings['scale']:g}"
+        + (", word embeddings frozen" if settings["freeze_embeddings"] else "")
+        + (", hard negatives" if settings["hard_negatives"] else "")
+        + (", passages read with their paragraph" if settings["passage_context"] else "")
+        + f"; then scored zero-shot on the whole of XQuAD-R (13,090 questions, 13,014 candidates "
+        f"in 11 languages), which no run saw, encoding with the `{settings['backend']}` backend. "
+        "Written by (resumable; the records of every run are in "
+        f"`{records.relative_to(ROOT)}`):",
+        "",
+        "```bash",
+        ".venv/bin/python bench/study.py"
+        + (f" --steps {settings['steps']}" if settings["steps"] != 150 else "")
+        + (f" --lr {settings['lr']}" if settings["lr"] != 3e-5 else "")
+        + (" --freeze-embeddings" if settings["freeze_embeddings"] else "")
+        + (f" --backend {settings['backend']}" if settings["backend"] != "torch" else ""),
+        "```",
+        "",
+        "which trains each run with `xlir-tui train`, for example:",
+        "",
+        "```bash",
+        *[recs[by_strategy[s][0]]["command"] for s in STRATEGIES],
+        "```",
+        "",
+        "and scores it as `xlir-tui bias-report ../shared/data/xquad-r --model <run>` does.",
+        "",
+        "## XQuAD-R, zero-shot: mean ± standard deviation over seeds",
+        "",
+        "mAP over the full pool; multi R@10; rank distance in the multi pool (lower is less "
+        "biased); own: share of the multi top 10 in the query's own language (9% expected "
+        "without bias).",
+        "",
+        "| batches | mono mAP | cross mAP | multi mAP | multi R@10 | rank distance | own@10 | "
+        "training |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in STRATEGIES:
+        figs = [_figures(recs[n]) for n in by_strategy[s]]
+        train = statistics.mean(recs[n]["train_s"] for n in by_strategy[s]) / 60
+        label = "hybrid (alpha 0.5)" if s == "hybrid" else s
+        lines.append(
+            f"| {label} | "
+            + " | ".join(
+                _mean_sd([f[k] for f in figs], 1 if k == "rd" else (2 if k == "own" else 3))
+                for k in ("mono", "cross", "multi", "r10", "rd", "own")
+            )
+            + f" | {train:.1f} min |"
+        )
+    refs = _references(records)
+    for label, entry in refs:
+        f = _figures(entry)
+        lines.append(
+            f"| {label} | {f['mono']:.3f} | {f['cross']:.3f} | {f['multi']:.3f} | "
+            f"{f['r10']:.3f} | {f['rd']:.1f} | {f['own']:.2f} | — |"
+        )
+    lines += [
+        "",
+        "The paper's figures on XQuAD-R (Elmahdy et al., arXiv 2408.10536; mAP, and mean rank "
+        "distance), for encoders fine-tuned with each batch strategy:",
+        "",
+        "| model, batches | mono mAP | cross mAP | multi mAP | rank distance |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in PAPER),
+        "",
+    ]
+    lines += _comparisons(records, by_strategy, args.resamples)
+    lines += _per_language(recs, by_strategy, langs)
+    lines += _sweep(records, seeds[0], alphas)
+    out = Path(args.doc)
+    text = out.read_text() if out.exists() else ""
+    kept = text[text.index(READING) :] if READING in text else ""
+    out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
+
+
+def _references(records: Path) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    path = records / "reference-default.json"
+    if path.exists():
+        out.append(("untrained default", json.loads(path.read_text())))
+    path = records / "references.json"
+    if path.exists():
+        refs = json.loads(path.read_text())
+        for kind in ("lexical", "fusion"):
+            group = [r for r in refs if r["label"].startswith("fusion") == (kind == "fusion")]
+            if group:
+                best = max(group, key=lambda r: r["summary"]["multi"]["map"])
+                out.append((f"{best['label']} (best {kind} by multi mAP)", best))
+    baseline = ROOT / "docs" / "records" / "baselines-xquad-r.json"
+    if baseline.exists():
+        systems = json.loads(baseline.read_text())["report"]["systems"]
+        english = next((s for s in systems if s["label"] == "all-minilm-l6-v2"), None)
+        if english is not None:
+            out.append(("all-minilm-l6-v2 (English-only, untrained)", english))
+    return out
+
+
+def _comparisons(records: Path, by: dict[str, list[str]], resamples: int) -> list[str]:
+    averaged = {s: _averaged(records, names) for s, names in by.items()}
+    results = []
+    for other in ("mono", "cross"):
+        results += compare(
+            [(other, averaged[other]), ("hybrid", averaged["hybrid"])], resamples=resamples
+        )
+    adjusted = holm([c.p for c in results])
+    lines = [
+        "## Hybrid against mono and against cross, query by query",
+        "",
+        "Each query's AP (and rank distance) averaged over the seeds of a strategy, then paired "
+        "by query: the mean difference (hybrid minus the other), its 95% percentile-bootstrap "
+        f"interval over queries, and a paired randomisation test ({resamples} resamples, seed "
+        f"0), Holm-corrected over these {len(results)} comparisons (`xlir_tui/compare.py`).",
+        "",
+        "| hybrid against | setting | difference | 95% interval | p (Holm) | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c, p in zip(results, adjusted, strict=True):
+        digits = 1 if c.metric == "rank_distance" else 4
+        what = "rank distance" if c.metric == "rank_distance" else "AP"
+        verdict = ""
+        if p < 0.05:
+            better = (c.mean_difference > 0) == c.higher_is_better
+            verdict = "hybrid better" if better else "hybrid worse"
+        lines.append(
+            f"| {c.baseline} | {c.setting} {what} | {c.mean_difference:+.{digits}f} | "
+            f"[{c.ci95[0]:+.{digits}f}, {c.ci95[1]:+.{digits}f}] | {p:.2g} | {verdict} |"
+        )
+    return [*lines, ""]
+
+
+def _per_language(
+    recs: dict[str, dict[str, Any]], by: dict[str, list[str]], langs: list[str]
+) -> list[str]:
+    lines: list[str] = []
+    for title, get in (
+        ("Multi-setting mAP per query language", lambda v: v["multi"]["map"]),
+        ("Mono mAP per language", lambda v: v["mono"]["map"]),
+        (
+            "Own-language share of the multi top 10 per query language",
+            lambda v: v["multi"]["same_language_share"],
+        ),
+    ):
+        lines += [
+            f"## {title} (mean over seeds)",
+            "",
+            "| batches | " + " | ".join(langs) + " |",
+            "|---|" + "---|" * len(langs),
+        ]
+        for s, names in by.items():
+            cells = [statistics.mean(get(recs[n]["languages"][x]) for n in names) for x in langs]
+            lines.append(f"| {s} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _sweep(records: Path, seed: int, alphas: list[float]) -> list[str]:
+    lines = [
+        f"## Alpha (share of mono batches in hybrid), seed {seed}",
+        "",
+        "Alpha 0 is cross batches only and alpha 1 mono batches only: those rows are the cross "
+        "and mono runs of this seed.",
+        "",
+        "| alpha | mono mAP | cross mAP | multi mAP | multi R@10 | rank distance | own@10 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in sorted(alphas):
+        name = (
+            run_id("cross", 0.5, seed)
+            if a == 0
+            else run_id("mono", 0.5, seed)
+            if a == 1
+            else run_id("hybrid", a, seed)
+        )
+        path = records / f"{name}.json"
+        if not path.exists():
+            lines.append(f"| {a:g} | (not run) | | | | | |")
+            continue
+        f = _figures(json.loads(path.read_text()))
+        lines.append(
+            f"| {a:g} | {f['mono']:.3f} | {f['cross']:.3f} | {f['multi']:.3f} | {f['r10']:.3f} | "
+            f"{f['rd']:.1f} | {f['own']:.2f} |"
+        )
+    return [*lines, ""]
