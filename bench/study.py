@@ -1,7 +1,7 @@
 """The paper's comparison on the default encoder: mono, cross and hybrid batches over seeds.
 
     .venv/bin/python bench/study.py [--steps 150] [--seeds 0,1,2] [--lr 3e-5]
-        [--freeze-embeddings] [--backend torch] [--records docs/records/study] [--status]
+        [--freeze-embeddings] [--backend openvino] [--records docs/records/study] [--status]
 
 Trains the embedded default encoder (multilingual-e5-small) on MLQA-R with each batch strategy
 (`xlir-tui train`, as a person runs it: mono, cross, hybrid at alpha 0.5) for every seed, plus a
@@ -200,7 +200,9 @@ def main() -> int:
     parser.add_argument("--passage-context", action="store_true")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--alphas", default="0,0.25,0.5,0.75,1")
-    parser.add_argument("--backend", default="torch", help="Encoding backend of the evaluations.")
+    parser.add_argument(
+        "--backend", default="openvino", help="Encoding backend of the evaluations."
+    )
     parser.add_argument("--records", default=str(ROOT / "docs" / "records" / "study"))
     parser.add_argument("--runs", default=str(ROOT / "bench" / "results" / "study"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "training.md"))

@@ -78,7 +78,7 @@ def write_page(args: Any, records: Path, runs: list, seeds: list[int], alphas: l
         + (f" --steps {settings['steps']}" if settings["steps"] != 150 else "")
         + (f" --lr {settings['lr']}" if settings["lr"] != 3e-5 else "")
         + (" --freeze-embeddings" if settings["freeze_embeddings"] else "")
-        + (f" --backend {settings['backend']}" if settings["backend"] != "torch" else ""),
+        + (f" --backend {settings['backend']}" if settings["backend"] != "openvino" else ""),
         "```",
         "",
         "which trains each run with `xlir-tui train`, for example:",

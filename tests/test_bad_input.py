@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import SAMPLE, run_cli
 from test_collections import para, squad, write
 
 
@@ -176,3 +176,16 @@ def test_search_with_another_model(capsys, sample_index: Path, tmp_path: Path) -
 def test_unknown_public_collection(capsys, tmp_path: Path) -> None:
     code, _, err = run_cli(["data", "get", "squad-x", "--to", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "unknown collection 'squad-x'")
+
+
+@pytest.mark.parametrize("command", ["index", "bias-report", "search", "explore"])
+def test_unknown_backend(capsys, command: str, sample_index: Path, tmp_path: Path) -> None:
+    """Every command that encodes names an unknown --backend before loading anything."""
+    args = {
+        "search": ["search", str(sample_index), "bee"],
+        "explore": ["explore"],
+        "index": ["index", str(SAMPLE), "--out", str(tmp_path / "ix")],
+    }.get(command, [command, str(SAMPLE)])
+    code, _, err = run_cli([*args, "--backend", "tensorrt"], capsys)
+    assert_one_line_error(code, err, "unknown backend 'tensorrt'", "openvino")
+    assert not (tmp_path / "ix").exists()

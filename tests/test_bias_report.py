@@ -90,6 +90,7 @@ def test_out_folder(
         "pairs.csv",
         "pairs.parquet",
         "qrels.txt",
+        "queries.parquet",
         "report.json",
         "run.multi.txt",
     ]

@@ -724,11 +724,12 @@ def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> N
 
     ws = Workspace.open(collection=[str(SAMPLE)], spec=SystemSpec("dense", str(tiny_model)))
     encoder = ws.systems[0].encoder
-    assert encoder.use_cache is False
+    assert ws.systems[0].query_cache is False
     seen: list[list[str]] = []
     encode = encoder.encode_queries
 
     def counting(texts, *args, **kw):
+        assert kw.get("cache") is False  # nothing typed goes to the embedding cache
         seen.append(list(texts))
         return encode(texts, *args, **kw)
 

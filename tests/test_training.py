@@ -676,3 +676,36 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
     assert code == 130 and "Traceback" not in err
     assert "stopped at step 2: interrupted before the first checkpoint: nothing kept" in err
     assert not out.exists()
+
+
+def test_evaluation_with_a_fast_backend_matches_torch_and_leaves_no_export(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """``--backend openvino`` encodes the --eval collection with an export of the step's weights
+    (a copy: training goes on in torch), gives torch's figures, and removes the export."""
+    from xlir_tui.paths import cache_root
+
+    exports = cache_root() / "exports"
+    before = set(exports.iterdir()) if exports.exists() else set()
+    metrics = {}
+    for backend in ("torch", "openvino"):
+        out = tmp_path / backend
+        code, _, err = run_cli(
+            [
+                *["train", str(sample_dir), "--base", str(tiny_model), "--steps", "2"],
+                *["--checkpoint-every", "2", "--eval", str(sample_dir), "--seed", "3"],
+                *["--backend", backend, "--out", str(out), *SMALL],
+            ],
+            capsys,
+        )
+        assert code == 0, err
+        (ev,) = [e for e in events(out) if e["event"] == "eval"]
+        metrics[backend] = ev["metrics"]
+    for name in ("mono", "cross", "multi"):
+        assert metrics["openvino"][name] == pytest.approx(metrics["torch"][name], abs=0.005)
+    after = set(exports.iterdir()) if exports.exists() else set()
+    assert after == before
+    code, _, err = run_cli(
+        ["train", str(sample_dir), "--backend", "tensorrt", "--out", str(tmp_path / "x")], capsys
+    )
+    assert_one_line_error(code, err, "unknown backend 'tensorrt'", "openvino")

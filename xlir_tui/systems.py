@@ -223,6 +223,8 @@ class Models:
                 for k, v in self.options.items()
                 if v is not None and k not in ("pooling", "query_prompt")
             }
+            # queries are encoded as the candidates were, unless another backend is asked for
+            options.setdefault("backend", recorded.get("backend", "torch"))
             self._encoders[key] = load_encoder_of(recorded, **options)
         return self._encoders[key]
 
