@@ -852,3 +852,22 @@ def test_explore_system_bad_input(capsys, sample_index: Path) -> None:
     assert_one_line_error(code, err, "two or more different")
     code, _, err = run_cli(["explore", "--translate-query", "en"], capsys)
     assert_one_line_error(code, err, "--translate-query and --mt go together")
+
+
+async def test_the_layout_follows_a_resized_terminal(tiny_model: Path) -> None:
+    """A terminal made larger (or smaller) gets the layout of its new size: the query bar's
+    border, the rows per hit and the place of the plots, as if the explorer had started there."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        query = app.query_one("#query")
+        assert query.compact and query.region.height == 1
+        await pilot.resize_terminal(200, 50)
+        await settle(app, pilot, lambda: app.size == (200, 50))
+        await pilot.pause()
+        assert not query.compact and query.region.height == 3
+        assert app.screen.has_class("-bias-below")
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot, lambda: app.size == (80, 24))
+        await pilot.pause()
+        assert query.compact and query.region.height == 1

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, HorizontalScroll
@@ -200,9 +200,10 @@ class ExplorerApp(App[None]):
             return "below"
         return "beside" if width >= WIDE else "full"
 
-    def arrange(self) -> None:
-        """Fit the layout to the terminal's size (see the module docstring)."""
-        width, height = self.size
+    def arrange(self, size: tuple[int, int] | None = None) -> None:
+        """Fit the layout to the terminal's size (see the module docstring); ``size`` is the
+        new size in a resize, which ``self.size`` does not show yet while the event is handled."""
+        width, height = size or self.size
         home = self.screen_stack[0] if self.screen_stack else self.screen
         place = self.bias_place(width, height)
         for name in ("below", "beside", "full", "off"):
@@ -228,8 +229,8 @@ class ExplorerApp(App[None]):
                 pane.styles.width = width
         self.call_after_refresh(self.query_one("#panes", PaneRow).show_pane)
 
-    def on_resize(self) -> None:
-        self.arrange()
+    def on_resize(self, event: events.Resize) -> None:
+        self.arrange((event.size.width, event.size.height))
 
     def on_mount(self) -> None:
         self.screen.add_class("-loading")
