@@ -52,7 +52,7 @@ import io
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,20 @@ def _token_states_module(model: Any, names: Sequence[str]) -> Any:
     return module, tuple(sample[n] for n in names)
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """transformers' own warnings off while a model is traced: tracing touches attributes (a
+    saved ``loss_type``, for one) whose advice means nothing to someone encoding text."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 def _export_onnx_int8(model: Any, names: list[str], out: Path) -> dict[str, Any]:
     import logging
     import warnings
@@ -241,7 +255,7 @@ def _export_onnx_int8(model: Any, names: list[str], out: Path) -> dict[str, Any]
     module, example = _token_states_module(model, names)
     dims = {0: "batch", 1: "sequence"}
     fp32 = out / "float32.onnx"
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _quiet():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
@@ -274,7 +288,7 @@ def _export_openvino(model: Any, names: list[str], out: Path, int8: bool, prompt
     import torch
 
     module, example = _token_states_module(model, names)
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _quiet():
         warnings.simplefilter("ignore")
         converted = ov.convert_model(module, example_input=example)
     info: dict[str, Any] = {"exporter": "openvino.convert_model"}
