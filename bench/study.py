@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/study.py [--steps 150] [--seeds 0,1,2] [--lr 3e-5]
         [--freeze-embeddings] [--backend openvino] [--records docs/records/study] [--status]
+        [--only hybrid-a0.5-s0,...] [--max-runs N] [--report]
 
 Trains the embedded default encoder (multilingual-e5-small) on MLQA-R with each batch strategy
 (`xlir-tui train`, as a person runs it: mono, cross, hybrid at alpha 0.5) for every seed, plus a
@@ -208,6 +209,12 @@ def main() -> int:
     parser.add_argument("--doc", default=str(ROOT / "docs" / "training.md"))
     parser.add_argument("--status", action="store_true", help="Say what is done; run nothing.")
     parser.add_argument("--max-runs", type=int, default=None, help="Stop after this many runs.")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="Comma-separated run names (as --status prints them): train only these now; the "
+        "rest of the plan stays to do.",
+    )
     parser.add_argument("--report", action="store_true", help="Only write the page.")
     parser.add_argument("--resamples", type=int, default=10000)
     args = parser.parse_args()
@@ -241,6 +248,14 @@ def main() -> int:
     runs = plan(seeds, alphas)
     done = [r for r in runs if load_record(records, run_id(*r)) is not None]
     remaining = [r for r in runs if r not in done]
+    only = None if args.only is None else [x.strip() for x in args.only.split(",") if x.strip()]
+    if only is not None:
+        unknown = [x for x in only if x not in {run_id(*r) for r in runs}]
+        if unknown:
+            return fail(
+                f"--only {','.join(unknown)}: not a run of this study "
+                f"({', '.join(run_id(*r) for r in runs)})"
+            )
     refs_done = (
         load_record(records, "reference-default") is not None
         and (records / "references.json").exists()
@@ -254,7 +269,7 @@ def main() -> int:
     if args.status:
         return 0
     if not args.report:
-        if not refs_done:
+        if not refs_done and only is None:  # with --only, the reference rows wait
             print("scoring the untrained default ...", flush=True)
             entry, queries = evaluate(args.base, args.eval, args.backend)
             save_record(records, "reference-default", {"run": "untrained", **entry}, queries)
@@ -262,7 +277,8 @@ def main() -> int:
             print("scoring the lexical systems and fusions ...", flush=True)
             refs = [evaluate_system(s, args.eval, args.backend, f) for s, f in REFERENCE_SYSTEMS]
             (records / "references.json").write_text(json.dumps(refs, indent=1) + "\n")
-        for n, (strategy, alpha, seed) in enumerate(remaining):
+        todo = remaining if only is None else [r for r in remaining if run_id(*r) in only]
+        for n, (strategy, alpha, seed) in enumerate(todo):
             if args.max_runs is not None and n >= args.max_runs:
                 print(f"stopping after {args.max_runs} run(s) (--max-runs)", flush=True)
                 break
