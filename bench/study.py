@@ -20,8 +20,9 @@ refused (use another ``--records`` folder for another study). Models go to ``--r
 ``--report`` (the default when nothing remains) writes ``docs/training.md``: mean and standard
 deviation over seeds, hybrid against mono and against cross per query (AP averaged over seeds,
 then a paired bootstrap interval and randomisation test, Holm-corrected), per-language tables,
-the alpha sweep, reference rows, the paper's figures and the commands. The reading of the
-figures at the end of that page is written by hand and kept across runs.
+the alpha sweep, reference rows, the paper's figures and the commands. Before the study is
+complete it writes an interim page from the seeds whose three runs are done, saying what remains.
+The reading of the figures at the end of that page is written by hand and kept across runs.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ SETTINGS = (
     "passage_context",
     "backend",
 )
+
+
+STRATEGIES = ("mono", "cross", "hybrid")
 
 
 def fail(message: str) -> int:
@@ -320,8 +324,12 @@ def main() -> int:
         return 0
     from study_report import write_page
 
-    write_page(args, records, runs, seeds, alphas)
-    print(f"written {args.doc}")
+    whole = [x for x in seeds if all(load_record(records, run_id(s, 0.5, x)) for s in STRATEGIES)]
+    if not whole:
+        return fail(f"no seed has its mono, cross and hybrid runs in {records} yet")
+    missing = [run_id(*r) for r in runs if r not in done]
+    write_page(args, records, runs, whole, alphas, missing)
+    print(f"written {args.doc}" + (f" (interim: {len(missing)} run(s) remain)" if missing else ""))
     return 0
 
 

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from study import PAPER, READING, ROOT, run_id
+from study import PAPER, READING, ROOT, STRATEGIES, run_id
 
 from xlir_tui.compare import compare, holm
-
-STRATEGIES = ("mono", "cross", "hybrid")
 
 
 def _record(records: Path, name: str) -> dict[str, Any]:
@@ -37,8 +35,9 @@ def _figures(entry: dict[str, Any]) -> dict[str, float]:
 
 def _mean_sd(values: list[float], digits: int) -> str:
     mean = statistics.mean(values)
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    if len(values) < 2:
+        return f"{mean:.{digits}f} (one seed)"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def _averaged(records: Path, names: list[str]) -> pl.DataFrame:
@@ -52,7 +51,16 @@ def _averaged(records: Path, names: list[str]) -> pl.DataFrame:
     )
 
 
-def write_page(args: Any, records: Path, runs: list, seeds: list[int], alphas: list[float]) -> None:
+def write_page(
+    args: Any,
+    records: Path,
+    runs: list,
+    seeds: list[int],
+    alphas: list[float],
+    missing: list[str] | None = None,
+) -> None:
+    """The page from the runs of ``seeds`` (each with its three strategies done); ``missing``
+    names the runs of the plan still to do, said at the top of an interim page."""
     by_strategy = {s: [run_id(s, 0.5, seed) for seed in seeds] for s in STRATEGIES}
     recs = {name: _record(records, name) for names in by_strategy.values() for name in names}
     settings = json.loads((records / "study.json").read_text())["settings"]
@@ -89,6 +97,15 @@ def write_page(args: Any, records: Path, runs: list, seeds: list[int], alphas: l
         "",
         "and scores it as `xlir-tui bias-report ../shared/data/xquad-r --model <run>` does.",
         "",
+    ]
+    if missing:
+        lines += [
+            f"**Interim:** {len(runs) - len(missing)} of the {len(runs)} runs of the plan are "
+            f"done; still to run: {', '.join(missing)}. The same command resumes the study and "
+            "rewrites this page; figures below are from the seeds whose three runs are done.",
+            "",
+        ]
+    lines += [
         "## XQuAD-R, zero-shot: mean ± standard deviation over seeds",
         "",
         "mAP over the full pool; multi R@10; rank distance in the multi pool (lower is less "
