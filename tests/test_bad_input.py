@@ -189,3 +189,20 @@ def test_unknown_backend(capsys, command: str, sample_index: Path, tmp_path: Pat
     code, _, err = run_cli([*args, "--backend", "tensorrt"], capsys)
     assert_one_line_error(code, err, "unknown backend 'tensorrt'", "openvino")
     assert not (tmp_path / "ix").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["serch", "x"], ["xlir-tui: error: No such command 'serch'", "'search'"]),
+        (["search", "--lnags", "de"], ["xlir-tui search: error:", "--lnags", "--langs"]),
+        (["train", "sample_data", "--steps", "x"], ["xlir-tui train: error:", "'--steps'"]),
+        (["bias-report"], ["xlir-tui bias-report: error: Missing argument"]),
+    ],
+)
+def test_command_line_mistakes_are_one_line(capsys, args: list[str], needles: list[str]) -> None:
+    """A mistake in the command line itself: one line naming it and where to look, status 2."""
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert all(n in err for n in needles) and "--help" in err and "╭" not in err

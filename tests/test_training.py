@@ -72,6 +72,11 @@ def test_train_writes_a_usable_model(
         and not list(out.rglob("*.bin"))
         and not list(out.rglob("*.pkl"))
     )  # nothing pickled
+    mask = os.umask(0o022)
+    os.umask(mask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
+    wrong = {k: oct(v) for k, v in modes.items() if v != 0o666 & ~mask}
+    assert not wrong, wrong  # the weights and the optimizer state too: the user's umask
     from xlir_tui.encoders import load_encoder
 
     enc = load_encoder(str(out))
@@ -214,11 +219,14 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # saved, but not the run asked for
     ev = events(out)
     stopped = ev[-1]
     assert stopped["event"] == "stopped" and 3 <= stopped["step"] < 400
     assert "Traceback" not in err and "--resume" in err
+    saved = [e["step"] for e in ev if e["event"] == "checkpoint"]
+    assert saved == [stopped["step"]]  # saved once at the stop
+    assert err.count("checkpoint at step") == 1
     from xlir_tui.encoders import load_encoder
 
     load_encoder(str(out))  # the stopped run left a usable model

@@ -931,8 +931,12 @@ def train_cmd(**values: Any) -> None:
     with _train_progress() as bar:
         task = bar.add_task("training", total=None, info="")
 
+        stopped = False
+
         def on_event(e: dict) -> None:
+            nonlocal stopped
             kind = e["event"]
+            stopped = stopped or kind == "stopped"
             line = describe_event(e)
             if kind == "start":
                 bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
@@ -945,6 +949,8 @@ def train_cmd(**values: Any) -> None:
                 err.print(line, highlight=False, markup=False)
 
         train(cfg, on_event=on_event)
+    if stopped:  # saved and resumable, but not what was asked: the exit status of a Ctrl-C
+        raise typer.Exit(130)
 
 
 train_cmd.__signature__ = inspect.Signature(_train_parameters())  # type: ignore[attr-defined]
@@ -952,15 +958,33 @@ app.command("train")(train_cmd)
 
 
 def main() -> None:
-    """Console-script entry point: one-line errors, exit status 1 (130 on Ctrl-C)."""
+    """Console-script entry point: one-line errors, exit status 1 (2 for a mistake in the
+    command line itself, as every Unix tool; 130 on Ctrl-C)."""
+    try:  # typer carries its own copy of click; its UsageError is not click's
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - a typer that uses click itself
+        from click import UsageError
+
     try:
-        app()
+        code = app(standalone_mode=False)
     except XlirError as e:
         err.print(f"xlir-tui: error: {e}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except UsageError as e:
+        # click's own form is a boxed paragraph; one line, with where to look, like the rest
+        path = e.ctx.command_path if e.ctx is not None else "xlir-tui"
+        message = " ".join(e.format_message().split())
+        err.print(
+            f"{path}: error: {message} (see {path} --help)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
         err.print("xlir-tui: interrupted", highlight=False)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -445,14 +445,17 @@ def _load_rows(file: Path, lang: str | None, b: _Builder) -> None:
     frame = _read_rows(file)
     missing = [c for c in ROW_FIELDS if c not in frame.columns]
     if missing:
-        raise DataError(f"missing column {', '.join(map(repr, missing))}", path=file)
+        raise DataError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}",
+            path=file,
+        )
     if frame.is_empty():
         raise DataError("contains no rows", path=file)
     if "lang" not in frame.columns or frame["lang"].null_count():
         if lang is None:
             raise DataError(
                 "rows without 'lang' and no language from the file name: name it <lang>.jsonl "
-                "or pass --lang",
+                "or pass --file-lang",
                 path=file,
             )
         fill = pl.lit(lang)
@@ -540,12 +543,12 @@ def load_collection(
             pass  # an unreadable cache entry is rebuilt below
     b = _Builder(strict)
     for f in files:
-        file_lang = lang or lang_from_filename(f)
+        file_lang = lang_from_filename(f) or lang  # --file-lang: for names that carry none
         if f.suffix == ".json":
             if file_lang is None:
                 raise DataError(
                     "cannot tell the language: name the file <lang>.json (de.json, "
-                    "xquad.de.json) or pass --lang",
+                    "xquad.de.json) or pass --file-lang",
                     path=f,
                 )
             _load_squad(f, file_lang, b)

@@ -36,6 +36,7 @@ from .errors import XlirError
 
 __all__ = [
     "Terminated",
+    "apply_umask",
     "atomic_dir",
     "atomic_write_text",
     "cache_root",
@@ -124,6 +125,32 @@ def _make_temp(parent: Path, name: str, *, directory: bool, kind: str = "tmp") -
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name in {parent}")
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it where the system tells it (setting it, even
+    for an instant, would change the mode of files other threads create meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - not Linux
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(folder: Path) -> None:
+    """Give every file under ``folder`` the mode a new file gets from the user's umask.
+
+    Libraries that write a model (transformers' ``save_pretrained``) go through ``mkstemp``,
+    whose files are 0600 whatever the umask; an output must read like any file the user makes.
+    """
+    mode = 0o666 & ~_umask()
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink() and (path.stat().st_mode & 0o777) != mode:
+            path.chmod(mode)
 
 
 def _owner(entry: str, name: str) -> tuple[str, int, str] | None:

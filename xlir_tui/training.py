@@ -42,7 +42,7 @@ from typing import Any
 
 from . import __version__
 from .errors import XlirError
-from .paths import atomic_dir
+from .paths import apply_umask, atomic_dir
 
 EventSink = Callable[[dict[str, Any]], None]
 DEFAULT_QUERY_PROMPT = "Query: "
@@ -862,6 +862,7 @@ class _Runner:
         self.rate = 0.0
         self.optimizer: Any = None
         self.checkpoints = 0  # written by this run
+        self.saved_step: int | None = None  # the step of the latest step checkpoint
         self.history: list[dict[str, Any]] = []  # settings changed on resume, with the step
 
     def build_trainer(self, data: Any, sampler: Any, resume_from: Path | None) -> Any:
@@ -966,6 +967,8 @@ class _Runner:
         if not self.main:
             return None
         folder = self.out / CHECKPOINTS / (name or f"step-{self.step}")
+        if name is None and self.saved_step == self.step:
+            return folder  # a stop right after a checkpoint: this step is saved already
         with atomic_dir(folder, overwrite=True) as tmp:
             self._save_model(tmp)
             if name is None and self.optimizer is not None:
@@ -973,8 +976,10 @@ class _Runner:
             (tmp / "trainer_state.json").write_text(
                 json.dumps({"step": self.step, "total_steps": self.total, "best": self.best})
             )
+            apply_umask(tmp)  # safetensors writes its files 0600
         self.checkpoints += 1
         if name is None:
+            self.saved_step = self.step
             self._prune()
         self.log.emit("checkpoint", step=self.step, path=str(folder))
         return folder
@@ -999,6 +1004,7 @@ class _Runner:
         if self.history:
             record["history"] = self.history
         (folder / TRAIN_FILE).write_text(json.dumps(record, indent=2))
+        apply_umask(folder)  # the model library writes its weights 0600
 
     def evaluate(self) -> dict[str, Any] | None:
         if not self.main or self.eval_collection is None:
