@@ -158,7 +158,14 @@ def test_corrupt_index(capsys, tmp_path: Path, sample_index: Path) -> None:
     assert_one_line_error(code, err, "no such index folder")
 
 
-def test_search_bad_values(capsys, sample_index: Path) -> None:
+def test_search_bad_values(capsys, sample_index: Path, monkeypatch) -> None:
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded before the languages were checked")
+
+    with monkeypatch.context() as m:
+        m.setattr("xlir_tui.systems.Models.encoder_of", no_model)
+        code, _, err = run_cli(["search", str(sample_index), "x", "--langs", "en,xx"], capsys)
+    assert_one_line_error(code, err, "no candidate in language xx")
     code, _, err = run_cli(["search", str(sample_index), "x", "--lang", "en,xx"], capsys)
     assert_one_line_error(code, err, "no candidate in language xx")
     code, _, err = run_cli(["search", str(sample_index), "   "], capsys)

@@ -471,10 +471,10 @@ def search_cmd(
     translate = _translate_query(translate_query, mt)
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
-    check_index_folder(index)  # a damaged folder fails before any model loads
+    # a damaged folder or an unknown language fails before any model loads
+    check_index_folder(index).rows_for(wanted)
     models = Models(_encoder_options(backend=backend), _notify)
     retriever = load_system(index, models, model)
-    retriever.pool.rows_for(wanted)  # unknown languages fail before any translation
     searched = query
     if translate is not None:
         translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)

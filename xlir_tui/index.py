@@ -351,7 +351,8 @@ class DenseIndex(CandidatePool):
         """
         folder = Path(folder)
         if not folder.is_dir():
-            raise IndexFormatError("no such index folder", path=folder)
+            what = "a file, not an index folder" if folder.exists() else "no such index folder"
+            raise IndexFormatError(what, path=folder)
         mpath = folder / "manifest.json"
         if not mpath.exists():
             raise IndexFormatError("not an xlir-tui index (no manifest.json)", path=folder)

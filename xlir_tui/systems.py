@@ -747,19 +747,21 @@ def load_system(
     return kind.load(Path(folder), models or Models(), model)
 
 
-def check_index_folder(folder: str | Path) -> None:
+def check_index_folder(folder: str | Path) -> CandidatePool:
     """Every check of an index folder that needs no model (files, sizes, formats), so a damaged
-    folder fails in one line before a slow model load."""
+    folder fails in one line before a slow model load; returns its candidates, so that asked-for
+    languages can be checked before that load too."""
     folder = Path(folder)
     kind = index_format(folder)
     if kind == FUSION_FORMAT:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        for part in FusionSpec.from_dict(manifest["fusion"]).parts:
-            check_index_folder(folder / part)
-    elif kind == LEXICAL_FORMAT:
-        LexicalIndex.load(folder)
-    else:
-        DenseIndex.load(folder)
+        pools = [
+            check_index_folder(folder / p) for p in FusionSpec.from_dict(manifest["fusion"]).parts
+        ]
+        return pools[0]
+    if kind == LEXICAL_FORMAT:
+        return LexicalIndex.load(folder).pool
+    return DenseIndex.load(folder)
 
 
 # --------------------------------------------------------------------------- index folders

@@ -230,8 +230,13 @@ class TrainConfig:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise XlirError("no such config file", path=path) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise XlirError(f"cannot read the config file: {e}", path=path) from None
+        except IsADirectoryError:
+            raise XlirError("a folder, not a config file (TOML)", path=path) from None
+        except UnicodeDecodeError:
+            raise XlirError("cannot read the config file: not UTF-8 text", path=path) from None
+        except OSError as e:
+            reason = e.strerror or type(e).__name__
+            raise XlirError(f"cannot read the config file: {reason}", path=path) from None
         except tomllib.TOMLDecodeError as e:
             raise XlirError(f"malformed TOML: {e}", path=path) from None
         data = data.get("train", data)
