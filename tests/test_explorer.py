@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -871,3 +872,82 @@ async def test_the_layout_follows_a_resized_terminal(tiny_model: Path) -> None:
         await settle(app, pilot, lambda: app.size == (80, 24))
         await pilot.pause()
         assert query.compact and query.region.height == 1
+
+
+# ------------------------------------------------------------------- what a terminal shows
+
+
+class Terminal:
+    """What a real terminal shows of an app: the frames it is sent, applied one after another
+    over what was there. A headless app draws nothing, and its screenshots are composed whole,
+    so a region the app forgets to repaint looks right in them; here it keeps its old cells, as
+    in tmux. Cells are measured as Textual measures them (a combining mark joins the cell
+    before it)."""
+
+    _TOKENS = re.compile(r"\x1b\[(\d+);(\d+)H|\x1b\[[0-9;:?]*[A-Za-z]|\x1b[^\[]|\n|[^\x1b\n]")
+
+    def __init__(self, app: ExplorerApp, width: int, height: int) -> None:
+        from rich.console import Console
+
+        self.cells = [[" "] * width for _ in range(height)]
+        self.console = Console(width=width, color_system=None, force_terminal=True)
+        app._display = self.display  # type: ignore[method-assign]
+
+    def display(self, screen, update) -> None:
+        from rich.cells import cell_len
+
+        if update is None or not hasattr(update, "render_segments"):
+            return
+        x = y = 0
+        height, width = len(self.cells), len(self.cells[0])
+        for m in self._TOKENS.finditer(update.render_segments(self.console)):
+            token = m.group(0)
+            if m.group(1):
+                y, x = int(m.group(1)) - 1, int(m.group(2)) - 1
+            elif token == "\n":
+                y += 1
+            elif not token.startswith("\x1b") and 0 <= y < height:
+                cells = cell_len(token)
+                if cells == 0:
+                    if 0 < x <= width:
+                        self.cells[y][x - 1] += token
+                    continue
+                if 0 <= x < width:
+                    self.cells[y][x] = token
+                    if cells == 2 and x + 1 < width:
+                        self.cells[y][x + 1] = ""
+                x += cells
+
+    def text(self) -> str:
+        return "\n".join("".join(row) for row in self.cells)
+
+
+def composed(app: ExplorerApp) -> str:
+    """The screen as the app composes it whole (what a screenshot shows)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(s.text for s in strip) for strip in strips)
+
+
+async def test_a_pane_scrolled_into_view_is_drawn_whole(tiny_model: Path) -> None:
+    """Three panes at 80 columns; Tab to the third (de|zh in view), Down, then round to the
+    first: the terminal must show en with its own results, not de's border left over en's
+    results (what tmux showed when the row scrolled behind Textual's back); the hint says on
+    which side a pane waits."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    terminal = Terminal(app, 80, 24)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        row = app.query_one("#panes").region
+        for key in ("tab", "tab", "tab", "down", "down", "tab", "tab", "down", "down"):
+            await pilot.press(key)
+            await pilot.pause(0.2)  # frames come on a timer
+            assert terminal.text() == composed(app), f"after {key} to {app.focused.id}"
+            if app.focused.id == "hits-2":
+                bottom = terminal.text().split("\n")[row.bottom - 1]
+                assert "← 1 more" in bottom[:40] and "more →" not in bottom
+        assert app.focused.id == "hits-0" and app.query_one("#panes").scroll_x == 0
+        lines = terminal.text().split("\n")
+        assert " en " in lines[row.y][:40] and " de " in lines[row.y][40:]
+        assert "1 more → (Tab)" in lines[row.bottom - 1][40:]

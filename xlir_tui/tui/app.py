@@ -84,7 +84,13 @@ class PaneRow(HorizontalScroll, can_focus=False):
             i = panes.index(pane)
             first = i if i < first else i - fit + 1 if i >= first + fit else first
         first = max(0, min(first, len(panes) - fit))
-        self.set_scroll(first * step if step > 1 else 0, None)
+        x = first * step if step > 1 else 0
+        if x != self.scroll_x:
+            # Through scroll_to, not set_scroll: set_scroll moves the row without telling the
+            # screen, and a terminal then kept parts of the old frame (de's border over en's
+            # results). force: the row's overflow is hidden, which refuses a plain scroll.
+            self.scroll_to(x, None, animate=False, force=True, immediate=True)
+            self.refresh()  # every cell of the row, the margins between panes included
         for i, p in enumerate(panes):
             left, right = first, len(panes) - first - fit
             edge = []
