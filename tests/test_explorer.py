@@ -951,3 +951,64 @@ async def test_a_pane_scrolled_into_view_is_drawn_whole(tiny_model: Path) -> Non
         lines = terminal.text().split("\n")
         assert " en " in lines[row.y][:40] and " de " in lines[row.y][40:]
         assert "1 more → (Tab)" in lines[row.bottom - 1][40:]
+
+
+async def test_typing_over_a_question_replaces_it(tiny_model: Path) -> None:
+    """Question mode shows the question selected: the first key typed replaces it (free text
+    again), it is not inserted before the question."""
+    app = make_app(tiny_model, langs=["en", "zh"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: app.mode == QUESTION and panes(app)[0].result.query_lang)
+        query = app.query_one("#query")
+        assert app.focused is query and query.selected_text == query.value != ""
+        await pilot.press(*"which queen")
+        await pilot.press("enter")
+        await settle(
+            app, pilot, lambda: app.mode == FREE and panes(app)[0].result.query == "which queen"
+        )
+        assert query.value == "which queen"
+        await pilot.press("ctrl+n")  # the next question, selected in its turn
+        await settle(app, pilot, lambda: app.mode == QUESTION)
+        assert query.selected_text == query.value == app.workspace.question(app.qid, "en")
+
+
+async def test_shift_tab_from_a_pane_returns_to_the_query_bar(tiny_model: Path) -> None:
+    """Shift+Tab from any pane goes back to the query bar, with the cursor at the end of the
+    free text (typing goes on with it); a key typed in a pane goes to the query bar too; the
+    focused query bar is plainly marked on a short terminal (no border there)."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        query = app.query_one("#query")
+        await pilot.press(*"honey")
+        focused_bg = cell_background(app, query)
+        await pilot.press("tab", "tab")
+        assert app.focused.id == "hits-1"
+        blurred_bg = cell_background(app, query)
+        assert max(abs(a - b) for a, b in zip(focused_bg, blurred_bg, strict=True)) >= 20
+        await pilot.press("shift+tab")
+        assert app.focused is query
+        await pilot.press(*" bee")
+        assert query.value == "honey bee"
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused.id == "hits-2"
+        await pilot.press("shift+tab")
+        assert app.focused is query
+        await pilot.press("tab")
+        await pilot.press(*"s")  # typed in a pane: it goes on in the query bar
+        assert app.focused is query and query.value == "honey bees"
+        await settle(app, pilot, lambda: panes(app)[0].result.query == "honey bees")
+
+
+def cell_background(app: ExplorerApp, widget) -> tuple[int, int, int]:
+    """The background colour of a widget's last cell as composed (its empty part)."""
+    region = widget.region
+    strip = app.screen._compositor.render_strips()[region.y]
+    x = 0
+    for segment in strip:
+        x += len(segment.text)
+        if x >= region.right:
+            return segment.style.bgcolor.get_truecolor()[:3]
+    raise AssertionError("no cell")

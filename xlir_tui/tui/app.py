@@ -173,8 +173,12 @@ class ExplorerApp(App[None]):
         yield Header(show_clock=False)
         with Horizontal(id="top"):
             yield Static(self._mode_label(), id="mode")
+            # no select-all on focus: back from the panes, typing goes on with the free text
+            # (a question shown in the bar is selected instead, see show_in_query_bar)
             yield Input(
-                placeholder="type a query; it runs as soon as the model is ready", id="query"
+                placeholder="type a query; it runs as soon as the model is ready",
+                id="query",
+                select_on_focus=False,
             )
         with Horizontal(id="main"):
             yield LoadingPanel(id="loading")
@@ -438,12 +442,31 @@ class ExplorerApp(App[None]):
         langs = [x for x in self.langs if x] + list(ws.languages)
         return next((q for x in langs if (q := ws.question(self.qid, x))), "")
 
-    def show_in_query_bar(self, text: str) -> None:
-        """Put ``text`` in the query bar without it counting as typing."""
+    def show_in_query_bar(self, text: str, select: bool = False) -> None:
+        """Put ``text`` in the query bar without it counting as typing; ``select``: select it
+        all, so that the first key typed replaces it (a question shown in question mode),
+        else the cursor goes to its end (free text, typed on)."""
         query = self.query_one("#query", Input)
         with query.prevent(Input.Changed):
             query.value = text
-        query.cursor_position = 0
+        if select:
+            query.select_all()
+        else:
+            query.cursor_position = len(text)
+
+    def action_focus_query(self) -> None:
+        """Shift+Tab from a pane: back to the query bar."""
+        self.query_one("#query", Input).focus()
+
+    def type_into_query(self, text: str) -> None:
+        """A key typed while a pane has the focus: it goes to the query bar, replacing a
+        selected question, else at the end of the free text."""
+        query = self.query_one("#query", Input)
+        query.focus()
+        start, end = sorted(query.selection)
+        if start == end:
+            start = end = len(query.value)
+        query.replace(text, start, end)
 
     def submit(self, live: bool = False) -> None:
         """Run the current query or question; ``live`` (typing) results do not count toward
@@ -455,7 +478,7 @@ class ExplorerApp(App[None]):
             if self.qid is None:
                 self.qid = self.workspace.question_ids[0]
             self.query_one("#mode", Static).update(self._mode_label())
-            self.show_in_query_bar(self.shown_question())
+            self.show_in_query_bar(self.shown_question(), select=True)
             self.ask(self.pane_specs(), None, self.qid)
         elif text.strip():
             self.ask(self.pane_specs(), text, None, not live)
