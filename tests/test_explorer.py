@@ -1012,3 +1012,25 @@ def cell_background(app: ExplorerApp, widget) -> tuple[int, int, int]:
         if x >= region.right:
             return segment.style.bgcolor.get_truecolor()[:3]
     raise AssertionError("no cell")
+
+
+async def test_own_pool_runs_stay_out_of_the_session_figures(tiny_model: Path) -> None:
+    """The session figures are the whole pool's: F4 (own pools) and back runs the question
+    again, but neither the own-pool run nor the repeat is counted a second time."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 2)
+        before = app.workspace.stats[0].summary()
+        await pilot.press("f4")
+        await settle(
+            app, pilot, lambda: panes(app)[0].result and panes(app)[0].result.pane.restrict
+        )
+        await pilot.press("f4")
+        await settle(
+            app, pilot, lambda: panes(app)[0].result and not panes(app)[0].result.pane.restrict
+        )
+        assert app.workspace.stats[0].summary() == before
+        await pilot.press("ctrl+n")  # a new question counts
+        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 4)

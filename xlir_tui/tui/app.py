@@ -163,6 +163,8 @@ class ExplorerApp(App[None]):
         self.query_running = False
         self.waiting: list[tuple[Any, ...]] = []  # requests asked while one ran
         self.last_results: list[Any] = []
+        self.recorded: set[tuple[Any, ...]] = set()
+        """What the session figures hold: (its stats, question id, text, pane language)."""
         self.last_elapsed_ms: float | None = None
         self.trained: list[Path] = []
         self.failure: str | None = None
@@ -305,7 +307,9 @@ class ExplorerApp(App[None]):
     ) -> None:
         started = time.perf_counter()
         ws = self.workspace
-        results = ws.run(panes, text=text, qid=qid, record=record)
+        results = ws.run(panes, text=text, qid=qid, record=False)
+        if record:
+            self.record(results, text, qid)
         notes = []
         if text is not None:
             from ..encoders import exceeds_window
@@ -320,6 +324,19 @@ class ExplorerApp(App[None]):
         self.post_message(
             ResultsReady(request, results, (time.perf_counter() - started) * 1000, notes)
         )
+
+    def record(self, results: list[Any], text: str | None, qid: str | None) -> None:
+        """Add results to the session figures (in the query worker), each query once per
+        pane language and system, and only whole-pool runs: F4 (own pools) and back, a new
+        pane set or Enter again run the same query, and counting it each time (or mixing in
+        own-pool runs, a different measure) would weigh it more than the others."""
+        ws = self.workspace
+        for r in results:
+            stats = ws.stats[r.pane.system]
+            key = (id(stats), qid, text if qid is None else None, r.pane.lang)
+            if r.hits and not r.pane.restrict and key not in self.recorded:
+                self.recorded.add(key)
+                stats.add(r, ws.k)
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_second_model(self, choice: str) -> None:
