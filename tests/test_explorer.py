@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -871,3 +872,165 @@ async def test_the_layout_follows_a_resized_terminal(tiny_model: Path) -> None:
         await settle(app, pilot, lambda: app.size == (80, 24))
         await pilot.pause()
         assert query.compact and query.region.height == 1
+
+
+# ------------------------------------------------------------------- what a terminal shows
+
+
+class Terminal:
+    """What a real terminal shows of an app: the frames it is sent, applied one after another
+    over what was there. A headless app draws nothing, and its screenshots are composed whole,
+    so a region the app forgets to repaint looks right in them; here it keeps its old cells, as
+    in tmux. Cells are measured as Textual measures them (a combining mark joins the cell
+    before it)."""
+
+    _TOKENS = re.compile(r"\x1b\[(\d+);(\d+)H|\x1b\[[0-9;:?]*[A-Za-z]|\x1b[^\[]|\n|[^\x1b\n]")
+
+    def __init__(self, app: ExplorerApp, width: int, height: int) -> None:
+        from rich.console import Console
+
+        self.cells = [[" "] * width for _ in range(height)]
+        self.console = Console(width=width, color_system=None, force_terminal=True)
+        app._display = self.display  # type: ignore[method-assign]
+
+    def display(self, screen, update) -> None:
+        from rich.cells import cell_len
+
+        if update is None or not hasattr(update, "render_segments"):
+            return
+        x = y = 0
+        height, width = len(self.cells), len(self.cells[0])
+        for m in self._TOKENS.finditer(update.render_segments(self.console)):
+            token = m.group(0)
+            if m.group(1):
+                y, x = int(m.group(1)) - 1, int(m.group(2)) - 1
+            elif token == "\n":
+                y += 1
+            elif not token.startswith("\x1b") and 0 <= y < height:
+                cells = cell_len(token)
+                if cells == 0:
+                    if 0 < x <= width:
+                        self.cells[y][x - 1] += token
+                    continue
+                if 0 <= x < width:
+                    self.cells[y][x] = token
+                    if cells == 2 and x + 1 < width:
+                        self.cells[y][x + 1] = ""
+                x += cells
+
+    def text(self) -> str:
+        return "\n".join("".join(row) for row in self.cells)
+
+
+def composed(app: ExplorerApp) -> str:
+    """The screen as the app composes it whole (what a screenshot shows)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(s.text for s in strip) for strip in strips)
+
+
+async def test_a_pane_scrolled_into_view_is_drawn_whole(tiny_model: Path) -> None:
+    """Three panes at 80 columns; Tab to the third (de|zh in view), Down, then round to the
+    first: the terminal must show en with its own results, not de's border left over en's
+    results (what tmux showed when the row scrolled behind Textual's back); the hint says on
+    which side a pane waits."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    terminal = Terminal(app, 80, 24)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        row = app.query_one("#panes").region
+        for key in ("tab", "tab", "tab", "down", "down", "tab", "tab", "down", "down"):
+            await pilot.press(key)
+            await pilot.pause(0.2)  # frames come on a timer
+            assert terminal.text() == composed(app), f"after {key} to {app.focused.id}"
+            if app.focused.id == "hits-2":
+                bottom = terminal.text().split("\n")[row.bottom - 1]
+                assert "← 1 more" in bottom[:40] and "more →" not in bottom
+        assert app.focused.id == "hits-0" and app.query_one("#panes").scroll_x == 0
+        lines = terminal.text().split("\n")
+        assert " en " in lines[row.y][:40] and " de " in lines[row.y][40:]
+        assert "1 more → (Tab)" in lines[row.bottom - 1][40:]
+
+
+async def test_typing_over_a_question_replaces_it(tiny_model: Path) -> None:
+    """Question mode shows the question selected: the first key typed replaces it (free text
+    again), it is not inserted before the question."""
+    app = make_app(tiny_model, langs=["en", "zh"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: app.mode == QUESTION and panes(app)[0].result.query_lang)
+        query = app.query_one("#query")
+        assert app.focused is query and query.selected_text == query.value != ""
+        await pilot.press(*"which queen")
+        await pilot.press("enter")
+        await settle(
+            app, pilot, lambda: app.mode == FREE and panes(app)[0].result.query == "which queen"
+        )
+        assert query.value == "which queen"
+        await pilot.press("ctrl+n")  # the next question, selected in its turn
+        await settle(app, pilot, lambda: app.mode == QUESTION)
+        assert query.selected_text == query.value == app.workspace.question(app.qid, "en")
+
+
+async def test_shift_tab_from_a_pane_returns_to_the_query_bar(tiny_model: Path) -> None:
+    """Shift+Tab from any pane goes back to the query bar, with the cursor at the end of the
+    free text (typing goes on with it); a key typed in a pane goes to the query bar too; the
+    focused query bar is plainly marked on a short terminal (no border there)."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        query = app.query_one("#query")
+        await pilot.press(*"honey")
+        focused_bg = cell_background(app, query)
+        await pilot.press("tab", "tab")
+        assert app.focused.id == "hits-1"
+        blurred_bg = cell_background(app, query)
+        assert max(abs(a - b) for a, b in zip(focused_bg, blurred_bg, strict=True)) >= 20
+        await pilot.press("shift+tab")
+        assert app.focused is query
+        await pilot.press(*" bee")
+        assert query.value == "honey bee"
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused.id == "hits-2"
+        await pilot.press("shift+tab")
+        assert app.focused is query
+        await pilot.press("tab")
+        await pilot.press(*"s")  # typed in a pane: it goes on in the query bar
+        assert app.focused is query and query.value == "honey bees"
+        await settle(app, pilot, lambda: panes(app)[0].result.query == "honey bees")
+
+
+def cell_background(app: ExplorerApp, widget) -> tuple[int, int, int]:
+    """The background colour of a widget's last cell as composed (its empty part)."""
+    region = widget.region
+    strip = app.screen._compositor.render_strips()[region.y]
+    x = 0
+    for segment in strip:
+        x += len(segment.text)
+        if x >= region.right:
+            return segment.style.bgcolor.get_truecolor()[:3]
+    raise AssertionError("no cell")
+
+
+async def test_own_pool_runs_stay_out_of_the_session_figures(tiny_model: Path) -> None:
+    """The session figures are the whole pool's: F4 (own pools) and back runs the question
+    again, but neither the own-pool run nor the repeat is counted a second time."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 2)
+        before = app.workspace.stats[0].summary()
+        await pilot.press("f4")
+        await settle(
+            app, pilot, lambda: panes(app)[0].result and panes(app)[0].result.pane.restrict
+        )
+        await pilot.press("f4")
+        await settle(
+            app, pilot, lambda: panes(app)[0].result and not panes(app)[0].result.pane.restrict
+        )
+        assert app.workspace.stats[0].summary() == before
+        await pilot.press("ctrl+n")  # a new question counts
+        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 4)

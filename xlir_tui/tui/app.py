@@ -84,7 +84,13 @@ class PaneRow(HorizontalScroll, can_focus=False):
             i = panes.index(pane)
             first = i if i < first else i - fit + 1 if i >= first + fit else first
         first = max(0, min(first, len(panes) - fit))
-        self.set_scroll(first * step if step > 1 else 0, None)
+        x = first * step if step > 1 else 0
+        if x != self.scroll_x:
+            # Through scroll_to, not set_scroll: set_scroll moves the row without telling the
+            # screen, and a terminal then kept parts of the old frame (de's border over en's
+            # results). force: the row's overflow is hidden, which refuses a plain scroll.
+            self.scroll_to(x, None, animate=False, force=True, immediate=True)
+            self.refresh()  # every cell of the row, the margins between panes included
         for i, p in enumerate(panes):
             left, right = first, len(panes) - first - fit
             edge = []
@@ -157,6 +163,8 @@ class ExplorerApp(App[None]):
         self.query_running = False
         self.waiting: list[tuple[Any, ...]] = []  # requests asked while one ran
         self.last_results: list[Any] = []
+        self.recorded: set[tuple[Any, ...]] = set()
+        """What the session figures hold: (its stats, question id, text, pane language)."""
         self.last_elapsed_ms: float | None = None
         self.trained: list[Path] = []
         self.failure: str | None = None
@@ -167,8 +175,12 @@ class ExplorerApp(App[None]):
         yield Header(show_clock=False)
         with Horizontal(id="top"):
             yield Static(self._mode_label(), id="mode")
+            # no select-all on focus: back from the panes, typing goes on with the free text
+            # (a question shown in the bar is selected instead, see show_in_query_bar)
             yield Input(
-                placeholder="type a query; it runs as soon as the model is ready", id="query"
+                placeholder="type a query; it runs as soon as the model is ready",
+                id="query",
+                select_on_focus=False,
             )
         with Horizontal(id="main"):
             yield LoadingPanel(id="loading")
@@ -295,7 +307,9 @@ class ExplorerApp(App[None]):
     ) -> None:
         started = time.perf_counter()
         ws = self.workspace
-        results = ws.run(panes, text=text, qid=qid, record=record)
+        results = ws.run(panes, text=text, qid=qid, record=False)
+        if record:
+            self.record(results, text, qid)
         notes = []
         if text is not None:
             from ..encoders import exceeds_window
@@ -310,6 +324,19 @@ class ExplorerApp(App[None]):
         self.post_message(
             ResultsReady(request, results, (time.perf_counter() - started) * 1000, notes)
         )
+
+    def record(self, results: list[Any], text: str | None, qid: str | None) -> None:
+        """Add results to the session figures (in the query worker), each query once per
+        pane language and system, and only whole-pool runs: F4 (own pools) and back, a new
+        pane set or Enter again run the same query, and counting it each time (or mixing in
+        own-pool runs, a different measure) would weigh it more than the others."""
+        ws = self.workspace
+        for r in results:
+            stats = ws.stats[r.pane.system]
+            key = (id(stats), qid, text if qid is None else None, r.pane.lang)
+            if r.hits and not r.pane.restrict and key not in self.recorded:
+                self.recorded.add(key)
+                stats.add(r, ws.k)
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_second_model(self, choice: str) -> None:
@@ -432,12 +459,31 @@ class ExplorerApp(App[None]):
         langs = [x for x in self.langs if x] + list(ws.languages)
         return next((q for x in langs if (q := ws.question(self.qid, x))), "")
 
-    def show_in_query_bar(self, text: str) -> None:
-        """Put ``text`` in the query bar without it counting as typing."""
+    def show_in_query_bar(self, text: str, select: bool = False) -> None:
+        """Put ``text`` in the query bar without it counting as typing; ``select``: select it
+        all, so that the first key typed replaces it (a question shown in question mode),
+        else the cursor goes to its end (free text, typed on)."""
         query = self.query_one("#query", Input)
         with query.prevent(Input.Changed):
             query.value = text
-        query.cursor_position = 0
+        if select:
+            query.select_all()
+        else:
+            query.cursor_position = len(text)
+
+    def action_focus_query(self) -> None:
+        """Shift+Tab from a pane: back to the query bar."""
+        self.query_one("#query", Input).focus()
+
+    def type_into_query(self, text: str) -> None:
+        """A key typed while a pane has the focus: it goes to the query bar, replacing a
+        selected question, else at the end of the free text."""
+        query = self.query_one("#query", Input)
+        query.focus()
+        start, end = sorted(query.selection)
+        if start == end:
+            start = end = len(query.value)
+        query.replace(text, start, end)
 
     def submit(self, live: bool = False) -> None:
         """Run the current query or question; ``live`` (typing) results do not count toward
@@ -449,7 +495,7 @@ class ExplorerApp(App[None]):
             if self.qid is None:
                 self.qid = self.workspace.question_ids[0]
             self.query_one("#mode", Static).update(self._mode_label())
-            self.show_in_query_bar(self.shown_question())
+            self.show_in_query_bar(self.shown_question(), select=True)
             self.ask(self.pane_specs(), None, self.qid)
         elif text.strip():
             self.ask(self.pane_specs(), text, None, not live)

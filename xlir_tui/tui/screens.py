@@ -52,7 +52,7 @@ KEYS = [
     ("F9", "bias plots: show or hide"),
     ("Up / Down", "move in a pane (the result shows whole)"),
     ("Enter on a result", "its whole paragraph"),
-    ("Tab / Shift+Tab", "query bar and panes"),
+    ("Tab / Shift+Tab", "next pane / back to the query bar"),
     ("Ctrl+P", "every action by name"),
     ("F1 / Ctrl+Q", "this help / quit"),
 ]
@@ -60,7 +60,7 @@ HELP = """\
 **Free text**: each pane shows the top results of its language's pool.
 **Question mode**: each pane runs the question's translation in its language against the whole
 multilingual pool; ✓ marks the relevant sentences (the answer, in every language). The query bar
-shows the question; type over it to go back to free text.
+shows the question, selected: what you type replaces it, back in free text.
 
 **Bias**: the plots compare each language's share of the top results (this query, and the
 session) with its share of the pool, which is what an unbiased retriever would give.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Console
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
@@ -101,7 +102,14 @@ class ResultPane(Vertical):
 
     Sentences take at most ``max_lines`` lines (None: whole sentences); the highlighted result
     is always shown whole. Results are drawn again whenever the pane's width changes.
+
+    Shift+Tab goes back to the query bar from any pane, and a key typed in a pane goes on in
+    the query bar: keys typed in a list would otherwise go nowhere.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("shift+tab", "app.focus_query", "Query bar", show=False)
+    ]
 
     def __init__(
         self,
@@ -239,6 +247,12 @@ class ResultPane(Vertical):
         index = event.option_index
         hits.replace_option_prompt_at_index(index, self._prompt(index, full=True))
         self._expanded = index
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character and event.character != " ":
+            event.stop()
+            event.prevent_default()
+            self.app.type_into_query(event.character)  # type: ignore[attr-defined]
 
     def selected_hit(self) -> Any:
         hits = self.query_one(OptionList)
