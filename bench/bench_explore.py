@@ -1,6 +1,9 @@
 """Benchmark: the explorer's start-up, first-ever start, and query latency.
 
     .venv/bin/python bench/bench_explore.py [--collection sample_data] [--model default]
+        [--backend openvino]
+
+The model runs with ``--backend`` (default ``openvino``, as ``xlir-tui explore`` runs it).
 
 1. first-ever start: a fresh ``python`` process launching the explorer headless with an empty
    cache (``XLIR_TUI_CACHE`` set to a new folder), so the embedded default model is built and
@@ -59,7 +62,9 @@ class Probe(ExplorerApp):
         print(f"READY {time.time():.6f}", flush=True)
         self.exit()
 
-Probe(collection=[sys.argv[1]], model=sys.argv[2]).run(headless=True, size=(120, 40))
+Probe(
+    collection=[sys.argv[1]], model=sys.argv[2], encoder_options={"backend": sys.argv[3]}
+).run(headless=True, size=(120, 40))
 """
 
 
@@ -68,14 +73,14 @@ def load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def launch(collection: str, model: str, env: dict[str, str] | None = None) -> dict:
+def launch(collection: str, model: str, backend: str, env: dict[str, str] | None = None) -> dict:
     """One headless launch: seconds from the spawn to the first frame, each stage and ready."""
     # a file, not ``python -c``: Textual reads the app class's source location
     probe = Path(tempfile.mkdtemp()) / "probe.py"
     probe.write_text(PROBE)
     t0 = time.time()
     res = subprocess.run(
-        [sys.executable, str(probe), collection, model],
+        [sys.executable, str(probe), collection, model, backend],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -97,12 +102,17 @@ def launch(collection: str, model: str, env: dict[str, str] | None = None) -> di
     return out
 
 
-async def latency(collection: str, model: str, n: int) -> dict:
+async def latency(collection: str, model: str, backend: str, n: int) -> dict:
     """Each question typed into the query bar as a new query (the live search every keystroke
     starts), timed from the change to the panes and the plots painted with its results."""
     from xlir_tui.tui.app import ExplorerApp
 
-    app = ExplorerApp(collection=[collection], model=model, langs=["en", "de", "zh"])
+    app = ExplorerApp(
+        collection=[collection],
+        model=model,
+        langs=["en", "de", "zh"],
+        encoder_options={"backend": backend},
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         while app.workspace is None:
             await pilot.pause(0.05)
@@ -139,17 +149,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collection", default=str(ROOT / "sample_data"))
     parser.add_argument("--model", default="default")
+    parser.add_argument("--backend", default="openvino", help="What runs the model.")
     parser.add_argument("--startups", type=int, default=5)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--skip-first-start", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "explore.json"))
     args = parser.parse_args()
-    print(f"before: {load()}")
+    print(f"before: {load()}; model {args.model}, backend {args.backend}")
     results: dict = {"load_before": os.getloadavg()}
 
     if not args.skip_first_start:
         with tempfile.TemporaryDirectory(prefix="xlir-fresh-cache-") as cache:
-            first = launch(args.collection, args.model, {"XLIR_TUI_CACHE": cache})
+            first = launch(args.collection, args.model, args.backend, {"XLIR_TUI_CACHE": cache})
         stages = ", ".join(f"{stage} at {t:.1f} s" for stage, t in first["stages"])
         print(
             f"first-ever start (empty cache): first frame {first['first_frame_s']:.2f} s, "
@@ -163,9 +174,13 @@ def main() -> int:
     from xlir_tui.systems import SystemSpec
 
     t = time.perf_counter()
-    Workspace.open(collection=[args.collection], spec=SystemSpec("dense", args.model))
+    Workspace.open(
+        collection=[args.collection],
+        spec=SystemSpec("dense", args.model),
+        encoder_options={"backend": args.backend},
+    )
     print(f"index ready (built or cached) in {time.perf_counter() - t:.1f} s")
-    runs = [launch(args.collection, args.model) for _ in range(args.startups)]
+    runs = [launch(args.collection, args.model, args.backend) for _ in range(args.startups)]
     starts = [r["first_frame_s"] for r in runs]
     ready = [r["ready_s"] for r in runs]
     print(
@@ -182,11 +197,11 @@ def main() -> int:
 
     real = cache_root()
     with tempfile.TemporaryDirectory(prefix="xlir-query-cache-") as fresh:
-        for part in ("models", "indexes", "collections"):
+        for part in ("models", "indexes", "collections", "exports"):
             if (real / part).is_dir():
                 (Path(fresh) / part).symlink_to(real / part)
         os.environ["XLIR_TUI_CACHE"] = fresh
-        lat = asyncio.run(latency(args.collection, args.model, args.queries))
+        lat = asyncio.run(latency(args.collection, args.model, args.backend, args.queries))
     print(
         f"query typed to results painted (encoded then, not cached), 3 panes and the plots at "
         f"120x40, {lat['queries']} queries: p50 {lat['p50_ms']:.0f} ms, p99 "
