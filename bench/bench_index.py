@@ -57,6 +57,10 @@ def main() -> int:
             f"bench: no data at {args.data} (xlir-tui data get xquad-r --from DIR)", file=sys.stderr
         )
         return 1
+    print(
+        f"before: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on "
+        f"{os.cpu_count()} CPUs (a shared machine: a loaded one is slower)"
+    )
     os.environ["XLIR_TUI_CACHE"] = tempfile.mkdtemp(prefix="xlir-bench-cache-")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -195,6 +199,7 @@ def main() -> int:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"after: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"written {args.out}")
     return 0
 

@@ -44,6 +44,10 @@ def main() -> int:
     if not Path(args.data).is_dir():
         print(f"bench: no data at {args.data}", file=sys.stderr)
         return 1
+    print(
+        f"before: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on "
+        f"{os.cpu_count()} CPUs (a shared machine: a loaded one is slower)"
+    )
     cache = args.cache or tempfile.mkdtemp(prefix="xlir-bench-cache-")
     os.environ["XLIR_TUI_CACHE"] = cache
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -118,6 +122,7 @@ def main() -> int:
     Path(args.out).write_text(
         json.dumps({"plain_encode_s": plain_s, "runs": runs, "cache": cache}, indent=2) + "\n"
     )
+    print(f"after: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"written {args.out}; cache {cache}")
     return 0
 
