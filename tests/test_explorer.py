@@ -164,6 +164,43 @@ async def test_languages_dialog_lists_every_language(tiny_model: Path) -> None:
         assert app.langs == ["ar", "hi", "ru", "el"]
 
 
+async def test_languages_dialog_space_then_enter_adds_a_pane(tiny_model: Path) -> None:
+    """What a new user did: Space on ar, then Enter. Enter applies (it used to tick ar off
+    again, and Apply then changed nothing, silently); a row says ticked or not and which pane
+    it becomes in plain text, not only by the colour of an X; a refusal is said in a line."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f5")
+        dialog = app.screen
+        choices = dialog.query_one(SelectionList)
+        values = [choices.get_option_at_index(i).value for i in range(choices.option_count)]
+        choices.highlighted = values.index("ar")
+        await pilot.press("space")
+        await pilot.pause()
+        rows = {v: choices.render_line(i).text for i, v in enumerate(values)}
+        assert rows["en"].startswith("[1] ") and rows["zh"].startswith("[3] ")
+        assert rows["ar"].startswith("[4] ") and rows["hi"].startswith("[ ] ")
+        assert "Panes, left to right:  en   de   zh   ar" in text_of(dialog.query_one("#order"))
+        choices.highlighted = values.index("hi")
+        await pilot.press("space")  # a fifth: refused, and said so
+        await pilot.press("enter")
+        assert app.screen is dialog
+        assert "not applied: choose 2 to 4 languages (5 ticked)" in text_of(
+            dialog.query_one("#error")
+        )
+        await pilot.press("space")  # hi off again
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: len(panes(app)) == 4)
+        assert app.langs == ["en", "de", "zh", "ar"]
+        # the same languages again: nothing to rebuild, but a word that Apply was heard
+        await pilot.press("f5")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert len(panes(app)) == 4
+        assert any("the panes stay en · de · zh · ar" in str(n.message) for n in app._notifications)
+
+
 async def test_compare_two_models(tiny_model: Path, other_model: Path) -> None:
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:

@@ -622,9 +622,15 @@ class ExplorerApp(App[None]):
             return
 
         def apply(langs: list[str] | None) -> None:
-            if langs:
-                self.langs = [None if x == "all" else x for x in langs]
-                self.rebuild_panes()
+            if not langs:
+                return
+            chosen: list[str | None] = [None if x == "all" else x for x in langs]
+            if chosen == self.langs:
+                # said, not silent: an Apply that changes nothing looked like a broken one
+                self.notify(f"the panes stay {' · '.join(langs)}")
+                return
+            self.langs = chosen
+            self.rebuild_panes()
 
         current = [x or "all" for x in self.langs]
         self.push_screen(
