@@ -49,7 +49,7 @@ KEYS = [
     ("Ctrl+N / Ctrl+R", "next / random question"),
     ("F4", "question mode: whole pool or own pools"),
     ("F5", "pane languages, 2 to 4"),
-    ("F6", "compare with a second system"),
+    ("F6", "compare with a second system (none: stop comparing)"),
     ("F7", "train a model and follow it"),
     ("F8", "change the theme"),
     ("F9", "bias plots: show or hide"),
@@ -314,6 +314,10 @@ class LanguagesScreen(Dialog):
         self.dismiss(None)
 
 
+STOP_COMPARING = "\0none"
+"""What the compare dialog returns for its ``none`` entry: no name a model or a path can have."""
+
+
 def recent_models(limit: int = 5) -> list[Path]:
     """Model folders trained lately: the outputs of the training runs started from the
     explorer (their settings are kept in the cache) and the folders under ``runs/``, newest
@@ -353,14 +357,21 @@ def shown_path(path: Path) -> str:
 class CompareScreen(Dialog):
     """Choose a second system to compare with the first: from a list (embedded models,
     lexical systems, the fusion, models trained lately) or by a path (completed as it is
-    typed) or a hub name."""
+    typed) or a hub name. While comparing, its first entry, ``none``, stops comparing (it is
+    listed, not only a key, so that the way back is where the way in was)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, main_model: str | None = None, trained: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        main_model: str | None = None,
+        trained: list[Path] | None = None,
+        comparing: str | None = None,
+    ) -> None:
         super().__init__()
         self.main_model = main_model
         self.trained = trained if trained is not None else recent_models()
+        self.comparing = comparing  # the name of the system compared now
 
     def choices(self) -> list[tuple[str, str]]:
         """(what is loaded, what the list says of it)."""
@@ -368,6 +379,8 @@ class CompareScreen(Dialog):
 
         main = embedded_name(self.main_model) if self.main_model else None
         out: list[tuple[str, str]] = []
+        if self.comparing:
+            out.append((STOP_COMPARING, f"stop comparing with {self.comparing}"))
         for name, model in EMBEDDED.items():
             if name != main:
                 default = " (default)" if embedded_name("default") == name else ""
@@ -387,7 +400,10 @@ class CompareScreen(Dialog):
         with Vertical(classes="dialog wide") as box:
             box.border_title = "Compare with a second system"
             yield Label("Choose one (Enter), or type a model folder or a hub name below.")
-            choices = [(shown_path(Path(v)), v, note) for v, note in self.choices()]
+            choices = [
+                ("none" if v == STOP_COMPARING else shown_path(Path(v)), v, note)
+                for v, note in self.choices()
+            ]
             pad = min(max(len(shown) for shown, _, _ in choices), 28)
             yield OptionList(
                 *(
@@ -412,7 +428,8 @@ class CompareScreen(Dialog):
     def on_mount(self) -> None:
         super().on_mount()
         choices = self.query_one("#choices", OptionList)
-        choices.highlighted = 0
+        # the first system, not none: F6 then Enter by habit should not stop comparing
+        choices.highlighted = 1 if self.comparing else 0
         choices.focus()
 
     @on(OptionList.OptionSelected, "#choices")
