@@ -985,6 +985,7 @@ class Terminal:
         from rich.console import Console
 
         self.cells = [[" "] * width for _ in range(height)]
+        self.written: set[tuple[int, int]] = set()  # (row, column) of the cells sent
         self.console = Console(width=width, color_system=None, force_terminal=True)
         app._display = self.display  # type: ignore[method-assign]
 
@@ -1009,6 +1010,7 @@ class Terminal:
                     continue
                 if 0 <= x < width:
                     self.cells[y][x] = token
+                    self.written.add((y, x))
                     if cells == 2 and x + 1 < width:
                         self.cells[y][x + 1] = ""
                 x += cells
@@ -1046,6 +1048,31 @@ async def test_a_pane_scrolled_into_view_is_drawn_whole(tiny_model: Path) -> Non
         lines = terminal.text().split("\n")
         assert " en " in lines[row.y][:40] and " de " in lines[row.y][40:]
         assert "1 more → (Tab)" in lines[row.bottom - 1][40:]
+
+
+async def test_new_results_repaint_the_gaps_between_panes(tiny_model: Path) -> None:
+    """Hindi and Thai results left stray glyphs in the one-column gaps between panes in tmux
+    (a terminal that measures a combining mark otherwise than Textual spills it there): new
+    results repaint the whole row, the gaps and borders included, as a scroll does."""
+    app = make_app(tiny_model, langs=["en", "hi", "th"])
+    terminal = Terminal(app, 120, 40)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        await pilot.pause(0.2)
+        terminal.written.clear()
+        await pilot.press(*" queen")
+        await settle(
+            app, pilot, lambda: all(p.result.query == "honey bee queen" for p in panes(app))
+        )
+        await pilot.pause(0.2)  # frames come on a timer
+        row = app.query_one("#panes").region
+        gaps = [p.region.x - 1 for p in panes(app)[1:]]
+        missed = [
+            (y, x) for y in range(row.y, row.bottom) for x in gaps if (y, x) not in terminal.written
+        ]
+        assert not missed, f"{len(missed)} gap cells not repainted, e.g. {missed[:3]}"
 
 
 async def test_typing_over_a_question_replaces_it(tiny_model: Path) -> None:

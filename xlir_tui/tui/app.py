@@ -441,6 +441,10 @@ class ExplorerApp(App[None]):
         panes = list(self.query(ResultPane))
         for pane, result in zip(panes, message.results, strict=False):
             pane.show(result)
+        # the whole row, as after a scroll: only the lists were sent otherwise, and a terminal
+        # that measures a Hindi or Thai combining mark otherwise than Textual left glyphs in
+        # the one-column gaps between panes, never painted over (tmux)
+        self.query_one("#panes", PaneRow).refresh()
         self.refresh_bias()
         self.last_elapsed_ms = message.elapsed_ms
         status = self.query_one("#status", Static)
