@@ -164,6 +164,43 @@ async def test_languages_dialog_lists_every_language(tiny_model: Path) -> None:
         assert app.langs == ["ar", "hi", "ru", "el"]
 
 
+async def test_languages_dialog_space_then_enter_adds_a_pane(tiny_model: Path) -> None:
+    """What a new user did: Space on ar, then Enter. Enter applies (it used to tick ar off
+    again, and Apply then changed nothing, silently); a row says ticked or not and which pane
+    it becomes in plain text, not only by the colour of an X; a refusal is said in a line."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f5")
+        dialog = app.screen
+        choices = dialog.query_one(SelectionList)
+        values = [choices.get_option_at_index(i).value for i in range(choices.option_count)]
+        choices.highlighted = values.index("ar")
+        await pilot.press("space")
+        await pilot.pause()
+        rows = {v: choices.render_line(i).text for i, v in enumerate(values)}
+        assert rows["en"].startswith("[1] ") and rows["zh"].startswith("[3] ")
+        assert rows["ar"].startswith("[4] ") and rows["hi"].startswith("[ ] ")
+        assert "Panes, left to right:  en   de   zh   ar" in text_of(dialog.query_one("#order"))
+        choices.highlighted = values.index("hi")
+        await pilot.press("space")  # a fifth: refused, and said so
+        await pilot.press("enter")
+        assert app.screen is dialog
+        assert "not applied: choose 2 to 4 languages (5 ticked)" in text_of(
+            dialog.query_one("#error")
+        )
+        await pilot.press("space")  # hi off again
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: len(panes(app)) == 4)
+        assert app.langs == ["en", "de", "zh", "ar"]
+        # the same languages again: nothing to rebuild, but a word that Apply was heard
+        await pilot.press("f5")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert len(panes(app)) == 4
+        assert any("the panes stay en · de · zh · ar" in str(n.message) for n in app._notifications)
+
+
 async def test_compare_two_models(tiny_model: Path, other_model: Path) -> None:
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:
@@ -179,11 +216,69 @@ async def test_compare_two_models(tiny_model: Path, other_model: Path) -> None:
                 and {p.result.system_name for p in panes(app)} == {"tiny", "other"}
             ),
         )
-        a, b = (p.result for p in panes(app))
+        a, b = (p.result for p in panes(app)[:2])  # en by each system, then de by each
+        assert [(p.pane.lang, p.pane.system) for p in panes(app)[2:]] == [("de", 0), ("de", 1)]
         assert a.query == b.query and [h.id for h in a.hits] != [h.id for h in b.hits]
         text = text_of(app.query_one("#bias-legend")) + text_of(app.query_one("#bias-text"))
         assert "tiny" in text and "other" in text
         assert len(app.query_one("#plot-query").series) == 3  # the pool, then both systems
+
+
+async def test_compare_mode_reaches_every_language(tiny_model: Path) -> None:
+    """Comparing with bm25 at 200x50 with en, de, zh: a pane per language and system, a
+    language's two side by side, Tab to the languages waiting to the right (the hints name
+    them), the plots below as in normal mode; F6's first entry, none, stops comparing."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=(200, 50)) as pilot:
+        await ready(app, pilot)
+        await compare_with(app, pilot, "bm25")
+        await settle(app, pilot, lambda: app.compare and len(panes(app)) == 6)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        shown = [(p.result.pane.lang, p.result.system_name) for p in panes(app)]
+        assert shown == [(x, s) for x in ("en", "de", "zh") for s in ("tiny", "bm25")]
+        await pilot.pause()
+        row = app.query_one("#panes")
+        assert row.scroll_x == 0 and "zh → (Tab)" in str(panes(app)[3].border_subtitle)
+        await tab_to(app, pilot, "hits-4")
+        await pilot.pause()
+        step = panes(app)[0].outer_size.width + 1
+        assert row.scroll_x == 2 * step  # by a whole language: de and zh in view
+        assert "← en" in str(panes(app)[2].border_subtitle)
+        assert panes(app)[5].border_subtitle is None
+        # the plots below the panes, both systems in them
+        assert app.screen.has_class("-bias-below") and app.query_one("#bias").display
+        assert len(app.query_one("#plot-query").series) == 3
+        await pilot.press("f1")
+        assert "none: stop comparing" in text_of(app.screen.query_one("#keys"))
+        await pilot.press("escape")
+        await pilot.press("f6")
+        choices = app.screen.query_one("#choices")
+        assert "stop comparing with bm25" in str(choices.get_option_at_index(0).prompt)
+        choices.highlighted = 0
+        await pilot.press("enter")
+        await settle(app, pilot, lambda: not app.compare and len(panes(app)) == 3)
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        assert {p.result.system_name for p in panes(app)} == {"tiny"}
+
+
+async def test_a_resized_terminal_gets_a_bias_line_of_its_width(tiny_model: Path) -> None:
+    """The one-line bias (plots hidden with F9) cut for 80 columns stayed cut at 200 after
+    the terminal grew: it is cut for the new width."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await compare_with(app, pilot, "bm25")
+        await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        await pilot.press("f9", "f9")  # the plots shown in the panes' place, then hidden
+        assert "…" in text_of(app.query_one("#strip"))
+        await pilot.resize_terminal(200, 50)
+        await settle(app, pilot, lambda: app.size == (200, 50))
+        await pilot.pause()
+        assert app.query_one("#strip").display
+        assert text_of(app.query_one("#strip")).rstrip().endswith("F9 plots")
 
 
 async def test_worker_error_is_shown_and_the_app_carries_on(
@@ -817,7 +912,7 @@ async def test_explore_with_a_fusion_beside_a_lexical_system(tiny_model: Path) -
         await pilot.press(*"Königin Eier")
         await pilot.press("enter")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
-        fused, lexical = (p.result for p in panes(app))
+        fused, lexical = (p.result for p in panes(app)[:2])  # de by each system
         assert fused.system_name == f"fusion({tiny_model.name}+bm25, rrf, 0.4/0.6)"
         assert lexical.system_name == "bm25" and "Königin" in lexical.hits[0].text
         # the pane shows the fusion of the parts' own scores over its language's pool
@@ -890,6 +985,7 @@ class Terminal:
         from rich.console import Console
 
         self.cells = [[" "] * width for _ in range(height)]
+        self.written: set[tuple[int, int]] = set()  # (row, column) of the cells sent
         self.console = Console(width=width, color_system=None, force_terminal=True)
         app._display = self.display  # type: ignore[method-assign]
 
@@ -914,6 +1010,7 @@ class Terminal:
                     continue
                 if 0 <= x < width:
                     self.cells[y][x] = token
+                    self.written.add((y, x))
                     if cells == 2 and x + 1 < width:
                         self.cells[y][x + 1] = ""
                 x += cells
@@ -951,6 +1048,31 @@ async def test_a_pane_scrolled_into_view_is_drawn_whole(tiny_model: Path) -> Non
         lines = terminal.text().split("\n")
         assert " en " in lines[row.y][:40] and " de " in lines[row.y][40:]
         assert "1 more → (Tab)" in lines[row.bottom - 1][40:]
+
+
+async def test_new_results_repaint_the_gaps_between_panes(tiny_model: Path) -> None:
+    """Hindi and Thai results left stray glyphs in the one-column gaps between panes in tmux
+    (a terminal that measures a combining mark otherwise than Textual spills it there): new
+    results repaint the whole row, the gaps and borders included, as a scroll does."""
+    app = make_app(tiny_model, langs=["en", "hi", "th"])
+    terminal = Terminal(app, 120, 40)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"honey bee")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        await pilot.pause(0.2)
+        terminal.written.clear()
+        await pilot.press(*" queen")
+        await settle(
+            app, pilot, lambda: all(p.result.query == "honey bee queen" for p in panes(app))
+        )
+        await pilot.pause(0.2)  # frames come on a timer
+        row = app.query_one("#panes").region
+        gaps = [p.region.x - 1 for p in panes(app)[1:]]
+        missed = [
+            (y, x) for y in range(row.y, row.bottom) for x in gaps if (y, x) not in terminal.written
+        ]
+        assert not missed, f"{len(missed)} gap cells not repainted, e.g. {missed[:3]}"
 
 
 async def test_typing_over_a_question_replaces_it(tiny_model: Path) -> None:

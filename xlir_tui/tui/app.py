@@ -33,6 +33,7 @@ from ..render import shorten
 from .messages import LoadProgress, ResultsReady, SystemAdded, WorkspaceReady
 from .screens import (
     SHORT,
+    STOP_COMPARING,
     CompareScreen,
     ErrorScreen,
     HelpScreen,
@@ -60,9 +61,15 @@ class PaneRow(HorizontalScroll, can_focus=False):
     """The row of panes: it shares its width among them again whenever that width changes,
     and when more panes than fit are shown, it moves by whole panes to the focused one.
 
+    In compare mode the panes come in groups of ``group`` (one language, each system), and
+    the row moves by whole groups, so that a language's panes are always seen side by side.
+
     Its overflow is hidden (see explorer.tcss): Textual would centre a focused pane, leaving
     halves of two panes in view; the borders of the panes at the edges say what waits beyond.
     """
+
+    group = 1
+    """Panes that stay together: the systems compared, else 1."""
 
     def on_resize(self) -> None:
         self.app.fit_panes()  # type: ignore[attr-defined]
@@ -79,10 +86,14 @@ class PaneRow(HorizontalScroll, can_focus=False):
             return
         step = panes[0].outer_size.width + 1  # a pane and its left margin
         fit = max(1, self.size.width // step) if step > 1 else len(panes)
+        group = self.group if fit % self.group == 0 else 1
         first = round(self.scroll_x / step) if step > 1 else 0
         if pane in panes:
             i = panes.index(pane)
-            first = i if i < first else i - fit + 1 if i >= first + fit else first
+            if i < first:
+                first = i - i % group
+            elif i >= first + fit:
+                first = -(-(i - fit + 1) // group) * group  # up to a whole group
         first = max(0, min(first, len(panes) - fit))
         x = first * step if step > 1 else 0
         if x != self.scroll_x:
@@ -91,14 +102,23 @@ class PaneRow(HorizontalScroll, can_focus=False):
             # results). force: the row's overflow is hidden, which refuses a plain scroll.
             self.scroll_to(x, None, animate=False, force=True, immediate=True)
             self.refresh()  # every cell of the row, the margins between panes included
+        left, right = panes[:first], panes[first + fit :]
         for i, p in enumerate(panes):
-            left, right = first, len(panes) - first - fit
             edge = []
-            if i == first and left > 0:
-                edge.append(f"← {left} more")
-            if i == first + fit - 1 and right > 0:
-                edge.append(f"{right} more → (Tab)")
+            if i == first and left:
+                edge.append(f"← {waiting(left, group)}")
+            if i == first + fit - 1 and right:
+                edge.append(f"{waiting(right, group)} → (Tab)")
             p.border_subtitle = " · ".join(edge) or None
+
+
+def waiting(panes: list[ResultPane], group: int) -> str:
+    """What waits beyond an edge of the pane row: ``N more``, or in compare mode (``group``
+    systems per language) the languages, since a count of panes would not say which."""
+    if group == 1:
+        return f"{len(panes)} more"
+    langs = dict.fromkeys(p.pane.lang or "all" for p in panes if p.pane is not None)
+    return " ".join(langs)
 
 
 def default_pane_count(width: int) -> int:
@@ -224,7 +244,7 @@ class ExplorerApp(App[None]):
         max_lines = None if height >= TALL else 2
         for pane in self.query(ResultPane):
             pane.set_max_lines(max_lines)
-        self.refresh_strip()
+        self.refresh_strip(width)
         self.call_after_refresh(self.fit_panes)
 
     def fit_panes(self) -> None:
@@ -235,11 +255,21 @@ class ExplorerApp(App[None]):
             return
         room = self.query_one("#panes").size.width or self.size.width
         fit = max(1, min(len(panes), room // PANE_MIN))
+        row = self.query_one("#panes", PaneRow)
+        row.group = 2 if self.comparing() else 1
+        if fit > row.group:
+            fit -= fit % row.group  # a language's panes side by side, never split by an edge
         width: int | str = "1fr" if fit == len(panes) else room // fit - 1  # - the left margin
-        for pane in panes:
+        # the columns the panes leave over, after the last one: without them the row, scrolled
+        # to its end, stopped short of a whole pane and showed a sliver of the one before
+        spare = 0 if isinstance(width, str) else room - fit * (width + 1)
+        for i, pane in enumerate(panes):
             if pane.styles.width is None or str(pane.styles.width) != str(width):
                 pane.styles.width = width
-        self.call_after_refresh(self.query_one("#panes", PaneRow).show_pane)
+            right = spare if i == len(panes) - 1 else 0
+            if pane.styles.margin.right != right:
+                pane.styles.margin = (0, right, 0, 1)
+        self.call_after_refresh(row.show_pane)
 
     def on_resize(self, event: events.Resize) -> None:
         self.arrange((event.size.width, event.size.height))
@@ -411,6 +441,10 @@ class ExplorerApp(App[None]):
         panes = list(self.query(ResultPane))
         for pane, result in zip(panes, message.results, strict=False):
             pane.show(result)
+        # the whole row, as after a scroll: only the lists were sent otherwise, and a terminal
+        # that measures a Hindi or Thai combining mark otherwise than Textual left glyphs in
+        # the one-column gaps between panes, never painted over (tmux)
+        self.query_one("#panes", PaneRow).refresh()
         self.refresh_bias()
         self.last_elapsed_ms = message.elapsed_ms
         status = self.query_one("#status", Static)
@@ -428,13 +462,17 @@ class ExplorerApp(App[None]):
         self.rebuild_panes()
 
     # -- panes and queries -------------------------------------------------------------------
+    def comparing(self) -> bool:
+        """Compare mode with its second system loaded."""
+        return self.compare and self.workspace is not None and len(self.workspace.systems) > 1
+
     def pane_specs(self) -> list[Any]:
+        """The panes: one per language, or in compare mode one per language and system, a
+        language's systems side by side (every chosen language stays reachable with Tab)."""
         from ..session import Pane
 
-        if self.compare and self.workspace is not None and len(self.workspace.systems) > 1:
-            lang = self.langs[0] if self.langs else None
-            return [Pane(lang, 0, self.restrict), Pane(lang, 1, self.restrict)]
-        return [Pane(lang, 0, self.restrict) for lang in self.langs]
+        systems = (0, 1) if self.comparing() else (0,)
+        return [Pane(lang, s, self.restrict) for lang in self.langs for s in systems]
 
     def rebuild_panes(self, live: bool = False) -> None:
         if self.workspace is None:
@@ -544,14 +582,18 @@ class ExplorerApp(App[None]):
         )
         self.refresh_strip()
 
-    def refresh_strip(self) -> None:
+    def refresh_strip(self, width: int | None = None) -> None:
+        """The one-line bias under the panes, cut to ``width`` columns: the new width in a
+        resize (``self.size`` is still the old one then, and a line cut for 80 columns stayed
+        cut at 200), else the terminal's."""
         strip = self.query_one("#strip", Static)
         ws = self.workspace
         if ws is None:
             strip.update("")
             return
         names = ws.names if self.compare else ws.names[:1]
-        line = bias_line(self.last_results, ws.expected, names, ws.k, self.size.width - 2)
+        width = self.size.width if width is None else width
+        line = bias_line(self.last_results, ws.expected, names, ws.k, width - 2)
         strip.update(line, layout=False)  # one row
 
     @on(OptionList.OptionSelected, ".hits")
@@ -622,9 +664,15 @@ class ExplorerApp(App[None]):
             return
 
         def apply(langs: list[str] | None) -> None:
-            if langs:
-                self.langs = [None if x == "all" else x for x in langs]
-                self.rebuild_panes()
+            if not langs:
+                return
+            chosen: list[str | None] = [None if x == "all" else x for x in langs]
+            if chosen == self.langs:
+                # said, not silent: an Apply that changes nothing looked like a broken one
+                self.notify(f"the panes stay {' · '.join(langs)}")
+                return
+            self.langs = chosen
+            self.rebuild_panes()
 
         current = [x or "all" for x in self.langs]
         self.push_screen(
@@ -637,7 +685,11 @@ class ExplorerApp(App[None]):
             return
 
         def chosen(spec: str | None) -> None:
-            if spec:
+            if spec == STOP_COMPARING:
+                self.compare = False
+                self.notify(f"{self.workspace.names[0]} alone again")
+                self.rebuild_panes()
+            elif spec:
                 self.query_one("#status", Static).update(f"loading {spec} ...")
                 self.load_second_model(spec)
 
@@ -645,8 +697,10 @@ class ExplorerApp(App[None]):
 
         encoder = self.workspace.systems[0].encoder
         trained = list(dict.fromkeys([*self.trained, *recent_models()]))
+        comparing = self.workspace.names[1] if self.comparing() else None
         self.push_screen(
-            CompareScreen(encoder.spec if encoder is not None else None, trained), chosen
+            CompareScreen(encoder.spec if encoder is not None else None, trained, comparing),
+            chosen,
         )
 
     def action_train(self) -> None:

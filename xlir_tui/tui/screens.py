@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import (
     Button,
@@ -30,7 +33,7 @@ from textual.widgets import (
     SelectionList,
     Static,
 )
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from ..errors import XlirError
@@ -46,7 +49,7 @@ KEYS = [
     ("Ctrl+N / Ctrl+R", "next / random question"),
     ("F4", "question mode: whole pool or own pools"),
     ("F5", "pane languages, 2 to 4"),
-    ("F6", "compare with a second system"),
+    ("F6", "compare with a second system (none: stop comparing)"),
     ("F7", "train a model and follow it"),
     ("F8", "change the theme"),
     ("F9", "bias plots: show or hide"),
@@ -197,9 +200,40 @@ class QuestionPicker(Dialog):
         self.dismiss(event.option.id)
 
 
+class LanguageList(SelectionList[str]):
+    """The languages dialog's list: each row starts with ``[n]``, the pane it will be (left
+    to right), or ``[ ]`` when it is not ticked, and Enter applies the dialog.
+
+    SelectionList's own ``▐X▌`` differs between ticked and unticked only by the colour of the
+    X, which some terminals (tmux with few colours) hardly show; and its Enter toggles the row
+    again, so Space then Enter untoggled what was just ticked, and Apply then changed nothing.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "screen.apply", "Apply", show=False)]
+
+    def render_line(self, y: int) -> Strip:
+        line = OptionList.render_line(self, y)  # the prompt, without SelectionList's button
+        index = self.scroll_offset.y + y
+        try:
+            value = self.get_option_at_index(index).value
+        except OptionDoesNotExist:
+            return line
+        chosen = list(self.selected)
+        base = next(iter(line)).style or self.rich_style
+        meta = Style(meta={"option": index})  # a click on the mark toggles the row
+        if value in chosen:
+            n = chosen.index(value) + 1
+            mark = f"[{n}]" if n < 10 else "[+]"
+            color = self.get_component_rich_style("selection-list--button-selected").color
+            style = base + Style(bold=True, color=color) + meta
+        else:
+            mark, style = "[ ]", base + Style(dim=True) + meta
+        return Strip([Segment(mark, style), Segment(" ", base), *line])
+
+
 class LanguagesScreen(Dialog):
     """Choose 2 to 4 pane languages (or ``all``, the whole pool), in the order they are
-    ticked."""
+    ticked; a line under the list shows the panes as they will be, or why Apply would refuse."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -215,8 +249,10 @@ class LanguagesScreen(Dialog):
         choices = [*self.available, "all"]
         with Vertical(classes="dialog") as box:
             box.border_title = "Pane languages"
-            yield Label("Tick 2 to 4 (Space); panes follow the order you tick them in.")
-            yield SelectionList[str](
+            yield Label(
+                "Tick 2 to 4 (Space); panes follow the order you tick them in. Enter applies."
+            )
+            yield LanguageList(
                 *(
                     Selection(
                         Text.assemble(
@@ -231,6 +267,7 @@ class LanguagesScreen(Dialog):
                 ),
                 id="langs",
             )
+            yield Static("", id="order")
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield KeyButton("Apply", variant="primary", id="apply")
@@ -245,13 +282,29 @@ class LanguagesScreen(Dialog):
         for lang in self.current:
             chosen.select(lang)
         chosen.focus()
+        self._show_order()
+
+    @on(SelectionList.SelectedChanged)
+    def _show_order(self) -> None:
+        """The panes, left to right, as Apply would make them; the refusal goes away as soon
+        as the count is right again."""
+        chosen = list(self.query_one(SelectionList).selected)
+        line = Text("Panes, left to right: ", style="bold")
+        for lang in chosen:
+            line.append_text(lang_tag(lang) if lang != "all" else Text(" all ", "reverse"))
+            line.append(" ")
+        if not chosen:
+            line.append("none ticked", style="dim")
+        self.query_one("#order", Static).update(line)
+        if 2 <= len(chosen) <= 4:
+            self.query_one("#error", Static).update("")
 
     @on(Button.Pressed, "#apply")
-    def _apply(self) -> None:
+    def action_apply(self) -> None:
         chosen = list(self.query_one(SelectionList).selected)
         if not 2 <= len(chosen) <= 4:
             self.query_one("#error", Static).update(
-                f"choose 2 to 4 languages ({len(chosen)} ticked)"
+                f"not applied: choose 2 to 4 languages ({len(chosen)} ticked)"
             )
         else:
             self.dismiss(chosen)
@@ -259,6 +312,10 @@ class LanguagesScreen(Dialog):
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
+
+
+STOP_COMPARING = "\0none"
+"""What the compare dialog returns for its ``none`` entry: no name a model or a path can have."""
 
 
 def recent_models(limit: int = 5) -> list[Path]:
@@ -300,14 +357,21 @@ def shown_path(path: Path) -> str:
 class CompareScreen(Dialog):
     """Choose a second system to compare with the first: from a list (embedded models,
     lexical systems, the fusion, models trained lately) or by a path (completed as it is
-    typed) or a hub name."""
+    typed) or a hub name. While comparing, its first entry, ``none``, stops comparing (it is
+    listed, not only a key, so that the way back is where the way in was)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, main_model: str | None = None, trained: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        main_model: str | None = None,
+        trained: list[Path] | None = None,
+        comparing: str | None = None,
+    ) -> None:
         super().__init__()
         self.main_model = main_model
         self.trained = trained if trained is not None else recent_models()
+        self.comparing = comparing  # the name of the system compared now
 
     def choices(self) -> list[tuple[str, str]]:
         """(what is loaded, what the list says of it)."""
@@ -315,6 +379,8 @@ class CompareScreen(Dialog):
 
         main = embedded_name(self.main_model) if self.main_model else None
         out: list[tuple[str, str]] = []
+        if self.comparing:
+            out.append((STOP_COMPARING, f"stop comparing with {self.comparing}"))
         for name, model in EMBEDDED.items():
             if name != main:
                 default = " (default)" if embedded_name("default") == name else ""
@@ -334,7 +400,10 @@ class CompareScreen(Dialog):
         with Vertical(classes="dialog wide") as box:
             box.border_title = "Compare with a second system"
             yield Label("Choose one (Enter), or type a model folder or a hub name below.")
-            choices = [(shown_path(Path(v)), v, note) for v, note in self.choices()]
+            choices = [
+                ("none" if v == STOP_COMPARING else shown_path(Path(v)), v, note)
+                for v, note in self.choices()
+            ]
             pad = min(max(len(shown) for shown, _, _ in choices), 28)
             yield OptionList(
                 *(
@@ -359,7 +428,8 @@ class CompareScreen(Dialog):
     def on_mount(self) -> None:
         super().on_mount()
         choices = self.query_one("#choices", OptionList)
-        choices.highlighted = 0
+        # the first system, not none: F6 then Enter by habit should not stop comparing
+        choices.highlighted = 1 if self.comparing else 0
         choices.focus()
 
     @on(OptionList.OptionSelected, "#choices")
