@@ -758,7 +758,10 @@ async def test_a_model_that_fails_to_load_shows_its_error_and_exits_1(
     app = make_app(broken)
     async with app.run_test(size=(80, 24)) as pilot:
         deadline = time.time() + 60
-        while time.time() < deadline and not isinstance(app.screen, ErrorScreen):
+        # the screen is pushed before it has composed: wait for its text too
+        while time.time() < deadline and not (
+            isinstance(app.screen, ErrorScreen) and app.screen.query("#error-text")
+        ):
             await pilot.pause(0.1)  # (settle would raise the worker's error)
         shown = text_of(app.screen.query_one("#error-text"))
         assert str(broken) in shown and "cannot load model" in shown

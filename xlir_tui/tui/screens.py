@@ -461,6 +461,9 @@ class ErrorScreen(Dialog):
     load): the whole error, and a way out with a non-zero exit status."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "quit_failed", "Quit")]
+    # focused by Textual once the screen is shown (not from on_mount, which can run while the
+    # app is closing and the button is gone)
+    AUTO_FOCUS = "#quit"
 
     def __init__(self, title: str, error: str) -> None:
         super().__init__()
@@ -479,10 +482,6 @@ class ErrorScreen(Dialog):
             )
             with Horizontal(classes="buttons"):
                 yield KeyButton("Quit", variant="error", id="quit")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#quit", Button).focus()
 
     @on(Button.Pressed, "#quit")
     def action_quit_failed(self) -> None:
