@@ -23,6 +23,10 @@ then a paired bootstrap interval and randomisation test, Holm-corrected), per-la
 the alpha sweep, reference rows, the paper's figures and the commands. Before the study is
 complete it writes an interim page from the seeds whose three runs are done, saying what remains.
 The reading of the figures at the end of that page is written by hand and kept across runs.
+
+Other settings (another scale, learning rate, number of steps ...) go in a folder of their own
+named after this study's, ``--records docs/records/study-<name>``, usually with ``--only`` to
+train one run of the plan; the page shows each such run beside the same run of this study.
 """
 
 from __future__ import annotations
@@ -277,7 +281,7 @@ def main() -> int:
             print("scoring the untrained default ...", flush=True)
             entry, queries = evaluate(args.base, args.eval, args.backend)
             save_record(records, "reference-default", {"run": "untrained", **entry}, queries)
-        if not (records / "references.json").exists():
+        if not (records / "references.json").exists() and only is None:
             print("scoring the lexical systems and fusions ...", flush=True)
             refs = [evaluate_system(s, args.eval, args.backend, f) for s, f in REFERENCE_SYSTEMS]
             (records / "references.json").write_text(json.dumps(refs, indent=1) + "\n")

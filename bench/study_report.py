@@ -82,11 +82,7 @@ def write_page(
         f"`{records.relative_to(ROOT)}`):",
         "",
         "```bash",
-        ".venv/bin/python bench/study.py"
-        + (f" --steps {settings['steps']}" if settings["steps"] != 150 else "")
-        + (f" --lr {settings['lr']}" if settings["lr"] != 3e-5 else "")
-        + (" --freeze-embeddings" if settings["freeze_embeddings"] else "")
-        + (f" --backend {settings['backend']}" if settings["backend"] != "openvino" else ""),
+        _study_command(settings),
         "```",
         "",
         "which trains each run with `xlir-tui train`, for example:",
@@ -148,10 +144,135 @@ def write_page(
     lines += _comparisons(records, by_strategy, args.resamples)
     lines += _per_language(recs, by_strategy, langs)
     lines += _sweep(records, seeds[0], alphas)
+    lines += _other_settings(records, settings, recs, by_strategy)
     out = Path(args.doc)
     text = out.read_text() if out.exists() else ""
     kept = text[text.index(READING) :] if READING in text else ""
     out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
+
+
+# study.py's defaults: a setting equal to its default is not written into a command
+DEFAULTS: dict[str, Any] = {
+    "base": "default",
+    "steps": 150,
+    "batch_size": 32,
+    "lr": 3e-5,
+    "max_seq_length": 96,
+    "scale": 20.0,
+    "warmup_steps": 0,
+    "freeze_embeddings": False,
+    "hard_negatives": False,
+    "passage_context": False,
+    "backend": "openvino",
+    "train": "mlqa-r",
+    "eval": "xquad-r",
+}
+
+
+def _flags(settings: dict[str, Any]) -> list[str]:
+    """The study.py flags that give ``settings`` (those that differ from its defaults)."""
+    out = []
+    for key, value in settings.items():
+        if DEFAULTS.get(key) == value:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key in ("train", "eval"):
+            out.append(f"{flag} ../shared/data/{value}")
+        elif isinstance(value, bool):
+            out.append(flag if value else "")
+        else:
+            out.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return [x for x in out if x]
+
+
+def _study_command(settings: dict[str, Any], *extra: str) -> str:
+    return " ".join([".venv/bin/python bench/study.py", *_flags(settings), *extra])
+
+
+def _other_settings(
+    records: Path,
+    settings: dict[str, Any],
+    recs: dict[str, dict[str, Any]],
+    by: dict[str, list[str]],
+) -> list[str]:
+    """Runs of this study's plan under other settings, each kept in a folder of its own beside
+    this study's (``--records <this>-<name>``), shown beside the same run here.
+
+    One seed each: a first look at what moves the figures, read against the spread between
+    this study's seeds, not a test (a paired test over queries would ignore that spread)."""
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    for folder in sorted(records.parent.glob(f"{records.name}-*")):
+        if not (folder / "study.json").exists():
+            continue
+        other = json.loads((folder / "study.json").read_text())["settings"]
+        changed = {k: v for k, v in other.items() if settings.get(k) != v}
+        said = ", ".join(_setting(k, v) for k, v in changed.items())
+        for path in sorted(folder.glob("*.json")):
+            if path.stem in ("study", "references", "reference-default"):
+                continue
+            entry = json.loads(path.read_text())
+            rows.append(
+                (
+                    said or "(same settings)",
+                    _study_command(
+                        other, "--records", str(folder.relative_to(ROOT)), "--only", entry["run"]
+                    ),
+                    entry,
+                )
+            )
+    if not rows:
+        return []
+    rows.sort(key=lambda row: row[2]["run"])  # each run's variants under it
+    spread = (
+        {
+            k: statistics.stdev(_figures(recs[n])[k] for n in by["hybrid"])
+            for k in ("mono", "multi", "rd")
+        }
+        if len(by["hybrid"]) > 1
+        else None
+    )
+    lines = [
+        "## Other settings, one seed each",
+        "",
+        "Each run below changes this study's settings as its first column says and is shown "
+        "under the same run of this study. One seed each: a first look, not a test"
+        + (
+            f"; the standard deviation between this study's hybrid seeds (mono "
+            f"{spread['mono']:.3f}, multi {spread['multi']:.3f} mAP, rank distance "
+            f"{spread['rd']:.0f}) is the yardstick for a difference."
+            if spread
+            else "."
+        ),
+        "",
+        "| settings | run | mono mAP | cross mAP | multi mAP | multi R@10 | rank distance | "
+        "own@10 | training |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    shown_here: set[str] = set()
+    for said, _, entry in rows:
+        here = records / f"{entry['run']}.json"
+        if entry["run"] not in shown_here and here.exists():
+            shown_here.add(entry["run"])
+            lines.append(_row("this study", json.loads(here.read_text())))
+        lines.append(_row(said, entry))
+    lines += ["", "Each written by (then the page by this study's command above):", "", "```bash"]
+    lines += [command for _, command, _ in rows]
+    return [*lines, "```", ""]
+
+
+def _setting(key: str, value: Any) -> str:
+    name = key.replace("_", " ")
+    if isinstance(value, bool):
+        return name if value else f"no {name}"
+    return f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+
+
+def _row(label: str, entry: dict[str, Any]) -> str:
+    f = _figures(entry)
+    return (
+        f"| {label} | {entry['run']} | {f['mono']:.3f} | {f['cross']:.3f} | {f['multi']:.3f} | "
+        f"{f['r10']:.3f} | {f['rd']:.1f} | {f['own']:.2f} | {entry['train_s'] / 60:.1f} min |"
+    )
 
 
 def _references(records: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -184,18 +305,29 @@ def _comparisons(records: Path, by: dict[str, list[str]], resamples: int) -> lis
             [(other, averaged[other]), ("hybrid", averaged["hybrid"])], resamples=resamples
         )
     adjusted = holm([c.p for c in results])
+    between = (
+        holm([_between_seeds(records, by, c.baseline, c.setting, c.metric) for c in results])
+        if len(by["hybrid"]) > 1
+        else [float("nan")] * len(results)
+    )
     lines = [
         "## Hybrid against mono and against cross, query by query",
         "",
         "Each query's AP (and rank distance) averaged over the seeds of a strategy, then paired "
         "by query: the mean difference (hybrid minus the other), its 95% percentile-bootstrap "
         f"interval over queries, and a paired randomisation test ({resamples} resamples, seed "
-        f"0), Holm-corrected over these {len(results)} comparisons (`xlir_tui/compare.py`).",
+        f"0), Holm-corrected over these {len(results)} comparisons (`xlir_tui/compare.py`). "
+        "That test holds the seeds fixed: it asks whether these models differ, not whether "
+        "another draw of seeds would order them the same. The last column asks the second "
+        "question, as far as a few seeds can: Welch's t-test between the strategies' per-seed "
+        f"figures ({len(by['hybrid'])} seeds each, `scipy.stats.ttest_ind`), Holm-corrected "
+        "the same way.",
         "",
-        "| hybrid against | setting | difference | 95% interval | p (Holm) | |",
-        "|---|---|---|---|---|---|",
+        "| hybrid against | setting | difference | 95% interval | p (Holm) | | p between seeds "
+        "(Holm) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for c, p in zip(results, adjusted, strict=True):
+    for c, p, q in zip(results, adjusted, between, strict=True):
         digits = 1 if c.metric == "rank_distance" else 4
         what = "rank distance" if c.metric == "rank_distance" else "AP"
         verdict = ""
@@ -204,9 +336,25 @@ def _comparisons(records: Path, by: dict[str, list[str]], resamples: int) -> lis
             verdict = "hybrid better" if better else "hybrid worse"
         lines.append(
             f"| {c.baseline} | {c.setting} {what} | {c.mean_difference:+.{digits}f} | "
-            f"[{c.ci95[0]:+.{digits}f}, {c.ci95[1]:+.{digits}f}] | {p:.2g} | {verdict} |"
+            f"[{c.ci95[0]:+.{digits}f}, {c.ci95[1]:+.{digits}f}] | {p:.2g} | {verdict} | "
+            f"{q:.2g} |"
         )
     return [*lines, ""]
+
+
+def _between_seeds(
+    records: Path, by: dict[str, list[str]], other: str, setting: str, metric: str
+) -> float:
+    """Welch's t-test p between hybrid's and ``other``'s per-seed figure (mAP or mean rank
+    distance, as the summary table has it) in ``setting``: each seed one observation."""
+    from scipy.stats import ttest_ind
+
+    key = "map" if metric == "ap" else metric
+
+    def per_seed(strategy: str) -> list[float]:
+        return [_record(records, name)["summary"][setting][key] for name in by[strategy]]
+
+    return float(ttest_ind(per_seed("hybrid"), per_seed(other), equal_var=False).pvalue)
 
 
 def _per_language(
