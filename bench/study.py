@@ -193,7 +193,7 @@ def check_settings(records: Path, settings: dict[str, Any]) -> str | None:
     return ", ".join(diff) or None
 
 
-def main() -> int:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", default=str(DATA / "mlqa-r"))
     parser.add_argument("--eval", default=str(DATA / "xquad-r"))
@@ -225,7 +225,19 @@ def main() -> int:
     )
     parser.add_argument("--report", action="store_true", help="Only write the page.")
     parser.add_argument("--resamples", type=int, default=10000)
-    args = parser.parse_args()
+    return parser
+
+
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """What makes one study differ from another (kept in ``study.json``)."""
+    settings = {k: getattr(args, k) for k in SETTINGS}
+    settings["train"] = Path(args.train).name
+    settings["eval"] = Path(args.eval).name
+    return settings
+
+
+def main() -> int:
+    args = make_parser().parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         seeds = [int(x) for x in args.seeds.split(",")]
@@ -240,9 +252,7 @@ def main() -> int:
         if not Path(p).is_dir():
             return fail(f"no data at {p}")
     records = Path(args.records)
-    settings = {k: getattr(args, k) for k in SETTINGS}
-    settings["train"] = Path(args.train).name
-    settings["eval"] = Path(args.eval).name
+    settings = settings_of(args)
     changed = check_settings(records, settings)
     if changed:
         return fail(

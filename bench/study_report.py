@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from study import PAPER, READING, ROOT, STRATEGIES, run_id
+from study import PAPER, READING, ROOT, STRATEGIES, make_parser, run_id, settings_of
 
 from xlir_tui.compare import compare, holm
 
@@ -79,7 +79,7 @@ def write_page(
         + f"; then scored zero-shot on the whole of XQuAD-R (13,090 questions, 13,014 candidates "
         f"in 11 languages), which no run saw, encoding with the `{settings['backend']}` backend. "
         "Written by (resumable; the records of every run are in "
-        f"`{records.relative_to(ROOT)}`):",
+        f"`{_shown_path(records)}`):",
         "",
         "```bash",
         _study_command(settings),
@@ -151,29 +151,18 @@ def write_page(
     out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
 
 
-# study.py's defaults: a setting equal to its default is not written into a command
-DEFAULTS: dict[str, Any] = {
-    "base": "default",
-    "steps": 150,
-    "batch_size": 32,
-    "lr": 3e-5,
-    "max_seq_length": 96,
-    "scale": 20.0,
-    "warmup_steps": 0,
-    "freeze_embeddings": False,
-    "hard_negatives": False,
-    "passage_context": False,
-    "backend": "openvino",
-    "train": "mlqa-r",
-    "eval": "xquad-r",
-}
+def _shown_path(path: Path) -> str:
+    """A path as the page's commands give it: from the project's root when it is inside."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _flags(settings: dict[str, Any]) -> list[str]:
     """The study.py flags that give ``settings`` (those that differ from its defaults)."""
+    defaults = settings_of(make_parser().parse_args([]))
     out = []
     for key, value in settings.items():
-        if DEFAULTS.get(key) == value:
+        if defaults.get(key) == value:
             continue
         flag = "--" + key.replace("_", "-")
         if key in ("train", "eval"):
@@ -214,9 +203,7 @@ def _other_settings(
             rows.append(
                 (
                     said or "(same settings)",
-                    _study_command(
-                        other, "--records", str(folder.relative_to(ROOT)), "--only", entry["run"]
-                    ),
+                    _study_command(other, "--records", _shown_path(folder), "--only", entry["run"]),
                     entry,
                 )
             )
