@@ -213,7 +213,12 @@ def make_parser() -> argparse.ArgumentParser:
         "--backend", default="openvino", help="Encoding backend of the evaluations."
     )
     parser.add_argument("--records", default=str(ROOT / "docs" / "records" / "study"))
-    parser.add_argument("--runs", default=str(ROOT / "bench" / "results" / "study"))
+    parser.add_argument(
+        "--runs",
+        default=None,
+        help="Where the trained models go (default: bench/results/<the --records folder's name>, "
+        "so a study under other settings never overwrites this one's models).",
+    )
     parser.add_argument("--doc", default=str(ROOT / "docs" / "training.md"))
     parser.add_argument("--status", action="store_true", help="Say what is done; run nothing.")
     parser.add_argument("--max-runs", type=int, default=None, help="Stop after this many runs.")
@@ -238,6 +243,8 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> int:
     args = make_parser().parse_args()
+    if args.runs is None:
+        args.runs = str(ROOT / "bench" / "results" / Path(args.records).name)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         seeds = [int(x) for x in args.seeds.split(",")]
