@@ -127,6 +127,10 @@ def test_settings_are_named_as_they_were_given(tmp_path: Path) -> None:
     with pytest.raises(XlirError) as e:
         config.validate()
     assert str(e.value) == "--alpha must be between 0 and 1, got 3.0"
+    # where a setting came from is no setting of its own
+    cfg.write_text("_sources = 1\n")
+    with pytest.raises(XlirError, match="unknown setting '_sources'"):
+        TrainConfig.from_toml(cfg)
 
 
 @pytest.mark.slow

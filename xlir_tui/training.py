@@ -441,7 +441,9 @@ RENAMED = {"lang": "file_lang"}
 def _types() -> dict[str, tuple[Any, bool]]:
     """Each setting's type without ``None``, and whether ``None`` is allowed."""
     out = {}
-    for name, hint in typing.get_type_hints(TrainConfig).items():
+    hints = typing.get_type_hints(TrainConfig)
+    for name in _FIELDS:  # the settings, not the class's own attributes
+        hint = hints[name]
         args = typing.get_args(hint)
         if type(None) in args:
             out[name] = (next(a for a in args if a is not type(None)), True)
