@@ -693,8 +693,8 @@ def disk_need(config: TrainConfig, size: ModelSize, total: int, done: int = 0) -
     if config.early_stopping is not None:
         need += model
     what = (
-        f"the model {human_bytes(model)}, a checkpoint (the model and its optimizer state) "
-        f"{human_bytes(checkpoint)}" + (f", {at_once} at a time" if at_once > 1 else "")
+        f"the model {human_bytes(model)}, a checkpoint {human_bytes(checkpoint)} with the "
+        "optimizer state" + (f", {at_once} at a time" if at_once > 1 else "")
     )
     return need, what
 
