@@ -136,3 +136,73 @@ def test_data_get_rejects_a_wrong_copy(capsys, tmp_path: Path, sample_dir: Path)
     )
     assert code == 1 and "answerable questions" in err
     assert not (tmp_path / "out").exists()
+
+
+def _commands() -> list[list[str]]:
+    """Every command path of the tool: [], ["index"], ["data", "get"], ..."""
+    from typer.main import get_command
+
+    from xlir_tui.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(cmd, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(get_command(app), [])
+    return paths
+
+
+def test_every_help_page_speaks_the_tools_words(capsys, monkeypatch) -> None:
+    """Values as <path>, <int>, <float>, <text>; no Python type, nothing beside a flag."""
+    monkeypatch.setenv("COLUMNS", "300")
+    paths = _commands()
+    assert ["train"] in paths and ["data", "get"] in paths and len(paths) >= 9
+    for path in paths:
+        code, out, err = run_cli([*path, "--help"], capsys)
+        assert code == 0 and "Usage" in out, (path, err)
+        for word in ("<str>", "<bool>", "<list", "<Path", "<int | None>", "list["):
+            assert word not in out, (path, word)
+        for line in out.splitlines():
+            if "--help" in line:
+                assert "<" not in line, line  # a flag takes no value
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    line = next(x for x in out.splitlines() if " --out " in x)
+    assert "<path>" in line and "[required]" in line and "*" in line
+    line = next(x for x in out.splitlines() if "COLLECTION" in x and "<path>" in x)
+    assert "[required]" in line
+    assert "<int>" in next(x for x in out.splitlines() if " --steps " in x)
+    assert "<float>" in next(x for x in out.splitlines() if " --alpha " in x)
+    assert "<text>" in next(x for x in out.splitlines() if " --strategy " in x)
+    assert "<path>" in next(x for x in out.splitlines() if " --eval " in x)
+    assert "<" not in next(x for x in out.splitlines() if " --hard-negatives " in x)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["index", "sample_data"],
+        ["search"],
+        ["search", "idx"],
+        ["bias-report"],
+        ["train"],
+        ["train", "sample_data"],
+        ["translate", "sample_data", "--to", "de", "--out", "x"],
+        ["translate", "sample_data", "--mt", "m", "--to", "de"],
+        ["data", "get"],
+        ["data", "stats"],
+        ["explore", "--k", "x"],
+        ["index", "sample_data", "--out", "x", "--m", "many"],
+        ["train", "sample_data", "--out", "x", "--alpha", "half"],
+        ["train", "sample_data", "--out", "x", "--no-such-flag"],
+    ],
+)
+def test_a_command_line_that_does_not_parse_is_status_2_everywhere(capsys, args) -> None:
+    """A missing argument or option, an unknown option, a value that is not of its type: the
+    same status (2) and the same one line whichever command it is."""
+    code, _, err = run_cli(args, capsys)
+    assert code == 2, (args, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"xlir-tui {args[0]}" in err and "--help" in err, err

@@ -1159,3 +1159,28 @@ async def test_own_pool_runs_stay_out_of_the_session_figures(tiny_model: Path) -
         assert app.workspace.stats[0].summary() == before
         await pilot.press("ctrl+n")  # a new question counts
         await settle(app, pilot, lambda: app.workspace.stats[0].queries == 4)
+
+
+async def test_a_run_cancelled_while_it_starts_leaves_nothing(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Cancel run at once (the process starting or loading its model): it ends, nothing is
+    written, the status says so, nothing is offered to load, and the same form starts again."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        screen = app.screen
+        out = tmp_path / "run"
+        for field, value in (("base", str(tiny_model)), ("steps", "2"), ("out", str(out))):
+            screen.query_one(f"#{field}").value = value
+        screen.query_one("#start").press()
+        await pilot.pause()
+        screen.query_one("#cancel").press()
+        deadline = time.time() + 120
+        while time.time() < deadline and not screen.finished:
+            await pilot.pause(0.2)
+        status = text_of(screen.query_one("#status")).strip()
+        assert status == "training cancelled: stopped before training began: nothing was written"
+        assert screen.query_one("#load").disabled and not screen.query_one("#start").disabled
+        assert screen.proc.returncode != 0 and not out.exists()

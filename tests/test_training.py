@@ -329,7 +329,7 @@ def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -
         ],
         capsys,
     )
-    assert_one_line_error(code, err, "cannot write the output folder")
+    assert_one_line_error(code, err, "cannot write here", "is a file, not a folder")
     code, _, err = run_cli([*base, "--resume"], capsys)
     assert_one_line_error(code, err, "nothing to resume")
     assert not out.exists()  # nothing half-written

@@ -2,14 +2,19 @@
 
 Data goes to stdout (tables, or JSON with ``--json``); progress and diagnostics go to stderr.
 Every :class:`~xlir_tui.errors.XlirError` becomes one line ``xlir-tui: error: ...`` and exit
-status 1; nothing here does work the core could do.
+status 1; a command line that does not parse (an unknown command or option, a missing argument
+or option, a value that is not a number where one is expected) is one line and exit status 2.
+Nothing here does work the core could do.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 import json
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +31,67 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import XlirError
 from .training import TrainConfig
 
-app = typer.Typer(
+_VALUE_LABELS = {int: "int", float: "float", str: "text", Path: "path"}
+
+
+def _value_label(param: Any) -> str:
+    """A parameter's value as help shows it: ``<path>``, ``<int>``, ``<float>``, ``<text>``
+    (``...`` after an argument that takes several); nothing for a flag, which takes none."""
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return ""
+    annotation = param.type_descriptor.annotation
+    several = typing.get_origin(annotation) is list
+    if several:
+        (annotation,) = typing.get_args(annotation)
+    label = f"<{_VALUE_LABELS.get(annotation, 'text')}>"
+    return label + "..." if several and isinstance(param, TyperArgument) else label
+
+
+class _OwnWords:
+    """Help pages in the tool's words: typer shows Python's types (``<str>``, ``<list[Path]>``,
+    ``<bool>`` beside a flag); these show what a person types. ``shown_required`` names
+    parameters that a run needs but the command checks itself (train's collections and
+    ``--out`` may come from ``--config``): marked required in help all the same."""
+
+    shown_required: tuple[str, ...] = ()
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        params = list(self.get_params(ctx))  # type: ignore[attr-defined]
+        marked = [p for p in params if p.name in self.shown_required and not p.required]
+        for p in params:
+            p.display_type_rich = lambda ctx=None, p=p: _value_label(p)
+        for p in marked:
+            p.required = True
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            for p in marked:
+                p.required = False
+
+
+class _Command(_OwnWords, TyperCommand):
+    pass
+
+
+class _Group(_OwnWords, TyperGroup):
+    pass
+
+
+class _Typer(typer.Typer):
+    """A Typer whose commands are :class:`_Command` unless told otherwise."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+app = _Typer(
+    cls=_Group,
     name="xlir-tui",
     help="Explore, measure and reduce language bias in multilingual dense retrieval.",
     no_args_is_help=True,
@@ -39,7 +99,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-data_app = typer.Typer(help="Get collections and inspect them.", no_args_is_help=True)
+data_app = _Typer(cls=_Group, help="Get collections and inspect them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 # Piped output is not cut to 80 columns: reports are wide tables.
@@ -853,11 +913,13 @@ def _train_parameters() -> list[inspect.Parameter]:
 
     from .training import RENAMED, setting_type, shown_default
 
-    params = []
+    params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
     for f in fields(TrainConfig):
         meta = f.metadata
         kind, _ = setting_type(f.name)
-        shown = shown_default(f.name) if f.name != "out" else None  # out: no default
+        if meta.get("path"):  # a file or folder: typed as one, given to TrainConfig as text
+            kind = list[Path] if kind == list[str] else Path
+        shown = shown_default(f.name) if not meta.get("required") else None
         help_text = meta["help"] + (f" (default: {shown})" if shown else "")
         if meta.get("argument"):
             info: Any = typer.Argument(
@@ -921,40 +983,81 @@ def _train_progress() -> Progress:
     )
 
 
+def _as_text(value: Any) -> Any:
+    """A path option's value as TrainConfig holds it (text, as TOML does)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_as_text(x) for x in value]
+    return value
+
+
+def _missing(ctx: typer.Context, name: str) -> Exception:
+    """click's own error for a missing argument or option (exit status 2, like every command's),
+    raised by ``train`` itself: its collections and ``--out`` may come from ``--config``."""
+    try:
+        from typer._click.exceptions import MissingParameter
+    except ImportError:  # pragma: no cover - a typer that uses click itself
+        from click import MissingParameter
+    param = next(p for p in ctx.command.params if p.name == name)
+    return MissingParameter(ctx=ctx, param=param)
+
+
 def train_cmd(**values: Any) -> None:
     """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
-    from .training import describe_event, train
+    from .paths import Terminated
+    from .training import describe_event, exit_status, train
 
+    ctx = values.pop("ctx")
     config = values.pop("config")
-    cfg = TrainConfig.merged(TrainConfig.from_toml(config) if config else {}, values)
-    cfg.validate()
+    values = {k: _as_text(v) for k, v in values.items()}
+    cfg = TrainConfig.merged(TrainConfig.from_toml(config) if config else {}, values, file=config)
+    if not cfg.collections:
+        raise _missing(ctx, "collections")
+    if not cfg.out:
+        raise _missing(ctx, "out")
+    ended: dict[str, Any] = {}
     with _train_progress() as bar:
         task = bar.add_task("training", total=None, info="")
 
-        stopped = False
-
         def on_event(e: dict) -> None:
-            nonlocal stopped
             kind = e["event"]
-            stopped = stopped or kind == "stopped"
+            if kind in ("done", "stopped"):
+                ended.update(e)
             line = describe_event(e)
-            if kind == "start":
-                bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
-            elif kind == "step":
-                bar.update(task, completed=e["step"], info=line)
-                if bar.disable and (e["step"] % 10 == 0 or e["step"] == 1):
-                    err.print(line, highlight=False)
-                return
-            if kind != "failed":  # a failure is the one error line main() prints
-                err.print(line, highlight=False, markup=False)
+            # a closed terminal (SIGHUP) must not turn the saving of a stopped run into an error
+            with contextlib.suppress(OSError, ValueError):
+                if kind == "start":
+                    bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
+                elif kind == "step":
+                    bar.update(task, completed=e["step"], info=line)
+                    if bar.disable and (e["step"] % 10 == 0 or e["step"] == 1):
+                        err.print(line, highlight=False)
+                    return
+                if kind != "failed":  # a failure is the one error line main() prints
+                    err.print(line, highlight=False, markup=False)
 
-        train(cfg, on_event=on_event)
-    if stopped:  # saved and resumable, but not what was asked: the exit status of a Ctrl-C
-        raise typer.Exit(130)
+        try:
+            train(cfg, on_event=on_event)
+        except (KeyboardInterrupt, Terminated) as e:
+            if not ended:
+                raise
+            # the stopped line said what was kept: the shell's status for the signal, no more
+            raise typer.Exit(130 if isinstance(e, KeyboardInterrupt) else e.code) from None
+    # saved and resumable, but not the run asked for: the status of the signal that stopped it
+    code = exit_status(ended)
+    if code:
+        raise typer.Exit(code)
+
+
+class _TrainCommand(_Command):
+    shown_required = tuple(
+        f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("required")
+    )
 
 
 train_cmd.__signature__ = inspect.Signature(_train_parameters())  # type: ignore[attr-defined]
-app.command("train")(train_cmd)
+app.command("train", cls=_TrainCommand)(train_cmd)
 
 
 def main() -> None:
@@ -982,7 +1085,8 @@ def main() -> None:
         )
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
-        err.print("xlir-tui: interrupted", highlight=False)
+        with contextlib.suppress(OSError, ValueError):
+            err.print("xlir-tui: interrupted", highlight=False)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 

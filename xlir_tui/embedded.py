@@ -496,3 +496,22 @@ def ensure_e5() -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def e5_parameters() -> tuple[int, int] | None:
+    """``(weights, word-embedding weights)`` of the built multilingual-e5-small, from the first
+    36 bytes of ``e5-small-q4.bin`` (the architecture): what a disk-space estimate needs before
+    the model is built or loaded. None when the file cannot be read."""
+    try:
+        with e5_source().open("rb") as f:
+            head = f.read(36)
+        if head[:4] != b"E5S1":
+            return None
+        hidden, layers, _, ffn, vocab, positions, types = struct.unpack_from("<7i", head, 8)
+    except (ModelError, OSError, struct.error):
+        return None
+    h = hidden
+    embeddings = (vocab + positions + types) * h + 2 * h
+    pooler = h * h + h  # written as zeros by bert_state_dict
+    layer = 4 * (h * h + h) + (ffn * h + ffn) + (h * ffn + h) + 2 * 2 * h
+    return embeddings + pooler + layers * layer, vocab * h

@@ -108,6 +108,25 @@ def resolve_model(spec: str) -> Path:
         raise ModelError(f"cannot download model {spec!r}: {first}") from None
 
 
+def local_model_folder(spec: str) -> Path | None:
+    """The folder ``spec`` names when finding it takes no work, checked as :func:`resolve_model`
+    checks it (a folder that is missing or not a model, an embedded model's missing package:
+    the same one line); None for the default before its first build and for a hub name. What
+    a command can check before it loads anything slow."""
+    from .embedded import DEFAULT_NAME, e5_folder, e5_source, is_complete
+
+    name = embedded_name(spec)
+    if name == DEFAULT_NAME:
+        folder = e5_folder()
+        if is_complete(folder):
+            return folder
+        e5_source()  # the package that holds it is installed
+        return None
+    if name is not None or _looks_like_path(spec):
+        return resolve_model(spec)
+    return None
+
+
 def model_fingerprint(path: Path) -> str:
     """A content fingerprint of a model folder that is cheap even for gigabyte weights.
 

@@ -22,7 +22,7 @@ strategy's property.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,7 @@ import polars as pl
 from .collections import Collection
 from .encoders import with_context
 from .errors import XlirError
-
-STRATEGIES = ("mono", "cross", "hybrid")
-LANG_WEIGHTINGS = ("uniform", "size")
+from .training import LANG_WEIGHTINGS, STRATEGIES  # declared with the other settings
 
 
 @dataclass
@@ -148,176 +146,66 @@ def _negatives(collection: Collection, rows: pl.DataFrame, seed: int) -> list[st
     return out
 
 
-class _Pool:
-    """Rows of one kind (one mono language, or all cross rows), visited in a shuffled cycle."""
-
-    def __init__(self, rows: np.ndarray, rng: np.random.Generator) -> None:
-        self.rows = rows
-        self.rng = rng
-        self.order = rng.permutation(rows)
-        self.pos = 0
-
-    def take(self, n: int, qid: np.ndarray) -> list[int]:
-        """``n`` rows with distinct question ids, continuing the cycle."""
-        batch: list[int] = []
-        seen: set[int] = set()
-        skipped: list[int] = []
-        looked = 0
-        while len(batch) < n:
-            if self.pos >= len(self.order):
-                self.order = self.rng.permutation(self.rows)
-                self.pos = 0
-            row = int(self.order[self.pos])
-            self.pos += 1
-            looked += 1
-            g = int(qid[row])
-            if g in seen:
-                skipped.append(row)
-                if looked > 4 * len(self.rows) + n:  # cannot happen after the size check
-                    raise RuntimeError("not enough distinct question ids for a batch")
-                continue
-            seen.add(g)
-            batch.append(row)
-        # rows skipped for a repeated id go back to the front of what is left
-        if skipped:
-            rest = self.order[self.pos :]
-            self.order = np.concatenate([np.asarray(skipped, dtype=rest.dtype), rest])
-            self.pos = 0
-        return batch
-
-
-try:  # sentence-transformers >= 5 keeps the samplers in base.sampler
-    from sentence_transformers.base.sampler import DefaultBatchSampler
-except ImportError:  # pragma: no cover - older releases
-    from sentence_transformers.sampler import DefaultBatchSampler  # type: ignore[no-redef]
-
-
-class LanguageBatchSampler(DefaultBatchSampler):
-    """Batches that follow a strategy (mono, cross, hybrid) over a :class:`PairIndex`.
-
-    Built by the trainer as ``X(dataset, batch_size=, drop_last=, valid_label_columns=,
-    generator=, seed=)``: pass ``functools.partial(LanguageBatchSampler, pairs=..., strategy=...)``
-    (see :func:`sampler_factory`). ``skip`` drops the first batches of the first epoch, which is
-    how a resumed run continues where it stopped.
-    """
-
-    def __init__(
-        self,
-        dataset: Any,
-        batch_size: int,
-        drop_last: bool = True,
-        valid_label_columns: list[str] | None = None,
-        generator: Any = None,
-        seed: int = 0,
-        *,
-        pairs: PairIndex,
-        strategy: str = "hybrid",
-        alpha: float = 0.5,
-        lang_weighting: str = "uniform",
-        skip: int = 0,
-        epoch_offset: int = 0,
-    ) -> None:
-        super().__init__(
-            dataset,
-            batch_size=batch_size,
-            drop_last=drop_last,
-            valid_label_columns=valid_label_columns,
-            generator=generator,
-            seed=seed,
-        )
-        check_sampling(pairs, strategy, alpha, lang_weighting, batch_size)
-        if len(dataset) != len(pairs):
-            raise ValueError("the dataset and the pair index have different lengths")
-        self.pairs = pairs
-        self.strategy = strategy
-        self.alpha = alpha
-        self.lang_weighting = lang_weighting
-        self.skip = skip
-        self.epoch_offset = epoch_offset
-        mono = pairs.q_lang == pairs.p_lang
-        self.mono_rows = {
-            y: np.flatnonzero(mono & (pairs.q_lang == y)) for y in range(len(pairs.langs))
-        }
-        self.mono_rows = {
-            y: r for y, r in self.mono_rows.items() if len(np.unique(pairs.qid[r])) >= batch_size
-        }
-        self.cross_rows = np.flatnonzero(~mono)
-
-    def __len__(self) -> int:
-        return max(len(self.pairs) // self.batch_size, 1)
-
-    def batches(self, epoch: int) -> Iterator[tuple[str, list[int]]]:
-        """Yield ``(kind, rows)`` for one epoch; ``kind`` is ``mono:<lang>`` or ``cross``."""
-        rng = np.random.default_rng([self.seed, epoch])
-        langs = sorted(self.mono_rows)
-        sizes = np.array([len(self.mono_rows[y]) for y in langs], dtype=float)
-        weights = sizes / sizes.sum() if self.lang_weighting == "size" and len(langs) else None
-        pools = {y: _Pool(self.mono_rows[y], rng) for y in langs}
-        cross = _Pool(self.cross_rows, rng) if len(self.cross_rows) else None
-        for _ in range(len(self)):
-            if self.strategy == "mono":
-                is_mono = True
-            elif self.strategy == "cross":
-                is_mono = False
-            else:
-                is_mono = bool(rng.random() < self.alpha)
-            if is_mono:
-                y = langs[int(rng.choice(len(langs), p=weights))]
-                yield f"mono:{self.pairs.langs[y]}", pools[y].take(self.batch_size, self.pairs.qid)
-            else:
-                assert cross is not None
-                yield "cross", cross.take(self.batch_size, self.pairs.qid)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        for i, (_, rows) in enumerate(self.batches(self.epoch + self.epoch_offset)):
-            if self.epoch == 0 and i < self.skip:
-                continue
-            yield rows
+def _flag_error(name: str, problem: str) -> XlirError:
+    return XlirError(f"--{name.replace('_', '-')} {problem}")
 
 
 def check_sampling(
-    pairs: PairIndex, strategy: str, alpha: float, lang_weighting: str, batch_size: int
+    pairs: PairIndex,
+    strategy: str,
+    alpha: float,
+    lang_weighting: str,
+    batch_size: int,
+    *,
+    error: Callable[[str, str], XlirError] = _flag_error,
 ) -> None:
-    """Refuse settings no batch can satisfy, with a message that says why."""
+    """Refuse settings no batch can satisfy, with a message that says why. ``error(setting,
+    problem)`` makes the one-line error (``--batch-size 64 is larger ...``; ``train`` names a
+    setting from a config file with its file and key instead)."""
     if strategy not in STRATEGIES:
-        raise XlirError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        raise error("strategy", f"must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if not 0.0 <= alpha <= 1.0:
-        raise XlirError(f"--alpha must be between 0 and 1, got {alpha}")
+        raise error("alpha", f"must be between 0 and 1, got {alpha}")
     if lang_weighting not in LANG_WEIGHTINGS:
-        raise XlirError(
-            f"--lang-weighting must be one of {', '.join(LANG_WEIGHTINGS)}, got {lang_weighting!r}"
+        raise error(
+            "lang_weighting",
+            f"must be one of {', '.join(LANG_WEIGHTINGS)}, got {lang_weighting!r}",
         )
     if batch_size < 2:
-        raise XlirError(f"--batch-size must be at least 2 (in-batch negatives), got {batch_size}")
+        raise error("batch_size", f"must be at least 2 (in-batch negatives), got {batch_size}")
     n_qids = len(np.unique(pairs.qid))
     if batch_size > n_qids:
-        raise XlirError(
-            f"--batch-size {batch_size} is larger than the number of distinct "
-            f"question ids ({n_qids}): no batch can avoid repeating one"
+        raise error(
+            "batch_size",
+            f"{batch_size} is larger than the number of distinct question ids ({n_qids}): "
+            "no batch can avoid repeating one",
         )
     mono = pairs.q_lang == pairs.p_lang
     needs_cross = strategy == "cross" or (strategy == "hybrid" and alpha < 1.0)
     needs_mono = strategy == "mono" or (strategy == "hybrid" and alpha > 0.0)
     if needs_cross:
         if len(pairs.langs) < 2 or not (~mono).any():
-            raise XlirError(
-                f"--strategy {strategy} needs cross-lingual pairs, but the training "
-                f"data has one language ({', '.join(pairs.langs)})"
+            raise error(
+                "strategy",
+                f"{strategy} needs cross-lingual pairs, but the training data has one "
+                f"language ({', '.join(pairs.langs)})",
             )
         cross_qids = len(np.unique(pairs.qid[~mono]))
         if batch_size > cross_qids:
-            raise XlirError(
-                f"--batch-size {batch_size} is larger than the number of question "
-                f"ids with translations ({cross_qids})"
+            raise error(
+                "batch_size",
+                f"{batch_size} is larger than the number of question ids with translations "
+                f"({cross_qids})",
             )
     if needs_mono:
         best = max(
             len(np.unique(pairs.qid[mono & (pairs.q_lang == y)])) for y in range(len(pairs.langs))
         )
         if batch_size > best:
-            raise XlirError(
-                f"--batch-size {batch_size} is larger than the number of question "
-                f"ids in any one language (at most {best})"
+            raise error(
+                "batch_size",
+                f"{batch_size} is larger than the number of question ids in any one language "
+                f"(at most {best})",
             )
 
 
@@ -330,6 +218,8 @@ def sampler_factory(
     epoch_offset: int = 0,
 ) -> functools.partial:
     """What ``SentenceTransformerTrainingArguments(batch_sampler=...)`` takes."""
+    from .batch_sampler import LanguageBatchSampler
+
     return functools.partial(
         LanguageBatchSampler,
         pairs=pairs,
@@ -339,3 +229,13 @@ def sampler_factory(
         skip=skip,
         epoch_offset=epoch_offset,
     )
+
+
+def __getattr__(name: str) -> Any:
+    """``LanguageBatchSampler`` lives in :mod:`xlir_tui.batch_sampler` (it subclasses a
+    sentence-transformers class, whose import costs seconds); still importable from here."""
+    if name == "LanguageBatchSampler":
+        from .batch_sampler import LanguageBatchSampler
+
+        return LanguageBatchSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,13 +2,13 @@
 
 ``train`` fine-tunes a base encoder on the (question, answer sentence) pairs of parallel QA
 collections with ``MultipleNegativesRankingLoss`` (InfoNCE with in-batch negatives, optional hard
-negatives) and a :class:`~xlir_tui.sampling.LanguageBatchSampler`. The output folder is a
+negatives) and a :class:`~xlir_tui.batch_sampler.LanguageBatchSampler`. The output folder is a
 sentence-transformers model (safetensors) with its query and passage prompts, plus:
 
 - ``events.jsonl``: one JSON object per line, flushed as written, so another program (the
   explorer) can follow a run: ``start`` (settings), ``step`` (loss, lr, examples/s), ``eval``
   (bias-report figures on a held-out collection), ``checkpoint``, and last ``done``, ``stopped``
-  or ``failed`` (with the reason);
+  (with the signal that stopped it) or ``failed`` (with the reason);
 - ``checkpoints/step-N/``: the model plus the optimizer state (safetensors + JSON, never pickle),
   from which ``--resume`` continues with the same batches it would have seen; only the latest
   ``keep_checkpoints`` stay (and ``best``, early stopping's model, without optimizer state);
@@ -17,6 +17,10 @@ sentence-transformers model (safetensors) with its query and passage prompts, pl
 
 Settings are declared once, in :class:`TrainConfig`: the ``train`` command's options, the TOML
 keys of ``--config`` and the explorer's training form all come from its fields.
+
+A run checks everything it can before torch is imported (:func:`plan_run`: settings, output
+folder, base model folder, data, free space), then loads; Ctrl-C, SIGTERM and SIGHUP stop it as
+:class:`StopSignals` describes.
 
 The same call works under ``torchrun`` or ``accelerate launch`` (DDP): the trainer shards whole
 batches across ranks, and only rank 0 writes files.
@@ -42,7 +46,7 @@ from typing import Any
 
 from . import __version__
 from .errors import XlirError
-from .paths import apply_umask, atomic_dir
+from .paths import Terminated, apply_umask, atomic_dir, check_writable, human_bytes
 
 EventSink = Callable[[dict[str, Any]], None]
 DEFAULT_QUERY_PROMPT = "Query: "
@@ -50,6 +54,10 @@ DEFAULT_PASSAGE_PROMPT = "Passage: "
 TRAIN_FILE = "xlir_train.json"
 EVENTS_FILE = "events.jsonl"
 CHECKPOINTS = "checkpoints"
+STRATEGIES = ("mono", "cross", "hybrid")
+"""How batches are drawn (:mod:`xlir_tui.sampling` draws them); here, with the other settings,
+so that checking ``--strategy`` imports nothing."""
+LANG_WEIGHTINGS = ("uniform", "size")
 
 
 def _meta(help: str, **more: Any) -> dict[str, Any]:
@@ -64,30 +72,44 @@ class TrainConfig:
 
     Metadata keys: ``help``; ``flags`` (spellings other than ``--name``; a bool is
     ``--name/--no-name`` unless ``switch``); ``shown`` (the default as help tells it, where the
-    value alone does not say it); ``argument`` (positional, shown as ``metavar``);
+    value alone does not say it); ``argument`` (positional, shown as ``metavar``); ``path``
+    (the text names a file or folder: ``<path>`` in help); ``required`` (a run needs it, from
+    the command line or ``--config``; with ``--resume`` the run's own collections serve);
     ``from_model`` (None means the model's own, so it is no change on resume); ``per_run``
     (about this invocation, not about the training: never compared on resume, never taken
     over from the recorded run); ``no_state`` (changing it on resume changes nothing the model
-    learns, so it is no change either).
+    learns, so it is no change either); ``fixed`` (a resumed run goes on from its checkpoint's
+    model and optimizer state, which a new value would not reach (``base``, ``pooling``) or
+    not fit (``freeze_embeddings``): refused on resume, even with ``--resume-with-changes``,
+    rather than recorded as if it had happened).
     """
 
     collections: list[str] = field(
         default_factory=list,
         metadata=_meta(
-            "Training collections (parallel QA, any loader format).",
+            "Training collections (parallel QA, any loader format); with --resume, the run's own.",
             argument=True,
             metavar="COLLECTION",
+            path=True,
+            required=True,
         ),
     )
     out: str = field(
         default="",
-        metadata=_meta("Output folder (the trained model).", flags=("--out", "-o"), per_run=True),
+        metadata=_meta(
+            "Output folder (the trained model).",
+            flags=("--out", "-o"),
+            per_run=True,
+            path=True,
+            required=True,
+        ),
     )
     base: str = field(
         default="default",
         metadata=_meta(
             "Model to start from: default (multilingual-e5-small), all-minilm-l6-v2, a folder "
-            "or a hub name."
+            "or a hub name.",
+            fixed=True,
         ),
     )
     strategy: str = field(default="hybrid", metadata=_meta("Batches: mono, cross or hybrid."))
@@ -143,7 +165,8 @@ class TrainConfig:
         default=False,
         metadata=_meta(
             "Keep the word-embedding matrix as it is (in multilingual-e5-small 96M of 118M "
-            "parameters): faster steps, far less optimizer state."
+            "parameters): faster steps, far less optimizer state.",
+            fixed=True,
         ),
     )
     pooling: str | None = field(
@@ -153,6 +176,7 @@ class TrainConfig:
             "lasttoken.",
             from_model=True,
             shown="lasttoken for causal models, else mean",
+            fixed=True,
         ),
     )
     seed: int = field(default=0, metadata=_meta("Seed of the batches and the model."))
@@ -169,6 +193,7 @@ class TrainConfig:
             "A held-out collection scored at checkpoints and at the end (repeat the flag for "
             "several files).",
             shown="none",
+            path=True,
         ),
     )
     eval_every: int | None = field(
@@ -245,19 +270,61 @@ class TrainConfig:
         return checked_settings(data, where=path)
 
     @classmethod
-    def merged(cls, file_values: dict[str, Any], cli_values: dict[str, Any]) -> TrainConfig:
+    def merged(
+        cls,
+        file_values: dict[str, Any],
+        cli_values: dict[str, Any],
+        file: str | Path | None = None,
+    ) -> TrainConfig:
         """Defaults, then (with ``resume``) the settings the run was trained with, then the config
-        file, then the command line (which wins). Every value is checked for its type."""
+        file ``file``, then the command line (which wins). Every value is checked for its type,
+        and each remembers where it came from, so that a value out of range is named as it was
+        given: ``--alpha`` on the command line, ``config.toml: alpha`` in a file."""
         given = {k: v for k, v in checked_settings(cli_values).items() if v is not None}
-        values = {**checked_settings(file_values), **given}
+        from_file = checked_settings(file_values)
+        values = {**from_file, **given}
+        sources = {k: Path(file) for k in from_file if k not in given and file is not None}
         if values.get("resume") and values.get("out"):
             recorded, _, where = recorded_settings(resume_point(Path(values["out"])))
             per_run = {f.name for f in fields(cls) if f.metadata.get("per_run")}
-            values = {
-                **{k: v for k, v in checked_settings(recorded, where).items() if k not in per_run},
-                **values,
+            taken = {
+                k: v
+                for k, v in checked_settings(recorded, where).items()
+                if k not in per_run and k not in values
             }
-        return cls(**values)
+            sources.update(dict.fromkeys(taken, where))
+            values = {**taken, **values}
+        config = cls(**values)
+        config._sources = sources
+        return config
+
+    _sources: typing.ClassVar[dict[str, Path]] = {}
+    """Where each setting not given on the command line came from (a config file, a run's
+    ``xlir_train.json``); set per instance by :meth:`merged`."""
+
+    def flag(self, name: str) -> str:
+        """A setting as the person gave it: ``--batch-size``, or ``batch_size`` with its file
+        when a file gave it (``config.toml: batch_size``), for messages about its value."""
+        where = self._sources.get(name)
+        if where is None:
+            return "--" + name.replace("_", "-")
+        return f"{where}: {name}"
+
+    def error(self, name: str, problem: str) -> XlirError:
+        """The one-line error about one setting's value, named as the person gave it."""
+        return XlirError(f"{self.flag(name)} {problem}")
+
+    def _combination_error(self, text: str, *names: str) -> XlirError:
+        """The one-line error about settings that do not go together: each ``{}`` in ``text``
+        becomes a setting's name as given (all from one file: the file, then the keys)."""
+        files = {self._sources.get(n) for n in names}
+        if len(files) == 1 and None not in files:
+            return XlirError(text.format(*names), path=files.pop())
+        shown = [
+            f"--{n.replace('_', '-')}" if n not in self._sources else f"{n} in {self._sources[n]}"
+            for n in names
+        ]
+        return XlirError(text.format(*shown))
 
     def toml(self) -> str:
         """These settings as a TOML file ``--config`` reads (None, the default, left out)."""
@@ -272,7 +339,7 @@ class TrainConfig:
         """
         from dataclasses import replace
 
-        return replace(
+        config = replace(
             self,
             query_prompt=self.query_prompt
             if self.query_prompt is not None
@@ -281,47 +348,67 @@ class TrainConfig:
             if self.passage_prompt is not None
             else (encoder.passage_prompt or DEFAULT_PASSAGE_PROMPT),
         )
+        config._sources = self._sources
+        return config
 
     def validate(self) -> None:
-        """The ranges and combinations a run needs; nothing here reads a file or a model."""
-        from .sampling import LANG_WEIGHTINGS, STRATEGIES
+        """The ranges and combinations a run needs; nothing here reads a file or a model, and
+        nothing here imports more than numpy and polars (a typo costs a second, not torch's
+        import). A value from a config file is named with the file and its key."""
+        from .backends import BACKENDS, check_backend
 
         if not self.collections:
             raise XlirError("no training collection given")
         if not self.out:
             raise XlirError("no output folder given (--out)")
-        if self.pooling is not None and self.pooling not in ("mean", "lasttoken"):
-            raise XlirError(f"--pooling must be mean or lasttoken, got {self.pooling!r}")
-        from .backends import check_backend
+        if self.pooling is not None:
+            from .encoders import POOLINGS
 
+            if self.pooling not in POOLINGS:
+                raise self.error(
+                    "pooling", f"must be {' or '.join(POOLINGS)}, got {self.pooling!r}"
+                )
+        if self.backend not in BACKENDS and "backend" in self._sources:
+            raise self.error(
+                "backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}"
+            )
         check_backend(self.backend)  # unknown, or its runtime not installed: one line, at once
         if self.strategy not in STRATEGIES:
-            raise XlirError(
-                f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            raise self.error(
+                "strategy", f"must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
             )
         if not 0.0 <= self.alpha <= 1.0:
-            raise XlirError(f"--alpha must be between 0 and 1, got {self.alpha}")
+            raise self.error("alpha", f"must be between 0 and 1, got {self.alpha}")
         if self.lang_weighting not in LANG_WEIGHTINGS:
-            raise XlirError(f"--lang-weighting must be one of {', '.join(LANG_WEIGHTINGS)}")
+            raise self.error(
+                "lang_weighting",
+                f"must be one of {', '.join(LANG_WEIGHTINGS)}, got {self.lang_weighting!r}",
+            )
         if self.steps is not None and self.epochs is not None:
-            raise XlirError("give --steps or --epochs, not both")
+            raise self._combination_error("give {} or {}, not both", "steps", "epochs")
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                raise XlirError(
-                    f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}"
-                )
+                raise self.error(name, f"must be at least 1, got {getattr(self, name)}")
         if self.steps is not None and self.steps < 1:
-            raise XlirError(f"--steps must be at least 1, got {self.steps}")
+            raise self.error("steps", f"must be at least 1, got {self.steps}")
         if self.epochs is not None and self.epochs <= 0:
-            raise XlirError(f"--epochs must be positive, got {self.epochs}")
+            raise self.error("epochs", f"must be positive, got {self.epochs}")
         if self.lr <= 0:
-            raise XlirError(f"--lr must be positive, got {self.lr}")
+            raise self.error("lr", f"must be positive, got {self.lr}")
+        for name in ("warmup_steps", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise self.error(name, f"must be 0 or more, got {getattr(self, name)}")
+        if self.scale <= 0:
+            raise self.error("scale", f"must be positive, got {self.scale}")
+        for name in ("eval_every", "early_stopping"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise self.error(name, f"must be at least 1, got {getattr(self, name)}")
         if self.early_stopping is not None and not self.eval:
-            raise XlirError("--early-stopping needs --eval")
+            raise self._combination_error("{} needs {}", "early_stopping", "eval")
         if self.resume_with_changes and not self.resume:
-            raise XlirError("--resume-with-changes goes with --resume")
+            raise self._combination_error("{} goes with {}", "resume_with_changes", "resume")
         if self.resume and self.overwrite:
-            raise XlirError("give --resume or --overwrite, not both")
+            raise self._combination_error("give {} or {}, not both", "resume", "overwrite")
 
     def changes_from(self, recorded: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         """The settings that differ from a run's recorded ones, as ``{name: (old, new)}``.
@@ -344,6 +431,8 @@ class TrainConfig:
         return changes
 
 
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+
 RENAMED = {"lang": "file_lang"}
 """Old setting names still read (TOML keys, hidden flags), for one release."""
 
@@ -352,7 +441,9 @@ RENAMED = {"lang": "file_lang"}
 def _types() -> dict[str, tuple[Any, bool]]:
     """Each setting's type without ``None``, and whether ``None`` is allowed."""
     out = {}
-    for name, hint in typing.get_type_hints(TrainConfig).items():
+    hints = typing.get_type_hints(TrainConfig)
+    for name in _FIELDS:  # the settings, not the class's own attributes
+        hint = hints[name]
         args = typing.get_args(hint)
         if type(None) in args:
             out[name] = (next(a for a in args if a is not type(None)), True)
@@ -386,7 +477,9 @@ _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str:
 
 
 def _shown(value: Any) -> str:
-    """A value as the person wrote it in TOML (``true``, ``'half'``, ``3.5``)."""
+    """A value as the person wrote it in TOML (``true``, ``'half'``, ``3.5``); ``unset``."""
+    if value is None:
+        return "unset"
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
@@ -491,10 +584,15 @@ def recorded_settings(checkpoint: Path) -> tuple[dict[str, Any], list[dict[str, 
 
 def check_out_folder(config: TrainConfig) -> Path | None:
     """The output folder is usable for this run: the checkpoint to resume from (with
-    ``resume``), else a folder that is absent or empty (or ``overwrite``)."""
+    ``resume``), else a folder that is absent or empty (or ``overwrite``); either way one that
+    can be written (a read-only folder, a path under a regular file: said now, not after the
+    model has loaded)."""
     out = Path(config.out)
     if config.resume:
-        return resume_point(out)
+        found = resume_point(out)
+        if _is_main():
+            check_writable(out / CHECKPOINTS / "next")
+        return found
     if _is_main() and out.is_dir() and any(out.iterdir()) and not config.overwrite:
         # rank 0 alone: under DDP the other ranks would see the folder rank 0 just made
         raise XlirError(
@@ -502,7 +600,126 @@ def check_out_folder(config: TrainConfig) -> Path | None:
         )
     if out.exists() and not out.is_dir():
         raise XlirError("cannot write the output folder: it is a file", path=out)
+    if _is_main():
+        check_writable(out)
     return None
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """A model's size as its files tell it, read without loading it (no torch)."""
+
+    parameters: int
+    embeddings: int  # of which the word-embedding matrix: what --freeze-embeddings keeps
+    other_bytes: int  # tokenizer, configuration: copied as they are into every saved model
+
+    @property
+    def model_bytes(self) -> int:
+        """One saved copy of the model: float32 weights (as training holds and saves them)."""
+        return 4 * self.parameters + self.other_bytes
+
+
+_EMBEDDING_NAMES = ("word_embeddings.weight", "embed_tokens.weight", "wte.weight")
+"""How the word-embedding matrix is named in BERT-, Llama- and GPT-2-style models."""
+
+
+def model_size(spec: str) -> ModelSize | None:
+    """The size of the model ``spec`` names, without loading it: the default's from its source
+    file's header until it is built, every local folder's (the built default, all-minilm-l6-v2,
+    a model or a checkpoint folder) from its safetensors headers. None for a hub name (fetching
+    it for an estimate would be the slow work the estimate comes before) and for weights that
+    are not safetensors."""
+    from .embedded import e5_parameters
+    from .encoders import local_model_folder
+
+    folder = local_model_folder(spec)
+    if folder is None:
+        from .embedded import DEFAULT_NAME, embedded_name
+
+        counted = e5_parameters() if embedded_name(spec) == DEFAULT_NAME else None
+        return ModelSize(*counted, 0) if counted else None
+    return _folder_size(folder)
+
+
+def _folder_size(folder: Path) -> ModelSize | None:
+    """Weights counted from the safetensors headers (the library reads only the header), the
+    other files by their size; optimizer state, checkpoints and the run's logs left out."""
+    from safetensors import safe_open
+
+    parameters = embeddings = other = 0
+    weights = False
+    for path in sorted(folder.rglob("*")):
+        parts = path.relative_to(folder).parts
+        if not path.is_file() or parts[0] in (CHECKPOINTS, EVENTS_FILE) or parts[0][0] == ".":
+            continue
+        if path.name.startswith("optimizer."):
+            continue
+        if path.suffix != ".safetensors":
+            other += path.stat().st_size
+            continue
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                for key in f.keys():  # noqa: SIM118 - a safetensors handle, not a dict
+                    n = math.prod(f.get_slice(key).get_shape())
+                    parameters += n
+                    if key.endswith(_EMBEDDING_NAMES):
+                        embeddings += n
+        except Exception:  # an unreadable header: no estimate rather than a wrong one
+            return None
+        weights = True
+    return ModelSize(parameters, embeddings, other) if weights else None
+
+
+def disk_need(config: TrainConfig, size: ModelSize, total: int, done: int = 0) -> tuple[int, str]:
+    """The most bytes the run adds to its output folder at any moment, and what they are.
+
+    A step checkpoint holds the model and AdamW's two float32 moments of every trained weight
+    (``--freeze-embeddings`` leaves the embedding matrix out of them); a new one is written
+    before the oldest is pruned, so ``keep_checkpoints + 1`` exist for a moment; the final
+    model goes beside the kept ones; early stopping keeps its best model as well. A resumed
+    run adds one checkpoint and one model to what its folder already holds.
+    """
+    trained = size.parameters - (size.embeddings if config.freeze_embeddings else 0)
+    model = size.model_bytes
+    checkpoint = model + 8 * trained
+    every = config.checkpoint_every
+    written = max(1, (total - 1) // every - done // every + 1)  # the last one included
+    keep = config.keep_checkpoints
+    if done:
+        at_once, need = 1, checkpoint + model
+    else:
+        at_once = min(written, keep + 1)
+        need = max(at_once * checkpoint, min(written, keep) * checkpoint + model)
+    if config.early_stopping is not None:
+        need += model
+    what = (
+        f"the model {human_bytes(model)}, a checkpoint {human_bytes(checkpoint)} with the "
+        "optimizer state" + (f", {at_once} at a time" if at_once > 1 else "")
+    )
+    return need, what
+
+
+def check_disk_space(config: TrainConfig, size: ModelSize, total: int, done: int = 0) -> None:
+    """Refuse, before anything loads, a run whose checkpoints and model will not fit where
+    ``--out`` goes (an estimate from the base model's size; a folder ``--overwrite`` replaces
+    is removed before the run starts, so its space counts as free)."""
+    out = Path(config.out)
+    need, what = disk_need(config, size, total, done)
+    base = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
+    if base is None:
+        return
+    try:
+        free = shutil.disk_usage(base).free
+    except OSError:
+        return
+    if config.overwrite and not config.resume and out.is_dir():
+        free += sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and not p.is_symlink())
+    if need > free:
+        raise XlirError(
+            f"not enough free space: the run writes about {human_bytes(need)} ({what}), "
+            f"{human_bytes(free)} is free on {base}",
+            path=out,
+        )
 
 
 def count(n: int | float, word: str, plural: str | None = None) -> str:
@@ -543,11 +760,14 @@ def describe_event(e: dict[str, Any]) -> str:
         return f"eval at step {e['step']} on {e['collection']}: {figures}"
     if kind == "checkpoint":
         return f"checkpoint at step {e['step']}"
+    by = f" by {e['signal']}" if kind == "stopped" and e.get("signal") else ""
+    if kind == "stopped" and e.get("started") is False:
+        return f"stopped{by} {e['reason']}"
     if kind == "stopped" and e.get("reason", "interrupted") != "interrupted":
-        return f"stopped at step {e['step']}: {e['reason']}"
+        return f"stopped{by} at step {e['step']}: {e['reason']}"
     if kind == "stopped":
         return (
-            f"stopped at step {e['step']}: the model and a checkpoint are in {e['path']} "
+            f"stopped{by} at step {e['step']}: the model and a checkpoint are in {e['path']} "
             "(continue with --resume)"
         )
     if kind == "done":
@@ -644,22 +864,46 @@ def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
-    """Run a training job to the end (or to Ctrl-C); return the output folder.
+@dataclass
+class RunPlan:
+    """What :func:`plan_run` found: the checkpoint to resume from and what changed since, the
+    training rows, the evaluation collection and the number of steps."""
 
-    Everything a person can get wrong (settings, changed settings on resume, the output folder,
-    the data, the model) is checked before the output folder is made; a run that fails before
-    its first checkpoint removes the folder it made, so the next try starts clean.
-    """
+    resume_from: Path | None
+    recorded: dict[str, Any]
+    history: list[dict[str, Any]]
+    changes: dict[str, tuple[Any, Any]]
+    data: Any
+    pairs: Any
+    eval_collection: Any
+    batches_per_epoch: int
+    total: int
+    done: int
+
+
+def plan_run(config: TrainConfig) -> RunPlan:
+    """Everything a person can get wrong, checked before torch is imported (seconds) and before
+    the output folder is touched: the settings, the output folder, settings changed on resume,
+    the base model's folder, the training and evaluation data, and the free space its
+    checkpoints and model need (an estimate from the base model's size)."""
     config.validate()
     out = Path(config.out)
-    main = _is_main()
     resume_from = check_out_folder(config)
+    recorded: dict[str, Any] = {}
     history: list[dict[str, Any]] = []
     changes: dict[str, tuple[Any, Any]] = {}
+    done = 0
     if resume_from is not None:
         recorded, history, _ = recorded_settings(resume_from)
         changes = config.changes_from(recorded)
+        fixed = {k: v for k, v in changes.items() if _FIELDS[k].metadata.get("fixed")}
+        if fixed:
+            raise XlirError(
+                f"--resume goes on from the run's own checkpoint (its model and optimizer "
+                f"state), so these cannot change, even with --resume-with-changes: "
+                f"{_changes_text(fixed)} (start a new run with another --out for that)",
+                path=out,
+            )
         refused = {k: v for k, v in changes.items() if not _extends(k, *v)}
         if refused and not config.resume_with_changes:
             raise XlirError(
@@ -667,9 +911,16 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
                 "(pass --resume-with-changes to continue with these)",
                 path=out,
             )
-    # everything that can fail on bad input fails before the output folder is touched
+        state = resume_from / "trainer_state.json"
+        try:
+            done = int(json.loads(state.read_text(encoding="utf-8"))["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise XlirError("cannot read the checkpoint's step", path=state) from None
+    from .encoders import local_model_folder
+
+    local_model_folder(str(resume_from) if resume_from else config.base)  # a missing folder
     from .collections import load_collection
-    from .sampling import build_pairs, check_sampling, sampler_factory
+    from .sampling import build_pairs, check_sampling
 
     collection = load_collection(config.collections, lang=config.file_lang)
     data, pairs = build_pairs(
@@ -678,41 +929,171 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         seed=config.seed,
         passage_context=config.passage_context,
     )
-    check_sampling(pairs, config.strategy, config.alpha, config.lang_weighting, config.batch_size)
-    eval_collection = load_collection(config.eval, lang=config.file_lang) if config.eval else None
-    from .encoders import load_encoder
-
-    start_model = str(resume_from) if resume_from else config.base
-    encoder = load_encoder(  # training runs in torch, whatever backend encodes elsewhere
-        start_model,
-        use_cache=False,
-        pooling=None if resume_from else config.pooling,
-        backend="torch",
+    check_sampling(
+        pairs,
+        config.strategy,
+        config.alpha,
+        config.lang_weighting,
+        config.batch_size,
+        error=config.error,
     )
+    eval_collection = load_collection(config.eval, lang=config.file_lang) if config.eval else None
+    batches_per_epoch = max(len(data) // config.batch_size, 1)
+    total = config.steps or max(
+        1, math.ceil((config.epochs or 1.0) * batches_per_epoch / _world_size())
+    )
+    if done >= total:
+        raise XlirError(f"the run already reached step {done} of {total}", path=out)
+    size = model_size(str(resume_from) if resume_from else config.base)
+    if size is not None and _is_main():
+        check_disk_space(config, size, total, done)
+    return RunPlan(
+        resume_from,
+        recorded,
+        history,
+        changes,
+        data,
+        pairs,
+        eval_collection,
+        batches_per_epoch,
+        total,
+        done,
+    )
+
+
+STOP_SIGNALS = tuple(
+    s
+    for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+    if s is not None
+)
+
+
+class StopSignals:
+    """What Ctrl-C (SIGINT), ``kill`` (SIGTERM) and a closed terminal (SIGHUP) do to a run.
+
+    Until the output folder is made nothing has been written, so a signal interrupts at once
+    (``KeyboardInterrupt`` for SIGINT, :class:`~xlir_tui.paths.Terminated` for the others).
+    Once the run trains (``gentle``), the first signal asks it to stop after the current step,
+    which saves a checkpoint and the model, and a second one interrupts at once. Installed
+    from the main thread only (the one Python delivers signals to); SIGTERM and SIGHUP only
+    over their default action, so a SIGHUP ignored under ``nohup`` stays ignored and a program
+    that runs the training in its own process keeps its own handler. Put back on exit.
+    """
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.signum: int | None = None
+        self.gentle = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for s in STOP_SIGNALS:
+                with contextlib.suppress(ValueError, OSError):
+                    if s == signal.SIGINT or signal.getsignal(s) == signal.SIG_DFL:
+                        self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, previous in self._previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(s, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+    @property
+    def name(self) -> str | None:
+        """The signal that stopped the run (``SIGTERM``), None for none."""
+        return signal.Signals(self.signum).name if self.signum else None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.gentle and not self.stop.is_set():
+            self.signum = signum
+            self.stop.set()
+            return
+        self.signum = self.signum or signum
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+
+def exit_status(event: dict[str, Any]) -> int:
+    """The exit status of a run that ended with ``event``: 0 when done, else the shell's
+    status for the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP)."""
+    if event.get("event") != "stopped":
+        return 0
+    name = event.get("signal")
+    try:
+        return 128 + signal.Signals[name].value if name else 130
+    except KeyError:
+        return 130
+
+
+def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
+    """Run a training job to the end, or until a signal stops it; return the output folder.
+
+    Everything a person can get wrong is checked first (:func:`plan_run`), before torch loads
+    and before the output folder is made. Ctrl-C, SIGTERM and SIGHUP (:class:`StopSignals`)
+    before the folder exists end the run at once with nothing written; later, the first one
+    stops it after the current step with a checkpoint and a usable model (a ``stopped``
+    event, and the CLI's exit status 128 + the signal). A run that fails or is interrupted
+    twice before its first checkpoint removes the folder it made, so the same command works
+    again; one with a checkpoint keeps it for ``--resume``.
+    """
+    out = Path(config.out)
+    with StopSignals() as signals:
+        try:
+            plan = plan_run(config)
+            from .encoders import load_encoder
+
+            encoder = load_encoder(  # training runs in torch, whatever backend encodes elsewhere
+                str(plan.resume_from) if plan.resume_from else config.base,
+                use_cache=False,
+                pooling=None if plan.resume_from else config.pooling,
+                backend="torch",
+            )
+        except (KeyboardInterrupt, Terminated):
+            if on_event is not None:  # no folder, no event log: the person hears it all the same
+                on_event(
+                    {
+                        "event": "stopped",
+                        "time": round(time.time(), 3),
+                        "step": 0,
+                        "started": False,
+                        "path": str(out),
+                        "signal": signals.name,
+                        "reason": "before training began: nothing was written",
+                    }
+                )
+            raise
+        return _run(config, plan, encoder, on_event, signals)
+
+
+def _run(
+    config: TrainConfig,
+    plan: RunPlan,
+    encoder: Any,
+    on_event: EventSink | None,
+    signals: StopSignals,
+) -> Path:
+    """The training itself, from a loaded model: the folder, the trainer, the end."""
+    out = Path(config.out)
+    main = _is_main()
     model = encoder.model
     config = config.with_prompts_of(encoder)
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
     if config.freeze_embeddings:
         freeze_input_embeddings(model)
-    batches_per_epoch = max(len(data) // config.batch_size, 1)
-    total = config.steps or max(
-        1, math.ceil((config.epochs or 1.0) * batches_per_epoch / _world_size())
-    )
-    done_steps = 0
-    if resume_from is not None:
-        done_steps = json.loads((resume_from / "trainer_state.json").read_text())["step"]
-        if done_steps >= total:
-            raise XlirError(f"the run already reached step {done_steps} of {total}", path=out)
-        if changes:
-            history.append(
-                {
-                    "step": done_steps,
-                    "before": recorded,
-                    "changes": {k: {"before": a, "after": b} for k, (a, b) in changes.items()},
-                }
-            )
-    made = main and resume_from is None  # this run makes the folder, and removes it on failure
+    total, done_steps, history = plan.total, plan.done, list(plan.history)
+    if plan.changes:
+        history.append(
+            {
+                "step": done_steps,
+                "before": plan.recorded,
+                "changes": {k: {"before": a, "after": b} for k, (a, b) in plan.changes.items()},
+            }
+        )
+    made = main and plan.resume_from is None  # this run makes the folder, removes it on failure
     if main:
         try:
             if config.overwrite and out.exists():
@@ -722,38 +1103,47 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         except OSError as e:
             raise XlirError(f"cannot write the output folder: {e.strerror}", path=out) from None
     log = EventLog(out / EVENTS_FILE, on_event, enabled=main)
-    stop = threading.Event()
     runner = _Runner(
-        config, out, model, encoder, log, stop, total, done_steps, eval_collection, main
+        config,
+        out,
+        model,
+        encoder,
+        log,
+        signals.stop,
+        total,
+        done_steps,
+        plan.eval_collection,
+        main,
     )
     runner.history = history
-    previous = (
-        _install_sigint(stop) if threading.current_thread() is threading.main_thread() else None
-    )
+    runner.signals = signals
+    signals.gentle = True  # from here a first signal stops after the step, and saves
     try:
         log.emit(
             "start",
             settings=asdict(config),
             total_steps=total,
             resumed_from_step=done_steps,
-            changes=changes,
-            train_rows=len(data),
-            languages=pairs.langs,
+            changes=plan.changes,
+            train_rows=len(plan.data),
+            languages=plan.pairs.langs,
             world_size=_world_size(),
             version=__version__,
         )
+        from .sampling import sampler_factory
+
         consumed = done_steps * _world_size()  # batches every rank together has used
         trainer = runner.build_trainer(
-            data,
+            plan.data,
             sampler_factory(
-                pairs,
+                plan.pairs,
                 config.strategy,
                 config.alpha,
                 config.lang_weighting,
-                skip=consumed % batches_per_epoch,
-                epoch_offset=consumed // batches_per_epoch,
+                skip=consumed % plan.batches_per_epoch,
+                epoch_offset=consumed // plan.batches_per_epoch,
             ),
-            resume_from,
+            plan.resume_from,
         )
         trainer.train()
         runner.finish(trainer)
@@ -761,14 +1151,15 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         log.emit("failed", reason=str(e), step=runner.step)
         _discard(out, made and not runner.checkpoints, log)
         raise
-    except KeyboardInterrupt:
-        # a second Ctrl-C: no checkpoint of this step, but followers learn that the run ended
+    except (KeyboardInterrupt, Terminated):
+        # a second signal: no checkpoint of this step, but followers learn that the run ended
         discard = made and not runner.checkpoints
         log.emit(
             "stopped",
             step=runner.step,
             total_steps=total,
             path=str(out),
+            signal=signals.name,
             reason="interrupted before the first checkpoint: nothing kept"
             if discard
             else "interrupted twice: the last checkpoint is the one to resume from",
@@ -781,8 +1172,6 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
         _discard(out, made and not runner.checkpoints, log)
         raise XlirError(f"training failed at step {runner.step}: {reason}") from e
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         log.close()
     return out
 
@@ -816,20 +1205,6 @@ def freeze_input_embeddings(model: Any) -> int:
     if not frozen:
         raise XlirError("--freeze-embeddings: this model has no word-embedding matrix to freeze")
     return frozen
-
-
-def _install_sigint(stop: threading.Event) -> Any:
-    """First Ctrl-C: stop after the current step and save; a second one interrupts at once."""
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    return previous
 
 
 class _Runner:
@@ -868,6 +1243,7 @@ class _Runner:
         self.optimizer: Any = None
         self.checkpoints = 0  # written by this run
         self.saved_step: int | None = None  # the step of the latest step checkpoint
+        self.signals: StopSignals | None = None  # which signal stopped the run, if one did
         self.history: list[dict[str, Any]] = []  # settings changed on resume, with the step
 
     def build_trainer(self, data: Any, sampler: Any, resume_from: Path | None) -> Any:
@@ -1092,6 +1468,7 @@ class _Runner:
                 step=self.step,
                 total_steps=self.total,
                 path=str(self.out),
+                signal=self.signals.name if self.signals is not None else None,
                 reason="interrupted",
             )
         else:

@@ -7,6 +7,8 @@ lists scroll inside the dialog, and on short screens form widgets drop their bor
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -515,6 +517,8 @@ class TrainScreen(Dialog):
         self.out_root = out_root
         self.proc: Any = None
         self.out: str | None = None
+        self.cancelled = False  # Cancel run was pressed for the current run
+        self._proc_lock = threading.Lock()  # the worker starts the process, Cancel signals it
         self.losses: list[float] = []
         self.steps: list[int] = []
         self.finished = False
@@ -593,6 +597,7 @@ class TrainScreen(Dialog):
         self.losses = []
         self.steps = []
         self.finished = False
+        self.cancelled = False
         self.out = config.out
         self.query_one("#start", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
@@ -615,7 +620,10 @@ class TrainScreen(Dialog):
         log = logs / f"{out.name}.log"
         try:
             atomic_write_text(settings, config.toml())
-            self.proc = start_training_process(["--config", str(settings)], log)
+            with self._proc_lock:
+                self.proc = start_training_process(["--config", str(settings)], log)
+                if self.cancelled:  # Cancel run came before the process existed
+                    self.proc.send_signal(signal.SIGTERM)
         except OSError as e:
             self.post_message(TrainingEnded("failed", str(out), f"cannot start: {e}"))
             return
@@ -630,7 +638,10 @@ class TrainScreen(Dialog):
             if ended:
                 break
             time.sleep(0.2)
-        if status is None:
+        if status is None and self.cancelled:
+            # stopped before its output folder existed (or killed before it could say so)
+            status, reason = "cancelled", "stopped before training began: nothing was written"
+        elif status is None:
             status = "died" if self.proc.returncode else "ended"
         if status in ("failed", "died"):
             reason = last_error(log) or reason or f"exit status {self.proc.returncode}"
@@ -661,11 +672,15 @@ class TrainScreen(Dialog):
         self.query_one("#start", Button).disabled = False
         self.query_one("#cancel", Button).disabled = True
         status = self.query_one("#status", Static)
-        if message.status in ("done", "stopped"):
+        kept = (Path(message.out) / "modules.json").is_file()
+        if message.status in ("done", "stopped") and kept:
             status.update(f"{message.status}: the model is in {message.out}")
             load = self.query_one("#load", Button)
             load.disabled = False
             load.focus()
+        elif message.status in ("cancelled", "stopped"):  # stopped with nothing kept
+            status.update(f"training {message.status}: {message.reason or 'nothing kept'}")
+            self.query_one("#start", Button).focus()
         else:
             status.update(Text(f"training {message.status}: {message.reason}", style="red"))
             self.query_one("#start", Button).focus()
@@ -673,12 +688,19 @@ class TrainScreen(Dialog):
 
     @on(Button.Pressed, "#cancel")
     def cancel_run(self) -> None:
-        """Ask the run to stop after its current step (it saves a usable checkpoint)."""
-        import signal
+        """Ask the run to stop: after its current step once it trains (it saves a usable
+        checkpoint and model), at once while it loads (nothing is written).
 
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.query_one("#status", Static).update("stopping after the current step ...")
+        SIGTERM rather than SIGINT: a process inherits an ignored SIGINT (an explorer started
+        as a background job), and until the run installs its own handler the signal would be
+        lost; SIGTERM's default action ends it as cleanly, with nothing written yet."""
+        with self._proc_lock:
+            if self.cancelled:
+                return  # a second press would interrupt the saving of the first
+            self.cancelled = True
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+        self.query_one("#status", Static).update("stopping after the current step ...")
 
     @on(Button.Pressed, "#load")
     def _load(self) -> None:
