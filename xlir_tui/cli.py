@@ -3,6 +3,11 @@
 Data goes to stdout (tables, or JSON with ``--json``); progress and diagnostics go to stderr.
 Every :class:`~xlir_tui.errors.XlirError` becomes one line ``xlir-tui: error: ...`` and exit
 status 1; nothing here does work the core could do.
+
+Text from data (passages, questions, language codes, collection and file names, paths) reaches
+the terminal only as :func:`~xlir_tui.safe_text.inert_text` (a ``Text``, never parsed as
+markup, its control characters made visible) or, with ``--json``, through
+:func:`~xlir_tui.safe_text.json_dumps`, which keeps it exact.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .errors import XlirError
+from .safe_text import inert, inert_text, json_dumps
 from .training import TrainConfig
 
 app = typer.Typer(
@@ -70,10 +77,22 @@ def _main(
     """
 
 
+def say(line: str, style: str = "") -> None:
+    """A line for the person running the command (stderr), made inert: it may name a path, a
+    language or a collection."""
+    err.print(inert_text(line, style), highlight=False)
+
+
+def print_json(value: Any) -> None:
+    """``--json`` output: exact, and inert on a terminal."""
+    print(json_dumps(value, indent=2))
+
+
 def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
-    """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI)."""
+    """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI). A
+    stage's name is shown as text, never as markup (it may hold a language code)."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         *extra,
@@ -99,7 +118,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+                tasks[stage] = bar.add_task(inert(stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
@@ -261,10 +280,9 @@ def data_get(
     target = to or Path("data") / name
     with progress_bar(f"getting {name}") as update:
         report = get_collection(name, target, source=source, overwrite=overwrite, progress=update)
-    err.print(
+    say(
         f"{name}: {report['questions']} questions and {report['candidates']} candidates "
-        f"in {len(report['languages'])} languages verified; written to {target}",
-        highlight=False,
+        f"in {len(report['languages'])} languages verified; written to {target}"
     )
 
 
@@ -280,17 +298,19 @@ def data_stats(
     c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     stats = c.stats()
     if as_json:
-        print(json.dumps(stats, ensure_ascii=False, indent=2))
+        print_json(stats)
         return
     table = Table(
-        title=f"{stats['collection']}: {stats['questions']} questions "
-        f"({stats['qids']} question ids), {stats['candidates']} candidates"
+        title=inert_text(
+            f"{stats['collection']}: {stats['questions']} questions "
+            f"({stats['qids']} question ids), {stats['candidates']} candidates"
+        )
     )
     for col in ("lang", "questions", "candidates", "paragraphs", "relevant pairs", "skipped"):
         table.add_column(col, justify="left" if col == "lang" else "right")
     for lg, row in stats["languages"].items():
         table.add_row(
-            lg,
+            inert_text(lg),
             *(
                 str(row[k])
                 for k in ("questions", "candidates", "paragraphs", "relevant_pairs", "skipped")
@@ -363,7 +383,7 @@ def index_cmd(
     plan.validate()
     with stage_progress() as update:
         _, summary = build_index(plan, update, _notify)
-    err.print(summary, highlight=False)
+    say(summary)
 
 
 def _system_spec(
@@ -414,9 +434,11 @@ def _encoder_options(
 def _notify(text: str) -> None:
     """A line for the person running the command (stderr); warnings stand out."""
     if text.startswith("warning:"):
-        err.print(f"[yellow]warning:[/]{text[len('warning:') :]}", highlight=False)
+        line = Text("warning:", style="yellow")
+        line.append_text(inert_text(text[len("warning:") :]))
+        err.print(line, highlight=False)
     else:
-        err.print(text, highlight=False, markup=False)
+        say(text)
 
 
 @app.command("search")
@@ -479,16 +501,13 @@ def search_cmd(
     if translate is not None:
         translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
         searched = translated.translate([query], [query_lang])[0]
-        err.print(f"query translated to {translate.to}: {searched}", highlight=False)
+        say(f"query translated to {translate.to}: {searched}")
     if retriever.encoder is not None:
         from .encoders import exceeds_window
 
         cut = exceeds_window(retriever.encoder, searched)
         if cut is not None:
-            err.print(
-                f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}",
-                highlight=False,
-            )
+            say(f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}")
     hits = retriever.search(searched, k=k, langs=wanted, ef=ef)
     _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
 
@@ -515,7 +534,7 @@ def _print_hits(
     """Search results as JSON or a table; an empty result says why on stderr."""
     note = "" if hits else "no candidate matches the query (no word or n-gram in common)"
     if note:
-        err.print(f"note: {note}", highlight=False)
+        say(f"note: {note}")
     if as_json:
         result = {
             "query": query,
@@ -526,18 +545,23 @@ def _print_hits(
         }
         if note:
             result["note"] = note
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     from .langs import lang_style
     from .render import shorten
 
-    table = Table(title=shorten(query, 100), title_justify="left", show_lines=False)
+    table = Table(title=inert_text(shorten(query, 100)), title_justify="left", show_lines=False)
     table.add_column("rank", justify="right")
     table.add_column("score", justify="right")
     table.add_column("lang")
     table.add_column("passage", overflow="fold")
     for h in hits:
-        table.add_row(str(h.rank), f"{h.score:.3f}", f"[{lang_style(h.lang)}]{h.lang}[/]", h.text)
+        table.add_row(
+            str(h.rank),
+            f"{h.score:.3f}",
+            inert_text(h.lang, lang_style(h.lang)),
+            inert_text(h.text),
+        )
     out.print(table)
 
 
@@ -661,7 +685,7 @@ def bias_report_cmd(
     plan.validate()
     result = run_report(plan, stage_progress, _notify)
     if as_json:
-        print(json.dumps(result.report, ensure_ascii=False, indent=2))
+        print_json(result.report)
         return
     from .render import render_report
 
@@ -821,7 +845,7 @@ def translate_cmd(
     if batch_size < 1 or num_beams < 1 or max_length < 1:
         raise XlirError("--batch-size, --num-beams and --max-length must be at least 1")
     c = _load(collection, file_lang_of(file_lang, old_lang), strict)
-    err.print(f"loading translation model {mt} ...", highlight=False)
+    say(f"loading translation model {mt} ...")
     translator = Translator.load(
         mt, batch_size=batch_size, max_length=max_length, num_beams=num_beams
     )
@@ -838,10 +862,9 @@ def translate_cmd(
             overwrite=overwrite,
             progress=lambda stage, d, t: update(f"translating to {stage}", d, t),
         )
-    err.print(
+    say(
         f"translated {summary.get('questions', {}).get(source, '?')} {source} questions into "
-        f"{', '.join(targets)} in {summary.get('seconds', 0):.1f} s -> {out_dir}",
-        highlight=False,
+        f"{', '.join(targets)} in {summary.get('seconds', 0):.1f} s -> {out_dir}"
     )
 
 
@@ -912,7 +935,7 @@ def _train_progress() -> Progress:
     return Progress(
         TextColumn("training"),
         BarColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -937,16 +960,16 @@ def train_cmd(**values: Any) -> None:
             nonlocal stopped
             kind = e["event"]
             stopped = stopped or kind == "stopped"
-            line = describe_event(e)
+            line = inert(describe_event(e))  # it names paths and collections
             if kind == "start":
                 bar.update(task, total=e["total_steps"], completed=e["resumed_from_step"])
             elif kind == "step":
                 bar.update(task, completed=e["step"], info=line)
                 if bar.disable and (e["step"] % 10 == 0 or e["step"] == 1):
-                    err.print(line, highlight=False)
+                    say(line)
                 return
             if kind != "failed":  # a failure is the one error line main() prints
-                err.print(line, highlight=False, markup=False)
+                say(line)
 
         train(cfg, on_event=on_event)
     if stopped:  # saved and resumable, but not what was asked: the exit status of a Ctrl-C
@@ -968,18 +991,13 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except XlirError as e:
-        err.print(f"xlir-tui: error: {e}", highlight=False, markup=False, soft_wrap=True)
+        say(f"xlir-tui: error: {e}")
         sys.exit(1)
     except UsageError as e:
         # click's own form is a boxed paragraph; one line, with where to look, like the rest
         path = e.ctx.command_path if e.ctx is not None else "xlir-tui"
         message = " ".join(e.format_message().split())
-        err.print(
-            f"{path}: error: {message} (see {path} --help)",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+        say(f"{path}: error: {message} (see {path} --help)")  # it quotes the command line
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         err.print("xlir-tui: interrupted", highlight=False)
