@@ -131,11 +131,13 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: update(description, done, total)
 
 
-def split_langs(value: str | None) -> list[str] | None:
-    """``"de, zh"`` -> ``["de", "zh"]``; empty -> None."""
-    if not value:
-        return None
-    langs = [x.strip() for x in value.split(",") if x.strip()]
+def split_langs(value: str | None, flag: str | None = None) -> list[str] | None:
+    """``"de, zh"`` -> ``["de", "zh"]``; None (not given) -> None. A value that names no
+    language (``""``, ``","``) is None too, or with ``flag`` an error naming the flag: given
+    and empty, it would silently mean every language."""
+    langs = [x.strip() for x in (value or "").split(",") if x.strip()]
+    if not langs and value is not None and flag is not None:
+        raise XlirError(f"{flag} {value!r} names no language (leave {flag} out for all of them)")
     return langs or None
 
 
@@ -485,11 +487,13 @@ def search_cmd(
 
     if langs is not None and old_langs is not None:
         raise XlirError("give --langs once (--lang is its old spelling)")
-    wanted = split_langs(langs if langs is not None else old_langs)
+    wanted = split_langs(langs if langs is not None else old_langs, "--langs")
     if not query.strip():
         raise XlirError("empty query")
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
+    if ef is not None and ef < 1:
+        raise XlirError(f"--ef must be at least 1, got {ef}")
     translate = _translate_query(translate_query, mt)
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
@@ -668,7 +672,7 @@ def bias_report_cmd(
         if system and "fusion" in system
         else None,
         translate_query=_translate_query(translate_query, mt),
-        langs=split_langs(langs),
+        langs=split_langs(langs, "--langs"),
         file_lang=file_lang_of(file_lang, old_lang),
         strict=strict,
         k=k,
@@ -750,7 +754,7 @@ def explore_cmd(
     options = _encoder_options(pooling=pooling, query_prompt=query_prompt, backend=backend)
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
-    panes = split_langs(langs)
+    panes = split_langs(langs, "--langs")
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
     from .tui.app import ExplorerApp, default_sample_data

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,21 +185,59 @@ def lang_from_filename(path: Path) -> str | None:
     return None
 
 
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (after symlinks): ``a FIFO``, ``a
+    folder``, ``a broken symbolic link``...; None for a regular file. Never opens it: opening
+    a FIFO waits for a writer that may never come."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
-    """Turn folders and files into the list of data files they name, in a stable order."""
+    """Turn folders and files into the list of data files they name, in a stable order.
+
+    An entry of a folder named like a collection file (``de.jsonl``) that is not a regular
+    file (a FIFO, a socket, a device, a folder, a broken link) is refused, naming it: skipped,
+    it would leave a language out without a word; opened, a FIFO would block.
+    """
     if not sources:
         raise XlirError("no collection given: name a folder or one or more files")
     files: list[Path] = []
     for src in sources:
         path = Path(src)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SUFFIXES)
+            named = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES)
+            for p in named:
+                what = _not_a_file(p)
+                if what is not None:
+                    raise DataError(
+                        f"is {what}, not a collection file (move it away, or name the files "
+                        "to read)",
+                        path=p,
+                    )
+            found = named
             if not found:
                 raise DataError(
                     "no collection files here (expected <lang>.json, .jsonl or .parquet files)",
                     path=path,
                 )
             files.extend(found)
+        elif (what := _not_a_file(path)) not in (None, "missing"):
+            raise DataError(f"is {what}, not a collection file", path=path)
         elif path.is_file():
             if path.suffix not in SUFFIXES:
                 raise DataError(

@@ -17,6 +17,7 @@ Text from data reaches the screen only made inert (:mod:`xlir_tui.safe_text`): w
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, HorizontalScroll
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.worker import Worker, WorkerState
@@ -125,6 +127,63 @@ def waiting(panes: list[ResultPane], group: int) -> str:
     return " ".join(langs)
 
 
+def terminal_size(stream: Any = None) -> tuple[int, int] | None:
+    """The size of the terminal the explorer draws on: ``COLUMNS`` and ``LINES`` when both
+    are set (as :func:`shutil.get_terminal_size` reads them), else the first of ``stream``
+    (the driver's output, stderr), stdin, stdout and ``/dev/tty`` that is a terminal; None
+    when none is.
+
+    Textual asks :func:`shutil.get_terminal_size`, which looks at stdout only: with stdout
+    redirected (``xlir-tui explore > log``) it drew at 80x24 in a larger terminal.
+    """
+    try:
+        columns, lines = int(os.environ["COLUMNS"]), int(os.environ["LINES"])
+        if columns > 0 and lines > 0:
+            return columns, lines
+    except (KeyError, ValueError):
+        pass
+    fds: list[int] = []
+    try:
+        if stream is not None:
+            fds.append(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        pass
+    fds += [0, 1]
+    for fd in fds:
+        try:
+            size = os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        if size.columns > 0 and size.lines > 0:
+            return size.columns, size.lines
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    try:
+        size = os.get_terminal_size(fd)
+        return (size.columns, size.lines) if size.columns > 0 and size.lines > 0 else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def sized_driver(base: type[Driver]) -> type[Driver]:
+    """``base`` (Textual's driver for this platform) measuring the terminal it draws on with
+    :func:`terminal_size`; ``base`` itself when it measures no terminal."""
+    if not hasattr(base, "_get_terminal_size"):
+        return base
+
+    class SizedDriver(base):  # type: ignore[valid-type,misc]
+        def _get_terminal_size(self) -> tuple[int, int]:
+            size = terminal_size(getattr(self, "_file", None))
+            return size if size is not None else super()._get_terminal_size()
+
+    SizedDriver.__name__ = SizedDriver.__qualname__ = f"Sized{base.__name__}"
+    return SizedDriver
+
+
 def default_pane_count(width: int) -> int:
     """Panes that fit ``width`` columns at a readable width (about 40 columns each)."""
     return 2 if width < 110 else 4 if width >= 180 else 3
@@ -193,6 +252,10 @@ class ExplorerApp(App[None]):
         self.trained: list[Path] = []
         self.failure: str | None = None
         """Why the explorer could not open (the exit status is then 1)."""
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, sized by the terminal it draws on (see :func:`terminal_size`)."""
+        return sized_driver(super().get_driver_class())
 
     def notify(
         self,
