@@ -172,6 +172,40 @@ def test_search_bad_values(capsys, sample_index: Path, monkeypatch) -> None:
     assert_one_line_error(code, err, "empty query")
 
 
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["search", "IDX", "x", "--langs", ""], ["--langs ''", "names no language"]),
+        (["search", "IDX", "x", "--langs", " , "], ["--langs ' , '", "names no language"]),
+        (["search", "IDX", "x", "--ef", "-5"], ["--ef must be at least 1, got -5"]),
+        (["search", "IDX", "x", "--ef", "0"], ["--ef must be at least 1, got 0"]),
+        (["bias-report", str(SAMPLE), "--langs", ""], ["--langs ''", "names no language"]),
+        (["explore", "--langs", ""], ["--langs ''", "names no language"]),
+    ],
+    ids=[
+        "search-empty",
+        "search-commas",
+        "ef-negative",
+        "ef-zero",
+        "report-empty",
+        "explore-empty",
+    ],
+)
+def test_values_that_would_be_ignored_are_refused(
+    capsys, sample_index: Path, monkeypatch, args: list[str], needles: list[str]
+) -> None:
+    """An empty --langs would mean every language, a --ef below 1 the index's own beam: both
+    were accepted silently. Refused like every range error (-k 0), before any model loads."""
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded before the values were checked")
+
+    monkeypatch.setattr("xlir_tui.systems.Models.encoder_of", no_model)
+    args = [str(sample_index) if a == "IDX" else a for a in args]
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, *needles)
+
+
 def test_search_with_another_model(capsys, sample_index: Path, tmp_path: Path) -> None:
     from conftest import build_tiny_model
 

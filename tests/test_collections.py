@@ -313,3 +313,39 @@ def test_real_collections(
     assert c.skipped.is_empty()
     # no byte-order mark leaks into a sentence a model reads
     assert not c.candidates["text"].str.starts_with("\ufeff").any()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "broken-link"])
+def test_a_collection_entry_that_is_not_a_file_is_refused(tmp_path: Path, kind: str) -> None:
+    """A FIFO (or socket, folder, broken link) named like a collection file was skipped without
+    a word; opening a FIFO would block. Refused, naming it, without opening it."""
+    import os
+    import socket
+
+    write(tmp_path / "en.json", squad([para("A b. C d.", [("q1", "What?", "A b.")])]))
+    odd = tmp_path / "de.jsonl"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    elif kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(odd))
+        server.close()  # the socket file stays
+    elif kind == "folder":
+        odd.mkdir()
+    else:
+        odd.symlink_to(tmp_path / "gone.jsonl")
+    expected = {
+        "fifo": r"a FIFO \(named pipe\)",
+        "socket": "a socket",
+        "folder": "a folder",
+        "broken-link": "a broken symbolic link",
+    }[kind]
+    with pytest.raises(DataError, match=f"de.jsonl: is {expected}, not a collection file"):
+        load_collection(tmp_path, use_cache=False)
+    if kind != "folder":  # named alone (a folder named alone is read as a folder)
+        with pytest.raises(DataError, match=f"is {expected}, not a collection file"):
+            load_collection(odd, use_cache=False)
+    # other entries, not named like collection files, are none of its business
+    odd.unlink() if kind != "folder" else odd.rmdir()
+    os.mkfifo(tmp_path / "notes")
+    assert load_collection(tmp_path, use_cache=False).languages == ["en"]

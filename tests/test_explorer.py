@@ -641,6 +641,48 @@ def test_default_pane_count_follows_the_width() -> None:
     assert [default_pane_count(w) for w in (80, 120, 200)] == [2, 3, 4]
 
 
+def test_the_size_is_the_terminal_s_it_draws_on(monkeypatch) -> None:
+    """``explore > log``: stdout is a file, stderr (where Textual draws) a 200x50 terminal.
+    Textual asked shutil, which reads stdout only, and drew at 80x24."""
+    import os
+
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from xlir_tui.tui.app import sized_driver, terminal_size
+
+    terminals = {2: os.terminal_size((200, 50))}
+
+    def get_terminal_size(fd: int = 1) -> os.terminal_size:
+        if fd in terminals:
+            return terminals[fd]
+        raise OSError(25, "Inappropriate ioctl for device")
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", get_terminal_size)
+    monkeypatch.setattr(os, "open", lambda *a, **k: (_ for _ in ()).throw(OSError(6, "no tty")))
+
+    class Stderr:
+        def fileno(self) -> int:
+            return 2
+
+    assert terminal_size(Stderr()) == (200, 50)
+    driver = sized_driver(LinuxDriver)
+    assert issubclass(driver, LinuxDriver)
+    assert driver._get_terminal_size(type("D", (), {"_file": Stderr()})()) == (200, 50)
+    # stdin a terminal, stderr not: stdin's size; none a terminal: Textual's own fallback
+    terminals = {0: os.terminal_size((132, 43))}
+    assert terminal_size(Stderr()) == (132, 43)
+    terminals = {}
+    assert terminal_size(Stderr()) is None
+    # COLUMNS and LINES win, as shutil has them win
+    monkeypatch.setenv("COLUMNS", "90")
+    monkeypatch.setenv("LINES", "30")
+    assert terminal_size(Stderr()) == (90, 30)
+    # the explorer runs on it
+    assert ExplorerApp().driver_class.__name__ == "SizedLinuxDriver"
+
+
 def test_bias_plots_go_where_there_is_room(tiny_model: Path) -> None:
     app = make_app(tiny_model)
     assert app.bias_place(80, 24) == "off"  # a line under the panes; F9 shows the plots

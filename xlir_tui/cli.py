@@ -5,6 +5,11 @@ Every :class:`~xlir_tui.errors.XlirError` becomes one line ``xlir-tui: error: ..
 status 1; a command line that does not parse (an unknown command or option, a missing argument
 or option, a value that is not a number where one is expected) is one line and exit status 2.
 Nothing here does work the core could do.
+
+Text from data (passages, questions, language codes, collection and file names, paths) reaches
+the terminal only as :func:`~xlir_tui.safe_text.inert_text` (a ``Text``, never parsed as
+markup, its control characters made visible) or, with ``--json``, through
+:func:`~xlir_tui.safe_text.json_dumps`, which keeps it exact.
 """
 
 from __future__ import annotations
@@ -31,10 +36,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import XlirError
+from .safe_text import inert, inert_text, json_dumps
 from .training import TrainConfig
 
 _VALUE_LABELS = {int: "int", float: "float", str: "text", Path: "path"}
@@ -130,10 +137,22 @@ def _main(
     """
 
 
+def say(line: str, style: str = "") -> None:
+    """A line for the person running the command (stderr), made inert: it may name a path, a
+    language or a collection."""
+    err.print(inert_text(line, style), highlight=False)
+
+
+def print_json(value: Any) -> None:
+    """``--json`` output: exact, and inert on a terminal."""
+    print(json_dumps(value, indent=2))
+
+
 def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
-    """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI)."""
+    """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI). A
+    stage's name is shown as text, never as markup (it may hold a language code)."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         *extra,
@@ -159,7 +178,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+                tasks[stage] = bar.add_task(inert(stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
@@ -172,11 +191,13 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: update(description, done, total)
 
 
-def split_langs(value: str | None) -> list[str] | None:
-    """``"de, zh"`` -> ``["de", "zh"]``; empty -> None."""
-    if not value:
-        return None
-    langs = [x.strip() for x in value.split(",") if x.strip()]
+def split_langs(value: str | None, flag: str | None = None) -> list[str] | None:
+    """``"de, zh"`` -> ``["de", "zh"]``; None (not given) -> None. A value that names no
+    language (``""``, ``","``) is None too, or with ``flag`` an error naming the flag: given
+    and empty, it would silently mean every language."""
+    langs = [x.strip() for x in (value or "").split(",") if x.strip()]
+    if not langs and value is not None and flag is not None:
+        raise XlirError(f"{flag} {value!r} names no language (leave {flag} out for all of them)")
     return langs or None
 
 
@@ -321,10 +342,9 @@ def data_get(
     target = to or Path("data") / name
     with progress_bar(f"getting {name}") as update:
         report = get_collection(name, target, source=source, overwrite=overwrite, progress=update)
-    err.print(
+    say(
         f"{name}: {report['questions']} questions and {report['candidates']} candidates "
-        f"in {len(report['languages'])} languages verified; written to {target}",
-        highlight=False,
+        f"in {len(report['languages'])} languages verified; written to {target}"
     )
 
 
@@ -340,17 +360,19 @@ def data_stats(
     c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     stats = c.stats()
     if as_json:
-        print(json.dumps(stats, ensure_ascii=False, indent=2))
+        print_json(stats)
         return
     table = Table(
-        title=f"{stats['collection']}: {stats['questions']} questions "
-        f"({stats['qids']} question ids), {stats['candidates']} candidates"
+        title=inert_text(
+            f"{stats['collection']}: {stats['questions']} questions "
+            f"({stats['qids']} question ids), {stats['candidates']} candidates"
+        )
     )
     for col in ("lang", "questions", "candidates", "paragraphs", "relevant pairs", "skipped"):
         table.add_column(col, justify="left" if col == "lang" else "right")
     for lg, row in stats["languages"].items():
         table.add_row(
-            lg,
+            inert_text(lg),
             *(
                 str(row[k])
                 for k in ("questions", "candidates", "paragraphs", "relevant_pairs", "skipped")
@@ -423,7 +445,7 @@ def index_cmd(
     plan.validate()
     with stage_progress() as update:
         _, summary = build_index(plan, update, _notify)
-    err.print(summary, highlight=False)
+    say(summary)
 
 
 def _system_spec(
@@ -474,9 +496,11 @@ def _encoder_options(
 def _notify(text: str) -> None:
     """A line for the person running the command (stderr); warnings stand out."""
     if text.startswith("warning:"):
-        err.print(f"[yellow]warning:[/]{text[len('warning:') :]}", highlight=False)
+        line = Text("warning:", style="yellow")
+        line.append_text(inert_text(text[len("warning:") :]))
+        err.print(line, highlight=False)
     else:
-        err.print(text, highlight=False, markup=False)
+        say(text)
 
 
 @app.command("search")
@@ -523,11 +547,13 @@ def search_cmd(
 
     if langs is not None and old_langs is not None:
         raise XlirError("give --langs once (--lang is its old spelling)")
-    wanted = split_langs(langs if langs is not None else old_langs)
+    wanted = split_langs(langs if langs is not None else old_langs, "--langs")
     if not query.strip():
         raise XlirError("empty query")
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
+    if ef is not None and ef < 1:
+        raise XlirError(f"--ef must be at least 1, got {ef}")
     translate = _translate_query(translate_query, mt)
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
@@ -539,16 +565,13 @@ def search_cmd(
     if translate is not None:
         translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
         searched = translated.translate([query], [query_lang])[0]
-        err.print(f"query translated to {translate.to}: {searched}", highlight=False)
+        say(f"query translated to {translate.to}: {searched}")
     if retriever.encoder is not None:
         from .encoders import exceeds_window
 
         cut = exceeds_window(retriever.encoder, searched)
         if cut is not None:
-            err.print(
-                f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}",
-                highlight=False,
-            )
+            say(f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}")
     hits = retriever.search(searched, k=k, langs=wanted, ef=ef)
     _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
 
@@ -575,7 +598,7 @@ def _print_hits(
     """Search results as JSON or a table; an empty result says why on stderr."""
     note = "" if hits else "no candidate matches the query (no word or n-gram in common)"
     if note:
-        err.print(f"note: {note}", highlight=False)
+        say(f"note: {note}")
     if as_json:
         result = {
             "query": query,
@@ -586,18 +609,23 @@ def _print_hits(
         }
         if note:
             result["note"] = note
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     from .langs import lang_style
     from .render import shorten
 
-    table = Table(title=shorten(query, 100), title_justify="left", show_lines=False)
+    table = Table(title=inert_text(shorten(query, 100)), title_justify="left", show_lines=False)
     table.add_column("rank", justify="right")
     table.add_column("score", justify="right")
     table.add_column("lang")
     table.add_column("passage", overflow="fold")
     for h in hits:
-        table.add_row(str(h.rank), f"{h.score:.3f}", f"[{lang_style(h.lang)}]{h.lang}[/]", h.text)
+        table.add_row(
+            str(h.rank),
+            f"{h.score:.3f}",
+            inert_text(h.lang, lang_style(h.lang)),
+            inert_text(h.text),
+        )
     out.print(table)
 
 
@@ -704,7 +732,7 @@ def bias_report_cmd(
         if system and "fusion" in system
         else None,
         translate_query=_translate_query(translate_query, mt),
-        langs=split_langs(langs),
+        langs=split_langs(langs, "--langs"),
         file_lang=file_lang_of(file_lang, old_lang),
         strict=strict,
         k=k,
@@ -721,7 +749,7 @@ def bias_report_cmd(
     plan.validate()
     result = run_report(plan, stage_progress, _notify)
     if as_json:
-        print(json.dumps(result.report, ensure_ascii=False, indent=2))
+        print_json(result.report)
         return
     from .render import render_report
 
@@ -786,7 +814,7 @@ def explore_cmd(
     options = _encoder_options(pooling=pooling, query_prompt=query_prompt, backend=backend)
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
-    panes = split_langs(langs)
+    panes = split_langs(langs, "--langs")
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
     from .tui.app import ExplorerApp, default_sample_data
@@ -881,7 +909,7 @@ def translate_cmd(
     if batch_size < 1 or num_beams < 1 or max_length < 1:
         raise XlirError("--batch-size, --num-beams and --max-length must be at least 1")
     c = _load(collection, file_lang_of(file_lang, old_lang), strict)
-    err.print(f"loading translation model {mt} ...", highlight=False)
+    say(f"loading translation model {mt} ...")
     translator = Translator.load(
         mt, batch_size=batch_size, max_length=max_length, num_beams=num_beams
     )
@@ -898,10 +926,9 @@ def translate_cmd(
             overwrite=overwrite,
             progress=lambda stage, d, t: update(f"translating to {stage}", d, t),
         )
-    err.print(
+    say(
         f"translated {summary.get('questions', {}).get(source, '?')} {source} questions into "
-        f"{', '.join(targets)} in {summary.get('seconds', 0):.1f} s -> {out_dir}",
-        highlight=False,
+        f"{', '.join(targets)} in {summary.get('seconds', 0):.1f} s -> {out_dir}"
     )
 
 
@@ -974,7 +1001,7 @@ def _train_progress() -> Progress:
     return Progress(
         TextColumn("training"),
         BarColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -1024,7 +1051,7 @@ def train_cmd(**values: Any) -> None:
             kind = e["event"]
             if kind in ("done", "stopped"):
                 ended.update(e)
-            line = describe_event(e)
+            line = inert(describe_event(e))  # it names paths and collections
             # a closed terminal (SIGHUP) must not turn the saving of a stopped run into an error
             with contextlib.suppress(OSError, ValueError):
                 if kind == "start":
@@ -1032,10 +1059,10 @@ def train_cmd(**values: Any) -> None:
                 elif kind == "step":
                     bar.update(task, completed=e["step"], info=line)
                     if bar.disable and (e["step"] % 10 == 0 or e["step"] == 1):
-                        err.print(line, highlight=False)
+                        say(line)
                     return
                 if kind != "failed":  # a failure is the one error line main() prints
-                    err.print(line, highlight=False, markup=False)
+                    say(line)
 
         try:
             train(cfg, on_event=on_event)
@@ -1071,18 +1098,13 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except XlirError as e:
-        err.print(f"xlir-tui: error: {e}", highlight=False, markup=False, soft_wrap=True)
+        say(f"xlir-tui: error: {e}")
         sys.exit(1)
     except UsageError as e:
         # click's own form is a boxed paragraph; one line, with where to look, like the rest
         path = e.ctx.command_path if e.ctx is not None else "xlir-tui"
         message = " ".join(e.format_message().split())
-        err.print(
-            f"{path}: error: {message} (see {path} --help)",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+        say(f"{path}: error: {message} (see {path} --help)")  # it quotes the command line
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         with contextlib.suppress(OSError, ValueError):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from .errors import DataError, XlirError
 from .paths import atomic_dir, cache_root, file_digest, text_digest, write_json
 from .segment import sentence_spans
 
-LOADER_VERSION = "2"
+LOADER_VERSION = "3"  # 3: column types and lone surrogates checked
 SUFFIXES = (".json", ".jsonl", ".parquet")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
@@ -184,21 +185,59 @@ def lang_from_filename(path: Path) -> str | None:
     return None
 
 
+def _not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (after symlinks): ``a FIFO``, ``a
+    folder``, ``a broken symbolic link``...; None for a regular file. Never opens it: opening
+    a FIFO waits for a writer that may never come."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
-    """Turn folders and files into the list of data files they name, in a stable order."""
+    """Turn folders and files into the list of data files they name, in a stable order.
+
+    An entry of a folder named like a collection file (``de.jsonl``) that is not a regular
+    file (a FIFO, a socket, a device, a folder, a broken link) is refused, naming it: skipped,
+    it would leave a language out without a word; opened, a FIFO would block.
+    """
     if not sources:
         raise XlirError("no collection given: name a folder or one or more files")
     files: list[Path] = []
     for src in sources:
         path = Path(src)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SUFFIXES)
+            named = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES)
+            for p in named:
+                what = _not_a_file(p)
+                if what is not None:
+                    raise DataError(
+                        f"is {what}, not a collection file (move it away, or name the files "
+                        "to read)",
+                        path=p,
+                    )
+            found = named
             if not found:
                 raise DataError(
                     "no collection files here (expected <lang>.json, .jsonl or .parquet files)",
                     path=path,
                 )
             files.extend(found)
+        elif (what := _not_a_file(path)) not in (None, "missing"):
+            raise DataError(f"is {what}, not a collection file", path=path)
         elif path.is_file():
             if path.suffix not in SUFFIXES:
                 raise DataError(
@@ -233,11 +272,13 @@ class _Builder:
     ) -> tuple[str, list[str | None]]:
         """Add a paragraph's sentences; a blank one is skipped (its id is None, and the ids of
         the others keep their position in the paragraph)."""
+        _check_text(context, file, f"{where}: context")
         number = self.paragraphs.get(lang, 0)
         self.paragraphs[lang] = number + 1
         pid = f"{lang}/{number}"
         ids: list[str | None] = []
         for i, text in enumerate(sentences):
+            _check_text(text, file, f"{where}: sentence {i}")
             if not text.strip():
                 self.skip(file, f"{where}.sentences[{i}]", lang, "", BLANK_CANDIDATE)
                 ids.append(None)
@@ -249,6 +290,9 @@ class _Builder:
 
     def add_question(self, file: Path, where: str, lang: str, qid: str, text: str) -> bool:
         """Add a question; a blank one is skipped (or an error with ``strict``): False."""
+        _check_text(lang, file, f"{where}: language")
+        _check_text(qid, file, f"{where}: question id")
+        _check_text(text, file, f"{where}: question")
         key = (lang, qid)
         if key in self.seen:
             other = self.seen[key]
@@ -267,7 +311,9 @@ class _Builder:
         if self.strict:
             what = f"question {qid!r}: " if qid else ""
             raise DataError(f"{where}: {what}{reason}", path=file)
-        self.skipped.append((str(file), lang, qid, reason))
+        # a file name that is not UTF-8 keeps its bytes as \udcff escapes (a table holds text)
+        shown = str(file).encode("utf-8", "backslashreplace").decode("utf-8")
+        self.skipped.append((shown, lang, qid, reason))
 
     def build(self, name: str, fingerprint: str, sources: list[str]) -> Collection:
         questions = pl.DataFrame(self.questions, schema=QUESTION_SCHEMA, orient="row")
@@ -304,18 +350,49 @@ def _require(obj: Any, key: str, kind: type | tuple[type, ...], file: Path, wher
     return value
 
 
+def _parse_json(text: str) -> Any:
+    """``json.loads``, every way it can fail a :class:`ValueError` saying what is wrong: a
+    syntax error (where), nesting too deep for the parser (``RecursionError``), an integer
+    with more digits than Python converts."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply to read") from None
+    except ValueError as e:  # int digits limit
+        raise ValueError(f"malformed JSON: {e}") from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(value: str, file: Path, where: str) -> str:
+    """``value``, refused when it holds a lone surrogate (a JSON ``\\ud800`` escape with no
+    pair): it is not Unicode text, and no table or file can hold it."""
+    m = _SURROGATE.search(value)
+    if m is not None:
+        raise DataError(
+            f"{where}: not Unicode text (a lone surrogate \\u{ord(m.group(0)):04x} at "
+            f"character {m.start()})",
+            path=file,
+        )
+    return value
+
+
 def _read_json(file: Path) -> Any:
     raw = file.read_bytes()
     if not raw.strip():
         raise DataError("empty file", path=file)
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        return _parse_json(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", path=file) from None
-    except json.JSONDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
         raise DataError(
-            f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}", path=file
+            f"not UTF-8 text ({e.reason} at byte {e.start}, line {line})", path=file
         ) from None
+    except ValueError as e:
+        raise DataError(str(e), path=file) from None
 
 
 def _load_squad(file: Path, lang: str, b: _Builder) -> None:
@@ -405,39 +482,86 @@ def _load_squad(file: Path, lang: str, b: _Builder) -> None:
 
 
 ROW_FIELDS = ("qid", "question", "passage")
+ROW_COLUMNS = ("qid", "lang", "question", "passage", "context")
+"""Every column a row may have: ``qid``, ``question`` and ``passage`` text or an integer (read
+as text), ``lang`` and ``context`` text."""
+
+
+def _read_parquet(file: Path) -> pl.DataFrame:
+    """A parquet file's rows, its known columns checked for type (see :data:`ROW_COLUMNS`: a
+    list, a struct, a float or binary data is refused, naming the column and its type) and
+    cast to text."""
+    try:
+        frame = pl.read_parquet(file)
+    except Exception as e:  # polars raises several types for a bad file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"cannot read parquet: {first}", path=file) from None
+    for name in ROW_COLUMNS:
+        if name not in frame.columns:
+            continue
+        dtype = frame.schema[name]
+        ok = dtype in (pl.String, pl.Categorical, pl.Null) or isinstance(dtype, pl.Enum)
+        if name in ROW_FIELDS:
+            ok = ok or dtype.is_integer()
+        if not ok:
+            wanted = "text or an integer" if name in ROW_FIELDS else "text"
+            raise DataError(f"column {name!r} holds {dtype}, expected {wanted}", path=file)
+        frame = frame.with_columns(pl.col(name).cast(pl.String))
+    return frame
+
+
+def _read_jsonl(file: Path) -> pl.DataFrame:
+    """JSONL rows: each line read as UTF-8 and JSON on its own, so a bad byte or a bad line is
+    named by its line number (lines end at LF only, as JSON Lines says: a CR is JSON
+    whitespace)."""
+    data = file.read_bytes()
+    if not data.strip():
+        raise DataError("empty file", path=file)
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark
+    rows = []
+    for n, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = _parse_json(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise DataError(
+                f"line {n}: not UTF-8 text ({e.reason} at byte {e.start} of the line)", path=file
+            ) from None
+        except ValueError as e:
+            raise DataError(f"line {n}: {e}", path=file) from None
+        if not isinstance(row, dict):
+            raise DataError(f"line {n}: expected an object, found {_json_type(row)}", path=file)
+        for key in ROW_COLUMNS:
+            value = row.get(key)
+            required = key in ROW_FIELDS
+            if value is None and not required:
+                continue
+            allowed = isinstance(value, str) or (required and isinstance(value, int))
+            if not allowed or isinstance(value, bool):
+                wanted = "text or an integer" if required else "text"
+                what = "missing" if value is None else f"{_json_type(value)}, expected {wanted}"
+                raise DataError(f"line {n}: field {key!r}: {what}", path=file)
+            _check_text(str(value), file, f"line {n}: field {key!r}")
+        rows.append({k: (None if row.get(k) is None else str(row[k])) for k in ROW_COLUMNS})
+    return pl.DataFrame(rows, schema=dict.fromkeys(ROW_COLUMNS, pl.String))
+
+
+def _json_type(value: Any) -> str:
+    """A JSON value's type, as JSON names it (``an object``, ``a list``, ``a number``)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else "null"
 
 
 def _read_rows(file: Path) -> pl.DataFrame:
-    if file.suffix == ".parquet":
-        try:
-            return pl.read_parquet(file)
-        except Exception as e:  # polars raises several types for a bad file
-            raise DataError(f"cannot read parquet: {str(e).splitlines()[0]}", path=file) from None
-    if not file.read_bytes().strip():
-        raise DataError("empty file", path=file)
-    rows = []
-    with file.open(encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"line {n}: malformed JSON: {e.msg}", path=file) from None
-            if not isinstance(row, dict):
-                raise DataError(f"line {n}: expected an object", path=file)
-            for key in ROW_FIELDS:
-                if not isinstance(row.get(key), str | int) or isinstance(row.get(key), bool):
-                    raise DataError(f"line {n}: missing or non-text field {key!r}", path=file)
-            rows.append(
-                {
-                    k: (None if row.get(k) is None else str(row[k]))
-                    for k in ("qid", "lang", "question", "passage", "context")
-                }
-            )
-    return pl.DataFrame(
-        rows, schema={k: pl.String for k in ("qid", "lang", "question", "passage", "context")}
-    )
+    return _read_parquet(file) if file.suffix == ".parquet" else _read_jsonl(file)
 
 
 def _load_rows(file: Path, lang: str | None, b: _Builder) -> None:

@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any
 
 from .errors import XlirError
+from .safe_text import inert, json_dumps
 
 __all__ = [
     "Terminated",
@@ -78,7 +79,7 @@ def text_digest(*parts: str) -> str:
     """A short stable hash of some strings (cache keys, fingerprints)."""
     h = hashlib.blake2b(digest_size=16)
     for part in parts:
-        h.update(part.encode("utf-8"))
+        h.update(part.encode("utf-8", "surrogatepass"))  # a file name that is not UTF-8
         h.update(b"\x00")
     return h.hexdigest()
 
@@ -259,7 +260,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 def _say(line: str) -> None:
     """One line on stderr; a closed terminal (SIGHUP) must not turn it into a second error."""
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(inert(line) + "\n")  # it names paths
         sys.stderr.flush()
 
 
@@ -578,4 +579,5 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically, pretty enough for a person to read a manifest."""
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    # json_dumps: a name that is not UTF-8 (a lone surrogate) is written as its JSON escape
+    atomic_write_text(path, json_dumps(data, indent=2) + "\n")

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from .safe_text import inert
+
 __all__ = ["PlainProgress", "format_duration"]
 
 
@@ -98,7 +100,9 @@ class PlainProgress:
 
     @staticmethod
     def line(stage: str, done: int, total: int, st: _Stage, now: float) -> str:
-        """``stage: done/total (rate/s, ETA mm:ss)``; at the end, the time the stage took."""
+        """``stage: done/total (rate/s, ETA mm:ss)``; at the end, the time the stage took. The
+        stage's name is made inert: it may name a language or a file."""
+        stage = inert(stage)
         count = f"{done}/{total}" if total > 0 else str(done)
         elapsed = now - st.started
         if elapsed <= 0 or done <= st.first_done:

@@ -1,4 +1,9 @@
-"""Rich rendering of a bias report for the terminal (no UI framework: rich renderables only)."""
+"""Rich rendering of a bias report for the terminal (no UI framework: rich renderables only).
+
+What comes from data (the collection's name, language codes, system labels, which name model
+folders) goes into tables as :func:`~xlir_tui.safe_text.inert_text`: never parsed as markup,
+its control characters made visible.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .langs import lang_style
+from .safe_text import inert, inert_text
 
 # (label, setting, metric, higher is better)
 SUMMARY_ROWS = [
@@ -29,9 +35,10 @@ def shorten(text: str, width: int = 80) -> str:
 
     For titles and table cells that show a person's text (a query, a passage): newlines and
     runs of spaces become one space, and wide characters (Chinese, Japanese) count two cells,
-    as rich measures them, so a 20,000-character query cannot fill the screen.
+    as rich measures them, so a 20,000-character query cannot fill the screen. The text is
+    made inert (:func:`~xlir_tui.safe_text.inert`): control characters become visible.
     """
-    line = " ".join(str(text).split())
+    line = " ".join(inert(text).split())
     if cell_len(line) <= width:
         return line
     cut = Text(line)
@@ -52,7 +59,7 @@ def summary_table(report: dict[str, Any]) -> Table:
     table = Table(title="Summary (LAReQA)", title_justify="left")
     table.add_column("metric")
     for m in systems:
-        table.add_column(m["label"], justify="right", overflow="fold")
+        table.add_column(inert_text(m["label"]), justify="right", overflow="fold")
     for label, setting, metric, higher in SUMMARY_ROWS:
         values = [(m["summary"].get(setting) or {}).get(metric) for m in systems]
         present = [v for v in values if v is not None]
@@ -83,13 +90,15 @@ def heatmap_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
     langs = report["languages"]
     values = {(p["query_lang"], p["pool_lang"]): p["map"] for p in system["pairs"]}
     table = Table(
-        title=f"mAP by query language (rows) and pool language (columns): {system['label']}",
+        title=inert_text(
+            f"mAP by query language (rows) and pool language (columns): {system['label']}"
+        ),
         title_justify="left",
         padding=(0, 0),
     )
     table.add_column("q \\ pool", justify="right")
     for lang in langs:
-        table.add_column(Text(lang, style=lang_style(lang)), justify="center", min_width=5)
+        table.add_column(inert_text(lang, lang_style(lang)), justify="center", min_width=5)
     for ql in langs:
         cells = []
         for pl_ in langs:
@@ -97,7 +106,7 @@ def heatmap_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
             cells.append(
                 Text("  —  ") if v is None else Text(f"{v:.2f}".center(5), style=_cell_style(v))
             )
-        table.add_row(Text(ql, style=lang_style(ql)), *cells)
+        table.add_row(inert_text(ql, lang_style(ql)), *cells)
     return table
 
 
@@ -110,7 +119,7 @@ def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
     """Per query language: mAP, rank distance, own-language share of the top k vs expected."""
     k = system["bias"]["k"]
     table = Table(
-        title=f"Language bias (multi setting, top {k}): {system['label']}",
+        title=inert_text(f"Language bias (multi setting, top {k}): {system['label']}"),
         title_justify="left",
         caption="own@k: share of the top k in the query's "
         "language; exp.: its share of the pool; unk: tokenizer unknown-token rate",
@@ -127,7 +136,7 @@ def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
         multi = v.get("multi")
         mono = v.get("mono")
         row = [
-            Text(lang, style=lang_style(lang)),
+            inert_text(lang, lang_style(lang)),
             str(v["questions"]),
             _fmt(mono["map"] if mono else None, "map"),
             _fmt(multi["map"] if multi else None, "map"),
@@ -154,7 +163,7 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
     if not block or not block["results"]:
         return None
     table = Table(
-        title=f"Compared with {block['baseline']} (paired, per query)",
+        title=inert_text(f"Compared with {block['baseline']} (paired, per query)"),
         title_justify="left",
         caption=f"difference = system - baseline; 95% percentile bootstrap; paired "
         f"randomisation test, Holm-corrected over {len(block['results'])} comparisons; "
@@ -174,7 +183,7 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
                 style=("bold green" if c["better"] else "bold red"),
             )
         table.add_row(
-            c["system"],
+            inert_text(c["system"]),
             metric,
             f"{c['mean_difference']:+.{digits}f}",
             f"[{lo:+.{digits}f}, {hi:+.{digits}f}]",
@@ -186,15 +195,18 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
 
 def render_report(console: Console, report: dict[str, Any]) -> None:
     """Print the whole report: header, summary, then per system a heatmap and a bias table."""
-    head = (
-        f"[bold]{report['collection']}[/]: {report['questions']} questions, "
-        f"{report['candidates']} candidates, {len(report['languages'])} languages "
-        f"({', '.join(report['languages'])}); settings: {report['settings']['mono']} mono, "
-        f"{report['settings']['cross']} cross, {report['settings']['multi']} multi"
+    head = inert_text(report["collection"], "bold")
+    head.append_text(
+        inert_text(
+            f": {report['questions']} questions, "
+            f"{report['candidates']} candidates, {len(report['languages'])} languages "
+            f"({', '.join(report['languages'])}); settings: {report['settings']['mono']} mono, "
+            f"{report['settings']['cross']} cross, {report['settings']['multi']} multi"
+        )
     )
     console.print(Panel(head, expand=False))
     for note in report.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(Text("note: ", style="yellow") + inert_text(note), highlight=False)
     console.print(summary_table(report))
     compared = comparison_table(report)
     if compared is not None:

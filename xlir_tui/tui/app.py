@@ -10,10 +10,14 @@ panes on tall terminals, beside them on wide short ones, and behind F9 on small 
 under the panes says the last query's bias meanwhile); panes keep a readable width and scroll
 sideways when there are more than fit; sentences wrap to two lines on short terminals and
 whole on tall ones.
+
+Text from data reaches the screen only made inert (:mod:`xlir_tui.safe_text`): widgets get
+``Text`` objects, never markup strings, and notifications are shown as plain text.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterable
@@ -25,11 +29,13 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, HorizontalScroll
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from ..render import shorten
+from ..safe_text import inert, inert_text
 from .messages import LoadProgress, ResultsReady, SystemAdded, WorkspaceReady
 from .screens import (
     SHORT,
@@ -42,7 +48,7 @@ from .screens import (
     QuestionPicker,
     TrainScreen,
 )
-from .widgets import BiasPanel, LoadingPanel, ResultPane, bias_line
+from .widgets import INERT, BiasPanel, LoadingPanel, ResultPane, bias_line
 
 FREE, QUESTION = "free text", "question"
 TALL = 34
@@ -109,7 +115,7 @@ class PaneRow(HorizontalScroll, can_focus=False):
                 edge.append(f"← {waiting(left, group)}")
             if i == first + fit - 1 and right:
                 edge.append(f"{waiting(right, group)} → (Tab)")
-            p.border_subtitle = " · ".join(edge) or None
+            p.border_subtitle = inert_text(" · ".join(edge)) if edge else None
 
 
 def waiting(panes: list[ResultPane], group: int) -> str:
@@ -119,6 +125,63 @@ def waiting(panes: list[ResultPane], group: int) -> str:
         return f"{len(panes)} more"
     langs = dict.fromkeys(p.pane.lang or "all" for p in panes if p.pane is not None)
     return " ".join(langs)
+
+
+def terminal_size(stream: Any = None) -> tuple[int, int] | None:
+    """The size of the terminal the explorer draws on: ``COLUMNS`` and ``LINES`` when both
+    are set (as :func:`shutil.get_terminal_size` reads them), else the first of ``stream``
+    (the driver's output, stderr), stdin, stdout and ``/dev/tty`` that is a terminal; None
+    when none is.
+
+    Textual asks :func:`shutil.get_terminal_size`, which looks at stdout only: with stdout
+    redirected (``xlir-tui explore > log``) it drew at 80x24 in a larger terminal.
+    """
+    try:
+        columns, lines = int(os.environ["COLUMNS"]), int(os.environ["LINES"])
+        if columns > 0 and lines > 0:
+            return columns, lines
+    except (KeyError, ValueError):
+        pass
+    fds: list[int] = []
+    try:
+        if stream is not None:
+            fds.append(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        pass
+    fds += [0, 1]
+    for fd in fds:
+        try:
+            size = os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        if size.columns > 0 and size.lines > 0:
+            return size.columns, size.lines
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    try:
+        size = os.get_terminal_size(fd)
+        return (size.columns, size.lines) if size.columns > 0 and size.lines > 0 else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def sized_driver(base: type[Driver]) -> type[Driver]:
+    """``base`` (Textual's driver for this platform) measuring the terminal it draws on with
+    :func:`terminal_size`; ``base`` itself when it measures no terminal."""
+    if not hasattr(base, "_get_terminal_size"):
+        return base
+
+    class SizedDriver(base):  # type: ignore[valid-type,misc]
+        def _get_terminal_size(self) -> tuple[int, int]:
+            size = terminal_size(getattr(self, "_file", None))
+            return size if size is not None else super()._get_terminal_size()
+
+    SizedDriver.__name__ = SizedDriver.__qualname__ = f"Sized{base.__name__}"
+    return SizedDriver
 
 
 def default_pane_count(width: int) -> int:
@@ -190,6 +253,30 @@ class ExplorerApp(App[None]):
         self.failure: str | None = None
         """Why the explorer could not open (the exit status is then 1)."""
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, sized by the terminal it draws on (see :func:`terminal_size`)."""
+        return sized_driver(super().get_driver_class())
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast, always as plain inert text (``markup`` is ignored, also when a widget's
+        ``notify`` passes True): what it says names languages, models and errors, and
+        Textual would read them as markup."""
+        super().notify(
+            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False
+        )
+
+    def status(self, text: str, style: str = "") -> None:
+        """The status line under the panes: one line, inert."""
+        self.query_one("#status", Static).update(inert_text(text, style), layout=False)
+
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -201,6 +288,7 @@ class ExplorerApp(App[None]):
                 placeholder="type a query; it runs as soon as the model is ready",
                 id="query",
                 select_on_focus=False,
+                highlighter=INERT,
             )
         with Horizontal(id="main"):
             yield LoadingPanel(id="loading")
@@ -213,7 +301,7 @@ class ExplorerApp(App[None]):
     def _mode_label(self) -> Text:
         label = Text(f" {self.mode} ", style="bold reverse")
         if self.mode == QUESTION and self.qid:
-            label.append(f" {self.qid}", style="bold")
+            label.append(f" {inert(self.qid)}", style="bold")
         if self.mode == QUESTION and self.restrict:
             label.append(" own pools", style="dim")
         if self.compare:
@@ -390,15 +478,14 @@ class ExplorerApp(App[None]):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        status = self.query_one("#status", Static)
         if self.workspace is None and event.worker.group == "open":
             self.failure = str(error) or type(error).__name__
-            status.update(Text(f"could not open: {shorten(self.failure, 200)}", style="red"))
+            self.status(f"could not open: {shorten(self.failure, 200)}", "red")
             self.query_one(LoadingPanel).fail(self.failure)
             self.push_screen(ErrorScreen("The explorer could not open", self.failure))
         else:
             self.notify(f"{error}", title="error", severity="error", timeout=8)
-            status.update(Text(f"error: {error}", style="red"))
+            self.status(f"error: {error}", "red")
 
     async def action_quit(self) -> None:
         self.exit(return_code=1 if self.failure else 0)
@@ -407,7 +494,7 @@ class ExplorerApp(App[None]):
     def on_load_progress(self, message: LoadProgress) -> None:
         total = f"/{message.total}" if message.total > 1 else ""
         done = f" {message.done}{total}" if message.total > 1 else ""
-        self.query_one("#status", Static).update(f"{message.stage}{done} ...")
+        self.status(f"{message.stage}{done} ...")
         if self.workspace is None and self.query(LoadingPanel):
             self.query_one(LoadingPanel).set_stage(
                 message.stage, message.done, message.total, message.note, message.estimate_s
@@ -424,12 +511,12 @@ class ExplorerApp(App[None]):
         if bad:
             self.notify(f"no candidates in {', '.join(bad)}", severity="warning")
             self.langs = [x for x in self.langs if x not in bad] or list(ws.languages[:2])
-        self.sub_title = f"{ws.collection.name} · {ws.names[0]}"
+        self.sub_title = inert(f"{ws.collection.name} · {ws.names[0]}")
         query = self.query_one("#query", Input)
         query.placeholder = "type a query in any language (F2: the collection's questions)"
         self.screen_stack[0].remove_class("-loading")
         self.query_one(LoadingPanel).remove()  # its clock and bar stop with it
-        self.query_one("#status", Static).update(counts_line(ws))
+        self.status(counts_line(ws))
         self.rebuild_panes(live=not self.pending_submit)
         self.pending_submit = False
 
@@ -447,14 +534,11 @@ class ExplorerApp(App[None]):
         self.query_one("#panes", PaneRow).refresh()
         self.refresh_bias()
         self.last_elapsed_ms = message.elapsed_ms
-        status = self.query_one("#status", Static)
         if message.notes:
-            status.update(Text("note: " + "; ".join(message.notes), style="yellow"), layout=False)
+            self.status("note: " + "; ".join(message.notes), "yellow")
         else:
             what = f"question {self.qid}" if self.mode == QUESTION else "query"
-            status.update(
-                f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands", layout=False
-            )
+            self.status(f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands")
 
     def on_system_added(self, message: SystemAdded) -> None:
         self.compare = True
@@ -567,7 +651,7 @@ class ExplorerApp(App[None]):
     def _submitted(self) -> None:
         if self.workspace is None:
             self.pending_submit = True
-            self.query_one("#status", Static).update("the query runs when the model is ready")
+            self.status("the query runs when the model is ready")
             return
         self.submit()
 
@@ -690,7 +774,7 @@ class ExplorerApp(App[None]):
                 self.notify(f"{self.workspace.names[0]} alone again")
                 self.rebuild_panes()
             elif spec:
-                self.query_one("#status", Static).update(f"loading {spec} ...")
+                self.status(f"loading {spec} ...")
                 self.load_second_model(spec)
 
         from .screens import recent_models
@@ -713,7 +797,7 @@ class ExplorerApp(App[None]):
         def trained(path: str | None) -> None:
             if path:
                 self.trained.insert(0, Path(path))
-                self.query_one("#status", Static).update(f"indexing {path} ...")
+                self.status(f"indexing {path} ...")
                 self.load_second_model(path)
 
         self.push_screen(TrainScreen(data, out_root), trained)

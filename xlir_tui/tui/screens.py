@@ -3,6 +3,9 @@
 Every dialog fits an 80x24 terminal: widths follow the screen up to a comfortable maximum, long
 lists scroll inside the dialog, and on short screens form widgets drop their borders
 (:func:`fit_height`).
+
+Text from data (paragraphs, questions, ids, paths, errors, training lines) is shown only as
+:func:`~xlir_tui.safe_text.inert_text`: never parsed as markup, control characters made visible.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from ..errors import XlirError
+from ..safe_text import inert, inert_text
 from .messages import TrainingEnded, TrainingEvent
-from .widgets import lang_tag
+from .widgets import INERT, lang_tag
 
 SHORT = 30
 """Screens lower than this many rows get borderless (compact) form widgets."""
@@ -141,13 +145,14 @@ class ParagraphScreen(Dialog):
         self.context = context
 
     def compose(self) -> ComposeResult:
-        text = Text(self.context or self.hit.text)
+        # inert keeps every offset (one code point for one), so the sentence is found as it was
+        text = inert_text(self.context or self.hit.text, multiline=True)
         start = (self.context or "").find(self.hit.text)
         if start >= 0:
             text.stylize("bold reverse", start, start + len(self.hit.text))
         with VerticalScroll(classes="dialog wide") as box:
             box.border_title = Text.assemble(
-                lang_tag(self.hit.lang), f" {self.hit.id} · score {self.hit.score:.3f}"
+                lang_tag(self.hit.lang), f" {inert(self.hit.id)} · score {self.hit.score:.3f}"
             )
             yield Static(text, classes="paragraph")
             yield KeyButton("Close", id="close")
@@ -171,7 +176,9 @@ class QuestionPicker(Dialog):
         with Vertical(classes="dialog wide tall") as box:
             box.border_title = "Pick a question"
             yield Label("Type to filter (words or an id), Enter or a click to choose")
-            yield Input(placeholder="words of the question, or its id", id="filter")
+            yield Input(
+                placeholder="words of the question, or its id", id="filter", highlighter=INERT
+            )
             yield OptionList(id="questions")
 
     def on_mount(self) -> None:
@@ -183,7 +190,8 @@ class QuestionPicker(Dialog):
         options = self.query_one(OptionList)
         options.clear_options()
         for qid, question in self.workspace.questions_matching(text, self.lang):
-            options.add_option(Option(Text.assemble((qid, "dim"), "  ", question), id=qid))
+            shown = Text.assemble((inert(qid), "dim"), "  ", inert(question))
+            options.add_option(Option(shown, id=qid))
         if options.option_count:
             options.highlighted = 0
 
@@ -403,7 +411,7 @@ class CompareScreen(Dialog):
             box.border_title = "Compare with a second system"
             yield Label("Choose one (Enter), or type a model folder or a hub name below.")
             choices = [
-                ("none" if v == STOP_COMPARING else shown_path(Path(v)), v, note)
+                ("none" if v == STOP_COMPARING else inert(shown_path(Path(v))), v, inert(note))
                 for v, note in self.choices()
             ]
             pad = min(max(len(shown) for shown, _, _ in choices), 28)
@@ -415,7 +423,9 @@ class CompareScreen(Dialog):
                 id="choices",
             )
             path = Input(
-                placeholder="a model folder or a hub name (Tab completes a path)", id="model"
+                placeholder="a model folder or a hub name (Tab completes a path)",
+                id="model",
+                highlighter=INERT,
             )
             yield path
             from .completion import PathCompletion
@@ -475,7 +485,7 @@ class ErrorScreen(Dialog):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide error-dialog") as box:
             box.border_title = self.heading
-            yield Static(Text(self.error), id="error-text")
+            yield Static(inert_text(self.error, multiline=True), id="error-text")
             yield Static(
                 Text(
                     "The explorer cannot go on without it; it ends with exit status 1.",
@@ -551,6 +561,7 @@ class TrainScreen(Dialog):
                                 value="" if value is None else str(value),
                                 placeholder=shown_default(name),
                                 id=name,
+                                highlighter=INERT,  # a path from the collection's name
                             )
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
@@ -591,7 +602,7 @@ class TrainScreen(Dialog):
         try:
             config = self.settings()
         except XlirError as e:
-            error.update(str(e))
+            error.update(inert_text(str(e)))
             return
         error.update("")
         self.losses = []
@@ -663,9 +674,9 @@ class TrainScreen(Dialog):
             plot.display = True
             plot.set_data(list(self.steps), list(self.losses))
         if e["event"] == "eval":
-            self.query_one("#evals", Static).update(describe_event(e))
+            self.query_one("#evals", Static).update(inert_text(describe_event(e)))
         elif e["event"] in ("start", "step", "checkpoint"):
-            status.update(describe_event(e))
+            status.update(inert_text(describe_event(e)))
 
     def on_training_ended(self, message: TrainingEnded) -> None:
         self.finished = True
@@ -674,15 +685,17 @@ class TrainScreen(Dialog):
         status = self.query_one("#status", Static)
         kept = (Path(message.out) / "modules.json").is_file()
         if message.status in ("done", "stopped") and kept:
-            status.update(f"{message.status}: the model is in {message.out}")
+            status.update(inert_text(f"{message.status}: the model is in {message.out}"))
             load = self.query_one("#load", Button)
             load.disabled = False
             load.focus()
         elif message.status in ("cancelled", "stopped"):  # stopped with nothing kept
-            status.update(f"training {message.status}: {message.reason or 'nothing kept'}")
+            status.update(
+                inert_text(f"training {message.status}: {message.reason or 'nothing kept'}")
+            )
             self.query_one("#start", Button).focus()
         else:
-            status.update(Text(f"training {message.status}: {message.reason}", style="red"))
+            status.update(inert_text(f"training {message.status}: {message.reason}", "red"))
             self.query_one("#start", Button).focus()
             self.app.notify(f"training {message.status}", severity="error")
 

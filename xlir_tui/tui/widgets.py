@@ -1,4 +1,9 @@
-"""Widgets of the explorer: result panes, the bias panel and its plots, the loading panel."""
+"""Widgets of the explorer: result panes, the bias panel and its plots, the loading panel.
+
+Text from data (sentences, questions, language codes, system names, which name model folders)
+is drawn only as :func:`~xlir_tui.safe_text.inert_text` or through :func:`~xlir_tui.render.shorten`
+(inert too): a ``Text`` is never parsed as markup, and its control characters are made visible.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.console import Console
+from rich.highlighter import Highlighter
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -18,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from ..langs import lang_style
 from ..render import shorten
+from ..safe_text import inert, inert_text
 
 EXPECTED_COLOR = (140, 140, 140)
 """The pool's share (what an unbiased retriever gives) in every plot and legend."""
@@ -26,13 +33,25 @@ SYSTEM_COLORS = ((66, 165, 245), (255, 167, 38))
 _CONSOLE = Console(width=200, color_system=None, file=None, legacy_windows=False)
 
 
+class InertHighlighter(Highlighter):
+    """Shows an input field's value made inert (a pasted escape sequence is drawn, not sent to
+    the terminal); the value itself, what is searched, stays as it was typed. One code point
+    for one, so the cursor and the selection stay where they were."""
+
+    def highlight(self, text: Text) -> None:
+        text.plain = inert(text.plain)
+
+
+INERT = InertHighlighter()
+
+
 def rgb(color: tuple[int, int, int]) -> str:
     """A plot colour as a rich style, so legends match the bars."""
     return "rgb({},{},{})".format(*color)
 
 
 def lang_tag(lang: str) -> Text:
-    return Text(f" {lang} ", style=f"{lang_style(lang)} reverse")
+    return Text(f" {inert(lang)} ", style=f"{lang_style(lang)} reverse")
 
 
 def pool_tag(lang: str | None) -> Text:
@@ -73,7 +92,7 @@ def hit_text(
     indent = rank_width + 1
     width = max(width, prefix.cell_len + 6)
     first_width, rest_width = width - prefix.cell_len, width - indent
-    sentence = " ".join(str(hit.text).split())
+    sentence = " ".join(inert(hit.text).split())
     # the first line is shorter than the others: wrap it alone, then the rest under the indent
     first = Text(sentence).wrap(_CONSOLE, first_width)[0].plain.rstrip() if sentence else ""
     lines = [first]
@@ -145,7 +164,7 @@ class ResultPane(Vertical):
         # the AP before the name: a narrow pane's border cuts the end of its title
         if self.result is not None and self.result.ap is not None:
             title.append(f" AP {self.result.ap:.3f}", style="bold green")
-        title.append(f" {self.system_name} ", style="bold")
+        title.append(f" {inert(self.system_name)} ", style="bold")
         if self.pane is not None and self.pane.restrict:
             title.append("own pool ", style="dim")
         return title
@@ -180,7 +199,8 @@ class ResultPane(Vertical):
             text.append(("  " if text else "") + shorten(result.note, room), style="yellow")
         line.display = bool(text)
         line.update(text, layout=False)  # one row, whatever it says
-        line.tooltip = "\n".join(x for x in (result.query, result.note) if x) or None
+        tip = "\n".join(x for x in (result.query, result.note) if x)
+        line.tooltip = inert_text(tip, multiline=True) if tip else None
 
     def set_max_lines(self, max_lines: int | None) -> None:
         if max_lines != self.max_lines:
@@ -309,7 +329,7 @@ class LoadingPanel(Vertical):
         if total > 1:
             bar.update(total=total, progress=done)
         if note:
-            self.query_one("#load-note", Static).update(Text(note, style="dim"))
+            self.query_one("#load-note", Static).update(inert_text(note, "dim"))
         self._tick()
 
     def fail(self, error: str) -> None:
@@ -317,13 +337,13 @@ class LoadingPanel(Vertical):
         self.stage = ""
         self.query_one(ProgressBar).display = False
         self.query_one("#load-stage", Static).update(Text("could not open", style="bold red"))
-        self.query_one("#load-note", Static).update(Text(error))
+        self.query_one("#load-note", Static).update(inert_text(error, multiline=True))
 
     def _tick(self) -> None:
         if not self.stage:
             return
         elapsed = time.monotonic() - self.started
-        text = Text(self.stage, style="bold")
+        text = inert_text(self.stage, "bold")
         if self.query_one(ProgressBar).total is None:
             text.append(f"  {elapsed:.0f} s", style="dim")
             if self.estimate_s:
@@ -352,7 +372,7 @@ def share_chart(
     bars in whole or half rows and lets two systems' bars overlap; a share read against the
     pool's share needs an eighth of a row and bars side by side.
     """
-    out = Text(heading.center(width)[:width], style="bold")
+    out = Text(inert(heading).center(width)[:width], style="bold")
     if not langs or len(series) < 2:
         return out
     (pool, _), systems = series[0], series[1:]
@@ -404,7 +424,7 @@ def share_chart(
     out.stylize("dim", len(out) - min(width, axis + group * len(langs)))
     labels = Text(" " * axis)
     for lang in langs:
-        code = lang[: group - 1]
+        code = inert(lang)[: group - 1]
         left = max(0, min(before + (bar * len(systems) - len(code)) // 2, group - len(code)))
         labels.append((" " * left + code).ljust(group), style=lang_style(lang))
     labels.truncate(width)
@@ -475,7 +495,7 @@ class BiasPanel(Vertical):
         legend.append("pool (no bias)")
         for place, name in enumerate(system_names):
             legend.append("  █ ", style=rgb(SYSTEM_COLORS[place % 2]))
-            legend.append(name)
+            legend.append(inert(name))
         self.query_one("#bias-legend", Static).update(legend, layout=False)
         now: list[tuple[list[float], tuple[int, int, int]]] = [
             ([expected[x] for x in langs], EXPECTED_COLOR)
@@ -530,7 +550,9 @@ def bias_figures(
     parts: list[Any] = []
     for place, name in enumerate(system_names):
         if len(system_names) > 1:
-            parts.append(Text.assemble(("█ ", rgb(SYSTEM_COLORS[place % 2])), (name, "bold")))
+            parts.append(
+                Text.assemble(("█ ", rgb(SYSTEM_COLORS[place % 2])), (inert(name), "bold"))
+            )
         mine = [r for r in results if r.pane.system == place and r.hits]
         rows = [r for r in mine if r.own_share is not None or r.ap is not None]
         s = sessions[place] if place < len(sessions) else None
