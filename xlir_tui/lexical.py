@@ -259,7 +259,7 @@ class LexicalIndex:
     def save(self, out: Path, *, overwrite: bool = False) -> None:
         from .paths import atomic_dir, write_json
 
-        with atomic_dir(out, overwrite=overwrite) as tmp:
+        with atomic_dir(out, overwrite=overwrite, command="index") as tmp:
             self.retriever.save(tmp / "retriever")
             for name, frame in self.tables.items():
                 frame.write_parquet(tmp / f"{name}.parquet")
