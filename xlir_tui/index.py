@@ -82,10 +82,10 @@ CONTENT_HASH = "xxh3_128"
 
 xxHash's XXH3 (128 bits) reads at about the speed of the page cache (``bench/bench_verify.py``:
 37 ms for XQuAD-R's 46 MB on a loaded machine, where blake2b took 246 ms, twice the load
-itself): the check costs about what reading the files again costs. It is not a cryptographic hash, and needs not be one: it finds
-files changed by accident or by a tool, and whoever can rewrite a file in the folder can
-rewrite the manifest's hashes beside it. Manifests written before it record ``blake2b``, which
-is checked instead."""
+itself): the check costs about what reading the files again costs. It is not a cryptographic
+hash, and needs not be one: it finds files changed by accident or by a tool, and whoever can
+rewrite a file in the folder can rewrite the manifest's hashes beside it. Manifests written
+before it record ``blake2b``, which is checked instead."""
 
 
 def content_hash(path: Path, algorithm: str = CONTENT_HASH) -> str:

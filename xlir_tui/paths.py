@@ -395,10 +395,6 @@ class Ownership:
     why: str = ""
     command: str | None = None
 
-    @property
-    def replaceable(self) -> bool:
-        return self.state in ("absent", "empty", "ours")
-
 
 def ownership(path: Path) -> Ownership:
     """Whether ``path`` is an output of this tool: a folder holding a valid marker
@@ -681,7 +677,6 @@ def atomic_dir(
     """
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
-    overwrite = overwrite or ours
 
     def check() -> None:
         if not ours:
