@@ -86,6 +86,7 @@ def test_out_folder(
     assert code == 0, err
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == [
+        ".xlir-tui-output",  # the output marker: the folder is this tool's
         "heatmap.svg",
         "pairs.csv",
         "pairs.parquet",

@@ -465,3 +465,53 @@ def test_built_default_is_only_checked_afterwards(e5_folder_built: Path) -> None
     before = weights.stat().st_mtime_ns
     assert resolve_model("default") == e5_folder_built
     assert weights.stat().st_mtime_ns == before  # checked by its record, not built again
+
+
+# ------------------------------------------------- a build does not depend on HF_HUB_OFFLINE
+
+
+def _build_as(offline: bool, cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ensure_e5 in a fresh cache, with transformers seeing HF_HUB_OFFLINE set or not (it
+    writes what it saw into tokenizer_config.json as ``local_files_only``)."""
+    import transformers.tokenization_utils_base as tokenization
+
+    monkeypatch.setattr(tokenization, "is_offline_mode", lambda: offline)
+    monkeypatch.setenv("XLIR_TUI_CACHE", str(cache))
+    return ensure_e5()
+
+
+def test_the_default_models_fingerprint_does_not_depend_on_hf_hub_offline(
+    tiny_e5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlir_tui.encoders import model_fingerprint
+
+    offline = _build_as(True, tmp_path / "offline", monkeypatch)
+    online = _build_as(False, tmp_path / "online", monkeypatch)
+    assert model_fingerprint(online) == model_fingerprint(offline)
+    for name in ("tokenizer_config.json", "xlir_embedded.json"):
+        assert (online / name).read_bytes() == (offline / name).read_bytes()
+    assert b'"local_files_only": true' in (online / "tokenizer_config.json").read_bytes()
+
+
+def test_a_build_made_online_before_is_settled_on_first_use(
+    tiny_e5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder built in a shell without HF_HUB_OFFLINE by an earlier xlir-tui (its
+    tokenizer_config.json says false) gets the fingerprint of an offline build when next used,
+    so indexes built with the default model in either shell are accepted in both."""
+    from xlir_tui.encoders import model_fingerprint
+
+    offline = _build_as(True, tmp_path / "offline", monkeypatch)
+    monkeypatch.setattr(embedded, "settle_loading_options", lambda folder: False)  # as before
+    old = _build_as(False, tmp_path / "old", monkeypatch)
+    monkeypatch.undo()  # this xlir-tui, offline or not
+    assert b'"local_files_only": false' in (old / "tokenizer_config.json").read_bytes()
+    assert model_fingerprint(old) != model_fingerprint(offline)  # the reported problem
+    monkeypatch.setattr(
+        embedded, "E5_SHA256", json.loads((old / "xlir_embedded.json").read_text())["sha256"]
+    )
+    monkeypatch.setattr(embedded, "e5_source", lambda: tiny_e5)
+    monkeypatch.setenv("XLIR_TUI_CACHE", str(tmp_path / "old"))
+    assert ensure_e5() == old and is_complete(old)
+    assert model_fingerprint(old) == model_fingerprint(offline)
+    assert embedded.settle_loading_options(old) is False  # once only

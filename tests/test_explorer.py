@@ -390,7 +390,7 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
         await tab_to(app, pilot, "start")
         await pilot.press("enter")
         await pilot.pause(0.3)
-        assert "output folder exists" in text_of(screen.query_one("#error"))
+        assert "xlir-tui did not write" in text_of(screen.query_one("#error"))
         assert screen.proc is None and not out.joinpath("events.jsonl").exists()
         await tab_to(app, pilot, "close")
         await pilot.press("enter")

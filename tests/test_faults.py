@@ -23,13 +23,17 @@ from xlir_tui import paths
 from xlir_tui.collections import load_collection
 from xlir_tui.errors import DataError, XlirError
 from xlir_tui.paths import (
+    MARKER_NAME,
     atomic_dir,
     atomic_write_text,
     check_free_space,
     check_output,
     check_writable,
+    new_marker,
     own_output_kind,
+    ownership,
     write_json,
+    write_marker,
 )
 from xlir_tui.progress import PlainProgress, format_duration
 from xlir_tui.render import shorten
@@ -52,7 +56,7 @@ def test_path_under_a_regular_file(tmp_path: Path) -> None:
     with pytest.raises(XlirError) as e:
         check_writable(target)
     assert f"{blocker} is a file, not a folder" in one_line(e) and str(target) in str(e.value)
-    with pytest.raises(XlirError) as e, atomic_dir(target) as tmp:
+    with pytest.raises(XlirError) as e, atomic_dir(target, command="index") as tmp:
         raise AssertionError(f"the block must not run ({tmp})")
     assert str(blocker) in one_line(e)
     with pytest.raises(XlirError) as e:
@@ -100,7 +104,7 @@ def test_free_space(tmp_path: Path) -> None:
 
 def test_any_oserror_while_writing_is_one_line_naming_the_file(tmp_path: Path) -> None:
     target = tmp_path / "idx"
-    with pytest.raises(XlirError) as e, atomic_dir(target) as tmp:
+    with pytest.raises(XlirError) as e, atomic_dir(target, command="index") as tmp:
         (tmp / "candidates.parquet").write_bytes(b"x")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp / "vectors.npy"))
     assert one_line(e) == f"{target / 'vectors.npy'}: cannot write: No space left on device"
@@ -111,10 +115,10 @@ def test_any_oserror_while_writing_is_one_line_naming_the_file(tmp_path: Path) -
 def test_a_full_disk_under_polars_is_one_line(tmp_path: Path) -> None:
     """polars reports a failed write as ComputeError '... (os error 28)', not as an OSError."""
     target = tmp_path / "idx"
-    with pytest.raises(XlirError) as e, atomic_dir(target):
+    with pytest.raises(XlirError) as e, atomic_dir(target, command="index"):
         pl.DataFrame({"a": list(range(100_000))}).write_parquet("/dev/full")
     assert one_line(e) == f"{target}: cannot write: No space left on device"
-    with pytest.raises(XlirError, match="no such thing"), atomic_dir(target):
+    with pytest.raises(XlirError, match="no such thing"), atomic_dir(target, command="index"):
         raise XlirError("no such thing (os error 2)")  # the user's own line passes unchanged
     assert list(tmp_path.iterdir()) == []
 
@@ -131,7 +135,7 @@ WRITER = textwrap.dedent(
     if sys.argv[2] == "nohup":
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        with atomic_dir(Path(sys.argv[1])) as tmp:
+        with atomic_dir(Path(sys.argv[1]), command="index") as tmp:
             (tmp / "vectors.npy").write_bytes(b"x" * 100_000)
             write_json(tmp / "manifest.json", {"format": "xlir-tui/dense-index"})
             print(tmp, flush=True)
@@ -194,7 +198,7 @@ def test_an_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
 
 def test_handlers_are_put_back(tmp_path: Path) -> None:
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    with atomic_dir(tmp_path / "a") as tmp:
+    with atomic_dir(tmp_path / "a", command="index") as tmp:
         write_json(tmp / "manifest.json", {})  # a nested writer
         inside = {s: signal.getsignal(s) for s in before}
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -223,7 +227,7 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> Non
             p.mkdir()
         file_tmp = tmp_path / f".idx.tmp-{proc.pid}@{host}@1a2b3c4d"
         file_tmp.write_text("half a file")
-        with atomic_dir(target) as out:
+        with atomic_dir(target, command="index") as out:
             (out / "x").write_text("new")
         assert not tmp.exists() and not file_tmp.exists()
         assert all(p.is_dir() for p in kept)
@@ -239,6 +243,7 @@ def test_an_output_replaced_by_a_killed_writer_is_put_back(tmp_path: Path) -> No
     old = tmp_path / f".idx.old-{dead.pid}@{paths._host()}@0a0b0c0d"
     old.mkdir()
     write_json(old / "manifest.json", {"format": "xlir-tui/dense-index"})
+    write_marker(old, "index")
     with pytest.raises(XlirError, match="output folder exists"):
         check_output(tmp_path / "idx")
     assert (tmp_path / "idx" / "manifest.json").is_file() and not old.exists()
@@ -255,7 +260,10 @@ def test_overwrite_refuses_a_regular_file(tmp_path: Path) -> None:
         with pytest.raises(XlirError) as e:
             check_output(target, overwrite=overwrite)
         assert "a file that xlir-tui did not write" in one_line(e)
-        with pytest.raises(XlirError, match="did not write"), atomic_dir(target, overwrite=True):
+        with (
+            pytest.raises(XlirError, match="did not write"),
+            atomic_dir(target, overwrite=True, command="index"),
+        ):
             raise AssertionError("the block must not run")
     assert target.read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["notes.txt"]
 
@@ -266,23 +274,28 @@ def test_overwrite_refuses_a_foreign_folder_and_replaces_its_own(tmp_path: Path)
     (foreign / "chapter1.tex").write_text("mine")
     with pytest.raises(XlirError, match="a folder that xlir-tui did not write"):
         check_output(foreign, overwrite=True)
-    with pytest.raises(XlirError, match="did not write"), atomic_dir(foreign, overwrite=True):
+    with (
+        pytest.raises(XlirError, match="did not write"),
+        atomic_dir(foreign, overwrite=True, command="index"),
+    ):
         pass
     assert (foreign / "chapter1.tex").read_text() == "mine"
 
     own = tmp_path / "idx"
-    with atomic_dir(own) as tmp:
+    with atomic_dir(own, command="index") as tmp:
         write_json(tmp / "manifest.json", {"format": "xlir-tui/dense-index"})
     with pytest.raises(XlirError, match=r"output folder exists \(pass --overwrite"):
         check_output(own)
     check_output(own, overwrite=True)
-    with atomic_dir(own, overwrite=True) as tmp:
+    with atomic_dir(own, overwrite=True, command="index") as tmp:
         write_json(tmp / "manifest.json", {"format": "xlir-tui/lexical-index"})
     assert json.loads((own / "manifest.json").read_text())["format"] == "xlir-tui/lexical-index"
     assert sorted(os.listdir(tmp_path)) == ["idx", "thesis"]  # no temporary, no old copy
 
 
 def test_what_counts_as_an_own_output(tmp_path: Path, sample_dir: Path) -> None:
+    """Only a valid marker makes a folder this tool's: never the presence of a file name."""
+
     def folder(name: str, files: dict[str, str]) -> Path:
         p = tmp_path / name
         p.mkdir()
@@ -290,33 +303,51 @@ def test_what_counts_as_an_own_output(tmp_path: Path, sample_dir: Path) -> None:
             (p / f).write_text(text)
         return p
 
-    kinds = {
-        "dense": ({"manifest.json": '{"format": "xlir-tui/dense-index"}'}, "dense-index"),
-        "fusion": ({"manifest.json": '{"format": "xlir-tui/fusion-index"}'}, "fusion-index"),
-        "cache": ({"manifest.json": '{"loader_version": "1", "fingerprint": "f"}'}, None),
-        "report": ({"report.json": '{"created_by": "xlir-tui 0.1.0"}'}, "report"),
-        "run": ({"events.jsonl": "", "notes": ""}, "training"),
-        "checkpoint": ({"xlir_train.json": "{}"}, "training"),
-        "translated": ({"translate.manifest": "{}", "de.jsonl": ""}, "translation"),
-        "data-get": (
-            {"collection.manifest": '{"format": "xlir-tui/collection"}', "en.json": ""},
-            "collection",
-        ),
-        "legacy-get": (
-            {f"{x}.json": "" for x in ("ar", "de", "en", "es", "hi", "vi", "zh")} | {"LICENSE": ""},
-            "collection",
-        ),
-        "other-manifest": ({"manifest.json": '{"format": "someone-else/index"}'}, None),
-        "other-report": ({"report.json": '{"created_by": "a person"}'}, None),
-        "some-json": ({"en.json": "", "de.json": ""}, None),
+    # what earlier releases recognised by a file name is a person's folder now
+    named_like_ours = {
+        "dense": {"manifest.json": '{"format": "xlir-tui/dense-index"}'},
+        "cache": {"manifest.json": '{"loader_version": "1", "fingerprint": "f"}'},
+        "report": {"report.json": '{"created_by": "xlir-tui 0.1.0"}'},
+        "run": {"events.jsonl": "", "analysis.txt": "mine"},
+        "checkpoint": {"xlir_train.json": "{}"},
+        "translated": {"translate.manifest": "{}", "de.jsonl": ""},
+        "data-get": {"collection.manifest": '{"format": "xlir-tui/collection"}', "en.json": ""},
+        "legacy-get": {f"{x}.json": "" for x in ("ar", "de", "en", "es", "hi", "vi", "zh")},
     }
-    got = {name: own_output_kind(folder(name, files)) for name, (files, _) in kinds.items()}
-    want = {name: kind for name, (_, kind) in kinds.items()}
-    want["cache"] = "collection-cache"
-    assert got == want
+    for name, files in named_like_ours.items():
+        assert own_output_kind(folder(name, files)) is None, name
+        assert "no .xlir-tui-output marker" in ownership(tmp_path / name).why
     assert own_output_kind(folder("empty", {})) == "empty folder"
     assert own_output_kind(sample_dir) is None  # a person's collection
     assert own_output_kind(tmp_path / "missing") is None
+
+    good = new_marker("bias-report")
+    marked = folder("marked", {"notes.txt": "", MARKER_NAME: json.dumps(good)})
+    assert own_output_kind(marked) == "bias-report"
+    later = folder("later", {MARKER_NAME: json.dumps({**good, "written_by_a_later_release": 1})})
+    assert own_output_kind(later) == "bias-report"  # fields a later release adds are allowed
+    # a marker of the wrong shape is no marker: each field is checked
+    bad = {
+        "not JSON": "{tool: xlir-tui",
+        "a list": "[]",
+        "another tool": json.dumps({**good, "tool": "other-tool"}),
+        "unknown command": json.dumps({**good, "command": "rm"}),
+        "short id": json.dumps({**good, "id": "abc"}),
+        "id not text": json.dumps({**good, "id": 7}),
+        "no created": json.dumps({k: v for k, v in good.items() if k != "created"}),
+        "created not a time": json.dumps({**good, "created": "yesterday"}),
+        "huge": json.dumps({**good, "pad": "x" * 10_000}),
+    }
+    for i, (why, text) in enumerate(bad.items()):
+        f = folder(f"bad{i}", {"notes.txt": "mine", MARKER_NAME: text})
+        assert own_output_kind(f) is None, why
+        with pytest.raises(XlirError, match="did not write") as e:
+            check_output(f, overwrite=True)
+        assert MARKER_NAME in one_line(e)
+    # the marker must be a file of its own, not a link to someone's marker
+    linked = folder("linked", {"notes.txt": "mine"})
+    (linked / MARKER_NAME).symlink_to(marked / MARKER_NAME)
+    assert own_output_kind(linked) is None
 
 
 def test_index_overwrite_keeps_a_regular_file(
@@ -357,7 +388,7 @@ def test_data_get_writes_a_manifest(tmp_path: Path, shared_data: Path) -> None:
 
     target = tmp_path / "mlqa-r"
     get_collection("mlqa-r", target, source=shared_data / "mlqa-r")
-    assert own_output_kind(target) == "collection"
+    assert own_output_kind(target) == "data get"
     assert json.loads((target / "collection.manifest").read_text())["collection"] == "mlqa-r"
     assert load_collection(target, use_cache=False).questions.height == 4199
 
@@ -373,7 +404,7 @@ def test_data_get_writes_a_manifest(tmp_path: Path, shared_data: Path) -> None:
 def test_outputs_follow_the_umask(tmp_path: Path, umask: int, folder: int, file: int) -> None:
     previous = os.umask(umask)
     try:
-        with atomic_dir(tmp_path / "idx") as tmp:
+        with atomic_dir(tmp_path / "idx", command="index") as tmp:
             write_json(tmp / "manifest.json", {})
         atomic_write_text(tmp_path / "notes.txt", "x")
     finally:

@@ -139,7 +139,9 @@ def test_lexical_index_and_search_cli(
     victim = next(
         p
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name != "manifest.json" and p.stat().st_size > 100
+        if p.is_file()
+        and p.name not in ("manifest.json", ".xlir-tui-output")
+        and p.stat().st_size > 100
     )
     victim.write_bytes(victim.read_bytes()[:50])
     code, _, err = run_cli(["search", str(out), "Eier"], capsys)

@@ -20,6 +20,7 @@ from conftest import SAMPLE
 
 from xlir_tui.collections import load_collection
 from xlir_tui.errors import ModelError, XlirError
+from xlir_tui.paths import MARKER_NAME
 from xlir_tui.translation import (
     FAMILIES,
     NLLB_CODES,
@@ -395,7 +396,8 @@ def test_marian_template_loads_pairs_lazily(models: dict[str, Path], tmp_path: P
 
 
 def _files(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    """The data a run wrote (the output marker, with its random id, is whose, not what)."""
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != MARKER_NAME}
 
 
 def test_translate_collection(models, small, tmp_path: Path, monkeypatch) -> None:
@@ -406,6 +408,7 @@ def test_translate_collection(models, small, tmp_path: Path, monkeypatch) -> Non
         small, tr, ["de", "zh"], out, chunk=2, progress=lambda *a: stages.append(a)
     )
     assert sorted(p.name for p in out.iterdir()) == [
+        MARKER_NAME,
         "de.jsonl",
         "en.jsonl",
         SUMMARY_NAME,
@@ -446,6 +449,7 @@ def test_translate_collection(models, small, tmp_path: Path, monkeypatch) -> Non
         translate_collection(small, tr, ["de", "zh"], out)
     again = translate_collection(small, tr, ["de"], out, overwrite=True)
     assert again["cache_misses"] == 0 and sorted(p.name for p in out.iterdir()) == [
+        MARKER_NAME,
         "de.jsonl",
         "en.jsonl",
         SUMMARY_NAME,
@@ -501,7 +505,7 @@ def test_checks_come_before_any_work(models, small, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    with pytest.raises(XlirError, match="not a translation"):
+    with pytest.raises(XlirError, match="did not write"):
         translate_collection(small, tr, ["de"], other, overwrite=True)
     assert (other / "notes.txt").exists()
 

@@ -376,7 +376,7 @@ def ensure_export(
         with folder_lock(folder):
             if folder.exists():  # another process made it while this one waited
                 return folder, check_export(folder, fingerprint, backend)
-            with atomic_dir(folder) as tmp:
+            with atomic_dir(folder, command="cache", ours=True) as tmp:
                 if backend == "onnx-int8":
                     info = _export_onnx_int8(model, names, tmp)
                 else:

@@ -901,13 +901,14 @@ def translate_cmd(
     """Translate-train data: questions and answer sentences (and paragraphs) machine-translated
     into other languages, written as a collection that train reads, relevance kept by question
     id. An interrupted run continues where it stopped when run again."""
-    from .translation import Translator, model_code, translate_collection
+    from .translation import Translator, check_out, model_code, translate_collection
 
     targets = split_langs(to)
     if not targets:
         raise XlirError("--to names no language")
     if batch_size < 1 or num_beams < 1 or max_length < 1:
         raise XlirError("--batch-size, --num-beams and --max-length must be at least 1")
+    check_out(out_dir, overwrite, collection)  # before the collection and the model load
     c = _load(collection, file_lang_of(file_lang, old_lang), strict)
     say(f"loading translation model {mt} ...")
     translator = Translator.load(

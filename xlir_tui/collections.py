@@ -689,7 +689,7 @@ def load_collection(
 def _write_cache(cache_dir: Path, c: Collection) -> None:
     """Keep a loaded collection as parquet; a cache that cannot be written only costs speed."""
     try:
-        with atomic_dir(cache_dir, overwrite=True) as tmp:
+        with atomic_dir(cache_dir, command="cache", ours=True) as tmp:
             for part in ("questions", "candidates", "relevance", "skipped"):
                 getattr(c, part).write_parquet(tmp / f"{part}.parquet")
             write_json(

@@ -33,6 +33,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -43,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .paths import cache_root, folder_lock
+from .paths import atomic_write_text, cache_root, folder_lock
 
 DEFAULT_MODEL = "default"
 E5_NAME = "multilingual-e5-small"
@@ -421,6 +422,7 @@ def build_e5(source: Path, target: Path) -> None:
         )
         folder = target / "model"
         model.save(str(folder))
+    settle_loading_options(folder)
     shutil.rmtree(staging)
     record = {
         "name": E5_NAME,
@@ -435,6 +437,41 @@ def build_e5(source: Path, target: Path) -> None:
         },
     }
     (folder / BUILD_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+_LOADING_OPTION = re.compile(rb'("local_files_only"\s*:\s*)false')
+
+
+def settle_loading_options(folder: Path) -> bool:
+    """Make a built model's files independent of the shell it was built in; return whether
+    anything changed.
+
+    transformers writes the loading option ``local_files_only`` into ``tokenizer_config.json``
+    with the value the environment gave (``HF_HUB_OFFLINE`` forces it true): a build made with
+    ``HF_HUB_OFFLINE=1`` and one made without differ in that byte alone, so their fingerprints
+    (:func:`xlir_tui.encoders.model_fingerprint`) differ and an index built in one shell is
+    refused in the other. The option says nothing about the model; it is set to ``true``, what
+    an offline build writes (so every folder built offline keeps its fingerprint), and the
+    build record's size for the file follows.
+    """
+    config = folder / "tokenizer_config.json"
+    try:
+        data = config.read_bytes()
+    except OSError:
+        return False
+    settled = _LOADING_OPTION.sub(rb"\1true", data)
+    if settled == data:
+        return False
+    atomic_write_text(config, settled.decode("utf-8"))
+    record_path = folder / BUILD_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # during a build: the record is written afterwards, from the files
+    if isinstance(record, dict) and isinstance(record.get("files"), dict):
+        record["files"]["tokenizer_config.json"] = len(settled)
+        atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
+    return True
 
 
 def e5_folder() -> Path:
@@ -457,6 +494,13 @@ def is_complete(folder: Path) -> bool:
         return False
 
 
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def ensure_e5() -> Path:
     """The built multilingual-e5-small folder, built now (once, about half a minute) if absent.
 
@@ -465,6 +509,9 @@ def ensure_e5() -> Path:
     """
     folder = e5_folder()
     if is_complete(folder):
+        if _LOADING_OPTION.search(_read_or_empty(folder / "tokenizer_config.json")):
+            with folder_lock(folder):  # built in a shell without HF_HUB_OFFLINE, before this
+                settle_loading_options(folder)
         return folder
     source = e5_source()
     try:

@@ -18,6 +18,7 @@ uses it there and the filtered graph search above.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,10 +32,11 @@ from . import __version__
 from .collections import Collection
 from .encoders import Encoder
 from .errors import IndexFormatError, ModelError, XlirError
-from .paths import atomic_dir, file_digest, write_json
+from .paths import MARKER_NAME, atomic_dir, file_digest, write_json
 
 FORMAT = "xlir-tui/dense-index"
 FORMAT_VERSION = 1
+FUSION_FORMAT = "xlir-tui/fusion-index"
 DEFAULT_M = 32
 DEFAULT_EF_CONSTRUCTION = 200
 DEFAULT_EF = 128
@@ -75,38 +77,141 @@ def collection_of(manifest: dict[str, Any], tables: dict[str, pl.DataFrame]) -> 
     )
 
 
+CONTENT_HASH = "xxh3_128"
+"""The hash the file table records of each file, checked on every load.
+
+xxHash's XXH3 (128 bits) reads at about the speed of the page cache (``bench/bench_verify.py``:
+37 ms for XQuAD-R's 46 MB on a loaded machine, where blake2b took 246 ms, twice the load
+itself): the check costs about what reading the files again costs. It is not a cryptographic
+hash, and needs not be one: it finds files changed by accident or by a tool, and whoever can
+rewrite a file in the folder can rewrite the manifest's hashes beside it. Manifests written
+before it record ``blake2b``, which is checked instead."""
+
+
+def content_hash(path: Path, algorithm: str = CONTENT_HASH) -> str:
+    """The hash of a file's content, streamed: ``xxh3_128`` or a :mod:`hashlib` name."""
+    if algorithm != CONTENT_HASH:
+        return file_digest(path, algorithm)
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def file_table(folder: Path) -> dict[str, dict[str, Any]]:
-    """Size and hash of every file under ``folder`` (the manifest itself excepted)."""
+    """Size and hash of every file under ``folder`` (the manifest and the output marker
+    excepted: the marker says whose the folder is, not what it holds)."""
     return {
-        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "blake2b": file_digest(p)}
+        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, CONTENT_HASH: content_hash(p)}
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
+        if p.is_file() and p.name not in ("manifest.json", MARKER_NAME)
     }
 
 
+def rebuild_command(folder: Path, manifest: dict[str, Any]) -> str:
+    """The command that writes an index folder again, for the line that refuses a damaged one.
+
+    A part of a fusion index is rebuilt with its fusion: the command names the fusion's folder.
+    """
+    folder = Path(folder)
+    try:
+        outer = json.loads((folder.parent / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        outer = None
+    fusion = None
+    if isinstance(outer, dict) and outer.get("format") == FUSION_FORMAT:
+        fusion, folder = outer, folder.parent
+    collection = manifest.get("collection") if isinstance(manifest, dict) else None
+    sources = [str(x) for x in (collection or {}).get("sources", []) if isinstance(x, str)]
+    parents = {str(Path(x).parent) for x in sources}
+    where = parents.pop() if len(sources) > 1 and len(parents) == 1 else " ".join(sources)
+    words = ["xlir-tui index", where or "COLLECTION"]
+    model = (manifest.get("model") or {}).get("model") if isinstance(manifest, dict) else None
+    system = manifest.get("system") if isinstance(manifest, dict) else None
+    if fusion is not None:
+        parts = (fusion.get("fusion") or {}).get("parts") or []
+        words += ["--system fusion", f"--fuse {','.join(map(str, parts))}"]
+    elif isinstance(system, str) and system != "dense":
+        words.append(f"--system {system}")
+    if isinstance(model, str):
+        words.append(f"--model {model}")
+    words += [f"--out {folder}", "--overwrite"]
+    return " ".join(w for w in words if w)
+
+
+_verified: dict[tuple[Any, ...], str] = {}
+"""Files this process hashed already, by identity, size and modification time: a command that
+checks an index folder before a model loads and then opens it hashes each file once."""
+
+
+def _digest_once(path: Path, algorithm: str) -> str:
+    info = path.stat()
+    key = (os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    key += (algorithm,)
+    digest = _verified.get(key)
+    if digest is None:
+        digest = content_hash(path, algorithm)
+        if len(_verified) > 256:
+            _verified.clear()
+        _verified[key] = digest
+    return digest
+
+
 def check_file_table(
-    folder: Path, manifest: dict[str, Any], required: Sequence[str] = (), verify: bool = False
+    folder: Path, manifest: dict[str, Any], required: Sequence[str] = (), verify: bool = True
 ) -> None:
     """Refuse an index folder whose files are missing, truncated or changed.
 
-    Sizes are always checked (a truncated file is the common failure); ``verify`` also checks
-    the hashes. ``required`` names files that must be listed whatever the manifest says.
+    Sizes are checked first (a truncated file is the common failure, found without reading),
+    then, with ``verify`` (the default), every file's content against the hash the manifest
+    records (:data:`CONTENT_HASH`, or ``blake2b`` in older manifests): a ``vectors.npy``
+    changed in place keeps its size, and would be searched as if it were the index's. The files
+    are hashed in parallel threads (both hashes release the GIL); ``bench/bench_verify.py``
+    measures the cost against the load itself. ``required`` names files that must be listed
+    whatever the manifest says.
     """
     files = manifest.get("files", {})
-    for name in dict.fromkeys([*required, *files]):
+    if not isinstance(files, dict):
+        raise IndexFormatError("the manifest's file table is not a table", path=folder)
+    names = list(dict.fromkeys([*required, *files]))
+    for name in names:
         path = folder / name
-        if not path.exists():
-            raise IndexFormatError(f"missing {name}; rebuild with xlir-tui index", path=folder)
+        if not path.is_file():
+            raise IndexFormatError(
+                f"missing {name}; rebuild it: {rebuild_command(folder, manifest)}", path=folder
+            )
         want = files.get(name, {})
         size = path.stat().st_size
-        if want.get("bytes") != size:
+        if not isinstance(want, dict) or want.get("bytes") != size:
+            said = want.get("bytes") if isinstance(want, dict) else None
             raise IndexFormatError(
-                f"{name} is truncated or changed ({size} bytes, manifest says "
-                f"{want.get('bytes')}); rebuild with xlir-tui index",
+                f"{name} is truncated or changed ({size} bytes, manifest says {said}); "
+                f"rebuild it: {rebuild_command(folder, manifest)}",
                 path=folder,
             )
-        if verify and want.get("blake2b") != file_digest(path):
-            raise IndexFormatError(f"{name} does not match its hash in the manifest", path=folder)
+    if not verify:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def algorithm(name: str) -> str:
+        return CONTENT_HASH if CONTENT_HASH in files[name] else "blake2b"
+
+    def digest(name: str) -> str:
+        return _digest_once(folder / name, algorithm(name))
+
+    threads = max(1, min(len(names), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(threads) as pool:
+        digests = dict(zip(names, pool.map(digest, names), strict=True))
+    for name in names:
+        if files[name].get(algorithm(name)) != digests[name]:
+            raise IndexFormatError(
+                f"{name} has changed since the index was built (its content does not match "
+                f"the hash in manifest.json); rebuild it: {rebuild_command(folder, manifest)}",
+                path=folder,
+            )
 
 
 @dataclass
@@ -270,15 +375,16 @@ class DenseIndex(CandidatePool):
         progress: Callable[[int, int], None] | None = None,
         threads: int = 1,
         graph: bool = True,
+        cache: bool = False,
     ) -> DenseIndex:
         """Encode every candidate and build the graph (later, on first use, with ``graph``
         False); write the index to ``out`` if given.
 
         The graph is built on one thread by default: hnswlib's parallel insertion gives a
         different graph on every run, and an index should be reproducible (13k vectors take
-        about two seconds either way).
+        about two seconds either way). ``cache``: ``out`` is an entry of the cache folder.
         """
-        if out is not None and Path(out).exists() and not overwrite:
+        if out is not None and os.path.lexists(out) and not (overwrite or cache):
             raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
         for name, value, low in (
             ("m", m, 2),
@@ -316,12 +422,14 @@ class DenseIndex(CandidatePool):
             collection.skipped,
         )
         if out is not None:
-            index.save(Path(out), overwrite=overwrite)
+            index.save(Path(out), overwrite=overwrite, cache=cache)
         return index
 
-    def save(self, out: Path, *, overwrite: bool = False) -> None:
-        """Write the folder atomically: a crash leaves no half-written index behind."""
-        with atomic_dir(out, overwrite=overwrite) as tmp:
+    def save(self, out: Path, *, overwrite: bool = False, cache: bool = False) -> None:
+        """Write the folder atomically: a crash leaves no half-written index behind. With
+        ``cache`` it is an entry of the cache folder, replaced whatever is there."""
+        command = "cache" if cache else "index"
+        with atomic_dir(out, overwrite=overwrite, command=command, ours=cache) as tmp:
             self.graph.save_index(str(tmp / "hnsw.bin"))
             # hnswlib reports no error when the disk is full: it writes a short file
             if (tmp / "hnsw.bin").stat().st_size < self.vectors.nbytes:
@@ -343,11 +451,11 @@ class DenseIndex(CandidatePool):
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
-    def load(cls, folder: str | Path, *, verify: bool = False) -> DenseIndex:
-        """Open an index folder, checking that every file is whole.
+    def load(cls, folder: str | Path, *, verify: bool = True) -> DenseIndex:
+        """Open an index folder, checking that every file is whole and unchanged.
 
-        File sizes are always checked against the manifest (a truncated file is the common
-        failure); ``verify`` also checks content hashes.
+        File sizes and (``verify``, the default) content hashes are checked against the
+        manifest (:func:`check_file_table`) before anything is read.
         """
         folder = Path(folder)
         if not folder.is_dir():
@@ -399,19 +507,34 @@ class DenseIndex(CandidatePool):
         return cls(folder, manifest, graph, vectors, **frames)
 
     def check_encoder(self, encoder: Encoder) -> None:
-        """Refuse a query encoder other than the one that embedded the candidates."""
+        """Refuse a query encoder other than the one that embedded the candidates.
+
+        The line names each model once: a model of the same name with other files (a retrained
+        folder, another build) is told apart by its fingerprint, another model by its name.
+        """
         model = self.manifest["model"]
+        built, name = str(model["model"]), str(encoder.name)
+        same_name = built == name
+        rebuild = rebuild_command(self.folder, self.manifest) if self.folder else "xlir-tui index"
         if encoder.dimension != self.dimension:
+            other = "a model of the same name" if same_name else built
             raise ModelError(
-                f"model {encoder.name} has dimension {encoder.dimension} but the index was "
-                f"built with {model['model']} (dimension {self.dimension})"
+                f"model {name} has dimension {encoder.dimension} but the index was built with "
+                f"{other} (dimension {self.dimension}); rebuild it: {rebuild}"
             )
         if encoder.fingerprint != model["fingerprint"]:
-            raise ModelError(
-                f"model {encoder.name} is not the model the index was built with "
-                f"({model['model']}, fingerprint {model['fingerprint'][:12]}); "
-                "rebuild the index with xlir-tui index"
-            )
+            ours, theirs = encoder.fingerprint[:12], str(model["fingerprint"])[:12]
+            if same_name:
+                what = (
+                    f"model {name} (fingerprint {ours}) is not the model the index was built "
+                    f"with: the same name, other files (fingerprint {theirs})"
+                )
+            else:
+                what = (
+                    f"model {name} is not the model the index was built with, {built} "
+                    f"(fingerprint {theirs})"
+                )
+            raise ModelError(f"{what}; rebuild it: {rebuild}")
 
     # -- searching ----------------------------------------------------------------------------
     def search_vectors(

@@ -259,7 +259,7 @@ class LexicalIndex:
     def save(self, out: Path, *, overwrite: bool = False) -> None:
         from .paths import atomic_dir, write_json
 
-        with atomic_dir(out, overwrite=overwrite) as tmp:
+        with atomic_dir(out, overwrite=overwrite, command="index") as tmp:
             self.retriever.save(tmp / "retriever")
             for name, frame in self.tables.items():
                 frame.write_parquet(tmp / f"{name}.parquet")
@@ -270,7 +270,9 @@ class LexicalIndex:
         self.folder = Path(out)
 
     @classmethod
-    def load(cls, folder: str | Path) -> LexicalIndex:
+    def load(cls, folder: str | Path, *, verify: bool = True) -> LexicalIndex:
+        """Open a lexical index folder; its files' sizes and (``verify``, the default) content
+        are checked against the manifest first."""
         import polars as pl
 
         folder = Path(folder)
@@ -284,7 +286,7 @@ class LexicalIndex:
             raise IndexFormatError(
                 "unsupported lexical index format; rebuild with xlir-tui index", path=folder
             )
-        check_file_table(folder, manifest)
+        check_file_table(folder, manifest, verify=verify)
         retriever = _RETRIEVERS[manifest["system"]].load(folder / "retriever")
         try:
             tables = {t: pl.read_parquet(folder / f"{t}.parquet") for t in _TABLES}

@@ -7,8 +7,10 @@ rename only once complete. What can go wrong around that is handled here once, f
 
 - a target that cannot be written (read-only folder, a path under a regular file, a full disk) is
   one line naming the path and the reason, up front with :func:`check_output` or while writing;
-- ``overwrite`` replaces only a folder this tool wrote (:func:`own_output_kind`), never a
-  person's file or folder;
+- every output folder holds a marker (:data:`MARKER_NAME`: the tool, the command, a random
+  id), and ``overwrite`` replaces only a folder whose marker is valid (:func:`ownership`), never
+  a person's file or folder, never through a symbolic link; an output is never written into or
+  over an input of the same command (:func:`check_apart`);
 - Ctrl-C, SIGTERM and SIGHUP (a closed terminal) remove the temporary; a process killed outright
   leaves one that the next writer of the same target removes, once the owner is known dead;
 - outputs get the user's umask, like any file the user makes.
@@ -25,9 +27,12 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,20 +41,27 @@ from .errors import XlirError
 from .safe_text import inert, json_dumps
 
 __all__ = [
+    "MARKER_NAME",
+    "Ownership",
     "Terminated",
     "apply_umask",
     "atomic_dir",
     "atomic_write_text",
     "cache_root",
+    "check_apart",
     "check_free_space",
     "check_output",
+    "check_replaceable",
     "check_writable",
     "file_digest",
     "human_bytes",
     "own_output_kind",
+    "ownership",
+    "remove_own_output",
     "remove_stale_temporaries",
     "text_digest",
     "write_json",
+    "write_marker",
 ]
 
 
@@ -313,47 +325,219 @@ def _signal_guard() -> Iterator[None]:
 # What may be replaced, and checks before slow work
 
 
-def own_output_kind(path: Path) -> str | None:
-    """What this tool wrote at ``path``, recognised by its own manifest; None if not ours.
+MARKER_NAME = ".xlir-tui-output"
+"""The file by which a folder is known as this tool's output (see :func:`ownership`).
 
-    An empty folder counts as replaceable (nothing is lost). Recognised: index folders (dense,
-    lexical, fusion: ``manifest.json`` with a ``format`` starting ``xlir-tui/``), the collection
-    cache, a report folder (``report.json`` created by xlir-tui), a training run or checkpoint
-    (``xlir_train.json`` or ``events.jsonl``), a translated collection (``translate.manifest``,
-    or ``translate.settings`` while unfinished), and a collection written by ``data get``.
+Not ``.json``: a collection folder's loader reads every ``.json`` file in it, and the folders of
+``data get`` and ``translate`` are collections."""
+MARKER_TOOL = "xlir-tui"
+MARKER_COMMANDS = ("index", "bias-report", "train", "translate", "data get", "cache")
+"""What a marker may name as the command that wrote the folder (``cache``: the cache folder's
+entries, replaced whatever they hold, see :func:`atomic_dir`)."""
+_MARKER_MAX_BYTES = 4096
+_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{4}|Z)?")
+
+
+def new_marker(command: str) -> dict[str, str]:
+    """The marker of an output that ``command`` writes now: the tool, the command, a random id
+    (two outputs of the same command are never the same output) and the time."""
+    if command not in MARKER_COMMANDS:
+        raise ValueError(f"unknown command {command!r} for an output marker")
+    from . import __version__
+
+    return {
+        "tool": MARKER_TOOL,
+        "command": command,
+        "id": secrets.token_hex(16),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "version": __version__,
+    }
+
+
+def write_marker(folder: Path, command: str) -> None:
+    """Mark ``folder`` as an output of ``command`` (atomically: a marker is whole or absent)."""
+    write_json(Path(folder) / MARKER_NAME, new_marker(command))
+
+
+def marker_problem(data: Any) -> str | None:
+    """Why ``data`` (a parsed marker) is not one this tool writes; None when it is.
+
+    Every field is checked for its type and form, so that only a marker written by
+    :func:`write_marker` lets ``--overwrite`` delete a folder. Fields a later release adds are
+    allowed: its outputs stay replaceable.
+    """
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for key in ("tool", "command", "id", "created", "version"):
+        if not isinstance(data.get(key), str):
+            return f"no text field {key!r}"
+    if data["tool"] != MARKER_TOOL:
+        return f"tool is {data['tool']!r}, not {MARKER_TOOL}"
+    if data["command"] not in MARKER_COMMANDS:
+        return f"unknown command {data['command']!r}"
+    if not re.fullmatch(r"[0-9a-f]{32}", data["id"]):
+        return "id is not 32 hex digits"
+    if not _CREATED.fullmatch(data["created"]):
+        return "created is not a time"
+    return None
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """What is at an output path, as far as replacing it goes.
+
+    ``state``: ``absent``; ``link`` (a symbolic link, never written through nor replaced);
+    ``file``; ``empty`` (an empty folder: nothing is lost by replacing it); ``ours`` (a folder
+    with a valid marker: ``command`` wrote it); ``foreign`` (any other folder, ``why`` says what
+    its marker lacks).
+    """
+
+    state: str
+    why: str = ""
+    command: str | None = None
+
+
+def ownership(path: Path) -> Ownership:
+    """Whether ``path`` is an output of this tool: a folder holding a valid marker
+    (:data:`MARKER_NAME`, a regular file, checked by :func:`marker_problem`).
+
+    Never by the presence of some other file name: a person's folder that happens to hold an
+    ``events.jsonl`` or a ``manifest.json`` is theirs. Folders written before outputs carried a
+    marker are not recognised either; they are refused, and a person removes them.
     """
     path = Path(path)
+    if not os.path.lexists(path):
+        return Ownership("absent")
+    if path.is_symlink():
+        return Ownership("link")
     if not path.is_dir():
-        return None
+        return Ownership("file")
     try:
-        if not any(path.iterdir()):
-            return "empty folder"
-    except OSError:
-        return None
+        empty = not any(os.scandir(path))
+    except OSError as e:
+        return Ownership("foreign", f"it cannot be read: {e.strerror or e}")
+    if empty:
+        return Ownership("empty")
+    marker = path / MARKER_NAME
+    try:
+        info = marker.lstat()
+    except FileNotFoundError:
+        return Ownership("foreign", f"it holds no {MARKER_NAME} marker")
+    except OSError as e:
+        return Ownership("foreign", f"its {MARKER_NAME} cannot be read: {e.strerror or e}")
+    if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_MAX_BYTES:
+        return Ownership("foreign", f"its {MARKER_NAME} is not a marker xlir-tui writes")
+    try:
+        data = json.loads(marker.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return Ownership("foreign", f"its {MARKER_NAME} is not valid JSON")
+    problem = marker_problem(data)
+    if problem is not None:
+        return Ownership("foreign", f"its {MARKER_NAME} is not valid: {problem}")
+    return Ownership("ours", command=data["command"])
 
-    def read(name: str) -> Any:
+
+def own_output_kind(path: Path) -> str | None:
+    """The command that wrote ``path`` (by its marker), ``"empty folder"``, or None if the folder
+    is not this tool's (absent, a file, a link, a folder without a valid marker)."""
+    found = ownership(path)
+    if found.state == "empty":
+        return "empty folder"
+    return found.command if found.state == "ours" else None
+
+
+def check_replaceable(
+    target: Path,
+    overwrite: bool,
+    *,
+    empty_ok: bool = False,
+    hint: str = "pass --overwrite to replace it",
+) -> Ownership:
+    """The one rule for an existing output: only this tool's outputs, only with ``overwrite``.
+
+    A link, a file and a folder without a valid marker are refused whatever ``overwrite`` says,
+    in one line saying why. An empty folder is used as it is with ``empty_ok`` (``train``), else
+    replaced like an output. Returns what is there.
+    """
+    target = Path(target)
+    found = ownership(target)
+    if found.state == "link":
         try:
-            return json.loads((path / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+            where = f" to {os.readlink(target)}"
+        except OSError:
+            where = ""
+        raise XlirError(
+            f"is a symbolic link{where}; xlir-tui neither writes through a link nor replaces "
+            "one (give the folder itself, or another name)",
+            path=target,
+        )
+    if found.state == "file":
+        raise XlirError(
+            "exists and is a file that xlir-tui did not write; it is not replaced, even with "
+            "--overwrite (choose another name, or remove it yourself)",
+            path=target,
+        )
+    if found.state == "foreign":
+        raise XlirError(
+            f"exists and is a folder that xlir-tui did not write ({found.why}); it is not "
+            "replaced, even with --overwrite: choose another name, or remove it yourself "
+            "(a folder written before xlir-tui marked its outputs has no marker either)",
+            path=target,
+        )
+    exists = found.state == "ours" or (found.state == "empty" and not empty_ok)
+    if exists and not overwrite:
+        raise XlirError(f"output folder exists ({hint})", path=target)
+    return found
 
-    manifest = read("manifest.json")
-    if isinstance(manifest, dict):
-        fmt = manifest.get("format")
-        if isinstance(fmt, str) and fmt.startswith("xlir-tui/"):
-            return fmt.removeprefix("xlir-tui/")
-        if "loader_version" in manifest and "fingerprint" in manifest:
-            return "collection-cache"  # written before the cache manifest carried a format
-    report = read("report.json")
-    if isinstance(report, dict) and str(report.get("created_by", "")).startswith("xlir-tui"):
-        return "report"
-    if (path / "xlir_train.json").is_file() or (path / "events.jsonl").is_file():
-        return "training"
-    if (path / "translate.manifest").is_file() or (path / "translate.settings").is_file():
-        return "translation"
-    from .sources import collection_kind  # sources imports this module
 
-    return collection_kind(path)
+def remove_own_output(target: Path) -> None:
+    """Delete an output folder this tool wrote, checked again just before (never a link, never a
+    folder without a valid marker).
+
+    It is first renamed to a temporary sibling named after this process, then deleted: an
+    interruption half-way leaves no half-deleted folder under the output's name (whose marker
+    may already be gone), only a temporary the next writer removes.
+    """
+    target = Path(target)
+    found = check_replaceable(target, True)
+    if found.state == "absent":
+        return
+    parent = target.parent if str(target.parent) else Path(".")
+    doomed = parent / (
+        f"{_temp_prefix(target.name, 'tmp')}{os.getpid()}@{_host()}@{secrets.token_hex(4)}"
+    )
+    try:
+        target.rename(doomed)
+    except OSError as e:
+        raise XlirError(f"cannot replace it: {e.strerror or e}", path=target) from None
+    _remove(doomed)
+
+
+def check_apart(out: Path, inputs: Iterable[str | Path | None], flag: str = "--out") -> None:
+    """Refuse an output that is one of the command's inputs, lies inside one, or holds one.
+
+    Paths are compared after following links, so a link cannot hide the overlap. Writing there
+    would replace the input (a report onto the collection it reads), or put the output where the
+    next read of the input finds it.
+    """
+    real_out = Path(os.path.realpath(out))
+    for given in inputs:
+        if given is None or not os.path.lexists(given):
+            continue
+        real_in = Path(os.path.realpath(given))
+        if real_out == real_in:
+            what = "is"
+        elif real_in.is_relative_to(real_out):
+            what = "holds"
+        elif real_out.is_relative_to(real_in):
+            what = "lies inside"
+        else:
+            continue
+        raise XlirError(
+            f"{what} {given}, an input of this command; an output is never written into or over "
+            f"an input (choose another {flag})",
+            path=out,
+        )
 
 
 def _existing(path: Path) -> Path | None:
@@ -373,22 +557,6 @@ def _make_parent(target: Path) -> None:
         target.absolute().parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise XlirError(f"cannot create its folder: {e.strerror or e}", path=target) from None
-
-
-def _refuse(target: Path, overwrite: bool) -> None:
-    """The one rule for an existing target: only this tool's outputs, only with overwrite."""
-    if not os.path.lexists(target):
-        return
-    kind = own_output_kind(target)
-    if kind is None:
-        what = "a folder" if target.is_dir() else "a file"
-        raise XlirError(
-            f"exists and is {what} that xlir-tui did not write; it is not replaced, even with "
-            "--overwrite (choose another name, or remove it yourself)",
-            path=target,
-        )
-    if not overwrite:
-        raise XlirError("output folder exists (pass --overwrite to replace it)", path=target)
 
 
 def check_writable(target: Path) -> None:
@@ -432,16 +600,25 @@ def check_free_space(target: Path, need: int) -> None:
         )
 
 
-def check_output(target: Path, *, overwrite: bool = False, need: int | None = None) -> None:
+def check_output(
+    target: Path,
+    *,
+    overwrite: bool = False,
+    need: int | None = None,
+    inputs: Iterable[str | Path | None] = (),
+    flag: str = "--out",
+) -> None:
     """Every check of an output folder that can run before the slow work that produces it.
 
-    The existing-target rule of :func:`atomic_dir` (only this tool's outputs, only with
-    ``overwrite``), :func:`check_writable`, and :func:`check_free_space` when an estimate
+    Not one of the command's ``inputs`` nor inside or around one (:func:`check_apart`); the
+    existing-target rule of :func:`atomic_dir` (only this tool's outputs, only with
+    ``overwrite``); :func:`check_writable`; and :func:`check_free_space` when an estimate
     ``need`` (bytes) is given. Leftovers of dead writers are removed first, as a write would.
     """
     target = Path(target)
+    check_apart(target, inputs, flag)
     remove_stale_temporaries(target)
-    _refuse(target, overwrite)
+    check_replaceable(target, overwrite)
     check_writable(target)
     if need is not None:
         check_free_space(target, need)
@@ -486,19 +663,29 @@ def _write_error(e: OSError, target: Path, tmp: Path | None) -> XlirError:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(
+    target: Path, *, command: str, overwrite: bool = False, ours: bool = False
+) -> Iterator[Path]:
     """Yield a temporary sibling folder that becomes ``target`` only if the block succeeds.
 
     A crash, Ctrl-C, SIGTERM or SIGHUP leaves the old ``target`` (or nothing) in place, never a
-    half-written one. An existing ``target`` is refused before the block runs unless
-    ``overwrite`` is given and it is an output of this tool. Any OSError while writing is a
-    one-line :class:`XlirError` naming the path.
+    half-written one. The folder holds the marker of an output of ``command``
+    (:func:`write_marker`) from the start. An existing ``target`` is refused before the block
+    runs unless ``overwrite`` is given and it is an output of this tool (:func:`ownership`);
+    with ``ours`` the place itself is this tool's (an entry of the cache folder named by a hash,
+    a checkpoint inside a training run) and whatever is there is replaced, a link by unlinking
+    it. Any OSError while writing is a one-line :class:`XlirError` naming the path.
     """
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
+
+    def check() -> None:
+        if not ours:
+            check_replaceable(target, overwrite)
+
     with _signal_guard():
         remove_stale_temporaries(target)
-        _refuse(target, overwrite)
+        check()
         _make_parent(target)
         tmp: Path | None = None
         old: Path | None = None
@@ -506,8 +693,9 @@ def atomic_dir(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         try:
             try:
                 tmp = _make_temp(parent, target.name, directory=True)
+                write_marker(tmp, command)
                 yield tmp
-                _refuse(target, overwrite)  # something may have appeared meanwhile
+                check()  # something may have appeared meanwhile
                 if os.path.lexists(target):
                     old = parent / (
                         f"{_temp_prefix(target.name, 'old')}{os.getpid()}@{_host()}@"

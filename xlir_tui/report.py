@@ -389,7 +389,7 @@ def write_outputs(
 ) -> list[str]:
     """Write every export into ``out`` atomically; return the file names written."""
     names: list[str] = []
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, command="bias-report") as tmp:
         pairs = pairs_frame(report)
         pairs.write_parquet(tmp / "pairs.parquet")
         pairs.write_csv(tmp / "pairs.csv")
@@ -510,7 +510,8 @@ class ReportPlan:
         if self.out is not None:
             from .paths import check_output
 
-            check_output(self.out, overwrite=self.overwrite)
+            # what the report reads is never where it writes (a report onto its collection)
+            check_output(self.out, overwrite=self.overwrite, inputs=[*self.collection, self.index])
         if self.translate_query is not None and "dense" not in self.systems:
             raise XlirError("--translate-query translates the queries of a dense --system")
         if self.resamples is not None and self.resamples != 0:

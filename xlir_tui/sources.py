@@ -8,7 +8,6 @@ that every command uses, and only then moves them into place.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import urllib.error
 import urllib.request
@@ -60,31 +59,9 @@ PUBLIC: dict[str, PublicCollection] = {
 
 
 # Written beside the data by ``data get`` (not ``.json``: the loader reads every ``.json`` file).
+# What the folder holds; the output marker (:data:`xlir_tui.paths.MARKER_NAME`) says whose it is.
 MANIFEST_NAME = "collection.manifest"
 MANIFEST_FORMAT = "xlir-tui/collection"
-
-
-def collection_kind(folder: Path) -> str | None:
-    """``"collection"`` when ``folder`` was written by ``data get``, else None.
-
-    Recognised by its manifest, or (folders written before it had one) by holding exactly the
-    files of a public collection and its licence, so ``--overwrite`` may replace it.
-    """
-    try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        if isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT:
-            return "collection"
-    except (OSError, ValueError):
-        pass
-    try:
-        names = {p.name for p in folder.iterdir()}
-    except OSError:
-        return None
-    for spec in PUBLIC.values():
-        files = {f"{lang}.json" for lang in spec.languages}
-        if files <= names <= files | {"LICENSE"}:
-            return "collection"
-    return None
 
 
 def _download(url: str, dest: Path, timeout: float) -> None:
@@ -129,11 +106,11 @@ def get_collection(
     spec = PUBLIC.get(name)
     if spec is None:
         raise XlirError(f"unknown collection {name!r} (known: {', '.join(sorted(PUBLIC))})")
-    check_output(target, overwrite=overwrite)  # before any download
+    check_output(target, overwrite=overwrite, inputs=[source], flag="--to")  # before any download
     if source is not None and not source.is_dir():
         raise XlirError("--from must be a folder holding <lang>.json files", path=source)
     langs = spec.languages
-    with atomic_dir(target, overwrite=overwrite) as tmp:
+    with atomic_dir(target, overwrite=overwrite, command="data get") as tmp:
         for i, lang in enumerate(langs):
             if progress:
                 progress(i, len(langs))

@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import IndexFormatError, XlirError
 from .index import FORMAT as DENSE_FORMAT
-from .index import CandidatePool, DenseIndex, Hit, collection_manifest, scores_of
+from .index import FUSION_FORMAT, CandidatePool, DenseIndex, Hit, collection_manifest, scores_of
 from .lexical import LEXICAL_FORMAT, LexicalIndex, fuse
 from .metrics import top_k
 
@@ -56,7 +56,6 @@ SYSTEMS = ("dense", "bm25", "chargram", "fusion")
 """The kinds a person names with ``--system``."""
 LEXICAL = ("bm25", "chargram")
 FUSABLE = ("dense", "bm25", "chargram")
-FUSION_FORMAT = "xlir-tui/fusion-index"
 FUSION_FORMAT_VERSION = 1
 FUSION_METHODS = ("rrf", "interpolate")
 Progress = Callable[[str, int, int], None]
@@ -433,7 +432,7 @@ def cached_index(
             return index
         except XlirError:
             pass  # a damaged cache entry is rebuilt
-    return DenseIndex.build(collection, encoder, folder, overwrite=True, progress=progress)
+    return DenseIndex.build(collection, encoder, folder, cache=True, progress=progress)
 
 
 class LexicalRetriever(Retriever):
@@ -582,7 +581,7 @@ class FusionRetriever(Retriever):
         from .paths import atomic_dir, write_json
 
         collection = self.collection()
-        with atomic_dir(Path(folder), overwrite=overwrite) as tmp:
+        with atomic_dir(Path(folder), overwrite=overwrite, command="index") as tmp:
             for name, part in self.parts.items():
                 part.save(tmp / name)
             write_json(
@@ -794,7 +793,8 @@ class IndexPlan:
                 raise XlirError(f"--{name} must be at least {low}, got {value}")
         from .paths import check_output
 
-        check_output(Path(self.out), overwrite=self.overwrite)
+        # the collection is read from where it is: an index never goes into or over it
+        check_output(Path(self.out), overwrite=self.overwrite, inputs=self.collection)
 
 
 def build_index(

@@ -46,7 +46,17 @@ from typing import Any
 
 from . import __version__
 from .errors import XlirError
-from .paths import Terminated, apply_umask, atomic_dir, check_writable, human_bytes
+from .paths import (
+    Terminated,
+    apply_umask,
+    atomic_dir,
+    check_apart,
+    check_replaceable,
+    check_writable,
+    human_bytes,
+    remove_own_output,
+    write_marker,
+)
 
 EventSink = Callable[[dict[str, Any]], None]
 DEFAULT_QUERY_PROMPT = "Query: "
@@ -584,25 +594,34 @@ def recorded_settings(checkpoint: Path) -> tuple[dict[str, Any], list[dict[str, 
 
 def check_out_folder(config: TrainConfig) -> Path | None:
     """The output folder is usable for this run: the checkpoint to resume from (with
-    ``resume``), else a folder that is absent or empty (or ``overwrite``); either way one that
-    can be written (a read-only folder, a path under a regular file: said now, not after the
-    model has loaded)."""
+    ``resume``), else a folder that is absent or empty, or (with ``overwrite``) a folder this
+    tool wrote (:func:`xlir_tui.paths.check_replaceable`); either way one that can be written (a
+    read-only folder, a path under a regular file: said now, not after the model has loaded).
+    Never one of the run's inputs (its collections, its evaluation collection, its base model's
+    folder) nor inside or around one.
+    """
     out = Path(config.out)
+    check_apart(out, [*config.collections, *(config.eval or []), _base_folder(config)])
     if config.resume:
         found = resume_point(out)
         if _is_main():
             check_writable(out / CHECKPOINTS / "next")
         return found
-    if _is_main() and out.is_dir() and any(out.iterdir()) and not config.overwrite:
-        # rank 0 alone: under DDP the other ranks would see the folder rank 0 just made
-        raise XlirError(
-            "output folder exists (pass --overwrite to replace it, or --resume)", path=out
+    if _is_main():  # rank 0 alone: under DDP the other ranks would see the folder rank 0 made
+        check_replaceable(
+            out, config.overwrite, empty_ok=True, hint="pass --overwrite to replace it, or --resume"
         )
-    if out.exists() and not out.is_dir():
-        raise XlirError("cannot write the output folder: it is a file", path=out)
-    if _is_main():
         check_writable(out)
     return None
+
+
+def _base_folder(config: TrainConfig) -> str | None:
+    """The base model's folder when it is one (not an embedded model's name nor a hub name)."""
+    from .embedded import embedded_name
+
+    if not config.base or embedded_name(config.base) is not None:
+        return None
+    return config.base if os.path.isdir(os.path.expanduser(config.base)) else None
 
 
 @dataclass(frozen=True)
@@ -1096,12 +1115,16 @@ def _run(
     made = main and plan.resume_from is None  # this run makes the folder, removes it on failure
     if main:
         try:
-            if config.overwrite and out.exists():
-                shutil.rmtree(out)
+            if config.overwrite and plan.resume_from is None:
+                remove_own_output(out)  # checked again now: only a folder this tool wrote
             out.mkdir(parents=True, exist_ok=True)
+            if plan.resume_from is None:  # a resumed run keeps its marker (and a run from before
+                write_marker(out, "train")  # markers stays without one: never replaced)
             (out / CHECKPOINTS).mkdir(exist_ok=True)
         except OSError as e:
-            raise XlirError(f"cannot write the output folder: {e.strerror}", path=out) from None
+            raise XlirError(
+                f"cannot write the output folder: {e.strerror or e}", path=out
+            ) from None
     log = EventLog(out / EVENTS_FILE, on_event, enabled=main)
     runner = _Runner(
         config,
@@ -1350,7 +1373,7 @@ class _Runner:
         folder = self.out / CHECKPOINTS / (name or f"step-{self.step}")
         if name is None and self.saved_step == self.step:
             return folder  # a stop right after a checkpoint: this step is saved already
-        with atomic_dir(folder, overwrite=True) as tmp:
+        with atomic_dir(folder, command="train", ours=True) as tmp:
             self._save_model(tmp)
             if name is None and self.optimizer is not None:
                 save_optimizer(self.optimizer, tmp)
@@ -1504,7 +1527,9 @@ class _Runner:
         )
         for entry in tmp.iterdir():
             target = self.out / entry.name
-            if target.is_dir():
+            if target.is_symlink():
+                target.unlink()  # a link is replaced, never followed
+            elif target.is_dir():
                 shutil.rmtree(target)
             entry.rename(target)
         tmp.rmdir()

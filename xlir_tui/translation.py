@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,7 +32,17 @@ import polars as pl
 
 from .encoders import _hub_reachable, _looks_like_path, model_fingerprint
 from .errors import ModelError, XlirError
-from .paths import atomic_write_text, cache_root, text_digest, write_json
+from .paths import (
+    atomic_write_text,
+    cache_root,
+    check_apart,
+    check_replaceable,
+    ownership,
+    remove_own_output,
+    text_digest,
+    write_json,
+    write_marker,
+)
 
 if TYPE_CHECKING:
     from .collections import Collection
@@ -881,43 +890,62 @@ def _append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def _prepare_out(out: Path, settings: dict[str, Any], overwrite: bool) -> bool:
+def check_out(out: Path, overwrite: bool, inputs: Sequence[str | Path] = ()) -> str:
+    """What ``translate`` will do with ``out``: ``new`` (absent or empty), ``resume`` (an
+    unfinished translation) or ``replace`` (a finished output of this tool, with ``overwrite``).
+
+    Needs no model, so the command runs it before one loads. The output is never one of the
+    ``inputs`` (the collection), never a link, a file or a folder of someone else's; an
+    unfinished translation written before outputs carried a marker is still resumed (resuming
+    deletes nothing), but never replaced.
+    """
+    out = Path(out)
+    check_apart(out, inputs)
+    found = ownership(out)
+    if found.state in ("absent", "empty"):
+        return "new"
+    unfinished = (out / SETTINGS_NAME).is_file() and not (out / SUMMARY_NAME).exists()
+    if found.state == "foreign" and unfinished and not overwrite:
+        try:
+            settings = json.loads((out / SETTINGS_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            settings = None
+        if isinstance(settings, dict) and settings.get("format") == f"{SUMMARY_FORMAT}-run":
+            return "resume"
+    if found.state == "ours" and unfinished and not overwrite:
+        return "resume"
+    check_replaceable(out, overwrite)
+    return "replace"
+
+
+def _prepare_out(
+    out: Path, settings: dict[str, Any], overwrite: bool, inputs: Sequence[str | Path] = ()
+) -> bool:
     """Make ``out`` ready for this run; return whether an unfinished run is resumed."""
-    if out.exists() and not out.is_dir():
-        raise XlirError("output is a file, not a folder", path=out)
-    summary, settings_file = out / SUMMARY_NAME, out / SETTINGS_NAME
-    if out.is_dir():
-        entries = list(out.iterdir())
-        ours = summary.exists() or settings_file.exists()
-        if entries and not ours:
+    settings_file = out / SETTINGS_NAME
+    plan = check_out(out, overwrite, inputs)
+    if plan == "resume":
+        try:
+            old = json.loads(settings_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if not isinstance(old, dict):
             raise XlirError(
-                "output folder exists and holds files that are not a translation "
-                "(choose a new folder)",
+                f"unreadable {SETTINGS_NAME} (pass --overwrite to start over)", path=out
+            )
+        differ = [k for k in settings if old.get(k) != settings[k]]
+        if differ:
+            what = ", ".join(f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in differ)
+            raise XlirError(
+                "output folder holds an unfinished translation with other settings "
+                f"({what}); pass --overwrite to start over or use the same settings",
                 path=out,
             )
-        if overwrite and entries:
-            shutil.rmtree(out)
-        elif summary.exists():
-            raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
-        elif settings_file.exists():
-            try:
-                old = json.loads(settings_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                old = None
-            if not isinstance(old, dict):
-                raise XlirError(
-                    f"unreadable {SETTINGS_NAME} (pass --overwrite to start over)", path=out
-                )
-            differ = [k for k in settings if old.get(k) != settings[k]]
-            if differ:
-                what = ", ".join(f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in differ)
-                raise XlirError(
-                    "output folder holds an unfinished translation with other settings "
-                    f"({what}); pass --overwrite to start over or use the same settings",
-                    path=out,
-                )
-            return True
+        return True
+    if plan == "replace":
+        remove_own_output(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "translate")
     write_json(settings_file, {**settings, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return False
 
@@ -977,7 +1005,7 @@ def translate_collection(
         "max_length": translator.max_length,
         "questions": _items_digest(items, paragraphs),
     }
-    resumed = _prepare_out(out, settings, overwrite)
+    resumed = _prepare_out(out, settings, overwrite, collection.sources)
     wanted = {it.qid for it in items}
     order = {it.qid: i for i, it in enumerate(items)}
     languages = [source, *targets]
