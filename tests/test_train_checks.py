@@ -88,7 +88,7 @@ def test_every_check_comes_before_torch(sample_dir: Path, tiny_model: Path, tmp_
     assert "Missing option '--out'" in lines[1] and "train --help" in lines[1]
     assert "Missing argument 'COLLECTION'" in lines[2]
     assert f"{cfg}: alpha must be between 0 and 1, got 1.5" in lines[3]  # the file and key
-    assert "output folder exists" in lines[4]
+    assert "xlir-tui did not write" in lines[4]  # a folder of the user's, never replaced
     assert "nomodel: no such model folder" in lines[5]
     assert "--batch-size 5000 is larger than the number of distinct question ids" in lines[6]
     assert "not enough free space" in lines[7] and "1000 bytes is free" in lines[7]
