@@ -319,8 +319,19 @@ class DenseIndex(CandidatePool):
             index.save(Path(out), overwrite=overwrite)
         return index
 
-    def save(self, out: Path, *, overwrite: bool = False) -> None:
-        """Write the folder atomically: a crash leaves no half-written index behind."""
+    def save(
+        self,
+        out: Path,
+        *,
+        overwrite: bool = False,
+        attach: Callable[[Path], dict[str, Any]] | None = None,
+    ) -> None:
+        """Write the folder atomically: a crash leaves no half-written index behind.
+
+        ``attach(folder)`` writes more files into the folder being written (the fits of
+        ``--debias``) and returns what the manifest says of them; they are listed with the
+        others, so loading checks them too.
+        """
         with atomic_dir(out, overwrite=overwrite) as tmp:
             self.graph.save_index(str(tmp / "hnsw.bin"))
             # hnswlib reports no error when the disk is full: it writes a short file
@@ -336,6 +347,9 @@ class DenseIndex(CandidatePool):
             for part in ("candidates", "questions", "relevance", "skipped"):
                 getattr(self, part).write_parquet(tmp / f"{part}.parquet")
             manifest = dict(self.manifest)
+            manifest.pop("debias", None)  # only what is attached now is in the folder
+            if attach is not None:
+                manifest.update(attach(tmp))
             manifest["files"] = file_table(tmp)
             write_json(tmp / "manifest.json", manifest)
             self.manifest = manifest
