@@ -530,11 +530,13 @@ def search_cmd(
     With --translate-query, the query (written in --query-lang) is machine-translated first and
     the translation is searched (translate-test). With --debias, one ranking per remedy
     (without it: the index's own system, the first remedy it was built with)."""
+    from .index import FORMAT as DENSE_FORMAT
     from .index import DenseIndex
     from .systems import (
         Models,
         TranslatedRetriever,
         check_index_folder,
+        index_format,
         index_systems,
         load_system,
         plan_fits,
@@ -558,7 +560,7 @@ def search_cmd(
     pool = check_index_folder(index)
     pool.rows_for(wanted)
     if remedies:
-        if not isinstance(pool, DenseIndex):
+        if index_format(index) != DENSE_FORMAT or not isinstance(pool, DenseIndex):
             raise XlirError("--debias transforms a dense index's vectors", path=index)
         plan_fits(remedies, pool.collection())
     models = Models(_encoder_options(backend=backend), _notify)
@@ -910,14 +912,15 @@ def explore_cmd(
     from .tui.app import ExplorerApp, default_sample_data
 
     if index is not None:
+        from .index import FORMAT as DENSE_FORMAT
         from .index import DenseIndex
-        from .systems import check_index_folder
+        from .systems import check_index_folder, index_format
 
         pool = check_index_folder(index)
         manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
         name, known = str(index), manifest.get("collection", {}).get("languages", [])
         if remedies:
-            if not isinstance(pool, DenseIndex):
+            if index_format(index) != DENSE_FORMAT or not isinstance(pool, DenseIndex):
                 raise XlirError("--debias transforms a dense index's vectors", path=index)
             plan_fits(remedies, pool.collection())
     else:

@@ -99,6 +99,19 @@ Progress = Callable[[str, int, int], None]
 # ------------------------------------------------------------------------------ algebra
 
 
+def one_thread() -> Any:
+    """A context in which BLAS and OpenMP use one thread.
+
+    The matrices here are small (a few hundred dimensions, a language's thousand-odd texts), and
+    OpenBLAS's threads, waking beside torch's on a busy machine, made one SVD of a 1190 x 384
+    matrix take 22 s instead of 0.4 s on one thread (measured here, load average 15 on 2 cores).
+    ``threadpoolctl`` (scikit-learn's) limits every pool in the process and restores it after.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def normalise(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (a zero row stays zero): cosine stays the dot product."""
     x = np.asarray(x, dtype=np.float32)
@@ -138,9 +151,14 @@ def lir_directions(x: np.ndarray, rank: int) -> np.ndarray:
     columns of a d x rank matrix: LIR's language information (Yang et al. 2021, section 2; their
     code takes the left singular vectors of ``x.T``, the same vectors). Not centring is the
     method: the first singular direction of a language's uncentred embeddings is close to its
-    mean, the language's identity."""
-    _, _, vh = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
-    return vh[:rank].T.copy()
+    mean, the language's identity.
+
+    Computed as the top eigenvectors of the d x d Gram matrix ``x.T @ x`` (numpy's ``eigh``, in
+    float64): the same vectors as the SVD's, four times faster at a thousand texts of a few
+    hundred dimensions, and no n x n factor to form."""
+    x = np.asarray(x, dtype=np.float64)
+    _, vectors = np.linalg.eigh(x.T @ x)  # eigenvalues ascending
+    return vectors[:, ::-1][:, :rank].copy()
 
 
 def project_out(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -277,6 +295,29 @@ class DebiasFit:
         """
         if method not in METHODS or method == "none":
             raise XlirError(f"unknown --debias method {method!r} (known: {', '.join(METHODS)})")
+        with one_thread():
+            return cls._fit(
+                method,
+                queries,
+                query_langs,
+                candidates,
+                candidate_langs,
+                lir_rank=lir_rank,
+                subspace_rank=subspace_rank,
+            )
+
+    @classmethod
+    def _fit(
+        cls,
+        method: str,
+        queries: np.ndarray,
+        query_langs: Sequence[str],
+        candidates: np.ndarray,
+        candidate_langs: Sequence[str],
+        *,
+        lir_rank: tuple[int, int],
+        subspace_rank: int | None,
+    ) -> DebiasFit:
         started = time.perf_counter()
         data = {
             "query": (np.asarray(queries, np.float32), list(query_langs)),
@@ -379,6 +420,12 @@ class DebiasFit:
         subspace (center, lir)."""
         if role not in ROLES:
             raise XlirError(f"unknown role {role!r} (query, candidate)")
+        with one_thread():
+            return self._transform(x, langs, role, normalise_rows)
+
+    def _transform(
+        self, x: np.ndarray, langs: Sequence[str | None] | None, role: str, normalise_rows: bool
+    ) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or (x.size and x.shape[1] != self.dimension):
             raise ModelError(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .debias import DESCRIPTIONS, DebiasSpec
+from .debias import DebiasSpec
 from .errors import XlirError
 from .index import CandidatePool, Hit
 from .metrics import average_precision, ranks_in_pool, top_k
@@ -47,6 +47,14 @@ from .systems import (
 
 REMEDY_CHOICE = "debias:"
 """The compare dialog's prefix of a remedy of the main system (``debias:center``)."""
+SHORT = {
+    "none": "the main model without a remedy",
+    "center": "the main model, each language's mean subtracted",
+    "lir": "the main model, each language's top directions out (LIR)",
+    "leace": "the main model, the language erased by LEACE",
+    "subspace": "the main model, the language subspace projected out",
+}
+"""What the compare dialog says of each remedy (one line at 80 columns)."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -194,11 +202,7 @@ class Workspace:
             return []
         main = self.systems[0]
         own = main.fit.method if isinstance(main, DebiasedRetriever) else "none"
-        return [
-            (f"{REMEDY_CHOICE}{m}", DESCRIPTIONS[m])
-            for m in ("none", "center", "lir", "leace", "subspace")
-            if m != own
-        ]
+        return [(f"{REMEDY_CHOICE}{m}", note) for m, note in SHORT.items() if m != own]
 
     @property
     def names(self) -> list[str]:

@@ -394,7 +394,7 @@ class CompareScreen(Dialog):
             ("chargram", "lexical: character n-grams"),
             ("fusion", "the main model fused with chargram (reciprocal ranks)"),
         ]
-        out += [(choice, f"the main model: {note}") for choice, note in self.remedies]
+        out += self.remedies
         for path in self.trained:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
             out.append((str(path), f"trained, {when}"))
