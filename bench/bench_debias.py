@@ -114,7 +114,7 @@ def main() -> int:
         },
     }
     latency: dict[str, list[float]] = {name: [] for name in runs}
-    for name, run in runs.items():  # warm-up
+    for run in runs.values():  # warm-up
         run(texts[0], q_langs[0])
     for i in pick.tolist():
         for name, run in runs.items():

@@ -50,7 +50,7 @@ REMEDY_CHOICE = "debias:"
 SHORT = {
     "none": "the main model without a remedy",
     "center": "the main model, each language's mean subtracted",
-    "lir": "the main model, each language's top directions out (LIR)",
+    "lir": "the main model, its top directions per language out",
     "leace": "the main model, the language erased by LEACE",
     "subspace": "the main model, the language subspace projected out",
 }
