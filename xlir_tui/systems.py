@@ -792,10 +792,10 @@ class DebiasedRetriever(DenseRetriever):
                         else f"query language not identified (py3langid, p={p:.2f} at best)"
                     )
             out.append(lang)
-        unseen = self.fit.unseen(out)
+        unseen = set(self.fit.unseen(out))
         if unseen:
-            named = ", ".join(x for x in unseen if x is not None) or "unknown"
-            count = sum(1 for x in out if x in set(unseen))
+            named = ", ".join(sorted(x for x in unseen if x is not None)) or "unknown"
+            count = sum(1 for x in out if x in unseen)
             what = "the query" if len(queries) == 1 else f"{count} queries"
             notes.append(
                 f"{self.fit.method}: {what} in a language without statistics in the fit "
@@ -817,7 +817,8 @@ class DebiasedRetriever(DenseRetriever):
         started = time.perf_counter()
         qvec = self.fit.transform(qvec, langs, "query")
         self.queries_s += time.perf_counter() - started
-        self.fallback_queries = sum(1 for x in langs if x in set(self.fit.unseen(langs)))
+        unseen = set(self.fit.unseen(langs))
+        self.fallback_queries = sum(1 for x in langs if x in unseen)
         vectors = self.vectors
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
             scores = scores_of(qvec, vectors)
