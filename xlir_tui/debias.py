@@ -84,6 +84,8 @@ FIT_FORMAT_VERSION = 1
 DEFAULT_LIR_RANK = (2, 1)
 """LIR's best on LAReQA (Yang et al. 2021, their notebook): 2 directions removed from queries, 1
 from candidates."""
+SMALL = 64
+"""Up to this many vectors a transform runs as it is (see :func:`one_thread`)."""
 IDENTIFY_MIN_PROBABILITY = 0.5
 """Below this py3langid probability a query's language counts as not identified."""
 DESCRIPTIONS = {
@@ -105,11 +107,20 @@ def one_thread() -> Any:
     The matrices here are small (a few hundred dimensions, a language's thousand-odd texts), and
     OpenBLAS's threads, waking beside torch's on a busy machine, made one SVD of a 1190 x 384
     matrix take 22 s instead of 0.4 s on one thread (measured here, load average 15 on 2 cores).
-    ``threadpoolctl`` (scikit-learn's) limits every pool in the process and restores it after.
+    ``threadpoolctl`` (scikit-learn's) limits every pool in the process and restores it after;
+    its controller is made once (finding the pools takes milliseconds, which a query's transform
+    must not pay), after torch is loaded so that its pool is among them.
     """
-    from threadpoolctl import threadpool_limits
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        import torch  # noqa: F401  (its OpenMP pool must be loaded before the controller looks)
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=1)
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
+
+
+_CONTROLLER: Any = None
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -420,6 +431,8 @@ class DebiasFit:
         subspace (center, lir)."""
         if role not in ROLES:
             raise XlirError(f"unknown role {role!r} (query, candidate)")
+        if len(x) <= SMALL:  # a query or a few: no pool to calm, and none to resize after
+            return self._transform(x, langs, role, normalise_rows)
         with one_thread():
             return self._transform(x, langs, role, normalise_rows)
 
