@@ -323,6 +323,17 @@ def test_index_keeps_the_fits_and_search_uses_them(
     )
     assert code == 0, err
     assert "language without statistics in the fit (pt" in err and "subspace" in err
+    # the explorer opens the index's own system and offers the others, the plain one first
+    from xlir_tui.session import Workspace
+
+    ws = Workspace.open(index=idx, encoder_options={"backend": "torch"})
+    assert ws.names == ["tiny + lir(r=3/1)"]
+    offered = dict(ws.remedies())
+    assert "debias:none" in offered and "debias:lir" not in offered
+    ws.add_remedy("none")
+    assert ws.names == ["tiny + lir(r=3/1)", "tiny"]
+    ws.add_remedy("center")
+    assert ws.names[1] == "tiny + center" and ws.systems[1].source == "index"
     # a changed fit (same size) is refused on load, in one line
     fit = idx / "debias" / "center.safetensors"
     blob = bytearray(fit.read_bytes())

@@ -740,6 +740,8 @@ class DebiasSpec:
                 ) from None
             if len(given) not in (1, 2):
                 raise XlirError(f"--lir-rank {lir_rank!r}: one number, or two (queries,candidates)")
+            if any(r < 1 for r in given):
+                raise XlirError(f"--lir-rank {lir_rank}: each rank must be at least 1")
             ranks = (given[0], given[-1])
         return [
             cls(m, ranks, subspace_rank, tuple(str(p) for p in fit or ()))
