@@ -373,7 +373,7 @@ class DebiasFit:
                     tensors[f"{role}.lir.{lang}"] = lir_directions(x[rows], ranks[role])
             parameters = {"query_rank": ranks["query"], "candidate_rank": ranks["candidate"]}
         elif method == "leace":
-            import concept_erasure
+            from importlib.metadata import version
 
             for role, (x, langs) in data.items():
                 if len(set(langs)) < 2:
@@ -381,7 +381,8 @@ class DebiasFit:
                 for name, array in leace_eraser(x, langs).items():
                     tensors[f"{role}.leace.{name}"] = array
             parameters = {
-                "package": f"concept-erasure {getattr(concept_erasure, '__version__', '')}".strip()
+                "package": f"concept-erasure {version('concept-erasure')}",
+                "constrain_cov_trace": False,
             }
         elif method == "subspace":
             rank = subspace_rank if subspace_rank is not None else len(languages["candidate"]) - 1
