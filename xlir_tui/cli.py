@@ -269,9 +269,69 @@ MtOpt = Annotated[
 QueryLangOpt = Annotated[
     str | None,
     typer.Option(
-        "--query-lang", help="With --translate-query: the language the query is written in."
+        "--query-lang",
+        help="The language the query is written in: what --translate-query translates from, "
+        "and what --debias center and lir use (without it they identify it with py3langid).",
     ),
 ]
+DebiasOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--debias",
+        help="Language-bias remedies without training, comma-separated, each a system of its "
+        "own: none (plain), center, lir, leace, subspace (none,center: plain and centred side "
+        "by side).",
+    ),
+]
+DebiasFitOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--debias-fit",
+        help="Fit the remedies on this collection (a folder, or files: repeat) or use this "
+        "saved fit (.json). (default: the collection being indexed or scored)",
+    ),
+]
+LirRankOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lir-rank",
+        help="lir: directions removed per language from queries and from candidates, "
+        "comma-separated, or one number for both. (default: 2,1)",
+    ),
+]
+SubspaceRankOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--subspace-rank",
+        help="subspace: directions of the language subspace removed. (default: the number of "
+        "languages - 1)",
+    ),
+]
+
+
+def _debias_specs(
+    debias: str | None,
+    lir_rank: str | None,
+    subspace_rank: int | None,
+    fit: list[Path] | None,
+) -> list[Any]:
+    """``--debias`` and its settings as one spec per remedy; a setting without its remedy is
+    a mistake said in one line."""
+    from .debias import DebiasSpec
+
+    specs = DebiasSpec.parse(debias, lir_rank, subspace_rank, fit)
+    methods = {s.method for s in specs}
+    for flag, value, method in (
+        ("--lir-rank", lir_rank, "lir"),
+        ("--subspace-rank", subspace_rank, "subspace"),
+    ):
+        if value is not None and method not in methods:
+            raise XlirError(f"{flag} goes with --debias {method}")
+    if fit and not methods - {"none"}:
+        raise XlirError("--debias-fit goes with --debias center, lir, leace or subspace")
+    return specs
+
+
 BackendOpt = Annotated[
     str,
     typer.Option(
@@ -425,9 +485,14 @@ def index_cmd(
     pooling: PoolingOpt = None,
     query_prompt: QueryPromptOpt = None,
     backend: BackendOpt = "openvino",
+    debias: DebiasOpt = None,
+    debias_fit: DebiasFitOpt = None,
+    lir_rank: LirRankOpt = None,
+    subspace_rank: SubspaceRankOpt = None,
 ) -> None:
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
-    fusion of them (one index per fused system, searched together)."""
+    fusion of them (one index per fused system, searched together). With --debias, each
+    remedy's fit is kept in the index; the first named is the index's own system."""
     from .systems import IndexPlan, build_index
 
     plan = IndexPlan(
@@ -441,6 +506,7 @@ def index_cmd(
         ef=ef,
         overwrite=overwrite,
         encoder_options=_encoder_options(batch_size, pooling, query_prompt, backend),
+        debias=_debias_specs(debias, lir_rank, subspace_rank, debias_fit),
     )
     plan.validate()
     with stage_progress() as update:
@@ -538,12 +604,27 @@ def search_cmd(
             "(default: the one the index was built with)",
         ),
     ] = None,
+    debias: DebiasOpt = None,
+    debias_fit: DebiasFitOpt = None,
+    lir_rank: LirRankOpt = None,
+    subspace_rank: SubspaceRankOpt = None,
 ) -> None:
     """Search an index; print ranked passages with language tags.
 
     With --translate-query, the query (written in --query-lang) is machine-translated first and
-    the translation is searched (translate-test)."""
-    from .systems import Models, TranslatedRetriever, check_index_folder, load_system
+    the translation is searched (translate-test). With --debias, one ranking per remedy
+    (without it: the index's own system, the first remedy it was built with)."""
+    from .index import FORMAT as DENSE_FORMAT
+    from .index import DenseIndex
+    from .systems import (
+        Models,
+        TranslatedRetriever,
+        check_index_folder,
+        index_format,
+        index_systems,
+        load_system,
+        plan_fits,
+    )
 
     if langs is not None and old_langs is not None:
         raise XlirError("give --langs once (--lang is its old spelling)")
@@ -557,10 +638,25 @@ def search_cmd(
     translate = _translate_query(translate_query, mt)
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
-    # a damaged folder or an unknown language fails before any model loads
-    check_index_folder(index).rows_for(wanted)
+    specs = _debias_specs(debias, lir_rank, subspace_rank, debias_fit)
+    remedies = [d for d in specs if not d.plain]
+    if translate is not None and remedies:
+        raise XlirError("--translate-query and --debias are separate systems: search with one")
+    # a damaged folder, an unknown language or a fit that cannot serve fails before any model
+    pool = check_index_folder(index)
+    pool.rows_for(wanted)
+    if remedies:
+        if index_format(index) != DENSE_FORMAT or not isinstance(pool, DenseIndex):
+            raise XlirError("--debias transforms a dense index's vectors", path=index)
+        plan_fits(remedies, pool.collection())
     models = Models(_encoder_options(backend=backend), _notify)
     retriever = load_system(index, models, model)
+    if translate is None:
+        with stage_progress() as update:
+            systems = index_systems(retriever, specs, progress=update, say=_notify)
+        if len(systems) > 1 or systems[0] is not retriever:
+            _search_systems(systems, query, query_lang, index, wanted, k, ef, as_json)
+            return
     searched = query
     if translate is not None:
         translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
@@ -574,6 +670,59 @@ def search_cmd(
             say(f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}")
     hits = retriever.search(searched, k=k, langs=wanted, ef=ef)
     _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
+
+
+def _search_systems(
+    systems: list[Any],
+    query: str,
+    query_lang: str | None,
+    index: Path,
+    langs: list[str] | None,
+    k: int,
+    ef: int | None,
+    as_json: bool,
+) -> None:
+    """``search`` with remedies: each system's ranking, the query language a remedy used said
+    once on stderr."""
+    from .encoders import exceeds_window
+
+    cut = exceeds_window(systems[0].encoder, query)
+    if cut is not None:
+        err.print(
+            f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}",
+            highlight=False,
+        )
+    said: set[str] = set()
+    results = []
+    for system in systems:
+        lang = query_lang
+        if hasattr(system, "query_languages"):
+            found, notes = system.query_languages([query], [query_lang])
+            lang = found[0]
+            for line in notes:
+                if line not in said:
+                    said.add(line)
+                    err.print(line, highlight=False, markup=False)
+        hits = system.search(query, k=k, langs=langs, query_lang=lang, ef=ef)
+        results.append((system, lang, hits))
+    if as_json:
+        entries = [
+            {
+                "system": system.label,
+                **({"debias": system.describe()["debias"]} if hasattr(system, "fit") else {}),
+                **({"query_lang": lang} if hasattr(system, "fit") else {}),
+                "results": [h.to_dict() for h in hits],
+            }
+            for system, lang, hits in results
+        ]
+        head = {"query": query, "index": str(index), "langs": langs}
+        if len(entries) == 1:
+            print(json.dumps({**head, **entries[0]}, ensure_ascii=False, indent=2))
+        else:
+            print(json.dumps({**head, "systems": entries}, ensure_ascii=False, indent=2))
+        return
+    for system, _, hits in results:
+        _print_hits(query, index, langs, hits, False, title=system.label)
 
 
 def _translate_query(translate_query: str | None, mt: str | None) -> Any:
@@ -594,8 +743,10 @@ def _print_hits(
     hits: list,
     as_json: bool,
     translated: str | None = None,
+    title: str | None = None,
 ) -> None:
-    """Search results as JSON or a table; an empty result says why on stderr."""
+    """Search results as JSON or a table (``title``: the system's label above the query);
+    an empty result says why on stderr."""
     note = "" if hits else "no candidate matches the query (no word or n-gram in common)"
     if note:
         say(f"note: {note}")
@@ -614,7 +765,8 @@ def _print_hits(
     from .langs import lang_style
     from .render import shorten
 
-    table = Table(title=inert_text(shorten(query, 100)), title_justify="left", show_lines=False)
+    heading = shorten(query, 100) if title is None else f"{title}: {shorten(query, 100)}"
+    table = Table(title=inert_text(heading), title_justify="left", show_lines=False)
     table.add_column("rank", justify="right")
     table.add_column("score", justify="right")
     table.add_column("lang")
@@ -709,18 +861,25 @@ def bias_report_cmd(
         int | None,
         typer.Option(
             "--resamples",
-            help="Resamples of the paired comparisons of each system with the first "
-            "(bootstrap interval, randomisation test); 0: no comparison. (default: 2000 when "
+            help="Resamples of the paired comparisons of each system with the first (a "
+            "debiased system: with its plain system) (bootstrap interval, randomisation "
+            "test); 0: no comparison. (default: 2000 when "
             "two or more systems are compared)",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the comparisons' resampling.")] = 0,
     backend: BackendOpt = "openvino",
+    debias: DebiasOpt = None,
+    debias_fit: DebiasFitOpt = None,
+    lir_rank: LirRankOpt = None,
+    subspace_rank: SubspaceRankOpt = None,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system.
 
     With --translate-query, each --model is also scored on queries machine-translated into that
-    language (translate-test), as a system of its own beside the plain model."""
+    language (translate-test), as a system of its own beside the plain model. With --debias,
+    each model (and a fusion's dense part) is scored once per remedy, each compared with its
+    plain system."""
     from .report import ReportPlan, run_report
     from .systems import FusionSpec
 
@@ -745,6 +904,7 @@ def bias_report_cmd(
         encoder_options=_encoder_options(batch_size, pooling, query_prompt, backend),
         resamples=resamples,
         seed=seed,
+        debias=_debias_specs(debias, lir_rank, subspace_rank, debias_fit),
     )
     plan.validate()
     result = run_report(plan, stage_progress, _notify)
@@ -794,8 +954,26 @@ def explore_cmd(
             "openvino; with --index, the one the index was built with)",
         ),
     ] = None,
+    debias: DebiasOpt = None,
+    debias_fit: DebiasFitOpt = None,
+    lir_rank: LirRankOpt = None,
+    subspace_rank: SubspaceRankOpt = None,
 ) -> None:
-    """Side-by-side queries across languages with live language-bias statistics (TUI)."""
+    """Side-by-side queries across languages with live language-bias statistics (TUI).
+
+    --debias names the main system's remedy, and a second to compare it with (none,center:
+    plain and centred side by side); F6 offers the others."""
+    specs = _debias_specs(debias, lir_rank, subspace_rank, debias_fit)
+    remedies = [d for d in specs if not d.plain]
+    if len(specs) > 2:
+        raise XlirError(
+            f"--debias {debias}: the explorer shows two systems at most (the main one and the "
+            "one it is compared with)"
+        )
+    if remedies and (translate_query is not None or mt is not None):
+        raise XlirError("--translate-query and --debias are separate systems: explore one")
+    if remedies and system != "dense":
+        raise XlirError(f"--debias transforms a dense system's vectors; {system} has none")
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
     if index is not None and (model != "default" or pooling or query_prompt is not None):
@@ -817,18 +995,26 @@ def explore_cmd(
     panes = split_langs(langs, "--langs")
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
+    # everything that can be checked before the app starts fails here, in one line
+    from .systems import plan_fits
     from .tui.app import ExplorerApp, default_sample_data
 
-    # everything that can be checked before the app starts fails here, in one line
     if index is not None:
-        from .systems import check_index_folder
+        from .index import FORMAT as DENSE_FORMAT
+        from .index import DenseIndex
+        from .systems import check_index_folder, index_format
 
-        check_index_folder(index)
+        pool = check_index_folder(index)
         manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
         name, known = str(index), manifest.get("collection", {}).get("languages", [])
+        if remedies:
+            if index_format(index) != DENSE_FORMAT or not isinstance(pool, DenseIndex):
+                raise XlirError("--debias transforms a dense index's vectors", path=index)
+            plan_fits(remedies, pool.collection())
     else:
         c = _load(list(collection or [default_sample_data()]), None, False)
         name, known = c.name, c.languages
+        plan_fits(remedies, c)
     unknown = [x for x in panes or [] if x != "all" and x not in known]
     if unknown:
         raise XlirError(
@@ -849,6 +1035,7 @@ def explore_cmd(
         query_lang=query_lang,
         langs=[None if x == "all" else x for x in panes] if panes else None,
         k=k,
+        debias=specs,
     )
     app_.run()
     if app_.failure is not None:

@@ -155,15 +155,24 @@ def compare(
     tables: Sequence[tuple[str, pl.DataFrame]],
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    baselines: Sequence[int | None] | None = None,
 ) -> list[Comparison]:
-    """Each system against the first, on every metric of :data:`METRICS`, Holm-corrected
-    together. ``tables`` are (label, :func:`per_query` frame) pairs."""
+    """Each system against its baseline, on every metric of :data:`METRICS`, Holm-corrected
+    together. ``tables`` are (label, :func:`per_query` frame) pairs; ``baselines[i]`` is the
+    place in ``tables`` of the system the i-th is compared with (None: not compared), by
+    default the first for every other (a debiased system is compared with its plain one)."""
     if resamples < 100:
         raise XlirError(f"--resamples must be at least 100, got {resamples}")
     check_comparable(tables)
-    base_name, base = tables[0]
+    if baselines is None:
+        baselines = [None, *[0] * (len(tables) - 1)]
+    if len(baselines) != len(tables):
+        raise XlirError(f"{len(baselines)} baselines for {len(tables)} systems")
     out: list[Comparison] = []
-    for name, table in tables[1:]:
+    for (name, table), b in zip(tables, baselines, strict=True):
+        if b is None or tables[b][0] == name:
+            continue
+        base_name, base = tables[b]
         for setting, metric, higher in METRICS:
             a = table.filter(pl.col("setting") == setting).sort("query_id")[metric]
             b = base.filter(pl.col("setting") == setting).sort("query_id")[metric]

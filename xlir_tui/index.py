@@ -425,9 +425,21 @@ class DenseIndex(CandidatePool):
             index.save(Path(out), overwrite=overwrite, cache=cache)
         return index
 
-    def save(self, out: Path, *, overwrite: bool = False, cache: bool = False) -> None:
+    def save(
+        self,
+        out: Path,
+        *,
+        overwrite: bool = False,
+        cache: bool = False,
+        attach: Callable[[Path], dict[str, Any]] | None = None,
+    ) -> None:
         """Write the folder atomically: a crash leaves no half-written index behind. With
-        ``cache`` it is an entry of the cache folder, replaced whatever is there."""
+        ``cache`` it is an entry of the cache folder, replaced whatever is there.
+
+        ``attach(folder)`` writes more files into the folder being written (the fits of
+        ``--debias``) and returns what the manifest says of them; they are listed with the
+        others, so loading checks them too.
+        """
         command = "cache" if cache else "index"
         with atomic_dir(out, overwrite=overwrite, command=command, ours=cache) as tmp:
             self.graph.save_index(str(tmp / "hnsw.bin"))
@@ -444,6 +456,9 @@ class DenseIndex(CandidatePool):
             for part in ("candidates", "questions", "relevance", "skipped"):
                 getattr(self, part).write_parquet(tmp / f"{part}.parquet")
             manifest = dict(self.manifest)
+            manifest.pop("debias", None)  # only what is attached now is in the folder
+            if attach is not None:
+                manifest.update(attach(tmp))
             manifest["files"] = file_table(tmp)
             write_json(tmp / "manifest.json", manifest)
             self.manifest = manifest

@@ -158,20 +158,29 @@ def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
 
 
 def comparison_table(report: dict[str, Any]) -> Table | None:
-    """Each system against the first: mean difference per query, 95% interval, Holm p."""
+    """Each system against its baseline (the first, or a debiased system's plain one): mean
+    difference per query, 95% interval, Holm p."""
     block = report.get("comparisons")
     if not block or not block["results"]:
         return None
+    bases = list(dict.fromkeys(c["baseline"] for c in block["results"]))
+    title = (
+        f"Compared with {bases[0]} (paired, per query)"
+        if len(bases) == 1
+        else "Each system compared with its baseline (paired, per query; a debiased system "
+        "with its plain system)"
+    )
     table = Table(
-        title=inert_text(f"Compared with {block['baseline']} (paired, per query)"),
+        title=inert_text(title),
         title_justify="left",
         caption=f"difference = system - baseline; 95% percentile bootstrap; paired "
         f"randomisation test, Holm-corrected over {len(block['results'])} comparisons; "
         f"{block['resamples']} resamples, seed {block['seed']}; ✱ significant at 0.05",
         caption_justify="left",
     )
-    for col in ("system", "metric", "difference", "95% interval", "p (Holm)", ""):
-        table.add_column(col, justify="left" if col in ("system", "metric") else "right")
+    columns = ["system", *(["baseline"] if len(bases) > 1 else []), "metric"]
+    for col in (*columns, "difference", "95% interval", "p (Holm)", ""):
+        table.add_column(col, justify="left" if col in columns else "right")
     for c in block["results"]:
         metric = f"{c['setting']} {'mAP' if c['metric'] == 'ap' else 'rank distance'}"
         digits = 1 if c["metric"] == "rank_distance" else 4
@@ -184,6 +193,7 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
             )
         table.add_row(
             inert_text(c["system"]),
+            *([inert_text(c["baseline"])] if len(bases) > 1 else []),
             metric,
             f"{c['mean_difference']:+.{digits}f}",
             f"[{lo:+.{digits}f}, {hi:+.{digits}f}]",

@@ -55,14 +55,18 @@ class Evaluation:
     ranked: Ranked
     question_ids: list[str]
     candidate_ids: list[str]
+    baseline: str | None = None
+    """The label of the system this one is compared with (None: it is compared with none)."""
 
     def queries(self) -> pl.DataFrame:
         """Per query and setting: AP and rank distance (:func:`~xlir_tui.metrics.query_table`),
-        with the question's id and the system's label."""
+        with the question's id, the system's label and the label of its baseline (the system
+        it is compared with, so the rows of the two pair up by query)."""
         table = query_table(self.ranked)
         ids = pl.Series("query_id", self.question_ids, dtype=pl.String)
         return table.select(
             pl.lit(self.entry["label"]).alias("system"),
+            pl.lit(self.baseline, dtype=pl.String).alias("baseline"),
             pl.col("query")
             .map_elements(lambda q: ids[q], return_dtype=pl.String)
             .alias("query_id"),
@@ -195,6 +199,7 @@ def evaluate(
     translate_s = getattr(retriever, "translate_s", None)
     if translate_s is not None:
         timings["translate_s"] = round(translate_s, 3)
+    timings.update(getattr(retriever, "debias_timings", {}))
     entry = {**retriever.describe(), **result, "timings": timings}
     return Evaluation(
         entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
@@ -254,6 +259,7 @@ def build_report(
         notes.append(f"only one language ({langs[0]}): the cross and multi settings are absent")
     extra: dict[str, Any] = {}
     if comparisons is not None:
+        # each result names its baseline: the first system, or a debiased system's plain one
         extra["comparisons"] = {
             "baseline": evaluations[0].entry["label"],
             **(resampling or {}),
@@ -485,6 +491,9 @@ class ReportPlan:
     """Resamples of the paired tests and intervals (None: the default when two or more systems
     are compared; 0: no comparison)."""
     seed: int = 0
+    debias: list[Any] = field(default_factory=list)
+    """``--debias``: each :class:`~xlir_tui.debias.DebiasSpec` makes every system with a dense
+    part a system of its own (``none``: the plain one); none given: the plain systems."""
 
     def validate(self) -> None:
         """Every check that needs no model and no encoding."""
@@ -514,6 +523,8 @@ class ReportPlan:
             check_output(self.out, overwrite=self.overwrite, inputs=[*self.collection, self.index])
         if self.translate_query is not None and "dense" not in self.systems:
             raise XlirError("--translate-query translates the queries of a dense --system")
+        if any(not d.plain for d in self.debias) and not {"dense", "fusion"} & set(self.systems):
+            raise XlirError("--debias transforms the vectors of a dense --system (or a fusion's)")
         if self.resamples is not None and self.resamples != 0:
             if self.resamples < 100:
                 raise XlirError(
@@ -534,18 +545,42 @@ class ReportPlan:
 
     def specs(self) -> list[SystemSpec]:
         """The systems in the order named (``dense`` standing for each model, each followed by
-        its translated twin); the first is what the others are compared with."""
+        its translated twin, then by each remedy of ``debias``; a fusion by one system per
+        remedy of its dense part)."""
         from .systems import SystemSpec
 
+        remedies = self.debias or [None]
+        with_plain = not self.debias or any(d.plain for d in self.debias)
         out: list[SystemSpec] = []
         for name in self.systems:
+            if name == "fusion":
+                out += [SystemSpec(name, self.models[0], self.fusion, debias=d) for d in remedies]
+                continue
             if name != "dense":
                 out.append(SystemSpec(name, self.models[0], self.fusion))
                 continue
             for model in self.models:
-                out.append(SystemSpec("dense", model))
-                if self.translate_query is not None:
+                for d in remedies:
+                    out.append(SystemSpec("dense", model, debias=d))
+                    if (d is None or d.plain) and self.translate_query is not None:
+                        out.append(SystemSpec("dense", model, translate_query=self.translate_query))
+                if not with_plain and self.translate_query is not None:
                     out.append(SystemSpec("dense", model, translate_query=self.translate_query))
+        return out
+
+    def baselines(self) -> list[int | None]:
+        """What each system of :meth:`specs` is compared with: a debiased system with its plain
+        system when the report has it, every other system with the first (None: the first
+        itself)."""
+        specs = self.specs()
+        out: list[int | None] = []
+        for i, spec in enumerate(specs):
+            if spec.debias is not None and spec.plain in specs:
+                out.append(specs.index(spec.plain))
+            elif i == 0 or out[0] == i:  # the first itself, or the plain system it is compared with
+                out.append(None)
+            else:
+                out.append(0)
         return out
 
 
@@ -572,8 +607,16 @@ def run_report(
 
     from .collections import load_collection
     from .compare import DEFAULT_RESAMPLES
+    from .debias import obtain_fit
     from .index import DenseIndex
-    from .systems import Models, SystemSpec, TranslatedRetriever, open_system
+    from .systems import (
+        DebiasedRetriever,
+        Models,
+        SystemSpec,
+        TranslatedRetriever,
+        open_system,
+        plan_fits,
+    )
 
     say = notify or (lambda _text: None)
     plan.validate()
@@ -583,6 +626,8 @@ def run_report(
         say(f"warning: {summary}")
     if plan.langs:
         c = c.restrict(plan.langs)
+    # every remedy against the pool (languages, ranks, --debias-fit) before any model loads
+    fit_plans = {p.spec: p for p in plan_fits(plan.debias, c)}
     if plan.out is not None:
         from .paths import check_free_space
 
@@ -601,7 +646,8 @@ def run_report(
     bars = progress or contextlib.nullcontext
     evaluations: list[Evaluation] = []
     built: dict[SystemSpec, Any] = {}
-    for spec in plan.specs():
+    specs, baselines = plan.specs(), plan.baselines()
+    for spec in specs:
         with bars() as update:
             started = time.perf_counter()
             base = spec if spec.translate_query is None else SystemSpec("dense", spec.model)
@@ -609,12 +655,31 @@ def run_report(
                 retriever: Retriever = TranslatedRetriever(
                     built[base], models.translator(spec.translate_query.mt), spec.translate_query.to
                 )
+            elif spec.debias is not None and spec.system == "dense":
+                # the plain system's vectors, transformed: encoded once for every remedy
+                if spec.plain not in built:
+                    built[spec.plain] = open_system(c, spec.plain, models, update, graph=False)
+                plain = built[spec.plain]
+                fit, source = obtain_fit(
+                    fit_plans[spec.debias],
+                    plain.encoder,
+                    pool_vectors=plain.index.vectors,  # type: ignore[attr-defined]
+                    progress=update,
+                    say=say,
+                )
+                retriever = DebiasedRetriever(plain, fit, source)  # type: ignore[arg-type]
+                built[spec] = retriever
             else:
                 retriever = open_system(c, spec, models, update, graph=False)
                 built[spec] = retriever
             build_s = time.perf_counter() - started
             ann = None
-            if plan.ann and spec.system == "dense" and spec.translate_query is None:
+            if (
+                plan.ann
+                and spec.system == "dense"
+                and spec.translate_query is None
+                and spec.debias is None
+            ):
                 ann = prebuilt if prebuilt is not None else retriever.index  # type: ignore[attr-defined]
                 if prebuilt is not None:
                     prebuilt.check_encoder(retriever.encoder)
@@ -640,6 +705,15 @@ def run_report(
         took = [f"built in {t['build_s']:.1f} s"]
         if "translate_s" in t:
             took.append(f"queries translated in {t['translate_s']:.1f} s")
+        if isinstance(retriever, DebiasedRetriever):
+            took.append(_debias_took(retriever))
+            evaluations[-1].entry["debias"]["fallback_queries"] = retriever.fallback_queries
+            questions = c.questions
+            notes = retriever.query_languages(
+                questions["text"].to_list(), questions["lang"].to_list()
+            )[1]
+            for line in notes:
+                say(f"note: {retriever.label}: {line}")
         took.append(f"queries in {t['queries_s']:.1f} s, scored in {t['score_s']:.1f} s")
         say(f"{retriever.label}: {', '.join(took)}")
     comparisons, resampling = None, None
@@ -647,11 +721,19 @@ def run_report(
     if len(evaluations) > 1 and resamples:
         from .compare import compare, per_query
 
-        say(f"comparing each system with {evaluations[0].entry['label']} ({resamples} resamples)")
+        for ev, b in zip(evaluations, baselines, strict=True):
+            ev.baseline = evaluations[b].entry["label"] if b is not None else None
+        own = any(b not in (None, 0) for b in baselines)
+        say(
+            f"comparing each system with {evaluations[0].entry['label']}"
+            + (" (a debiased system with its plain system)" if own else "")
+            + f" ({resamples} resamples)"
+        )
         comparisons = compare(
             [(ev.entry["label"], per_query(ev.queries())) for ev in evaluations],
             resamples=resamples,
             seed=plan.seed,
+            baselines=baselines,
         )
         resampling = {"resamples": resamples, "seed": plan.seed, "alpha": 0.05}
     report = build_report(c, evaluations, comparisons, resampling)
@@ -661,3 +743,19 @@ def run_report(
         written = write_outputs(plan.out, c, report, evaluations, overwrite=plan.overwrite)
         say(f"wrote {', '.join(written)} to {plan.out}")
     return ReportResult(report, evaluations, c, written)
+
+
+def _debias_took(retriever: Any) -> str:
+    """What a remedy cost, for the line each system gets: where its fit came from and the
+    time of the transforms."""
+    t = retriever.debias_timings
+    fitted = {
+        "fitted": f"fitted in {t['debias_fit_s']:.2f} s",
+        "cache": "fit from the cache",
+        "index": "fit from the index",
+        "file": "fit from --debias-fit",
+    }[retriever.source]
+    return (
+        f"{fitted}, transforms {t['debias_candidates_s']:.2f} s (candidates) + "
+        f"{t['debias_queries_s']:.2f} s (queries)"
+    )

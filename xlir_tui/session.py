@@ -25,19 +25,36 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .debias import DebiasSpec
 from .errors import XlirError
 from .index import CandidatePool, Hit
 from .metrics import average_precision, ranks_in_pool, top_k
 from .systems import (
     LEXICAL,
+    DebiasedRetriever,
+    DenseRetriever,
     FusionRetriever,
     Models,
     Retriever,
     SystemSpec,
     TranslatedRetriever,
+    debiased,
+    index_debias,
+    index_systems,
     load_system,
     open_system,
 )
+
+REMEDY_CHOICE = "debias:"
+"""The compare dialog's prefix of a remedy of the main system (``debias:center``)."""
+SHORT = {
+    "none": "the main model without a remedy",
+    "center": "the main model, each language's mean subtracted",
+    "lir": "the main model, its top directions per language out",
+    "leace": "the main model, the language erased by LEACE",
+    "subspace": "the main model, the language subspace projected out",
+}
+"""What the compare dialog says of each remedy (one line at 80 columns)."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -113,6 +130,8 @@ def shown_name(system: Retriever) -> str:
     if isinstance(system, FusionRetriever):
         dense = system.dense
         return system.spec.label(shown_name(dense) if dense is not None else None)
+    if isinstance(system, DebiasedRetriever):
+        return f"{shown_name(system.plain)} + {system.fit.name}"
     label = system.label
     return Path(label).name if label.startswith("/") else label
 
@@ -161,7 +180,29 @@ class Workspace:
         self._contexts = dict(collection.candidates.select("id", "context").iter_rows())
         self.question_ids: list[str] = sorted(set(q["qid"].to_list()))
         self.query_lang: str | None = None
-        """The language free text is written in (what a translating system translates from)."""
+        """The language free text is written in (what a translating system translates from,
+        what center and lir use; None: they identify it)."""
+        self.debias = DebiasSpec()
+        """The settings of a remedy chosen in the compare dialog (ranks, --debias-fit)."""
+
+    @property
+    def plain(self) -> DenseRetriever | None:
+        """The main system's plain dense system, which the compare dialog's remedies
+        transform (None for a lexical, fused or translated main system)."""
+        main = self.systems[0]
+        if isinstance(main, DebiasedRetriever):
+            return main.plain
+        return main if isinstance(main, DenseRetriever) else None
+
+    def remedies(self) -> list[tuple[str, str]]:
+        """The remedies the compare dialog offers: (choice, what it does), the main system's
+        own left out."""
+        plain = self.plain
+        if plain is None:
+            return []
+        main = self.systems[0]
+        own = main.fit.method if isinstance(main, DebiasedRetriever) else "none"
+        return [(f"{REMEDY_CHOICE}{m}", note) for m, note in SHORT.items() if m != own]
 
     @property
     def names(self) -> list[str]:
@@ -179,10 +220,13 @@ class Workspace:
         encoder_options: dict[str, Any] | None = None,
         query_lang: str | None = None,
         progress: Progress | None = None,
+        debias: Sequence[DebiasSpec] = (),
     ) -> Workspace:
         """From an index folder of any system, or from a collection and a system (dense
         indexes built once and kept in the cache). With ``spec.translate_query``, the main
-        system translates queries first; free text is taken as ``query_lang``."""
+        system translates queries first; free text is taken as ``query_lang``. ``debias``:
+        the main system's remedy, and a second one to compare it with (``none``: plain);
+        without it, an index's own system."""
         spec = spec or SystemSpec()
         say = (lambda text: progress(text.rstrip(" ."), 0, 1)) if progress else None
         models = Models({k: v for k, v in (encoder_options or {}).items() if v is not None}, say)
@@ -191,15 +235,28 @@ class Workspace:
             c = system.collection()
             if spec.translate_query is not None:
                 t = spec.translate_query
-                system = TranslatedRetriever(system, models.translator(t.mt), t.to)
+                systems: list[Retriever] = [
+                    TranslatedRetriever(system, models.translator(t.mt), t.to)
+                ]
+            else:
+                systems = index_systems(system, list(debias), progress=progress, say=say)
         else:
             from .collections import load_collection
 
             c = load_collection(list(collection or []))
-            system = open_system(c, spec, models, progress, cached=True)
-        ws = cls(system, c)
+            plain_spec = SystemSpec(spec.system, spec.model, spec.fusion, spec.translate_query)
+            system = open_system(c, plain_spec, models, progress, cached=True)
+            systems = [
+                system if d.plain else debiased(system, d, c, progress=progress, say=say)  # type: ignore[arg-type]
+                for d in debias
+            ] or [system]
+        ws = cls(systems[0], c)
         ws.models = models
         ws.query_lang = query_lang
+        if debias:
+            ws.debias = debias[0]
+        if len(systems) > 1:
+            ws._place_second(systems[1])
         return ws
 
     def add_system(self, spec: SystemSpec, progress: Progress | None = None) -> int:
@@ -207,6 +264,25 @@ class Workspace:
         if progress is not None:
             self.models.notify = lambda text: progress(text.rstrip(" ."), 0, 1)
         system = open_system(self.collection, spec, self.models, progress, cached=True)
+        return self._place_second(system)
+
+    def add_remedy(self, method: str, progress: Progress | None = None) -> int:
+        """Compare with the main system's plain dense system under remedy ``method`` (``none``:
+        the plain system): its vectors transformed, nothing encoded again; a fit kept in the
+        main system's index is reused."""
+        plain = self.plain
+        if plain is None:
+            raise XlirError(f"{self.names[0]} has no dense vectors to debias")
+        say = (lambda text: progress(text.rstrip(" ."), 0, 1)) if progress else None
+        if method == "none":
+            return self._place_second(plain)
+        spec = DebiasSpec(method, self.debias.lir_rank, self.debias.subspace_rank, self.debias.fit)
+        _, saved = index_debias(plain.index)
+        system = debiased(plain, spec, self.collection, saved=saved, progress=progress, say=say)
+        return self._place_second(system)
+
+    def _place_second(self, system: Retriever) -> int:
+        """Put ``system`` in the second place (the one the main system is compared with)."""
         # typing writes a query per keystroke: none goes to the embedding cache (each would be
         # a parquet file, a tenth of a second or more); the candidates are kept in the index
         system.keep_queries(False)
@@ -289,6 +365,8 @@ class Workspace:
                 results[i] = self._pane_result(
                     system, panes[i], query, row_scores, relevant, k, text is None
                 )
+                if isinstance(system, DebiasedRetriever):
+                    results[i].note = "; ".join(system.query_languages([query], [lang])[1])
                 if isinstance(system, TranslatedRetriever):
                     if sent != query:
                         results[i].note = f"searched as: {sent}"

@@ -14,11 +14,14 @@ systems, or any of them with machine-translated queries (translate-test). Every 
 - ``save(folder)``: an index folder that :func:`load_system` opens again, by the ``format`` its
   manifest names.
 
+A dense system may also pass its vectors through a language-bias remedy fitted without training
+(``--debias``, :mod:`xlir_tui.debias`): :class:`DebiasedRetriever` wraps it.
+
 A :class:`SystemSpec` is what a person asks for (``--system``, ``--model``, ``--fuse``,
-``--translate-query``); :func:`open_system` builds it over a collection and :func:`load_system`
-opens a saved one. :class:`Models` is the one place where encoders and translation models load,
-each once per process. Adding a kind of system means one class with ``build``/``load``/
-``scorer`` and one line in :data:`KINDS` (and :data:`FORMATS` if it saves).
+``--translate-query``, ``--debias``); :func:`open_system` builds it over a collection and
+:func:`load_system` opens a saved one. :class:`Models` is the one place where encoders and
+translation models load, each once per process. Adding a kind of system means one class with
+``build``/``load``/``scorer`` and one line in :data:`KINDS` (and :data:`FORMATS` if it saves).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .debias import DebiasFit, DebiasSpec
 from .errors import IndexFormatError, XlirError
 from .index import FORMAT as DENSE_FORMAT
 from .index import FUSION_FORMAT, CandidatePool, DenseIndex, Hit, collection_manifest, scores_of
@@ -42,6 +46,7 @@ __all__ = [
     "FUSABLE",
     "KINDS",
     "SYSTEMS",
+    "DebiasedRetriever",
     "FusionSpec",
     "Models",
     "Retriever",
@@ -147,18 +152,27 @@ class TranslateQuery:
 @dataclass(frozen=True)
 class SystemSpec:
     """A system as a person asks for it: its kind, the model of its dense part, how a fusion
-    fuses, and whether queries are translated first."""
+    fuses, whether queries are translated first, and the language-bias remedy of its dense
+    part (``debias``; None or ``none``: the plain vectors)."""
 
     system: str = "dense"
     model: str = "default"
     fusion: FusionSpec | None = None
     translate_query: TranslateQuery | None = None
+    debias: DebiasSpec | None = None
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEMS:
             raise XlirError(f"unknown --system {self.system!r} (known: {', '.join(SYSTEMS)})")
         if self.system == "fusion" and self.fusion is None:
             object.__setattr__(self, "fusion", FusionSpec())
+        if self.debias is not None and self.debias.plain:
+            object.__setattr__(self, "debias", None)  # one spec for the plain system
+        if self.debias is not None and not self.uses_model:
+            raise XlirError(
+                f"--debias {self.debias.method} transforms a dense system's vectors; "
+                f"{self.system} has none"
+            )
 
     @property
     def uses_model(self) -> bool:
@@ -168,8 +182,14 @@ class SystemSpec:
         )
 
     def part(self, system: str) -> SystemSpec:
-        """The spec of one part of a fusion (same model, no translation of its own)."""
-        return SystemSpec(system, self.model)
+        """The spec of one part of a fusion (same model and remedy, no translation of its
+        own)."""
+        return SystemSpec(system, self.model, debias=self.debias if system == "dense" else None)
+
+    @property
+    def plain(self) -> SystemSpec:
+        """The same system without its remedy (what a debiased system is compared with)."""
+        return SystemSpec(self.system, self.model, self.fusion, self.translate_query)
 
 
 # ------------------------------------------------------------------------------ models
@@ -371,9 +391,13 @@ class DenseRetriever(Retriever):
         encoder = models.encoder(spec.model)
         step = (lambda d, t: progress("encoding candidates", d, t)) if progress else None
         if cached:
-            return cls(cached_index(collection, encoder, step), encoder)
-        index = DenseIndex.build(collection, encoder, None, progress=step, **index_options)
-        return cls(index, encoder)
+            plain = cls(cached_index(collection, encoder, step), encoder)
+        else:
+            index = DenseIndex.build(collection, encoder, None, progress=step, **index_options)
+            plain = cls(index, encoder)
+        if spec.debias is None:
+            return plain
+        return debiased(plain, spec.debias, collection, progress=progress, say=models.notify)
 
     @classmethod
     def load(cls, folder: Path, models: Models, model: str | None = None) -> DenseRetriever:
@@ -692,6 +716,232 @@ class TranslatedRetriever(Retriever):
         return self.inner.search(searched, k, langs, query_lang, ef)
 
 
+class DebiasedRetriever(DenseRetriever):
+    """A dense system whose query and candidate vectors pass through a fitted language-bias
+    remedy (:class:`~xlir_tui.debias.DebiasFit`) before they are compared.
+
+    The candidates are transformed once, here (13k vectors: milliseconds); every query is
+    transformed after encoding. Scoring and searching are exact dot products over the
+    transformed vectors: the hnswlib graph of the index is built over the plain vectors, and a
+    graph over transformed ones would be one more file per remedy for a scan that takes about a
+    millisecond per query at XQuAD-R's size (``bench/bench_debias.py`` measures both).
+    """
+
+    def __init__(self, plain: DenseRetriever, fit: DebiasFit, source: str = "fitted") -> None:
+        super().__init__(plain.index, plain.encoder)
+        self.plain = plain
+        self.fit = fit
+        self.source = source
+        """Where the fit came from: ``fitted`` now, the ``cache``, the ``index`` folder, a
+        ``file`` given with --debias-fit."""
+        self.query_cache = plain.query_cache
+        started = time.perf_counter()
+        langs = plain.index.candidates["lang"].to_list()
+        self.vectors = fit.transform(plain.index.vectors, langs, "candidate")
+        self.candidates_s = time.perf_counter() - started
+        self.queries_s = 0.0
+        self.fallback_queries = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.plain.label} + {self.fit.name}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.plain.describe(),
+            "label": self.label,
+            "debias": {**self.fit.describe(), "source": self.source},
+        }
+
+    @property
+    def debias_timings(self) -> dict[str, float]:
+        """Fit time (0 for a fit reused from the cache or an index) and the time spent
+        transforming the candidates (once) and the queries (after encoding)."""
+        fitted = self.source == "fitted"
+        return {
+            "debias_fit_s": round(float(self.fit.info.get("fit_s", 0.0)) if fitted else 0.0, 3),
+            "debias_candidates_s": round(self.candidates_s, 3),
+            "debias_queries_s": round(self.queries_s, 3),
+        }
+
+    def query_languages(
+        self, queries: Sequence[str], query_langs: Sequence[str | None] | None = None
+    ) -> tuple[list[str | None], list[str]]:
+        """Each query's language as the remedy uses it, and the lines a person should read:
+        a language not given is identified by py3langid among the fit's languages (center and
+        lir need it; leace and subspace use none), a language the fit has no statistics for
+        falls back to the language subspace."""
+        from .debias import NEEDS_QUERY_LANG, identify_language
+
+        queries = list(queries)
+        langs = list(query_langs) if query_langs is not None else [None] * len(queries)
+        if self.fit.method not in NEEDS_QUERY_LANG:
+            return langs, []
+        known = self.fit.languages["query"]
+        notes: list[str] = []
+        out: list[str | None] = []
+        for text, lang in zip(queries, langs, strict=True):
+            if lang is None:
+                lang, p = identify_language(text, known)
+                if len(queries) == 1:
+                    notes.append(
+                        f"query language: {lang} (identified by py3langid among the fit's "
+                        f"languages, p={p:.2f})"
+                        if lang is not None
+                        else f"query language not identified (py3langid, p={p:.2f} at best)"
+                    )
+            out.append(lang)
+        unseen = set(self.fit.unseen(out))
+        if unseen:
+            named = ", ".join(sorted(x for x in unseen if x is not None)) or "unknown"
+            count = sum(1 for x in out if x in unseen)
+            what = "the query" if len(queries) == 1 else f"{count} queries"
+            notes.append(
+                f"{self.fit.method}: {what} in a language without statistics in the fit "
+                f"({named}; it has {', '.join(known)}): the language subspace is projected out "
+                "instead"
+            )
+        return out, notes
+
+    def scorer(
+        self,
+        queries: Sequence[str],
+        query_langs: Sequence[str | None] | None = None,
+        progress: Progress | None = None,
+    ) -> Scorer:
+        step = (lambda d, t: progress("encoding questions", d, t)) if progress else None
+        queries = list(queries)
+        qvec = self._encoder.encode_queries(queries, progress=step, cache=self.query_cache)
+        langs, _ = self.query_languages(queries, query_langs)
+        started = time.perf_counter()
+        qvec = self.fit.transform(qvec, langs, "query")
+        self.queries_s += time.perf_counter() - started
+        unseen = set(self.fit.unseen(langs))
+        self.fallback_queries = sum(1 for x in langs if x in unseen)
+        vectors = self.vectors
+        if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
+            scores = scores_of(qvec, vectors)
+            return lambda lo, hi: scores[lo:hi]
+        cand_t = np.ascontiguousarray(vectors.T)
+        return lambda lo, hi: qvec[lo:hi] @ cand_t
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        langs: Sequence[str] | None = None,
+        query_lang: str | None = None,
+        ef: int | None = None,
+    ) -> list[Hit]:
+        """Exact, over the transformed vectors (the graph holds the plain ones)."""
+        return Retriever.search(self, query, k, langs, query_lang, ef)
+
+    def save(self, folder: Path, *, overwrite: bool = False) -> None:
+        raise XlirError(
+            f"{self.label} is saved as its plain index with the fit beside it (xlir-tui index "
+            "--debias)"
+        )
+
+
+def debiased(
+    plain: DenseRetriever,
+    spec: DebiasSpec,
+    collection: Any,
+    *,
+    source: Any = None,
+    saved: Sequence[tuple[Path, dict[str, str]]] = (),
+    progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
+) -> DebiasedRetriever:
+    """``plain`` with the remedy ``spec`` fitted on ``collection`` (the pool) or on
+    ``--debias-fit`` (``source``: that collection or fit, loaded once by the caller), reusing a
+    fit of the same key from ``saved`` (an index folder's) or the cache."""
+    from .debias import load_fit_source, obtain_fit, plan_fit
+
+    if source is None and spec.fit:
+        source = load_fit_source(spec)
+    plan = plan_fit(spec, collection, source)
+    fit, how = obtain_fit(
+        plan,
+        plain.encoder,
+        pool_vectors=plain.index.vectors,
+        saved=saved,
+        progress=progress,
+        say=say,
+    )
+    return DebiasedRetriever(plain, fit, how)
+
+
+def index_debias(index: DenseIndex) -> tuple[list[str], list[tuple[Path, dict[str, str]]]]:
+    """The remedies an index folder was built with (its own system first) and its saved fits
+    (each fit's JSON path with the blake2b of its files, from the manifest)."""
+    block = index.manifest.get("debias") or {}
+    methods = [str(m) for m in block.get("systems", [])]
+    files = index.manifest.get("files", {})
+    saved = []
+    if index.folder is not None:
+        for entry in (block.get("fits") or {}).values():
+            json_name = entry["file"]
+            arrays = str(Path(json_name).with_suffix(".safetensors").as_posix())
+            digests = {
+                Path(name).name: files.get(name, {}).get("blake2b", "")
+                for name in (json_name, arrays)
+            }
+            saved.append((index.folder / json_name, digests))
+    return methods, saved
+
+
+def index_systems(
+    plain: Retriever,
+    specs: Sequence[DebiasSpec],
+    *,
+    progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[Retriever]:
+    """The systems ``search`` and ``explore`` open from an index: ``plain`` (what
+    :func:`load_system` gave) with each remedy of ``specs``; none given, the index's own system
+    (the first remedy it was built with, from its saved fit). A fit the index keeps with the
+    same key is reused; another is fitted on the index's collection (or ``--debias-fit``) and
+    kept in the cache."""
+    if not isinstance(plain, DenseRetriever):
+        if any(not d.plain for d in specs):
+            raise XlirError(f"--debias transforms a dense system's vectors; {plain.label} has none")
+        return [plain]
+    methods, saved = index_debias(plain.index)
+    if not specs:
+        own = methods[0] if methods else "none"
+        if own == "none":
+            return [plain]
+        path = next((p for p, _ in saved if p.stem == own), None)
+        if path is None:
+            raise IndexFormatError(f"the manifest names no {own} fit", path=plain.index.folder)
+        from .debias import _check_digests, model_identity
+
+        _check_digests(path, dict(saved)[path])
+        fit = DebiasFit.load(path)
+        fit.check_model(model_identity(plain.encoder), path)
+        return [DebiasedRetriever(plain, fit, "index")]
+    collection = plain.collection()
+    plans = {p.spec: p for p in plan_fits(specs, collection)}
+    out: list[Retriever] = []
+    for spec in specs:
+        if spec.plain:
+            out.append(plain)
+            continue
+        from .debias import obtain_fit
+
+        fit, how = obtain_fit(
+            plans[spec],
+            plain.encoder,
+            pool_vectors=plain.index.vectors,
+            saved=saved,
+            progress=progress,
+            say=say,
+        )
+        out.append(DebiasedRetriever(plain, fit, how))
+    return out
+
+
 KINDS: dict[str, Any] = {
     "dense": DenseRetriever,
     "bm25": LexicalRetriever,
@@ -780,10 +1030,17 @@ class IndexPlan:
     ef: int = 128
     overwrite: bool = False
     encoder_options: dict[str, Any] = field(default_factory=dict)
+    debias: list[DebiasSpec] = field(default_factory=list)
+    """``--debias``: a fit per remedy is saved beside the vectors; the first named is the
+    index's own system (what ``search`` and ``explore`` use unless told otherwise)."""
 
     def validate(self) -> None:
         if self.spec.translate_query is not None:
             raise XlirError("an index holds the candidates: translate queries when searching")
+        if any(not d.plain for d in self.debias) and self.spec.system != "dense":
+            raise XlirError(
+                f"--debias goes with --system dense (a {self.spec.system} index keeps no fit)"
+            )
         for name, value, low in (
             ("m", self.m, 2),
             ("ef-construction", self.ef_construction, 1),
@@ -815,19 +1072,78 @@ def build_index(
 
     # vectors, graph and the collection's tables: a few KB a candidate at most
     check_free_space(Path(plan.out), collection.candidates.height * 8192)
+    fit_plans = plan_fits(plan.debias, collection)  # bad fit input fails before the model loads
     started = time.perf_counter()
+    models = Models(dict(plan.encoder_options), say)
     retriever = open_system(
         collection,
         plan.spec,
-        Models(dict(plan.encoder_options), say),
+        models,
         progress,
         m=plan.m,
         ef_construction=plan.ef_construction,
         ef=plan.ef,
     )
-    retriever.save(Path(plan.out), overwrite=plan.overwrite)
+    if not fit_plans:
+        retriever.save(Path(plan.out), overwrite=plan.overwrite)
+    else:
+        from .debias import obtain_fit
+
+        assert isinstance(retriever, DenseRetriever)
+        fits = {
+            p.spec.method: obtain_fit(
+                p,
+                retriever.encoder,
+                pool_vectors=retriever.index.vectors,
+                progress=progress,
+                say=say,
+            )[0]
+            for p in fit_plans
+        }
+        methods = [d.method for d in plan.debias]
+        retriever.index.save(
+            Path(plan.out),
+            overwrite=plan.overwrite,
+            attach=lambda folder: attach_fits(folder, methods, fits),
+        )
     pool = retriever.pool
+    remedies = [d.method for d in plan.debias if not d.plain]
+    kept = f" (fits kept: {', '.join(remedies)})" if remedies else ""
     return retriever, (
         f"indexed {pool.size} candidates in {len(pool.languages)} languages with "
-        f"{retriever.label} in {time.perf_counter() - started:.1f} s -> {plan.out}"
+        f"{retriever.label} in {time.perf_counter() - started:.1f} s{kept} -> {plan.out}"
     )
+
+
+def plan_fits(specs: Sequence[DebiasSpec], pool: Any) -> list[Any]:
+    """Each remedy of ``specs`` checked against ``pool`` before any model loads (one load of
+    each ``--debias-fit`` source however many remedies share it)."""
+    from .debias import load_fit_source, plan_fit
+
+    sources: dict[tuple[str, ...], Any] = {}
+    plans = []
+    for spec in specs:
+        if spec.plain:
+            continue
+        if spec.fit and spec.fit not in sources:
+            sources[spec.fit] = load_fit_source(spec)
+        plans.append(plan_fit(spec, pool, sources.get(spec.fit)))
+    return plans
+
+
+def attach_fits(folder: Path, methods: Sequence[str], fits: dict[str, DebiasFit]) -> dict[str, Any]:
+    """Write each fit into ``folder/debias/`` and return the index manifest's ``debias`` block:
+    the remedies named (the first is the index's own system) and each fit's file."""
+    entries: dict[str, Any] = {}
+    for method, fit in fits.items():
+        json_path = folder / "debias" / f"{method}.json"
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        fit.save(json_path)
+        entries[method] = {
+            "file": f"debias/{method}.json",
+            "name": fit.name,
+            "parameters": fit.parameters,
+            "key": fit.info.get("key"),
+            "fit_collection": fit.info.get("fit_collection"),
+        }
+    return {"debias": {"systems": list(methods), "fits": entries}}

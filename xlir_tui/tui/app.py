@@ -223,8 +223,11 @@ class ExplorerApp(App[None]):
         query_lang: str | None = None,
         langs: list[str | None] | None = None,
         k: int = 10,
+        debias: list[Any] | None = None,
     ) -> None:
         super().__init__()
+        self.debias = list(debias or [])
+        """The remedies of ``--debias``: the main system's, and the one it is compared with."""
         self.source_index = index
         self.source_collection = collection
         self.spec = spec  # a SystemSpec; None: the dense system of ``model``
@@ -397,6 +400,7 @@ class ExplorerApp(App[None]):
             encoder_options=self.encoder_options,
             query_lang=self.query_lang,
             progress=progress,
+            debias=self.debias,
         )
         ws.k = self.k
         self.post_message(WorkspaceReady(ws))
@@ -459,13 +463,16 @@ class ExplorerApp(App[None]):
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_second_model(self, choice: str) -> None:
         """Load the system named in the compare dialog (a model, bm25, chargram, fusion)."""
-        from ..session import choice_spec
+        from ..session import REMEDY_CHOICE, choice_spec
 
         def progress(stage: str, done: int, total: int) -> None:
             self.post_message(LoadProgress(f"{stage} for {choice}", done, total))
 
         ws = self.workspace
-        place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
+        if choice.startswith(REMEDY_CHOICE):
+            place = ws.add_remedy(choice.removeprefix(REMEDY_CHOICE), progress=progress)
+        else:
+            place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
         self.post_message(SystemAdded(place, ws.names[place]))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -517,6 +524,7 @@ class ExplorerApp(App[None]):
         self.screen_stack[0].remove_class("-loading")
         self.query_one(LoadingPanel).remove()  # its clock and bar stop with it
         self.status(counts_line(ws))
+        self.compare = len(ws.systems) > 1  # --debias none,center: both side by side
         self.rebuild_panes(live=not self.pending_submit)
         self.pending_submit = False
 
@@ -783,7 +791,12 @@ class ExplorerApp(App[None]):
         trained = list(dict.fromkeys([*self.trained, *recent_models()]))
         comparing = self.workspace.names[1] if self.comparing() else None
         self.push_screen(
-            CompareScreen(encoder.spec if encoder is not None else None, trained, comparing),
+            CompareScreen(
+                encoder.spec if encoder is not None else None,
+                trained,
+                comparing,
+                self.workspace.remedies(),
+            ),
             chosen,
         )
 

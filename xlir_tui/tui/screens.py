@@ -377,11 +377,14 @@ class CompareScreen(Dialog):
         main_model: str | None = None,
         trained: list[Path] | None = None,
         comparing: str | None = None,
+        remedies: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.main_model = main_model
         self.trained = trained if trained is not None else recent_models()
         self.comparing = comparing  # the name of the system compared now
+        self.remedies = remedies or []
+        """(choice, what it does) of each language-bias remedy of the main system."""
 
     def choices(self) -> list[tuple[str, str]]:
         """(what is loaded, what the list says of it)."""
@@ -401,6 +404,7 @@ class CompareScreen(Dialog):
             ("chargram", "lexical: character n-grams"),
             ("fusion", "the main model fused with chargram (reciprocal ranks)"),
         ]
+        out += self.remedies
         for path in self.trained:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
             out.append((str(path), f"trained, {when}"))
@@ -411,7 +415,15 @@ class CompareScreen(Dialog):
             box.border_title = "Compare with a second system"
             yield Label("Choose one (Enter), or type a model folder or a hub name below.")
             choices = [
-                ("none" if v == STOP_COMPARING else inert(shown_path(Path(v))), v, inert(note))
+                (
+                    "none"
+                    if v == STOP_COMPARING
+                    else inert(
+                        v.replace(":", " ") if v.startswith("debias:") else shown_path(Path(v))
+                    ),
+                    v,
+                    inert(note),
+                )
                 for v, note in self.choices()
             ]
             pad = min(max(len(shown) for shown, _, _ in choices), 28)
