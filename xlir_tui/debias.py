@@ -998,13 +998,17 @@ def obtain_fit(
     return fit, "fitted"
 
 
-def _check_digests(json_path: Path, digests: dict[str, str]) -> None:
-    """Refuse a fit in an index folder whose files differ from the index manifest's hashes."""
-    from .paths import file_digest
+def _check_digests(json_path: Path, digests: dict[str, dict[str, Any]]) -> None:
+    """Refuse a fit in an index folder whose files differ from the index manifest's file table
+    (its entries for the fit's two files, hashed as the table says: ``xxh3_128``, or ``blake2b``
+    in older manifests)."""
+    from .index import CONTENT_HASH, content_hash
 
     for path in (json_path, json_path.with_suffix(".safetensors")):
-        want = digests.get(path.name)
-        if want is None or not path.is_file() or file_digest(path) != want:
+        entry = digests.get(path.name) or {}
+        algorithm = CONTENT_HASH if CONTENT_HASH in entry else "blake2b"
+        want = entry.get(algorithm)
+        if want is None or not path.is_file() or content_hash(path, algorithm) != want:
             raise IndexFormatError(
                 f"{path.name} does not match its hash in the index manifest; rebuild with "
                 "xlir-tui index",

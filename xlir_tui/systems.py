@@ -872,9 +872,11 @@ def debiased(
     return DebiasedRetriever(plain, fit, how)
 
 
-def index_debias(index: DenseIndex) -> tuple[list[str], list[tuple[Path, dict[str, str]]]]:
+def index_debias(
+    index: DenseIndex,
+) -> tuple[list[str], list[tuple[Path, dict[str, dict[str, Any]]]]]:
     """The remedies an index folder was built with (its own system first) and its saved fits
-    (each fit's JSON path with the blake2b of its files, from the manifest)."""
+    (each fit's JSON path with its files' entries of the manifest's file table)."""
     block = index.manifest.get("debias") or {}
     methods = [str(m) for m in block.get("systems", [])]
     files = index.manifest.get("files", {})
@@ -883,10 +885,7 @@ def index_debias(index: DenseIndex) -> tuple[list[str], list[tuple[Path, dict[st
         for entry in (block.get("fits") or {}).values():
             json_name = entry["file"]
             arrays = str(Path(json_name).with_suffix(".safetensors").as_posix())
-            digests = {
-                Path(name).name: files.get(name, {}).get("blake2b", "")
-                for name in (json_name, arrays)
-            }
+            digests = {Path(name).name: files.get(name, {}) for name in (json_name, arrays)}
             saved.append((index.folder / json_name, digests))
     return methods, saved
 
