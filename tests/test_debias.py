@@ -340,7 +340,9 @@ def test_index_keeps_the_fits_and_search_uses_them(
     blob[-2] ^= 0xFF
     fit.write_bytes(bytes(blob))
     code, _, err = run_cli(["search", str(idx), query, "--debias", "center"], capsys)
-    assert_one_line_error(code, err, "debias/center.safetensors", "has changed since the index was built")
+    assert_one_line_error(
+        code, err, "debias/center.safetensors", "has changed since the index was built"
+    )
     fit.write_bytes(bytes(blob[:-4]))
     code, _, err = run_cli(["search", str(idx), query, "--debias", "center"], capsys)
     assert_one_line_error(code, err, "debias/center.safetensors is truncated or changed")
