@@ -22,6 +22,7 @@ from xlir_tui.runs import (
 from xlir_tui.tui.messages import TrainingEnded, TrainingEvent
 from xlir_tui.tui.plots import loss_sparkline, step_ticks
 from xlir_tui.tui.screens import CompareScreen, ConfirmScreen, StepRate, TrainScreen
+from xlir_tui.tui.widgets import ResultPane
 
 STAMP = "20260101-000000"
 
@@ -228,6 +229,12 @@ async def test_the_training_data_is_not_the_explored_collection_by_default(
         assert screen.query_one("#collections").value == ""
         assert Path(screen.query_one("#eval").value).resolve() == SAMPLE.resolve()
         assert "not sample_data" in text_of(screen.query_one("#data-note"))
+        assert app.focused is screen.query_one("#collections")  # typing goes there at once
+        await pilot.press(*"other")
+        assert screen.query_one("#collections").value == "other"
+        note = text_of(screen.query_one("#data-note"))
+        assert "Trains on other, evaluates on " in note and "asks first if other" in note
+        screen.query_one("#collections").value = ""
         await tab_to(app, pilot, "start")
         await pilot.press("enter")
         await pilot.pause(0.3)
@@ -343,6 +350,9 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
     await settle(app, pilot, lambda: app.compare and len(app.workspace.systems) == 2, timeout=120)
     name = app.workspace.names[1]
     assert name.startswith("run (stopped at step ") and " of 400; trained on these" in name
+    await pilot.press(*"volcano", "enter")
+    await settle(app, pilot, lambda: all(p.result for p in app.query(ResultPane)))
+    assert {p.result.system_name for p in app.query(ResultPane)} == {"tiny", name}
     await pilot.press("f6")
     await pilot.pause()
     assert isinstance(app.screen, CompareScreen)
@@ -566,6 +576,7 @@ def test_snapshot_training_confirmation(snap_compare, tiny_model: Path, monkeypa
         await pilot.pause()
         screen = pilot.app.screen
         screen.query_one("#collections").value = "sample_data"
+        screen.query_one("#start").focus()  # no cursor left to blink in the training data
         screen.query_one("#start").press()
         await settle(pilot.app, pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
 

@@ -371,6 +371,6 @@ class Workspace:
             own,
             ap,
             distance,
-            shown_name(system),
+            self.names[pane.system],
             note,
         )

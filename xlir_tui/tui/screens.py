@@ -682,6 +682,7 @@ class TrainScreen(Dialog):
         self.total: int | None = None
         self.rate = StepRate()
         self.shared = False  # the run trains on the explored collection's questions
+        self.suggested = ""  # the training data found for it (runs.training_suggestion)
         self.finished = False
 
     # -- the form ------------------------------------------------------------------------
@@ -694,9 +695,10 @@ class TrainScreen(Dialog):
         config = TrainConfig()
         suggestion = training_suggestion(self.explored)
         explored = explored_folder(self.explored)
+        self.suggested = shown_path(suggestion) if suggestion is not None else ""
         return {
             **{name: getattr(config, name) for name, _ in self.FIELDS},
-            "collections": shown_path(suggestion) if suggestion is not None else "",
+            "collections": self.suggested,
             "eval": shown_path(explored) if explored is not None else "",
             "out": self.new_out(),
         }
@@ -724,7 +726,7 @@ class TrainScreen(Dialog):
                             yield StateBox(on, off, value=value, id=name)
                         else:
                             if name == "collections":
-                                hint = f"required (not {self.explored_name})"
+                                hint = f"required (not {inert(self.explored_name)})"
                             else:
                                 hint = f"unset: {shown_default(name)}"
                             yield Input(
@@ -753,10 +755,17 @@ class TrainScreen(Dialog):
     def data_line(self, values: dict[str, Any]) -> Text:
         """Under the form: what the training and evaluation data are, and why."""
         name = inert(self.explored_name)
-        if values["collections"]:
+        train, evaluate = str(values["collections"]).strip(), str(values["eval"]).strip()
+        if train and train == self.suggested:
             return Text(
-                f"Trains on {inert(values['collections'])}, not on {name} (explored here, "
-                "and the evaluation data: its figures stay held out).",
+                f"Trains on {inert(train)}, not on {name} (explored here, and the evaluation "
+                "data: its figures stay held out).",
+                style="dim",
+            )
+        if train:
+            return Text(
+                f"Trains on {inert(train)}, evaluates on {inert(evaluate) or 'nothing'}; Start "
+                f"asks first if {inert(train)} holds the questions of {name}, explored here.",
                 style="dim",
             )
         return Text(
@@ -765,10 +774,19 @@ class TrainScreen(Dialog):
             style="dim",
         )
 
+    @on(Input.Changed, "#collections")
+    @on(Input.Changed, "#eval")
+    def _data_changed(self) -> None:
+        values = {n: self.query_one(f"#{n}", Input).value for n in ("collections", "eval")}
+        self.query_one("#data-note", Static).update(self.data_line(values))
+
     def on_mount(self) -> None:
         super().on_mount()
         self.show_state("idle")
         self.fit_plot()
+        # the training data first: required, or the choice that matters most (typing at once
+        # went nowhere before)
+        self.query_one("#collections", Input).focus()
 
     def on_resize(self) -> None:
         super().on_resize()
