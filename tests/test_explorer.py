@@ -12,7 +12,7 @@ from test_bad_input import assert_one_line_error
 from textual.widgets import OptionList, SelectionList
 
 from xlir_tui.tui.app import FREE, QUESTION, ExplorerApp, default_pane_count
-from xlir_tui.tui.screens import ErrorScreen, TrainScreen
+from xlir_tui.tui.screens import ErrorScreen
 from xlir_tui.tui.widgets import LoadingPanel, ResultPane, hit_text
 
 SIZE = (120, 40)
@@ -305,119 +305,6 @@ async def tab_to(app: ExplorerApp, pilot, widget_id: str) -> None:
     raise AssertionError(f"Tab never reached #{widget_id} (focus: {app.focused})")
 
 
-async def test_train_cancel_and_load_from_the_keyboard(tiny_model: Path, tmp_path: Path) -> None:
-    """Start (Space), Cancel run (Enter) and Load into compare (Space), each reached with Tab."""
-    app = make_app(tiny_model, langs=["en", "de"])
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("f7")
-        screen = app.screen
-        assert isinstance(screen, TrainScreen)
-        out = tmp_path / "run"
-        for field, value in (
-            ("base", str(tiny_model)),
-            ("steps", "400"),
-            ("batch_size", "8"),
-            ("out", str(out)),
-        ):
-            screen.query_one(f"#{field}").value = value
-        await tab_to(app, pilot, "start")
-        await pilot.press("space")
-        deadline = time.time() + 120
-        while time.time() < deadline and len(screen.losses) < 2:
-            await pilot.pause(0.2)
-        assert len(screen.losses) >= 2  # steps arrived through events.jsonl
-        # the run got its settings as the TOML file train --config reads
-        from xlir_tui.paths import cache_root
-        from xlir_tui.training import TrainConfig
-
-        settings = TrainConfig.from_toml(cache_root() / "train-logs" / "run.toml")
-        assert settings["batch_size"] == 8 and settings["base"] == str(tiny_model)
-        assert "--config" in screen.proc.args
-        await tab_to(app, pilot, "cancel")
-        await pilot.press("enter")
-        while time.time() < deadline and not screen.finished:
-            await pilot.pause(0.2)
-        assert "stopped" in text_of(screen.query_one("#status"))
-        assert not screen.query_one("#load").disabled
-        await tab_to(app, pilot, "close")  # away and back: Tab reaches it, not only the code
-        await tab_to(app, pilot, "load")
-        await pilot.press("space")
-        await settle(
-            app, pilot, lambda: app.compare and len(app.workspace.systems) == 2, timeout=120
-        )
-        assert app.workspace.names[1] == "run"
-
-
-async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path: Path) -> None:
-    """TrainConfig's defaults fill the form; a bad value is its one-line error, in place, and
-    no process starts."""
-    from xlir_tui.training import TrainConfig
-
-    app = make_app(tiny_model, langs=["en", "de"])
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("f7")
-        screen = app.screen
-        defaults = TrainConfig()
-        assert screen.query_one("#base").value == defaults.base
-        assert screen.query_one("#strategy").value == defaults.strategy
-        assert screen.query_one("#alpha").value == str(defaults.alpha)
-        assert screen.query_one("#batch_size").value == str(defaults.batch_size)
-        assert screen.query_one("#steps").value == ""  # unset: one epoch
-        assert screen.query_one("#freeze_embeddings").value == defaults.freeze_embeddings
-        out = tmp_path / "run"
-        screen.query_one("#out").value = str(out)
-        for alpha, needle in (
-            ("10", "--alpha must be between 0 and 1, got 10.0"),
-            ("half", "alpha must be a number, got 'half'"),
-        ):
-            screen.query_one("#alpha").value = alpha
-            await tab_to(app, pilot, "start")
-            await pilot.press("enter")
-            await pilot.pause(0.3)  # a button ignores a second press while it shows the first
-            assert text_of(screen.query_one("#error")).strip() == needle
-            assert screen.proc is None and not screen.query_one("#start").disabled
-        screen.query_one("#alpha").value = "0.5"
-        screen.query_one("#batch_size").value = "3.5"
-        await tab_to(app, pilot, "start")
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert "batch_size must be an integer, got '3.5'" in text_of(screen.query_one("#error"))
-        out.mkdir()
-        (out / "model.safetensors").write_text("x")
-        screen.query_one("#batch_size").value = "8"
-        await tab_to(app, pilot, "start")
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert "xlir-tui did not write" in text_of(screen.query_one("#error"))
-        assert screen.proc is None and not out.joinpath("events.jsonl").exists()
-        await tab_to(app, pilot, "close")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert not isinstance(app.screen, TrainScreen)
-
-
-async def test_a_training_process_that_dies_shows_its_error_line(
-    tiny_model: Path, tmp_path: Path
-) -> None:
-    app = make_app(tiny_model, langs=["en", "de"])
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("f7")
-        screen = app.screen
-        screen.query_one("#base").value = str(tmp_path / "no-such-model")
-        screen.query_one("#out").value = str(tmp_path / "run")
-        screen.query_one("#start").press()
-        deadline = time.time() + 60
-        while time.time() < deadline and not screen.finished:
-            await pilot.pause(0.2)
-        status = text_of(screen.query_one("#status")).strip()
-        assert status.startswith("training died: xlir-tui: error: ")
-        assert "no-such-model: no such model folder" in status and "\n" not in status
-        assert not (tmp_path / "run").exists()
-
-
 def test_explore_bad_input(capsys, tmp_path: Path, sample_index: Path) -> None:
     code, _, err = run_cli(
         ["explore", "--index", str(sample_index), "--collection", str(SAMPLE)], capsys
@@ -534,63 +421,6 @@ def test_snapshot_compare(
         await pilot.pause()
 
     assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
-
-
-@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
-def test_snapshot_training_screen(snap_compare, tiny_model: Path, monkeypatch, size) -> None:
-    monkeypatch.setattr("xlir_tui.tui.screens.time.strftime", lambda fmt: "20260101-000000")
-
-    async def open_it(pilot) -> None:
-        await pilot.press("f7")
-        await pilot.pause()
-        pilot.app.screen.query_one("#collections").value = "sample_data"  # not this checkout's
-        pilot.app.screen.query_one("#start").focus()  # the focused button is clearly marked
-
-    assert snapshot_dialog(snap_compare, tiny_model, size, open_it)
-
-
-def test_snapshot_training_loss_plot(snap_compare, tiny_model: Path, monkeypatch) -> None:
-    """The loss as a plot, from the run's step events."""
-    from xlir_tui.tui.messages import TrainingEvent
-
-    monkeypatch.setattr("xlir_tui.tui.screens.time.strftime", lambda fmt: "20260101-000000")
-
-    async def open_it(pilot) -> None:
-        await pilot.press("f7")
-        await pilot.pause()
-        screen = pilot.app.screen
-        screen.query_one("#collections").value = "sample_data"
-        screen.query_one("#progress").display = True
-        screen.post_message(
-            TrainingEvent(
-                {
-                    "event": "start",
-                    "total_steps": 40,
-                    "resumed_from_step": 0,
-                    "settings": {"base": "tiny", "strategy": "hybrid", "alpha": 0.5},
-                    "train_rows": 640,
-                    "languages": ["en", "de"],
-                }
-            )
-        )
-        for step in range(1, 31):
-            loss = 2.0 * 0.93**step + 0.05 * (step % 3)
-            screen.post_message(
-                TrainingEvent(
-                    {
-                        "event": "step",
-                        "step": step,
-                        "total_steps": 40,
-                        "loss": loss,
-                        "lr": 1e-5,
-                        "examples_per_s": 50.0,
-                        "elapsed_s": step * 0.5,
-                    }
-                )
-            )
-        await pilot.pause()
-
-    assert snapshot_dialog(snap_compare, tiny_model, (120, 40), open_it)
 
 
 # ---------------------------------------------------------------------------------- layout
@@ -1201,28 +1031,3 @@ async def test_own_pool_runs_stay_out_of_the_session_figures(tiny_model: Path) -
         assert app.workspace.stats[0].summary() == before
         await pilot.press("ctrl+n")  # a new question counts
         await settle(app, pilot, lambda: app.workspace.stats[0].queries == 4)
-
-
-async def test_a_run_cancelled_while_it_starts_leaves_nothing(
-    tiny_model: Path, tmp_path: Path
-) -> None:
-    """Cancel run at once (the process starting or loading its model): it ends, nothing is
-    written, the status says so, nothing is offered to load, and the same form starts again."""
-    app = make_app(tiny_model, langs=["en", "de"])
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("f7")
-        screen = app.screen
-        out = tmp_path / "run"
-        for field, value in (("base", str(tiny_model)), ("steps", "2"), ("out", str(out))):
-            screen.query_one(f"#{field}").value = value
-        screen.query_one("#start").press()
-        await pilot.pause()
-        screen.query_one("#cancel").press()
-        deadline = time.time() + 120
-        while time.time() < deadline and not screen.finished:
-            await pilot.pause(0.2)
-        status = text_of(screen.query_one("#status")).strip()
-        assert status == "training cancelled: stopped before training began: nothing was written"
-        assert screen.query_one("#load").disabled and not screen.query_one("#start").disabled
-        assert screen.proc.returncode != 0 and not out.exists()

@@ -151,9 +151,12 @@ class Workspace:
 
     def __init__(self, system: Retriever, collection: Any, k: int = 10) -> None:
         self.systems: list[Retriever] = [system]
+        self.collection = collection
+        self.tags: list[list[str]] = [self.run_tags(system)]
+        """What each system's name must be read with (a stopped run, a model trained on these
+        questions; :func:`~xlir_tui.runs.run_tags`), found once, in the worker that loads it."""
         self.k = k
         self.stats: list[SessionStats] = [SessionStats()]
-        self.collection = collection
         self.models = Models()
         if system.encoder is not None:
             self.models.keep(system.encoder)  # compare with fusion reuses the loaded model
@@ -206,8 +209,20 @@ class Workspace:
 
     @property
     def names(self) -> list[str]:
-        """Each system as the panes name it."""
-        return [shown_name(s) for s in self.systems]
+        """Each system as the panes name it, with what its figures must be read with:
+        ``hybrid (stopped at step 2 of 221; trained on these questions)``."""
+        return [
+            shown_name(s) + (f" ({'; '.join(tags)})" if tags else "")
+            for s, tags in zip(self.systems, self.tags, strict=True)
+        ]
+
+    def run_tags(self, system: Retriever) -> list[str]:
+        """A trained model's run as it bears on this collection's figures (none for others)."""
+        from .runs import run_tags
+
+        encoder = system.encoder
+        spec = getattr(encoder, "spec", None) if encoder is not None else None
+        return run_tags(spec, self.collection.sources) if isinstance(spec, str) else []
 
     # -- systems -----------------------------------------------------------------------------
     @classmethod
@@ -286,12 +301,15 @@ class Workspace:
         # typing writes a query per keystroke: none goes to the embedding cache (each would be
         # a parquet file, a tenth of a second or more); the candidates are kept in the index
         system.keep_queries(False)
+        tags = self.run_tags(system)
         if len(self.systems) > 1:
             self.systems[1] = system
             self.stats[1] = SessionStats()
+            self.tags[1] = tags
         else:
             self.systems.append(system)
             self.stats.append(SessionStats())
+            self.tags.append(tags)
         return len(self.systems) - 1
 
     # -- questions ---------------------------------------------------------------------------
@@ -431,6 +449,6 @@ class Workspace:
             own,
             ap,
             distance,
-            shown_name(system),
+            self.names[pane.system],
             note,
         )

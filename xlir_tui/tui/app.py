@@ -803,8 +803,7 @@ class ExplorerApp(App[None]):
     def action_train(self) -> None:
         if self.workspace is None:
             return
-        sources = self.workspace.collection.sources
-        data = str(Path(sources[0]).parent) if sources else "sample_data"
+        collection = self.workspace.collection
         out_root = Path("runs")
 
         def trained(path: str | None) -> None:
@@ -813,7 +812,7 @@ class ExplorerApp(App[None]):
                 self.status(f"indexing {path} ...")
                 self.load_second_model(path)
 
-        self.push_screen(TrainScreen(data, out_root), trained)
+        self.push_screen(TrainScreen(collection.sources, out_root, collection.name), trained)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -53,3 +53,12 @@ class TrainingEnded(Message):
     def __init__(self, status: str, out: str, reason: str = "") -> None:
         super().__init__()
         self.status, self.out, self.reason = status, out, reason
+
+
+class TrainingDataChecked(Message):
+    """The training dialog's settings, checked against the collection being explored:
+    ``shared`` when the training data holds its questions (the run then asks first)."""
+
+    def __init__(self, config: Any, shared: bool) -> None:
+        super().__init__()
+        self.config, self.shared = config, shared

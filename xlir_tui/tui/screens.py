@@ -40,10 +40,11 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.widgets.selection_list import Selection
+from textual.worker import get_current_worker
 
 from ..errors import XlirError
 from ..safe_text import inert, inert_text
-from .messages import TrainingEnded, TrainingEvent
+from .messages import TrainingDataChecked, TrainingEnded, TrainingEvent
 from .widgets import INERT, lang_tag
 
 SHORT = 30
@@ -378,6 +379,7 @@ class CompareScreen(Dialog):
         trained: list[Path] | None = None,
         comparing: str | None = None,
         remedies: list[tuple[str, str]] | None = None,
+        explored: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.main_model = main_model
@@ -385,6 +387,14 @@ class CompareScreen(Dialog):
         self.comparing = comparing  # the name of the system compared now
         self.remedies = remedies or []
         """(choice, what it does) of each language-bias remedy of the main system."""
+        self.explored = explored  # the explored collection's files; None: the app's
+
+    def explored_files(self) -> list[str]:
+        """The files of the collection the trained models would be scored on."""
+        if self.explored is not None:
+            return self.explored
+        workspace = getattr(self.app, "workspace", None)
+        return list(workspace.collection.sources) if workspace is not None else []
 
     def choices(self) -> list[tuple[str, str]]:
         """(what is loaded, what the list says of it)."""
@@ -405,9 +415,14 @@ class CompareScreen(Dialog):
             ("fusion", "the main model fused with chargram (reciprocal ranks)"),
         ]
         out += self.remedies
+        from ..runs import run_tags
+
+        explored = self.explored_files()
         for path in self.trained:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-            out.append((str(path), f"trained, {when}"))
+            # a stopped run and a model trained on these questions say so where they are offered
+            tags = run_tags(path, explored)
+            out.append((str(path), f"{', '.join(tags) or 'trained'}, {when}"))
         return out
 
     def compose(self) -> ComposeResult:
@@ -512,6 +527,123 @@ class ErrorScreen(Dialog):
         self.app.exit(return_code=1)
 
 
+class StateBox(Checkbox):
+    """A tick box that says its state: ``[x]`` and the words for on, ``[ ]`` and the words for
+    off. Space, Enter and a click toggle it, as any Checkbox.
+
+    Textual's ``▐X▌`` differs between on and off only by the colour of the X, which some
+    terminals (tmux with few colours) hardly show: the training dialog's ``frozen`` box looked
+    ticked while it was off, and a run trained (and saved) every weight unexpectedly.
+    """
+
+    def __init__(self, on: str, off: str, value: bool = False, **kwargs: Any) -> None:
+        self.words = (off, on)
+        super().__init__(on if value else off, value, **kwargs)
+
+    @property
+    def _button(self) -> Content:
+        return Content.styled("[x]", "bold") if self.value else Content.styled("[ ]", "dim")
+
+    def watch_value(self) -> None:
+        super().watch_value()
+        self.label = self.words[bool(self.value)]
+
+
+class Line(Static):
+    """A line of the training dialog that takes no row while it says nothing."""
+
+    def __init__(self, content: Any = "", **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.display = _says(content)
+
+    def update(self, content: Any = "", *, layout: bool = True) -> None:
+        self.display = _says(content)
+        super().update(content, layout=layout)
+
+
+def _says(content: Any) -> bool:
+    return bool(content.plain if isinstance(content, Text) else content)
+
+
+STATE_WORDS: dict[str, tuple[str, str]] = {
+    "freeze_embeddings": ("frozen", "not frozen: trained"),
+}
+"""A yes/no setting's words in the training form (on, off); others say ``on`` and ``off``."""
+
+
+class ConfirmScreen(Dialog):
+    """A question with two answers; Escape and the focused button give the safe one (No)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Back")]
+    AUTO_FOCUS = "#no"
+
+    def __init__(self, title: str, text: str | Text, yes: str, no: str) -> None:
+        super().__init__()
+        self.heading, self.text, self.yes, self.no = title, text, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm") as box:
+            box.border_title = self.heading
+            yield Static(self.text, id="question")
+            with Horizontal(classes="buttons"):
+                yield KeyButton(self.no, variant="primary", id="no")
+                yield KeyButton(self.yes, variant="warning", id="yes")
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+
+class StepRate:
+    """Seconds per training step, for the dialog's estimate of the time left.
+
+    From the first step on: the first step's own rate (its ``examples_per_s``, measured by the
+    run without checkpoints and evaluations), then the times the run wrote on its step events,
+    smoothed (an exponential average) so that a checkpoint or an evaluation between two steps
+    moves the estimate without throwing it.
+    """
+
+    WEIGHT = 0.3
+
+    def __init__(self, examples_per_step: int = 0) -> None:
+        self.examples_per_step = examples_per_step
+        self.per_step: float | None = None
+        self.last: tuple[int, float] | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        step, when = event.get("step"), event.get("time")
+        if not isinstance(step, int) or not isinstance(when, int | float):
+            return
+        if self.last is not None and step > self.last[0] and when >= self.last[1]:
+            per = (when - self.last[1]) / (step - self.last[0])
+            self.per_step = (
+                per
+                if self.per_step is None
+                else self.WEIGHT * per + (1 - self.WEIGHT) * self.per_step
+            )
+        elif self.per_step is None and self.examples_per_step:
+            rate = event.get("examples_per_s")
+            if isinstance(rate, int | float) and rate > 0:
+                self.per_step = self.examples_per_step / rate
+        self.last = (step, float(when))
+
+    def left(self, step: int, total: int) -> float | None:
+        """Seconds until step ``total``, or None before the first step."""
+        if self.per_step is None:
+            return None
+        return max(total - step, 0) * self.per_step
+
+
+def clock(seconds: float) -> str:
+    """``0:04:12``: hours, minutes and seconds, as the explorer's other bars write time."""
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 class TrainScreen(Dialog):
     """Start ``xlir-tui train`` in a separate process and follow its event log.
 
@@ -519,12 +651,23 @@ class TrainScreen(Dialog):
     the training code's own rules before anything starts; the run gets the settings as the
     TOML file ``--config`` reads, so the explorer and the command line cannot disagree on them.
     Dismissed with the trained model's folder when the person asks to load it.
+
+    The training data is never the explored collection by default
+    (:func:`~xlir_tui.runs.training_suggestion`: MLQA-R beside an explored XQuAD-R, else
+    empty and required), and the explored collection is the evaluation data; training on the
+    explored questions asks first, and the run then says so until the dialog closes (and the
+    model's name says it wherever the explorer shows it).
+
+    A run in progress shows its settings in a line instead of the form (nothing in the form
+    would change it), which leaves room for a readable loss plot at 80x24. Each button is
+    shown only while it can act (Start; Cancel run; Load into compare and New run).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
     FIELDS: ClassVar[list[tuple[str, str]]] = [
-        ("base", "base model"),
         ("collections", "training data"),
+        ("eval", "evaluation data"),
+        ("base", "base model"),
         ("strategy", "strategy"),
         ("alpha", "alpha"),
         ("steps", "steps"),
@@ -532,10 +675,15 @@ class TrainScreen(Dialog):
         ("freeze_embeddings", "embeddings"),
         ("out", "output folder"),
     ]
+    PLOT_HEIGHT = 16
+    """The loss plot's most rows (it leaves the dialog's other lines 12 rows); on a terminal
+    of fewer than :data:`ROOMY` rows the loss is two rows of text instead."""
+    ROOMY = 22
 
-    def __init__(self, data: str, out_root: Path) -> None:
+    def __init__(self, explored: list[str], out_root: Path, explored_name: str = "") -> None:
         super().__init__()
-        self.data = data
+        self.explored = list(explored)  # the files of the collection being explored
+        self.explored_name = explored_name or "the explored collection"
         self.out_root = out_root
         self.proc: Any = None
         self.out: str | None = None
@@ -543,22 +691,41 @@ class TrainScreen(Dialog):
         self._proc_lock = threading.Lock()  # the worker starts the process, Cancel signals it
         self.losses: list[float] = []
         self.steps: list[int] = []
+        self.total: int | None = None
+        self.rate = StepRate()
+        self.shared = False  # the run trains on the explored collection's questions
+        self.suggested = ""  # the training data found for it (runs.training_suggestion)
         self.finished = False
+
+    # -- the form ------------------------------------------------------------------------
+    def defaults(self) -> dict[str, Any]:
+        """The form's first values: TrainConfig's defaults, training data other than the
+        explored collection, the explored collection as evaluation data, a new output folder."""
+        from ..runs import explored_folder, training_suggestion
+        from ..training import TrainConfig
+
+        config = TrainConfig()
+        suggestion = training_suggestion(self.explored)
+        explored = explored_folder(self.explored)
+        self.suggested = shown_path(suggestion) if suggestion is not None else ""
+        return {
+            **{name: getattr(config, name) for name, _ in self.FIELDS},
+            "collections": self.suggested,
+            "eval": shown_path(explored) if explored is not None else "",
+            "out": self.new_out(),
+        }
+
+    def new_out(self) -> str:
+        return str(self.out_root / f"run-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def compose(self) -> ComposeResult:
         from ..sampling import STRATEGIES
-        from ..training import TrainConfig, shown_default
+        from ..training import shown_default
 
-        defaults = TrainConfig()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        values = {
-            **{name: getattr(defaults, name) for name, _ in self.FIELDS},
-            "collections": self.data,
-            "out": str(self.out_root / f"run-{stamp}"),
-        }
+        values = self.defaults()
         with VerticalScroll(classes="dialog wide", id="train") as box:
             box.border_title = "Train a model (hybrid batch training)"
-            with Container(classes="form"):
+            with Container(classes="form", id="form"):
                 for name, label in self.FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="field")
@@ -567,32 +734,106 @@ class TrainScreen(Dialog):
                             choices = [(x, x) for x in STRATEGIES]
                             yield Select(choices, value=value, allow_blank=False, id=name)
                         elif isinstance(value, bool):
-                            yield Checkbox("frozen", value=value, id=name)
+                            on, off = STATE_WORDS.get(name, ("on", "off"))
+                            yield StateBox(on, off, value=value, id=name)
                         else:
+                            if name == "collections":
+                                hint = f"required (not {inert(self.explored_name)})"
+                            else:
+                                hint = f"unset: {shown_default(name)}"
                             yield Input(
                                 value="" if value is None else str(value),
-                                placeholder=shown_default(name),
+                                placeholder=hint,
                                 id=name,
                                 highlighter=INERT,  # a path from the collection's name
                             )
-            yield Static("", id="error", classes="error")
+            yield Line(self.data_line(values), id="data-note")
+            yield Line("", id="summary")
+            yield Line("", id="shared-note", classes="warning")
+            yield Line("", id="error", classes="error")
             with Horizontal(classes="buttons"):
                 yield KeyButton("Start", variant="primary", id="start")
-                yield KeyButton("Cancel run", variant="error", id="cancel", disabled=True)
-                yield KeyButton("Load into compare", variant="success", id="load", disabled=True)
+                yield KeyButton("Cancel run", variant="error", id="cancel")
+                yield KeyButton("Load into compare", variant="success", id="load")
+                yield KeyButton("New run", id="new")
                 yield KeyButton("Close", id="close")
-            yield ProgressBar(total=None, show_eta=True, id="progress")
+            yield ProgressBar(total=None, show_eta=False, id="progress")
             from .plots import LossPlot
 
             yield LossPlot(id="loss")
-            yield Static("", id="status")
-            yield Static("", id="evals")
+            yield Line("", id="run-status")
+            yield Line("", id="evals")
+
+    def data_line(self, values: dict[str, Any]) -> Text:
+        """Under the form: what the training and evaluation data are, and why."""
+        name = inert(self.explored_name)
+        train, evaluate = str(values["collections"]).strip(), str(values["eval"]).strip()
+        if train and train == self.suggested:
+            return Text(
+                f"Trains on {inert(train)}, not on {name} (explored here, and the evaluation "
+                "data: its figures stay held out).",
+                style="dim",
+            )
+        if train:
+            return Text(
+                f"Trains on {inert(train)}, evaluates on {inert(evaluate) or 'nothing'}; Start "
+                f"asks first if {inert(train)} holds the questions of {name}, explored here.",
+                style="dim",
+            )
+        return Text(
+            f"Name the training data: not {name}, explored here (its figures would then come "
+            "from memory); xlir-tui data get mlqa-r fetches MLQA-R.",
+            style="dim",
+        )
+
+    @on(Input.Changed, "#collections")
+    @on(Input.Changed, "#eval")
+    def _data_changed(self) -> None:
+        values = {n: self.query_one(f"#{n}", Input).value for n in ("collections", "eval")}
+        self.query_one("#data-note", Static).update(self.data_line(values))
 
     def on_mount(self) -> None:
         super().on_mount()
-        # shown once a run starts (an idle bar would animate, an empty plot says nothing)
-        self.query_one("#progress", ProgressBar).display = False
-        self.query_one("#loss").display = False
+        self.show_state("idle")
+        self.fit_plot()
+        # the training data first: required, or the choice that matters most (typing at once
+        # went nowhere before)
+        self.query_one("#collections", Input).focus()
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        self.fit_plot()
+
+    def fit_plot(self) -> None:
+        """A plot where the terminal has the rows for one, else the loss as two rows of text."""
+        rows = self.app.size.height
+        height = min(self.PLOT_HEIGHT, rows - 12) if rows >= self.ROOMY else 2
+        self.query_one("#loss").styles.height = height
+
+    def show_state(self, state: str, loadable: bool = False) -> None:
+        """``idle`` (the form, Start), ``running`` (the run's line, Cancel run) or ``ended``
+        (Load into compare where a model was kept, New run): a button is shown only while it
+        does something."""
+        idle = state == "idle"
+        self.query_one("#form").display = idle
+        self.query_one("#data-note").display = idle
+        self.query_one("#summary").display = not idle
+        shown = {
+            "start": idle,
+            "cancel": state == "running",
+            "load": state == "ended" and loadable,
+            "new": state == "ended",
+        }
+        for name, visible in shown.items():
+            button = self.query_one(f"#{name}", Button)
+            button.display = visible
+            button.disabled = not visible
+        self.query_one("#progress").display = not idle
+        self.query_one("#loss").display = not idle and bool(self.losses)
+        if state == "running":
+            self.query_one("#cancel", Button).focus()
+        elif state == "ended":
+            self.query_one("#load" if loadable else "#new", Button).focus()
 
     def settings(self) -> Any:
         """The form as training settings, checked as ``xlir-tui train`` checks them (types,
@@ -603,11 +844,17 @@ class TrainScreen(Dialog):
         for name, _ in self.FIELDS:
             widget = self.query_one(f"#{name}")
             texts[name] = widget.value if isinstance(widget, Checkbox) else str(widget.value)
+        if not str(texts["collections"]).strip():
+            raise XlirError(
+                f"training data: name a collection to train on (not {self.explored_name}, "
+                "which is explored here)"
+            )
         config = TrainConfig.merged({}, settings_from_text(texts))
         config.validate()
         check_out_folder(config)
         return config
 
+    # -- starting a run --------------------------------------------------------------------
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
         error = self.query_one("#error", Static)
@@ -617,17 +864,84 @@ class TrainScreen(Dialog):
             error.update(inert_text(str(e)))
             return
         error.update("")
-        self.losses = []
-        self.steps = []
+        self.query_one("#start", Button).disabled = True  # until the data is checked
+        self.check_data(config)
+
+    @work(thread=True, group="training-check", exit_on_error=False)
+    def check_data(self, config: Any) -> None:
+        """Whether the training data holds the explored questions (files compared by size,
+        then content: never touches widgets)."""
+        from ..runs import shares_data
+
+        try:
+            shared = shares_data(config.collections, self.explored)
+        except OSError:
+            shared = False  # unreadable now: the run itself says why
+        self.post_message(TrainingDataChecked(config, shared))
+
+    def on_training_data_checked(self, message: TrainingDataChecked) -> None:
+        config = message.config
+        if not message.shared:
+            self.begin(config, shared=False)
+            return
+        data = ", ".join(config.collections)
+        question = Text.assemble(
+            "The training data ",
+            (inert(data), "bold"),
+            f" holds the questions of {inert(self.explored_name)}, the collection explored "
+            "here. A model trained on them answers them from memory: its figures on them "
+            "(AP, the bias plots, Load into compare) are not held out, and it will be named "
+            "",
+            ("trained on these questions", "bold"),
+            ".\n\nTrain on them anyway?",
+        )
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.begin(config, shared=True)
+            else:
+                start = self.query_one("#start", Button)
+                start.disabled = False
+                self.query_one("#collections", Input).focus()
+                self.query_one("#error", Static).update("not started: choose other training data")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Train on the questions explored here?",
+                question,
+                yes="Train on them",
+                no="Back",
+            ),
+            answer,
+        )
+
+    def begin(self, config: Any, shared: bool) -> None:
+        """Start the run of ``config`` and follow it."""
+        self.losses, self.steps, self.total = [], [], None
+        self.rate = StepRate(config.batch_size)
         self.finished = False
         self.cancelled = False
+        self.shared = shared
         self.out = config.out
-        self.query_one("#start", Button).disabled = True
-        self.query_one("#cancel", Button).disabled = False
-        self.query_one("#load", Button).disabled = True
-        self.query_one("#cancel", Button).focus()
-        self.query_one("#status", Static).update("starting xlir-tui train ...")
-        self.query_one("#progress", ProgressBar).display = True
+        evaluation = ", ".join(config.eval) or "none"
+        self.query_one("#summary", Static).update(
+            inert_text(
+                f"training on {', '.join(config.collections)}; evaluation on {evaluation}; "
+                f"output folder {config.out}"
+            )
+        )
+        self.query_one("#shared-note", Static).update(
+            Text(
+                "trained on the questions explored here: its figures on them are not held out",
+                style="bold",
+            )
+            if shared
+            else ""
+        )
+        self.query_one("#evals", Static).update("")
+        self.query_one("#run-status", Static).update("starting xlir-tui train ...")
+        self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+        self.show_state("running")
         self.follow(config)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
@@ -652,7 +966,10 @@ class TrainScreen(Dialog):
             return
         follower = EventFollower(out / "events.jsonl")
         status, reason = None, ""
+        worker = get_current_worker()
         while True:
+            if worker.is_cancelled:
+                return  # the explorer is closing: the run goes on in the background
             ended = self.proc.poll() is not None
             for event in follower.poll():
                 self.post_message(TrainingEvent(event))
@@ -670,51 +987,71 @@ class TrainScreen(Dialog):
             reason = last_error(log) or reason or f"exit status {self.proc.returncode}"
         self.post_message(TrainingEnded(status, str(out), reason))
 
+    # -- following it ----------------------------------------------------------------------
     def on_training_event(self, message: TrainingEvent) -> None:
         from ..training import describe_event
 
         e = message.event
         bar = self.query_one("#progress", ProgressBar)
-        status = self.query_one("#status", Static)
+        status = self.query_one("#run-status", Static)
         if e["event"] == "start":
+            self.total = e["total_steps"]
             bar.update(total=e["total_steps"], progress=e["resumed_from_step"])
+            self.query_one("#summary", Static).update(
+                inert_text(f"{describe_event(e)}; output folder {self.out}")
+            )
+            status.update(f"step {e['resumed_from_step']}/{e['total_steps']}: the first batch ...")
         elif e["event"] == "step":
             bar.update(progress=e["step"])
             self.losses.append(e["loss"])
             self.steps.append(e["step"])
+            self.rate.add(e)
+            self.total = e.get("total_steps", self.total)
             plot = self.query_one("#loss")
             plot.display = True
-            plot.set_data(list(self.steps), list(self.losses))
-        if e["event"] == "eval":
+            plot.set_data(list(self.steps), list(self.losses), self.total)
+            line = describe_event(e)
+            if self.cancelled:
+                status.update(inert_text(f"stopping after the current step; {line}"))
+            else:
+                left = self.rate.left(e["step"], e["total_steps"])
+                eta = f"  ETA {clock(left)}" if left is not None else ""
+                status.update(inert_text(line + eta))
+        elif e["event"] == "eval":
             self.query_one("#evals", Static).update(inert_text(describe_event(e)))
-        elif e["event"] in ("start", "step", "checkpoint"):
+        elif e["event"] == "checkpoint" and not self.cancelled:
             status.update(inert_text(describe_event(e)))
 
     def on_training_ended(self, message: TrainingEnded) -> None:
+        from ..runs import run_record
+
         self.finished = True
-        self.query_one("#start", Button).disabled = False
-        self.query_one("#cancel", Button).disabled = True
-        status = self.query_one("#status", Static)
+        status = self.query_one("#run-status", Static)
         kept = (Path(message.out) / "modules.json").is_file()
-        if message.status in ("done", "stopped") and kept:
-            status.update(inert_text(f"{message.status}: the model is in {message.out}"))
-            load = self.query_one("#load", Button)
-            load.disabled = False
-            load.focus()
+        loadable = message.status in ("done", "stopped") and kept
+        self.show_state("ended", loadable=loadable)
+        if loadable:
+            record = run_record(message.out)
+            if record is not None and record.stopped:
+                what = f"{record.progress}, before its end"
+            elif record is not None and record.steps is not None:
+                what = f"done: {record.steps} steps"
+            else:
+                what = message.status
+            status.update(inert_text(f"{what}; the model is in {message.out}"))
         elif message.status in ("cancelled", "stopped"):  # stopped with nothing kept
             status.update(
                 inert_text(f"training {message.status}: {message.reason or 'nothing kept'}")
             )
-            self.query_one("#start", Button).focus()
         else:
             status.update(inert_text(f"training {message.status}: {message.reason}", "red"))
-            self.query_one("#start", Button).focus()
             self.app.notify(f"training {message.status}", severity="error")
 
     @on(Button.Pressed, "#cancel")
     def cancel_run(self) -> None:
         """Ask the run to stop: after its current step once it trains (it saves a usable
-        checkpoint and model), at once while it loads (nothing is written).
+        checkpoint and model), at once while it loads (nothing is written). The estimate of
+        the time left goes at once: the run no longer goes to its end.
 
         SIGTERM rather than SIGINT: a process inherits an ignored SIGINT (an explorer started
         as a background job), and until the run installs its own handler the signal would be
@@ -725,7 +1062,22 @@ class TrainScreen(Dialog):
             self.cancelled = True
             if self.proc is not None and self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
-        self.query_one("#status", Static).update("stopping after the current step ...")
+        self.query_one("#run-status", Static).update("stopping after the current step ...")
+
+    @on(Button.Pressed, "#new")
+    def _new_run(self) -> None:
+        """Back to the form, with a new output folder where the last run wrote the one shown
+        (Start would refuse it: the dialog never overwrites)."""
+        out = self.query_one("#out", Input)
+        if out.value == self.out and Path(self.out).exists():
+            out.value = self.new_out()
+        self.query_one("#error", Static).update("")
+        self.query_one("#shared-note", Static).update("")
+        self.query_one("#run-status", Static).update("")
+        self.query_one("#evals", Static).update("")
+        self.losses, self.steps = [], []
+        self.show_state("idle")
+        self.query_one("#start", Button).focus()
 
     @on(Button.Pressed, "#load")
     def _load(self) -> None:
