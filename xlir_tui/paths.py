@@ -318,9 +318,11 @@ def own_output_kind(path: Path) -> str | None:
 
     An empty folder counts as replaceable (nothing is lost). Recognised: index folders (dense,
     lexical, fusion: ``manifest.json`` with a ``format`` starting ``xlir-tui/``), the collection
-    cache, a report folder (``report.json`` created by xlir-tui), a training run or checkpoint
-    (``xlir_train.json`` or ``events.jsonl``), a translated collection (``translate.manifest``,
-    or ``translate.settings`` while unfinished), and a collection written by ``data get``.
+    cache, a report folder (``report.json`` created by xlir-tui), a session exported from the
+    explorer (``session.json`` of format ``xlir-tui/explorer-session``), a training run or
+    checkpoint (``xlir_train.json`` or ``events.jsonl``), a translated collection
+    (``translate.manifest``, or ``translate.settings`` while unfinished), and a collection
+    written by ``data get``.
     """
     path = Path(path)
     if not path.is_dir():
@@ -347,6 +349,9 @@ def own_output_kind(path: Path) -> str | None:
     report = read("report.json")
     if isinstance(report, dict) and str(report.get("created_by", "")).startswith("xlir-tui"):
         return "report"
+    session = read("session.json")
+    if isinstance(session, dict) and session.get("format") == "xlir-tui/explorer-session":
+        return "explorer session"
     if (path / "xlir_train.json").is_file() or (path / "events.jsonl").is_file():
         return "training"
     if (path / "translate.manifest").is_file() or (path / "translate.settings").is_file():

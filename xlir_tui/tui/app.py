@@ -32,23 +32,26 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState
 
+from ..cells import measure_as_terminals
 from ..render import shorten
 from ..safe_text import inert, inert_text
-from .messages import LoadProgress, ResultsReady, SystemAdded, WorkspaceReady
+from .messages import LoadProgress, ResultsReady, SystemFailed, SystemOpened, WorkspaceReady
 from .screens import (
     SHORT,
     STOP_COMPARING,
     CompareScreen,
     ErrorScreen,
+    ExportScreen,
     HelpScreen,
     LanguagesScreen,
     ParagraphScreen,
     QuestionPicker,
     TrainScreen,
 )
-from .widgets import INERT, BiasPanel, LoadingPanel, ResultPane, bias_line
+from .widgets import INERT, BiasPanel, LoadingPanel, ResultPane, bias_line, session_counts
 
 FREE, QUESTION = "free text", "question"
 TALL = 34
@@ -209,6 +212,8 @@ class ExplorerApp(App[None]):
         Binding("f7", "train", "Train"),
         Binding("f8", "change_theme", "Theme", show=False),
         Binding("f9", "toggle_bias", "Bias"),
+        # not a plain `s`: keys typed anywhere go on in the query bar
+        Binding("ctrl+s", "export_session", "Export", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -224,6 +229,7 @@ class ExplorerApp(App[None]):
         langs: list[str | None] | None = None,
         k: int = 10,
     ) -> None:
+        measure_as_terminals()  # before anything is measured: Hindi rows as the terminal draws them
         super().__init__()
         self.source_index = index
         self.source_collection = collection
@@ -246,8 +252,11 @@ class ExplorerApp(App[None]):
         self.query_running = False
         self.waiting: list[tuple[Any, ...]] = []  # requests asked while one ran
         self.last_results: list[Any] = []
-        self.recorded: set[tuple[Any, ...]] = set()
-        """What the session figures hold: (its stats, question id, text, pane language)."""
+        self.choice = 0
+        self.choice_text: str | None = None  # what the last compare choice named
+        self.compared_choice: str | None = None  # what the compared system was chosen as
+        """The number of the last compare choice (F6, or a trained model loaded from F7): a
+        system opened for an earlier one is not put in place (the last choice wins)."""
         self.last_elapsed_ms: float | None = None
         self.trained: list[Path] = []
         self.failure: str | None = None
@@ -444,29 +453,45 @@ class ExplorerApp(App[None]):
         )
 
     def record(self, results: list[Any], text: str | None, qid: str | None) -> None:
-        """Add results to the session figures (in the query worker), each query once per
-        pane language and system, and only whole-pool runs: F4 (own pools) and back, a new
-        pane set or Enter again run the same query, and counting it each time (or mixing in
-        own-pool runs, a different measure) would weigh it more than the others."""
-        ws = self.workspace
-        for r in results:
-            stats = ws.stats[r.pane.system]
-            key = (id(stats), qid, text if qid is None else None, r.pane.lang)
-            if r.hits and not r.pane.restrict and key not in self.recorded:
-                self.recorded.add(key)
-                stats.add(r, ws.k)
+        """Add results to the session figures (in the query worker): each run once per system,
+        and only whole-pool runs (:meth:`~xlir_tui.session.Session.record`)."""
+        self.workspace.session.record(results, qid, text)
 
-    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def load_second_model(self, choice: str) -> None:
-        """Load the system named in the compare dialog (a model, bm25, chargram, fusion)."""
+    def choose_compared(self, choice: str | None) -> None:
+        """A compare choice (a system's name or folder; None: stop comparing). It is the last
+        choice from now on: a system still opening for an earlier one is dropped when it
+        comes (loading a model can take 20 s, and it used to replace a later ``none``)."""
+        self.choice += 1
+        self.choice_text = choice
+        ws = self.workspace
+        if choice is None:
+            self.compare = False
+            self.notify(f"{ws.names[0]} alone again")
+            self.rebuild_panes()
+            return
+        self.status(f"loading {choice} ...")
+        self.load_second_model(choice, self.choice)
+
+    @work(thread=True, group="model", exit_on_error=False)
+    def load_second_model(self, choice: str, number: int) -> None:
+        """Open the system named in the compare dialog (a model, bm25, chargram, fusion) and
+        score the session's earlier runs with it; post it for the app to put in place if
+        ``number`` is still the last choice. Its progress is shown only while it is."""
         from ..session import choice_spec
 
         def progress(stage: str, done: int, total: int) -> None:
-            self.post_message(LoadProgress(f"{stage} for {choice}", done, total))
+            if number == self.choice:
+                what = stage if choice in stage else f"{stage} for {choice}"
+                self.post_message(LoadProgress(what, done, total))
 
         ws = self.workspace
-        place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
-        self.post_message(SystemAdded(place, ws.names[place]))
+        try:
+            system = ws.open_compared(choice_spec(choice, ws.systems[0]), progress=progress)
+            figures = ws.score_runs(system) if number == self.choice else {}
+        except Exception as e:  # shown if still wanted, else dropped with the choice
+            self.post_message(SystemFailed(number, str(e) or type(e).__name__))
+            return
+        self.post_message(SystemOpened(number, system, figures))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "query" and event.state in (
@@ -540,10 +565,34 @@ class ExplorerApp(App[None]):
             what = f"question {self.qid}" if self.mode == QUESTION else "query"
             self.status(f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands")
 
-    def on_system_added(self, message: SystemAdded) -> None:
+    def on_system_opened(self, message: SystemOpened) -> None:
+        if message.choice != self.choice:
+            return  # a later choice was made meanwhile: it wins
+        ws = self.workspace
+        ws.set_compared(message.system, message.figures)
+        self.compared_choice = self.choice_text
+        # runs recorded while it opened: scored now, so that the session stays paired
+        missing = [k for k in ws.session.runs if k not in ws.session.figures[1]]
+        if missing:
+            self.score_missing(missing, self.choice)
         self.compare = True
-        self.notify(f"comparing with {message.name}")
+        self.notify(f"comparing with {ws.names[1]}")
         self.rebuild_panes()
+
+    def on_system_failed(self, message: SystemFailed) -> None:
+        if message.choice != self.choice:
+            return
+        self.notify(message.error, title="error", severity="error", timeout=8)
+        self.status(f"error: {message.error}", "red")
+
+    @work(thread=True, group="model", exit_on_error=False)
+    def score_missing(self, runs: list[Any], number: int) -> None:
+        """Score with the compared system the runs recorded while it was opening."""
+        ws = self.workspace
+        figures = ws.score_runs(ws.systems[1], runs)
+        if number == self.choice:
+            ws.session.add_figures(1, figures)
+            self.call_from_thread(self.refresh_bias)
 
     # -- panes and queries -------------------------------------------------------------------
     def comparing(self) -> bool:
@@ -583,13 +632,15 @@ class ExplorerApp(App[None]):
 
     def show_in_query_bar(self, text: str, select: bool = False) -> None:
         """Put ``text`` in the query bar without it counting as typing; ``select``: select it
-        all, so that the first key typed replaces it (a question shown in question mode),
-        else the cursor goes to its end (free text, typed on)."""
+        all, so that the first key typed replaces it (a question shown in question mode), the
+        cursor at its start so that the bar shows the question's beginning (with the cursor
+        at the end, an 80-column bar showed only its end); else the cursor goes to its end
+        (free text, typed on)."""
         query = self.query_one("#query", Input)
         with query.prevent(Input.Changed):
             query.value = text
         if select:
-            query.select_all()
+            query.selection = Selection(len(text), 0)
         else:
             query.cursor_position = len(text)
 
@@ -659,12 +710,25 @@ class ExplorerApp(App[None]):
         ws = self.workspace
         if ws is None:
             return
-        names = ws.names if self.compare else ws.names[:1]
-        sessions = [s.summary() for s in ws.stats]
+        names = self.shown_names()
+        langs = self.lang_order()
+        session = ws.session.summary(list(range(len(names))), names, langs)
         self.query_one(BiasPanel).render_stats(
-            self.last_results, sessions, ws.expected, names, ws.k
+            self.last_results, session, ws.expected, names, ws.k, langs
         )
         self.refresh_strip()
+
+    def shown_names(self) -> list[str]:
+        """The systems the panes show: the main one, and the compared one while comparing."""
+        ws = self.workspace
+        return ws.names[:2] if self.comparing() else ws.names[:1]
+
+    def lang_order(self) -> list[str]:
+        """The collection's languages in the order the explorer lists them: the panes'
+        languages first, left to right (``--langs``, F5), then the others."""
+        ws = self.workspace
+        first = [x for x in self.langs if x and x in ws.languages]
+        return first + [x for x in ws.languages if x not in first]
 
     def refresh_strip(self, width: int | None = None) -> None:
         """The one-line bias under the panes, cut to ``width`` columns: the new width in a
@@ -675,7 +739,7 @@ class ExplorerApp(App[None]):
         if ws is None:
             strip.update("")
             return
-        names = ws.names if self.compare else ws.names[:1]
+        names = self.shown_names()
         width = self.size.width if width is None else width
         line = bias_line(self.last_results, ws.expected, names, ws.k, width - 2)
         strip.update(line, layout=False)  # one row
@@ -770,20 +834,20 @@ class ExplorerApp(App[None]):
 
         def chosen(spec: str | None) -> None:
             if spec == STOP_COMPARING:
-                self.compare = False
-                self.notify(f"{self.workspace.names[0]} alone again")
-                self.rebuild_panes()
+                self.choose_compared(None)
             elif spec:
-                self.status(f"loading {spec} ...")
-                self.load_second_model(spec)
+                self.choose_compared(spec)
 
         from .screens import recent_models
 
         encoder = self.workspace.systems[0].encoder
         trained = list(dict.fromkeys([*self.trained, *recent_models()]))
         comparing = self.workspace.names[1] if self.comparing() else None
+        shown = [self.workspace.systems[0].label]
+        if comparing and self.compared_choice:
+            shown.append(self.compared_choice)
         self.push_screen(
-            CompareScreen(encoder.spec if encoder is not None else None, trained, comparing),
+            CompareScreen(encoder.spec if encoder is not None else None, trained, comparing, shown),
             chosen,
         )
 
@@ -797,10 +861,56 @@ class ExplorerApp(App[None]):
         def trained(path: str | None) -> None:
             if path:
                 self.trained.insert(0, Path(path))
-                self.status(f"indexing {path} ...")
-                self.load_second_model(path)
+                self.choose_compared(path)
 
         self.push_screen(TrainScreen(data, out_root), trained)
+
+    def action_export_session(self) -> None:
+        """Ctrl+S: write the session's figures and runs into a folder (:class:`ExportScreen`)."""
+        ws = self.workspace
+        if ws is None:
+            return
+        names = self.shown_names()
+        summary = ws.session.summary(list(range(len(names))), names, self.lang_order())
+        if not summary["runs"]:
+            self.notify("nothing to export yet: Enter records a query, F2 runs the questions")
+            return
+        from ..session import default_session_folder
+
+        def chosen(answer: tuple[str, bool] | None) -> None:
+            if answer:
+                self.export_session(Path(answer[0]), answer[1])
+
+        counts = session_counts(summary)
+        if len(names) > 1:
+            counts += f", the same for {' and '.join(names)}"
+        self.push_screen(ExportScreen(str(default_session_folder()), counts), chosen)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def export_session(self, out: Path, overwrite: bool) -> None:
+        """Write the session (:func:`~xlir_tui.session.write_session`) in a worker."""
+        import datetime
+
+        from ..session import write_session
+
+        ws = self.workspace
+        names = self.shown_names()
+        places = list(range(len(names)))
+        langs = self.lang_order()
+        summary = ws.session.summary(places, names, langs)
+        rows = ws.session.rows(places, names, langs)
+        about = {
+            "collection": ws.collection.name,
+            "candidates": ws.pool.size,
+            "k": ws.k,
+            "pane_languages": [x or "all" for x in self.langs],
+            "pool_shares": {x: ws.expected.get(x, 0.0) for x in langs},
+            "exported": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+        write_session(out, summary, rows, about, overwrite=overwrite)
+        self.call_from_thread(
+            self.notify, f"session written to {out} ({summary['runs']} runs per system)"
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -833,6 +943,11 @@ class ExplorerApp(App[None]):
         )
         yield SystemCommand(
             "Bias plots", "Show or hide the language-bias plots (F9)", self.action_toggle_bias
+        )
+        yield SystemCommand(
+            "Export the session",
+            "Its figures and runs to session.json and runs.parquet (Ctrl+S)",
+            self.action_export_session,
         )
 
 
