@@ -132,7 +132,7 @@ async def test_session_figures_are_paired_per_language_and_system(tiny_model: Pa
         await compare_with(app, pilot, "bm25")
         await settle(app, pilot, lambda: app.comparing() and len(session.figures[1]) == 4)
         figures = text_of(app.query_one("#bias-text"))
-        assert "session: 2 questions × 2 languages (the same for each system)" in figures
+        assert "session: 2 questions × 2 languages, paired" in figures
         await pilot.press("ctrl+n")
         await settle(app, pilot, lambda: len(session.figures[0]) == len(session.figures[1]) == 6)
         summary = session.summary([0, 1], app.workspace.names, app.lang_order())

@@ -35,7 +35,7 @@ from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState
 
-from ..cells import measure_as_terminals
+from ..cells import measure_as_terminals, wrap
 from ..render import shorten
 from ..safe_text import inert, inert_text
 from .messages import LoadProgress, ResultsReady, SystemFailed, SystemOpened, WorkspaceReady
@@ -277,9 +277,21 @@ class ExplorerApp(App[None]):
     ) -> None:
         """A toast, always as plain inert text (``markup`` is ignored, also when a widget's
         ``notify`` passes True): what it says names languages, models and errors, and
-        Textual would read them as markup."""
+        Textual would read them as markup. Its lines are broken here, to the toast's width
+        (Textual's: 60 columns, at most half the screen, less its border and padding): a long
+        path, folded by Textual, was cut at the toast's bottom edge (``…``)."""
+        room = max(min(60, self.size.width // 2) - 3, 10)
+        lines = [
+            line
+            for paragraph in inert(message, multiline=True).split("\n")
+            for line in wrap(paragraph, room)
+        ]
         super().notify(
-            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False
+            "\n".join(lines),
+            title=inert(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
         )
 
     def status(self, text: str, style: str = "") -> None:
@@ -350,23 +362,35 @@ class ExplorerApp(App[None]):
         panes = list(self.query(ResultPane))
         if not panes:
             return
-        room = self.query_one("#panes").size.width or self.size.width
+        room = self.pane_room()
         fit = max(1, min(len(panes), room // PANE_MIN))
         row = self.query_one("#panes", PaneRow)
         row.group = 2 if self.comparing() else 1
         if fit > row.group:
             fit -= fit % row.group  # a language's panes side by side, never split by an edge
         width: int | str = "1fr" if fit == len(panes) else room // fit - 1  # - the left margin
-        # the columns the panes leave over, after the last one: without them the row, scrolled
-        # to its end, stopped short of a whole pane and showed a sliver of the one before
-        spare = 0 if isinstance(width, str) else room - fit * (width + 1)
-        for i, pane in enumerate(panes):
+        # the row exactly as wide as the panes in view: the columns they leave over showed
+        # the margin and the border of the next pane, a sliver of a pane at the right edge
+        row_width = "1fr" if isinstance(width, str) else str(fit * (width + 1))
+        if str(row.styles.width) != row_width:
+            row.styles.width = row_width if isinstance(width, str) else fit * (width + 1)
+        for pane in panes:
             if pane.styles.width is None or str(pane.styles.width) != str(width):
                 pane.styles.width = width
-            right = spare if i == len(panes) - 1 else 0
-            if pane.styles.margin.right != right:
-                pane.styles.margin = (0, right, 0, 1)
+            if pane.styles.margin.right != 0:
+                pane.styles.margin = (0, 0, 0, 1)
         self.call_after_refresh(row.show_pane)
+
+    def pane_room(self) -> int:
+        """The columns the row of panes may take: the main area's, less the bias plots' when
+        they stand beside the panes."""
+        main = self.query_one("#main")
+        room = main.size.width or self.size.width
+        bias = self.query_one(BiasPanel)
+        if self.screen_stack[0].has_class("-bias-beside") and bias.display:
+            margin = bias.styles.margin
+            room -= bias.outer_size.width + margin.left + margin.right
+        return max(room, 1)
 
     def on_resize(self, event: events.Resize) -> None:
         self.arrange((event.size.width, event.size.height))
@@ -621,6 +645,8 @@ class ExplorerApp(App[None]):
             ]
         )
         self.query_one("#mode", Static).update(self._mode_label())
+        # figures side by side for two systems need a wider column (explorer.tcss)
+        self.screen_stack[0].set_class(self.comparing(), "-compare")
         self.call_after_refresh(self.fit_panes)
         self.call_after_refresh(self.submit, live)
 

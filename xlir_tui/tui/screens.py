@@ -518,7 +518,7 @@ class ExportScreen(Dialog):
         with Vertical(classes="dialog", id="export") as box:
             box.border_title = "Export the session"
             yield Static(inert_text(f"{self.counts}."), id="export-counts")
-            yield Label(
+            yield Static(
                 "Into a new folder: session.json (the figures, per system and language) and "
                 "runs.parquet (each run and system)."
             )

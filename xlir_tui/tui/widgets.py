@@ -631,15 +631,14 @@ def _rank(value: float | None) -> str:
 
 
 def _figures_table(
-    heading: Text,
+    corner: str,
     first: str,
     rows: list[tuple[Text, str, list[tuple[float | None, float | None, float | None]]]],
     system_names: Sequence[str],
 ) -> Any:
     """A table of figures, one row per language: a first column (the pool's share, or the
     runs counted), then own-language share, AP and rank distance, each with a column per
-    system marked by its colour when systems are compared."""
-    from rich.console import Group
+    system marked by its colour when systems are compared; ``corner`` names the table."""
     from rich.table import Table
 
     table = Table.grid(padding=(0, 1))
@@ -648,7 +647,7 @@ def _figures_table(
     n = len(system_names)
     for _ in range(3 * n):
         table.add_column(justify="right", no_wrap=True)
-    head: list[Text] = [Text(""), Text(first, style="dim")]
+    head: list[Text] = [Text(corner, style="bold"), Text(first, style="dim")]
     for label in ("own", "AP" if first == "pool" else "MAP", "rank"):
         for place in range(n):
             cell = Text(label, style="dim")
@@ -662,7 +661,7 @@ def _figures_table(
         cells += [_ap(v[1]) for v in values]
         cells += [_rank(v[2]) for v in values]
         table.add_row(*cells)
-    return Group(heading, table)
+    return table
 
 
 def bias_figures(
@@ -673,7 +672,7 @@ def bias_figures(
 ) -> Any:
     """The figures the plots cannot show: for this query, each pane language's own-language
     share of the top k (against the pool's share of that language), AP and rank distance;
-    for the session, the same means per language and over all runs, every system on the
+    for the session, the same means over all its runs and per language, every system on the
     same runs. Systems side by side in each row, marked by their colours."""
     from rich.console import Group
 
@@ -698,7 +697,7 @@ def bias_figures(
                 for r in mine
             ]
             rows.append((pool_tag(lang), _percent(pool), values))
-        parts.append(_figures_table(Text("this query", style="bold"), "pool", rows, system_names))
+        parts.append(_figures_table("query", "pool", rows, system_names))
     elif any(r.hits for r in results):
         parts.append(
             Text(
@@ -711,26 +710,25 @@ def bias_figures(
     if session and session["runs"]:
         heading = Text(session_counts(session), style="bold")
         if n > 1:
-            heading.append(" (the same for each system)", style="dim")
-        systems = session["systems"]
-        rows = []
-        for lang in session["languages"]:
-            figures = [s["languages"][lang] for s in systems[:n]]
-            values = [(f["own_share"], f["map"], f["rank_distance"]) for f in figures]
-            rows.append((lang_tag(lang), str(figures[0]["runs"]), values))
+            heading.append(", paired", style="bold")  # every system on the same runs
+        parts.append(heading)
+        systems = session["systems"][:n]
         if session["question_runs"]:
-            values = [
-                (s["all"]["own_share"], s["all"]["map"], s["all"]["rank_distance"])
-                for s in systems[:n]
+            rows = [
+                (
+                    Text(" all", style="bold"),
+                    str(session["question_runs"]),
+                    [
+                        (s["all"]["own_share"], s["all"]["map"], s["all"]["rank_distance"])
+                        for s in systems
+                    ],
+                )
             ]
-            rows.append((Text(" all", style="bold"), str(session["question_runs"]), values))
-            if parts:
-                parts.append(Text(""))
-            parts.append(_figures_table(heading, "n", rows, system_names))
-        else:
-            if parts:
-                parts.append(Text(""))
-            parts.append(heading)
+            for lang in session["languages"]:
+                figures = [s["languages"][lang] for s in systems]
+                values = [(f["own_share"], f["map"], f["rank_distance"]) for f in figures]
+                rows.append((lang_tag(lang), str(figures[0]["runs"]), values))
+            parts.append(_figures_table("", "n", rows, system_names))
     return Group(*parts)
 
 
