@@ -330,6 +330,26 @@ async def test_nothing_that_matters_is_clipped_at_80x24(tiny_model: Path) -> Non
         assert legend.region.right <= 80
 
 
+async def test_no_sliver_of_a_pane_at_the_right_edge(tiny_model: Path) -> None:
+    """Comparing three languages at 200x50: four panes in view, whole, and nothing of the
+    fifth (its border showed at the right edge); after Tab to the last language, the same."""
+    app = make_app(tiny_model, langs=["en", "de", "zh"])
+    async with app.run_test(size=(200, 50)) as pilot:
+        await ready(app, pilot)
+        await compare_with(app, pilot, "bm25")
+        await settle(app, pilot, lambda: app.comparing() and len(panes(app)) == 6)
+        await pilot.press(*"honey")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        row = app.query_one("#panes")
+        for _ in range(2):
+            await pilot.pause(0.2)
+            shown = [p.region.intersection(app.screen.region).width for p in panes(app)]
+            whole = panes(app)[0].outer_size.width
+            assert sorted(set(shown)) == [0, whole] and shown.count(whole) == 4, shown
+            assert row.region.right <= 200
+            app.query_one("#hits-4").focus()
+
+
 # ---------------------------------------------------------------- Hindi and Thai at a border
 
 
@@ -422,6 +442,7 @@ def test_snapshot_compare_mode(snap_compare, tiny_model: Path, size) -> None:
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         if app.size.height < 30:
             await pilot.press("f9")
+        app.clear_notifications()  # `comparing with chargram` stays for a time: not the same
         app.query_one("#query").cursor_blink = False
         await pilot.pause()
 

@@ -52,7 +52,7 @@ SHORT = 30
 
 KEYS = [
     ("F2", "free text or question mode"),
-    ("F3", "pick a question (type to search)"),
+    ("F3", "pick a question (search its text in any language)"),
     ("Ctrl+N / Ctrl+R", "next / random question"),
     ("F4", "question mode: whole pool or own pools"),
     ("F5", "pane languages, 2 to 4"),
@@ -60,6 +60,7 @@ KEYS = [
     ("F7", "train a model and follow it"),
     ("F8", "change the theme"),
     ("F9", "bias plots: show or hide"),
+    ("Ctrl+S", "export the session: its figures and runs, to a folder"),
     ("Up / Down", "move in a pane (the result shows whole)"),
     ("Enter on a result", "its whole paragraph"),
     ("Tab / Shift+Tab", "next pane / back to the query bar"),
