@@ -350,6 +350,30 @@ async def test_no_sliver_of_a_pane_at_the_right_edge(tiny_model: Path) -> None:
             app.query_one("#hits-4").focus()
 
 
+async def test_a_wide_short_terminal_has_three_panes_beside_the_plots(tiny_model: Path) -> None:
+    """170x30 while comparing: three panes, whole, side by side with the bias panel (1fr gave
+    each pane the whole row, one and a sliver were seen), and the figures get rows of their
+    own beside the two plots (they had none)."""
+    app = make_app(tiny_model, langs=["hi", "th", "en"])
+    async with app.run_test(size=(170, 30)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        await pilot.pause(0.2)
+        bias = app.query_one("#bias")
+        assert app.screen.has_class("-bias-beside")
+        shown = [p.region for p in panes(app)]
+        assert len(shown) == 3 and all(r.width >= 36 for r in shown)
+        assert all(r.right <= bias.region.x for r in shown)
+        assert app.query_one("#bias-figures").region.height >= 5
+        await compare_with(app, pilot, "chargram")
+        await settle(app, pilot, lambda: app.comparing() and len(panes(app)) == 6)
+        await pilot.pause(0.2)
+        visible = [p.region.intersection(app.query_one("#panes").region) for p in panes(app)]
+        widths = sorted({r.width for r in visible})
+        assert widths[0] == 0 and all(w >= 36 for w in widths[1:]), widths
+
+
 # ---------------------------------------------------------------- Hindi and Thai at a border
 
 

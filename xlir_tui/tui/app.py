@@ -363,20 +363,28 @@ class ExplorerApp(App[None]):
         if not panes:
             return
         room = self.pane_room()
-        fit = max(1, min(len(panes), room // PANE_MIN))
+        fit = max(1, min(len(panes), room // (PANE_MIN + 1)))  # each with its left margin
         row = self.query_one("#panes", PaneRow)
         row.group = 2 if self.comparing() else 1
         if fit > row.group:
             fit -= fit % row.group  # a language's panes side by side, never split by an edge
-        width: int | str = "1fr" if fit == len(panes) else room // fit - 1  # - the left margin
-        # the row exactly as wide as the panes in view: the columns they leave over showed
-        # the margin and the border of the next pane, a sliver of a pane at the right edge
-        row_width = "1fr" if isinstance(width, str) else str(fit * (width + 1))
-        if str(row.styles.width) != row_width:
-            row.styles.width = row_width if isinstance(width, str) else fit * (width + 1)
-        for pane in panes:
-            if pane.styles.width is None or str(pane.styles.width) != str(width):
-                pane.styles.width = width
+        width = room // fit - 1  # - the left margin
+        if fit == len(panes):
+            # all in view: the columns left over go to the first panes, one each (Textual's
+            # `1fr` in a scrolling row gave each pane the whole row beside the bias plots)
+            extra = room - fit * (width + 1)
+            widths = [width + (1 if i < extra else 0) for i in range(len(panes))]
+            row_width = room
+        else:
+            # the row exactly as wide as the panes in view: the columns they left over showed
+            # the margin and the border of the next pane, a sliver of it at the right edge
+            widths = [width] * len(panes)
+            row_width = fit * (width + 1)
+        if row.styles.width is None or str(row.styles.width) != str(row_width):
+            row.styles.width = row_width
+        for pane, w in zip(panes, widths, strict=True):
+            if pane.styles.width is None or str(pane.styles.width) != str(w):
+                pane.styles.width = w
             if pane.styles.margin.right != 0:
                 pane.styles.margin = (0, 0, 0, 1)
         self.call_after_refresh(row.show_pane)
@@ -614,6 +622,7 @@ class ExplorerApp(App[None]):
             self.score_missing(missing, self.choice)
         self.compare = True
         self.notify(f"comparing with {ws.names[1]}")
+        self.status(f"comparing with {ws.names[1]}")  # not its last loading stage
         self.rebuild_panes()
 
     def on_system_failed(self, message: SystemFailed) -> None:
