@@ -77,16 +77,20 @@ async def test_free_text_query(tiny_model: Path) -> None:
             assert pane.result.query == "honey bee"
             assert len(pane.result.hits) == 10
             assert {h.lang for h in pane.result.hits} == {lang}
-        assert app.workspace.stats[0].queries == 0  # typing is live, not recorded
+        assert not app.workspace.session.runs  # typing is live, not recorded
         await pilot.press("enter")
-        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 3)
-        summary = app.workspace.stats[0].summary()
-        assert sum(summary["shares"].values()) == pytest.approx(1.0)
+        # a free text is one run: its top k is the whole pool's, whichever pane shows it
+        await settle(app, pilot, lambda: len(app.workspace.session.runs) == 1)
+        summary = app.workspace.session.summary([0], ["tiny"], app.workspace.languages)
+        assert summary["free_texts"] == 1 and summary["questions"] == 0
+        assert sum(summary["systems"][0]["all"]["shares"].values()) == pytest.approx(1.0)
         plot = app.query_one("#plot-query")
         expected, shares = plot.series  # the pool's shares, then the system's
-        assert plot.langs == app.workspace.languages
+        # the panes' languages first, in their order, then the others
+        assert plot.langs[:3] == ["en", "de", "zh"]
+        assert sorted(plot.langs) == sorted(app.workspace.languages)
         assert sum(shares[0]) == pytest.approx(1.0) and sum(expected[0]) == pytest.approx(1.0)
-        assert "3 pane queries" in app.query_one("#plot-session").heading
+        assert app.query_one("#plot-session").heading == "session: 1 free text"
 
 
 async def test_question_mode_pick_next_and_paragraph(tiny_model: Path) -> None:
@@ -273,12 +277,15 @@ async def test_a_resized_terminal_gets_a_bias_line_of_its_width(tiny_model: Path
         await pilot.press(*"honey bee")
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         await pilot.press("f9", "f9")  # the plots shown in the panes' place, then hidden
-        assert "…" in text_of(app.query_one("#strip"))
+        narrow = text_of(app.query_one("#strip")).rstrip()
+        # cut to fit, but never its way to the plots (it used to end `· F9 …`)
+        assert narrow.endswith("· F9 plots") and len(narrow) <= 78
         await pilot.resize_terminal(200, 50)
         await settle(app, pilot, lambda: app.size == (200, 50))
         await pilot.pause()
         assert app.query_one("#strip").display
-        assert text_of(app.query_one("#strip")).rstrip().endswith("F9 plots")
+        wide = text_of(app.query_one("#strip")).rstrip()
+        assert wide.endswith("· pool 10% each · F9 plots") and len(wide) > len(narrow)
 
 
 async def test_worker_error_is_shown_and_the_app_carries_on(
@@ -616,7 +623,7 @@ async def test_typing_while_loading_runs_when_ready(tiny_model: Path, monkeypatc
         await settle(app, pilot, lambda: all(p.result for p in panes(app)))
         assert panes(app)[0].result.query == "honey bee"
         assert not app.query(LoadingPanel)  # gone, its clock with it
-        assert app.workspace.stats[0].queries == 2  # the Enter counted
+        assert len(app.workspace.session.runs) == 1  # the Enter counted
 
 
 async def test_a_model_that_fails_to_load_shows_its_error_and_exits_1(
@@ -1018,8 +1025,9 @@ async def test_own_pool_runs_stay_out_of_the_session_figures(tiny_model: Path) -
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("f2")
-        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 2)
-        before = app.workspace.stats[0].summary()
+        session = app.workspace.session
+        await settle(app, pilot, lambda: len(session.runs) == 2)
+        before = dict(session.figures[0])
         await pilot.press("f4")
         await settle(
             app, pilot, lambda: panes(app)[0].result and panes(app)[0].result.pane.restrict
@@ -1028,6 +1036,6 @@ async def test_own_pool_runs_stay_out_of_the_session_figures(tiny_model: Path) -
         await settle(
             app, pilot, lambda: panes(app)[0].result and not panes(app)[0].result.pane.restrict
         )
-        assert app.workspace.stats[0].summary() == before
+        assert session.figures[0] == before
         await pilot.press("ctrl+n")  # a new question counts
-        await settle(app, pilot, lambda: app.workspace.stats[0].queries == 4)
+        await settle(app, pilot, lambda: len(session.runs) == 4)

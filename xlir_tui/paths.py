@@ -331,9 +331,10 @@ MARKER_NAME = ".xlir-tui-output"
 Not ``.json``: a collection folder's loader reads every ``.json`` file in it, and the folders of
 ``data get`` and ``translate`` are collections."""
 MARKER_TOOL = "xlir-tui"
-MARKER_COMMANDS = ("index", "bias-report", "train", "translate", "data get", "cache")
-"""What a marker may name as the command that wrote the folder (``cache``: the cache folder's
-entries, replaced whatever they hold, see :func:`atomic_dir`)."""
+MARKER_COMMANDS = ("index", "bias-report", "train", "translate", "data get", "explore", "cache")
+"""What a marker may name as the command that wrote the folder (``explore``: an exported
+session; ``cache``: the cache folder's entries, replaced whatever they hold, see
+:func:`atomic_dir`)."""
 _MARKER_MAX_BYTES = 4096
 _CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{4}|Z)?")
 

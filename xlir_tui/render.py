@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .cells import truncate
 from .langs import lang_style
 from .safe_text import inert, inert_text
 
@@ -31,19 +31,17 @@ SUMMARY_ROWS = [
 
 
 def shorten(text: str, width: int = 80) -> str:
-    """``text`` on one line of at most ``width`` terminal cells, cut with an ellipsis.
+    """``text`` on one line of at most ``width`` terminal columns, cut with an ellipsis.
 
     For titles and table cells that show a person's text (a query, a passage): newlines and
-    runs of spaces become one space, and wide characters (Chinese, Japanese) count two cells,
-    as rich measures them, so a 20,000-character query cannot fill the screen. The text is
-    made inert (:func:`~xlir_tui.safe_text.inert`): control characters become visible.
+    runs of spaces become one space, and columns are counted as a terminal draws them
+    (:mod:`xlir_tui.cells`: Chinese two, a Devanagari vowel sign one), so a 20,000-character
+    query cannot fill the screen; the cut falls between grapheme clusters, never between a
+    letter and its marks. The text is made inert (:func:`~xlir_tui.safe_text.inert`): control
+    characters become visible.
     """
     line = " ".join(inert(text).split())
-    if cell_len(line) <= width:
-        return line
-    cut = Text(line)
-    cut.truncate(max(width, 1), overflow="ellipsis")
-    return cut.plain
+    return truncate(line, max(width, 1))
 
 
 def _fmt(value: float | None, metric: str) -> str:

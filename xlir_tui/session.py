@@ -12,13 +12,15 @@ pair:
 Every pane also gets statistics from the exact scores of its query over the whole pool: the share
 of each language in the top k against the pool's composition, the share of the query's own
 language, the AP of the pane's pool, and the rank distance of the relevant items (when known).
-:class:`SessionStats` accumulates them over a session.
+:class:`Session` keeps them over a session, per system, and sums them up on the runs that
+every compared system has (the same queries for each).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,42 +86,229 @@ class PaneResult:
     note: str = ""
 
 
-@dataclass
-class SessionStats:
-    """Running per-language statistics of a session, per system."""
+RunKey = tuple[str | None, str | None, str | None]
+"""A run of the session: (question id, its language, None) for a question in one language,
+(None, None, text) for free text."""
 
-    queries: int = 0
-    top_counts: dict[str, int] = field(default_factory=dict)
-    top_total: int = 0
-    own: list[float] = field(default_factory=list)
-    distances: list[int] = field(default_factory=list)
-    aps: list[float] = field(default_factory=list)
 
-    def add(self, result: PaneResult, k: int) -> None:
-        self.queries += 1
-        for lang, share in result.shares.items():
-            self.top_counts[lang] = self.top_counts.get(lang, 0) + round(share * k)
-        self.top_total += k
-        if result.own_share is not None:
-            self.own.append(result.own_share)
-        if result.rank_distance is not None:
-            self.distances.append(result.rank_distance)
-        if result.ap is not None:
-            self.aps.append(result.ap)
+@dataclass(frozen=True)
+class RunFigures:
+    """What one run of one system gives the session: the language shares of the whole pool's
+    top k, and for a question its own-language share, AP and rank distance."""
 
-    def shares(self) -> dict[str, float]:
-        if not self.top_total:
-            return {}
-        return {lang: n / self.top_total for lang, n in sorted(self.top_counts.items())}
+    shares: dict[str, float]
+    own_share: float | None
+    ap: float | None
+    rank_distance: int | None
 
-    def summary(self) -> dict[str, Any]:
+    @classmethod
+    def of(cls, result: PaneResult) -> RunFigures:
+        return cls(dict(result.shares), result.own_share, result.ap, result.rank_distance)
+
+
+def run_key(result: PaneResult, qid: str | None, text: str | None) -> RunKey | None:
+    """The run a pane's result counts as, or None when it does not count: a pane with no
+    figures (no candidates, an empty query) or one searching its own pool only (F4: a
+    different measure from the whole pool's, which the session holds)."""
+    if not result.shares or result.pane.restrict:
+        return None
+    if qid is not None:
+        return (qid, result.query_lang, None) if result.query_lang else None
+    return (None, None, text)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def figures_of(runs: Sequence[RunFigures], languages: Sequence[str]) -> dict[str, Any]:
+    """Means over ``runs``: language shares of the top k (each language of ``languages``),
+    own-language share, MAP and rank distance (the last three over questions only)."""
+    shares = {x: float(np.mean([r.shares.get(x, 0.0) for r in runs])) for x in languages if runs}
+    return {
+        "runs": len(runs),
+        "shares": shares if runs else {},
+        "own_share": _mean([r.own_share for r in runs if r.own_share is not None]),
+        "map": _mean([r.ap for r in runs if r.ap is not None]),
+        "rank_distance": _mean([r.rank_distance for r in runs if r.rank_distance is not None]),
+    }
+
+
+class Session:
+    """The runs recorded in an explorer session and what each system gave on each.
+
+    A run is a question in one language (each pane language asks the question's own
+    translation) or a free text (counted once: every pane's language shares come from the
+    same whole-pool top k). Figures are kept per system place; a system compared later gets
+    the earlier runs scored too (:meth:`Workspace.score_runs`), and :meth:`summary` counts
+    only the runs every system it is asked about has, so systems are compared on the same
+    queries. Written from worker threads, read on the app's: a lock guards it.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[RunKey, str] = {}
+        """Every run recorded, in order, with the text searched."""
+        self.figures: list[dict[RunKey, RunFigures]] = [{}]
+        self._lock = threading.Lock()
+
+    def record(self, results: Sequence[PaneResult], qid: str | None, text: str | None) -> int:
+        """Add a request's results (each run once per system: Enter again, F4 and back, or new
+        panes repeat a query, and it must not weigh more than the others); the number of
+        figures added."""
+        added = 0
+        with self._lock:
+            for r in results:
+                key = run_key(r, qid, text)
+                if key is None:
+                    continue
+                while len(self.figures) <= r.pane.system:
+                    self.figures.append({})
+                mine = self.figures[r.pane.system]
+                if key not in mine:
+                    self.runs.setdefault(key, r.query)
+                    mine[key] = RunFigures.of(r)
+                    added += 1
+        return added
+
+    def set_figures(self, place: int, figures: dict[RunKey, RunFigures]) -> None:
+        """Replace what system ``place`` gave (a system compared anew: its earlier runs)."""
+        with self._lock:
+            while len(self.figures) <= place:
+                self.figures.append({})
+            self.figures[place] = dict(figures)
+
+    def add_figures(self, place: int, figures: dict[RunKey, RunFigures]) -> None:
+        """Add what system ``place`` gave on more runs (those recorded while it opened)."""
+        with self._lock:
+            while len(self.figures) <= place:
+                self.figures.append({})
+            self.figures[place].update(figures)
+
+    def paired_runs(self, places: Sequence[int]) -> list[RunKey]:
+        """The runs that every system of ``places`` has figures for, in recorded order."""
+        with self._lock:
+            tables = [self.figures[p] if p < len(self.figures) else {} for p in places]
+            return [k for k in self.runs if all(k in t for t in tables)]
+
+    def summary(
+        self, places: Sequence[int], names: Sequence[str], languages: Sequence[str]
+    ) -> dict[str, Any]:
+        """The session's figures for the systems at ``places`` (named ``names``) on the same
+        runs: counts that say what they count, and per system the figures over all runs and
+        per question language (``languages`` order first, then any other in recorded order).
+        """
+        keys = self.paired_runs(places)
+        questions = [k for k in keys if k[0] is not None]
+        free = [k for k in keys if k[0] is None]
+        seen = dict.fromkeys(k[1] for k in questions if k[1])
+        order = [x for x in languages if x in seen] + [x for x in seen if x not in languages]
+        with self._lock:
+            systems = []
+            for place, name in zip(places, names, strict=True):
+                table = self.figures[place] if place < len(self.figures) else {}
+                systems.append(
+                    {
+                        "system": name,
+                        "all": figures_of([table[k] for k in keys], languages),
+                        "languages": {
+                            lang: figures_of(
+                                [table[k] for k in questions if k[1] == lang], languages
+                            )
+                            for lang in order
+                        },
+                    }
+                )
         return {
-            "queries": self.queries,
-            "shares": self.shares(),
-            "own_share": float(np.mean(self.own)) if self.own else None,
-            "rank_distance": float(np.mean(self.distances)) if self.distances else None,
-            "map": float(np.mean(self.aps)) if self.aps else None,
+            "systems": systems,
+            "paired": len(places) > 1,
+            "questions": len({k[0] for k in questions}),
+            "question_runs": len(questions),
+            "free_texts": len(free),
+            "runs": len(keys),
+            "languages": order,
         }
+
+    def rows(
+        self, places: Sequence[int], names: Sequence[str], languages: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """One row per run and system (the paired runs), for a table: the question's id (None
+        for free text), the text searched, its language, and the run's figures, the language
+        shares as ``share_<lang>`` columns."""
+        keys = self.paired_runs(places)
+        out = []
+        with self._lock:
+            for place, name in zip(places, names, strict=True):
+                table = self.figures[place]
+                for key in keys:
+                    f = table[key]
+                    out.append(
+                        {
+                            "system": name,
+                            "query_id": key[0],
+                            "query": self.runs[key],
+                            "query_lang": key[1],
+                            "ap": f.ap,
+                            "rank_distance": f.rank_distance,
+                            "own_share": f.own_share,
+                            **{f"share_{x}": f.shares.get(x, 0.0) for x in languages},
+                        }
+                    )
+        return out
+
+
+SESSION_FORMAT = "xlir-tui/explorer-session"
+SESSION_FORMAT_VERSION = 1
+
+
+def default_session_folder(when: float | None = None) -> Path:
+    """Where an exported session goes unless the person names a folder: under the current
+    folder, named by the time (``explorer-session-20260101-120000``)."""
+    import time
+
+    return Path(f"explorer-session-{time.strftime('%Y%m%d-%H%M%S', time.localtime(when))}")
+
+
+def write_session(
+    out: Path,
+    summary: dict[str, Any],
+    rows: list[dict[str, Any]],
+    about: dict[str, Any],
+    *,
+    overwrite: bool = False,
+) -> list[str]:
+    """Write an explorer session into the folder ``out`` atomically: ``session.json`` (what
+    was explored, the counts and the figures of :meth:`Session.summary`) and ``runs.parquet``
+    (:meth:`Session.rows`: one row per run and system). Only a folder this tool wrote is
+    replaced, and only with ``overwrite`` (:func:`~xlir_tui.paths.atomic_dir`); the file
+    names written are returned."""
+    from . import __version__
+    from .paths import atomic_dir
+    from .safe_text import json_dumps
+
+    document = {
+        "format": SESSION_FORMAT,
+        "format_version": SESSION_FORMAT_VERSION,
+        "created_by": f"xlir-tui {__version__}",
+        **about,
+        **summary,
+    }
+    columns = ["system", "query_id", "query", "query_lang", "ap", "rank_distance", "own_share"]
+    schema: dict[str, Any] = {
+        "system": pl.String,
+        "query_id": pl.String,
+        "query": pl.String,
+        "query_lang": pl.String,
+        "ap": pl.Float64,
+        "rank_distance": pl.Int64,
+        "own_share": pl.Float64,
+    }
+    for row in rows[:1]:
+        schema.update({c: pl.Float64 for c in row if c not in columns})
+    table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    with atomic_dir(Path(out), overwrite=overwrite, command="explore") as tmp:
+        table.write_parquet(tmp / "runs.parquet")
+        (tmp / "session.json").write_text(json_dumps(document, indent=2) + "\n", encoding="utf-8")
+    return ["session.json", "runs.parquet"]
 
 
 def shown_name(system: Retriever) -> str:
@@ -156,7 +345,7 @@ class Workspace:
         """What each system's name must be read with (a stopped run, a model trained on these
         questions; :func:`~xlir_tui.runs.run_tags`), found once, in the worker that loads it."""
         self.k = k
-        self.stats: list[SessionStats] = [SessionStats()]
+        self.session = Session()
         self.models = Models()
         if system.encoder is not None:
             self.models.keep(system.encoder)  # compare with fusion reuses the loaded model
@@ -182,6 +371,7 @@ class Workspace:
         self._row_of = {cid: i for i, cid in enumerate(collection.candidates["id"].to_list())}
         self._contexts = dict(collection.candidates.select("id", "context").iter_rows())
         self.question_ids: list[str] = sorted(set(q["qid"].to_list()))
+        self._folded: dict[str, list[tuple[str, str, str]]] | None = None  # for the picker
         self.query_lang: str | None = None
         """The language free text is written in (what a translating system translates from,
         what center and lir use; None: they identify it)."""
@@ -271,46 +461,99 @@ class Workspace:
         if debias:
             ws.debias = debias[0]
         if len(systems) > 1:
-            ws._place_second(systems[1])
+            ws.set_compared(ws._for_typing(systems[1]))
         return ws
 
-    def add_system(self, spec: SystemSpec, progress: Progress | None = None) -> int:
-        """Load a second system over the same collection (for comparison); return its place."""
+    def open_compared(self, spec: SystemSpec, progress: Progress | None = None) -> Retriever:
+        """Open a second system over the same collection, for comparison, without putting it
+        in place (:meth:`set_compared` does, once it is still wanted)."""
         if progress is not None:
             self.models.notify = lambda text: progress(text.rstrip(" ."), 0, 1)
         system = open_system(self.collection, spec, self.models, progress, cached=True)
-        return self._place_second(system)
+        return self._for_typing(system)
 
-    def add_remedy(self, method: str, progress: Progress | None = None) -> int:
-        """Compare with the main system's plain dense system under remedy ``method`` (``none``:
-        the plain system): its vectors transformed, nothing encoded again; a fit kept in the
-        main system's index is reused."""
+    def open_remedy(self, method: str, progress: Progress | None = None) -> Retriever:
+        """The main system's plain dense system under remedy ``method`` (``none``: the plain
+        system): its vectors transformed, nothing encoded again; a fit kept in the main
+        system's index is reused. Not put in place (:meth:`set_compared` does)."""
         plain = self.plain
         if plain is None:
             raise XlirError(f"{self.names[0]} has no dense vectors to debias")
         say = (lambda text: progress(text.rstrip(" ."), 0, 1)) if progress else None
         if method == "none":
-            return self._place_second(plain)
+            return self._for_typing(plain)
         spec = DebiasSpec(method, self.debias.lir_rank, self.debias.subspace_rank, self.debias.fit)
         _, saved = index_debias(plain.index)
         system = debiased(plain, spec, self.collection, saved=saved, progress=progress, say=say)
-        return self._place_second(system)
+        return self._for_typing(system)
 
-    def _place_second(self, system: Retriever) -> int:
-        """Put ``system`` in the second place (the one the main system is compared with)."""
-        # typing writes a query per keystroke: none goes to the embedding cache (each would be
-        # a parquet file, a tenth of a second or more); the candidates are kept in the index
+    def open_choice(self, choice: str, progress: Progress | None = None) -> Retriever:
+        """The system a compare-dialog choice names: a remedy of the main system
+        (``debias:center``), or a model, a lexical system or a fusion (:func:`choice_spec`)."""
+        if choice.startswith(REMEDY_CHOICE):
+            return self.open_remedy(choice.removeprefix(REMEDY_CHOICE), progress)
+        return self.open_compared(choice_spec(choice, self.systems[0]), progress)
+
+    @staticmethod
+    def _for_typing(system: Retriever) -> Retriever:
+        """Typing writes a query per keystroke: none goes to the embedding cache (each would be
+        a parquet file, a tenth of a second or more); the candidates are kept in the index."""
         system.keep_queries(False)
+        return system
+
+    def set_compared(
+        self, system: Retriever, figures: dict[RunKey, RunFigures] | None = None
+    ) -> int:
+        """Put ``system`` in the second place (replacing the one compared before), with its
+        figures on the session's earlier runs (:meth:`score_runs`); return its place."""
         tags = self.run_tags(system)
         if len(self.systems) > 1:
             self.systems[1] = system
-            self.stats[1] = SessionStats()
             self.tags[1] = tags
         else:
             self.systems.append(system)
-            self.stats.append(SessionStats())
             self.tags.append(tags)
-        return len(self.systems) - 1
+        self.session.set_figures(1, figures or {})
+        return 1
+
+    def add_system(self, spec: SystemSpec, progress: Progress | None = None) -> int:
+        """Load a second system and put it in place (:meth:`open_compared`,
+        :meth:`score_runs`, :meth:`set_compared` in one)."""
+        system = self.open_compared(spec, progress)
+        return self.set_compared(system, self.score_runs(system))
+
+    def add_remedy(self, method: str, progress: Progress | None = None) -> int:
+        """Compare with the main system under remedy ``method`` (:meth:`open_remedy`,
+        :meth:`score_runs`, :meth:`set_compared` in one)."""
+        system = self.open_remedy(method, progress)
+        return self.set_compared(system, self.score_runs(system))
+
+    def score_runs(
+        self, system: Retriever, runs: Sequence[RunKey] | None = None
+    ) -> dict[RunKey, RunFigures]:
+        """What ``system`` gives on the session's runs (all of them by default): a system
+        compared later is measured on the queries asked before it came, so the session's
+        figures compare the systems on the same queries."""
+        keys = list(self.session.runs if runs is None else runs)
+        items: list[tuple[RunKey, Pane, str, str | None, set[str]]] = []
+        for key in keys:
+            qid, lang, text = key
+            if qid is not None and lang is not None:
+                question = self.question(qid, lang)
+                if question is not None:
+                    items.append((key, Pane(lang), question, lang, self._relevant.get(qid, set())))
+            elif text:
+                items.append((key, Pane(None), text, self.query_lang, set()))
+        if not items:
+            return {}
+        scores = system.scores([q for _, _, q, _, _ in items], [x for _, _, _, x, _ in items])
+        out = {}
+        for (key, pane, query, _, relevant), row in zip(items, scores, strict=True):
+            result = self._pane_result(
+                system, pane, query, row, relevant, self.k, question_mode=key[0] is not None
+            )
+            out[key] = RunFigures.of(result)
+        return out
 
     # -- questions ---------------------------------------------------------------------------
     def question(self, qid: str, lang: str) -> str | None:
@@ -318,19 +561,36 @@ class Workspace:
 
     def questions_matching(
         self, text: str, lang: str | None = None, limit: int = 200
-    ) -> list[tuple[str, str]]:
-        """(qid, question text) pairs whose text or id contains ``text``, for a picker."""
+    ) -> list[tuple[str, str, tuple[str, str] | None]]:
+        """Questions whose id or text in any language contains ``text`` (case-insensitive),
+        for a picker: (qid, the question in ``lang`` or its first language, and where the
+        words were found when it was not there: (language, that language's question)).
+
+        Every language is searched: a person reading the German panes searches ``Vulkan``."""
         needle = text.casefold().strip()
-        out = []
+        if self._folded is None:
+            by_qid: dict[str, list[tuple[str, str, str]]] = {}
+            for lang in self.languages:
+                for qid in self.question_ids:
+                    q = self.question(qid, lang)
+                    if q:
+                        by_qid.setdefault(qid, []).append((lang, q, q.casefold()))
+            self._folded = by_qid
+        out: list[tuple[str, str, tuple[str, str] | None]] = []
         for qid in self.question_ids:
-            shown = self.question(qid, lang) if lang else None
-            shown = shown or next(
-                (self.question(qid, x) for x in self.languages if self.question(qid, x)), ""
+            versions = self._folded.get(qid, [])
+            shown = (self.question(qid, lang) if lang else None) or (
+                versions[0][1] if versions else ""
             )
-            if not needle or needle in qid.casefold() or needle in shown.casefold():
-                out.append((qid, shown))
-                if len(out) >= limit:
-                    break
+            found: tuple[str, str] | None = None
+            if needle and needle not in qid.casefold() and needle not in shown.casefold():
+                hit = next((v for v in versions if needle in v[2]), None)
+                if hit is None:
+                    continue
+                found = (hit[0], hit[1])
+            out.append((qid, shown, found))
+            if len(out) >= limit:
+                break
         return out
 
     def context_of(self, candidate_id: str) -> str:
@@ -394,9 +654,7 @@ class Workspace:
                         ].note = "not translated: the query's language is unknown (--query-lang)"
         final = [r for r in results if r is not None]
         if record:
-            for r in final:
-                if r.hits:
-                    self.stats[r.pane.system].add(r, k)
+            self.session.record(final, qid, text)
         return final
 
     def _empty(self, pane: Pane, query: str, note: str) -> PaneResult:

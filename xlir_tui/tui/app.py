@@ -32,23 +32,26 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState
 
+from ..cells import measure_as_terminals, wrap
 from ..render import shorten
 from ..safe_text import inert, inert_text
-from .messages import LoadProgress, ResultsReady, SystemAdded, WorkspaceReady
+from .messages import LoadProgress, ResultsReady, SystemFailed, SystemOpened, WorkspaceReady
 from .screens import (
     SHORT,
     STOP_COMPARING,
     CompareScreen,
     ErrorScreen,
+    ExportScreen,
     HelpScreen,
     LanguagesScreen,
     ParagraphScreen,
     QuestionPicker,
     TrainScreen,
 )
-from .widgets import INERT, BiasPanel, LoadingPanel, ResultPane, bias_line
+from .widgets import INERT, BiasPanel, LoadingPanel, ResultPane, bias_line, session_counts
 
 FREE, QUESTION = "free text", "question"
 TALL = 34
@@ -209,6 +212,8 @@ class ExplorerApp(App[None]):
         Binding("f7", "train", "Train"),
         Binding("f8", "change_theme", "Theme", show=False),
         Binding("f9", "toggle_bias", "Bias"),
+        # not a plain `s`: keys typed anywhere go on in the query bar
+        Binding("ctrl+s", "export_session", "Export", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -225,6 +230,7 @@ class ExplorerApp(App[None]):
         k: int = 10,
         debias: list[Any] | None = None,
     ) -> None:
+        measure_as_terminals()  # before anything is measured: Hindi rows as the terminal draws them
         super().__init__()
         self.debias = list(debias or [])
         """The remedies of ``--debias``: the main system's, and the one it is compared with."""
@@ -249,8 +255,11 @@ class ExplorerApp(App[None]):
         self.query_running = False
         self.waiting: list[tuple[Any, ...]] = []  # requests asked while one ran
         self.last_results: list[Any] = []
-        self.recorded: set[tuple[Any, ...]] = set()
-        """What the session figures hold: (its stats, question id, text, pane language)."""
+        self.choice = 0
+        self.choice_text: str | None = None  # what the last compare choice named
+        self.compared_choice: str | None = None  # what the compared system was chosen as
+        """The number of the last compare choice (F6, or a trained model loaded from F7): a
+        system opened for an earlier one is not put in place (the last choice wins)."""
         self.last_elapsed_ms: float | None = None
         self.trained: list[Path] = []
         self.failure: str | None = None
@@ -271,9 +280,21 @@ class ExplorerApp(App[None]):
     ) -> None:
         """A toast, always as plain inert text (``markup`` is ignored, also when a widget's
         ``notify`` passes True): what it says names languages, models and errors, and
-        Textual would read them as markup."""
+        Textual would read them as markup. Its lines are broken here, to the toast's width
+        (Textual's: 60 columns, at most half the screen, less its border and padding): a long
+        path, folded by Textual, was cut at the toast's bottom edge (``…``)."""
+        room = max(min(60, self.size.width // 2) - 3, 10)
+        lines = [
+            line
+            for paragraph in inert(message, multiline=True).split("\n")
+            for line in wrap(paragraph, room)
+        ]
         super().notify(
-            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False
+            "\n".join(lines),
+            title=inert(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
         )
 
     def status(self, text: str, style: str = "") -> None:
@@ -344,23 +365,43 @@ class ExplorerApp(App[None]):
         panes = list(self.query(ResultPane))
         if not panes:
             return
-        room = self.query_one("#panes").size.width or self.size.width
-        fit = max(1, min(len(panes), room // PANE_MIN))
+        room = self.pane_room()
+        fit = max(1, min(len(panes), room // (PANE_MIN + 1)))  # each with its left margin
         row = self.query_one("#panes", PaneRow)
         row.group = 2 if self.comparing() else 1
         if fit > row.group:
             fit -= fit % row.group  # a language's panes side by side, never split by an edge
-        width: int | str = "1fr" if fit == len(panes) else room // fit - 1  # - the left margin
-        # the columns the panes leave over, after the last one: without them the row, scrolled
-        # to its end, stopped short of a whole pane and showed a sliver of the one before
-        spare = 0 if isinstance(width, str) else room - fit * (width + 1)
-        for i, pane in enumerate(panes):
-            if pane.styles.width is None or str(pane.styles.width) != str(width):
-                pane.styles.width = width
-            right = spare if i == len(panes) - 1 else 0
-            if pane.styles.margin.right != right:
-                pane.styles.margin = (0, right, 0, 1)
+        width = room // fit - 1  # - the left margin
+        if fit == len(panes):
+            # all in view: the columns left over go to the first panes, one each (Textual's
+            # `1fr` in a scrolling row gave each pane the whole row beside the bias plots)
+            extra = room - fit * (width + 1)
+            widths = [width + (1 if i < extra else 0) for i in range(len(panes))]
+            row_width = room
+        else:
+            # the row exactly as wide as the panes in view: the columns they left over showed
+            # the margin and the border of the next pane, a sliver of it at the right edge
+            widths = [width] * len(panes)
+            row_width = fit * (width + 1)
+        if row.styles.width is None or str(row.styles.width) != str(row_width):
+            row.styles.width = row_width
+        for pane, w in zip(panes, widths, strict=True):
+            if pane.styles.width is None or str(pane.styles.width) != str(w):
+                pane.styles.width = w
+            if pane.styles.margin.right != 0:
+                pane.styles.margin = (0, 0, 0, 1)
         self.call_after_refresh(row.show_pane)
+
+    def pane_room(self) -> int:
+        """The columns the row of panes may take: the main area's, less the bias plots' when
+        they stand beside the panes."""
+        main = self.query_one("#main")
+        room = main.size.width or self.size.width
+        bias = self.query_one(BiasPanel)
+        if self.screen_stack[0].has_class("-bias-beside") and bias.display:
+            margin = bias.styles.margin
+            room -= bias.outer_size.width + margin.left + margin.right
+        return max(room, 1)
 
     def on_resize(self, event: events.Resize) -> None:
         self.arrange((event.size.width, event.size.height))
@@ -429,9 +470,10 @@ class ExplorerApp(App[None]):
     ) -> None:
         started = time.perf_counter()
         ws = self.workspace
+        systems = list(ws.systems)
         results = ws.run(panes, text=text, qid=qid, record=False)
         if record:
-            self.record(results, text, qid)
+            self.record(results, text, qid, systems)
         notes = []
         if text is not None:
             from ..encoders import exceeds_window
@@ -447,33 +489,57 @@ class ExplorerApp(App[None]):
             ResultsReady(request, results, (time.perf_counter() - started) * 1000, notes)
         )
 
-    def record(self, results: list[Any], text: str | None, qid: str | None) -> None:
-        """Add results to the session figures (in the query worker), each query once per
-        pane language and system, and only whole-pool runs: F4 (own pools) and back, a new
-        pane set or Enter again run the same query, and counting it each time (or mixing in
-        own-pool runs, a different measure) would weigh it more than the others."""
+    def record(
+        self, results: list[Any], text: str | None, qid: str | None, systems: list[Any]
+    ) -> None:
+        """Add results to the session figures (in the query worker): each run once per system,
+        and only whole-pool runs (:meth:`~xlir_tui.session.Session.record`). A result of a
+        compared system replaced while the query ran (``systems``: those it ran with) is left
+        out: it would count as the new one's."""
         ws = self.workspace
-        for r in results:
-            stats = ws.stats[r.pane.system]
-            key = (id(stats), qid, text if qid is None else None, r.pane.lang)
-            if r.hits and not r.pane.restrict and key not in self.recorded:
-                self.recorded.add(key)
-                stats.add(r, ws.k)
+        current = [
+            r
+            for r in results
+            if r.pane.system < len(systems)
+            and r.pane.system < len(ws.systems)
+            and ws.systems[r.pane.system] is systems[r.pane.system]
+        ]
+        ws.session.record(current, qid, text)
 
-    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def load_second_model(self, choice: str) -> None:
-        """Load the system named in the compare dialog (a model, bm25, chargram, fusion)."""
-        from ..session import REMEDY_CHOICE, choice_spec
+    def choose_compared(self, choice: str | None) -> None:
+        """A compare choice (a system's name or folder; None: stop comparing). It is the last
+        choice from now on: a system still opening for an earlier one is dropped when it
+        comes (loading a model can take 20 s, and it used to replace a later ``none``)."""
+        self.choice += 1
+        self.choice_text = choice
+        ws = self.workspace
+        if choice is None:
+            self.compare = False
+            self.notify(f"{ws.names[0]} alone again")
+            self.rebuild_panes()
+            return
+        self.status(f"loading {choice} ...")
+        self.load_second_model(choice, self.choice)
+
+    @work(thread=True, group="model", exit_on_error=False)
+    def load_second_model(self, choice: str, number: int) -> None:
+        """Open the system named in the compare dialog (a model, bm25, chargram, fusion) and
+        score the session's earlier runs with it; post it for the app to put in place if
+        ``number`` is still the last choice. Its progress is shown only while it is."""
 
         def progress(stage: str, done: int, total: int) -> None:
-            self.post_message(LoadProgress(f"{stage} for {choice}", done, total))
+            if number == self.choice:
+                what = stage if choice in stage else f"{stage} for {choice}"
+                self.post_message(LoadProgress(what, done, total))
 
         ws = self.workspace
-        if choice.startswith(REMEDY_CHOICE):
-            place = ws.add_remedy(choice.removeprefix(REMEDY_CHOICE), progress=progress)
-        else:
-            place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
-        self.post_message(SystemAdded(place, ws.names[place]))
+        try:
+            system = ws.open_choice(choice, progress=progress)
+            figures = ws.score_runs(system) if number == self.choice else {}
+        except Exception as e:  # shown if still wanted, else dropped with the choice
+            self.post_message(SystemFailed(number, str(e) or type(e).__name__))
+            return
+        self.post_message(SystemOpened(number, system, figures))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "query" and event.state in (
@@ -548,10 +614,35 @@ class ExplorerApp(App[None]):
             what = f"question {self.qid}" if self.mode == QUESTION else "query"
             self.status(f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands")
 
-    def on_system_added(self, message: SystemAdded) -> None:
+    def on_system_opened(self, message: SystemOpened) -> None:
+        if message.choice != self.choice:
+            return  # a later choice was made meanwhile: it wins
+        ws = self.workspace
+        ws.set_compared(message.system, message.figures)
+        self.compared_choice = self.choice_text
+        # runs recorded while it opened: scored now, so that the session stays paired
+        missing = [k for k in ws.session.runs if k not in ws.session.figures[1]]
+        if missing:
+            self.score_missing(missing, self.choice)
         self.compare = True
-        self.notify(f"comparing with {message.name}")
+        self.notify(f"comparing with {ws.names[1]}")
+        self.status(f"comparing with {ws.names[1]}")  # not its last loading stage
         self.rebuild_panes()
+
+    def on_system_failed(self, message: SystemFailed) -> None:
+        if message.choice != self.choice:
+            return
+        self.notify(message.error, title="error", severity="error", timeout=8)
+        self.status(f"error: {message.error}", "red")
+
+    @work(thread=True, group="model", exit_on_error=False)
+    def score_missing(self, runs: list[Any], number: int) -> None:
+        """Score with the compared system the runs recorded while it was opening."""
+        ws = self.workspace
+        figures = ws.score_runs(ws.systems[1], runs)
+        if number == self.choice:
+            ws.session.add_figures(1, figures)
+            self.call_from_thread(self.refresh_bias)
 
     # -- panes and queries -------------------------------------------------------------------
     def comparing(self) -> bool:
@@ -580,6 +671,8 @@ class ExplorerApp(App[None]):
             ]
         )
         self.query_one("#mode", Static).update(self._mode_label())
+        # figures side by side for two systems need a wider column (explorer.tcss)
+        self.screen_stack[0].set_class(self.comparing(), "-compare")
         self.call_after_refresh(self.fit_panes)
         self.call_after_refresh(self.submit, live)
 
@@ -591,13 +684,15 @@ class ExplorerApp(App[None]):
 
     def show_in_query_bar(self, text: str, select: bool = False) -> None:
         """Put ``text`` in the query bar without it counting as typing; ``select``: select it
-        all, so that the first key typed replaces it (a question shown in question mode),
-        else the cursor goes to its end (free text, typed on)."""
+        all, so that the first key typed replaces it (a question shown in question mode), the
+        cursor at its start so that the bar shows the question's beginning (with the cursor
+        at the end, an 80-column bar showed only its end); else the cursor goes to its end
+        (free text, typed on)."""
         query = self.query_one("#query", Input)
         with query.prevent(Input.Changed):
             query.value = text
         if select:
-            query.select_all()
+            query.selection = Selection(len(text), 0)
         else:
             query.cursor_position = len(text)
 
@@ -667,12 +762,25 @@ class ExplorerApp(App[None]):
         ws = self.workspace
         if ws is None:
             return
-        names = ws.names if self.compare else ws.names[:1]
-        sessions = [s.summary() for s in ws.stats]
+        names = self.shown_names()
+        langs = self.lang_order()
+        session = ws.session.summary(list(range(len(names))), names, langs)
         self.query_one(BiasPanel).render_stats(
-            self.last_results, sessions, ws.expected, names, ws.k
+            self.last_results, session, ws.expected, names, ws.k, langs
         )
         self.refresh_strip()
+
+    def shown_names(self) -> list[str]:
+        """The systems the panes show: the main one, and the compared one while comparing."""
+        ws = self.workspace
+        return ws.names[:2] if self.comparing() else ws.names[:1]
+
+    def lang_order(self) -> list[str]:
+        """The collection's languages in the order the explorer lists them: the panes'
+        languages first, left to right (``--langs``, F5), then the others."""
+        ws = self.workspace
+        first = [x for x in self.langs if x and x in ws.languages]
+        return first + [x for x in ws.languages if x not in first]
 
     def refresh_strip(self, width: int | None = None) -> None:
         """The one-line bias under the panes, cut to ``width`` columns: the new width in a
@@ -683,7 +791,7 @@ class ExplorerApp(App[None]):
         if ws is None:
             strip.update("")
             return
-        names = ws.names if self.compare else ws.names[:1]
+        names = self.shown_names()
         width = self.size.width if width is None else width
         line = bias_line(self.last_results, ws.expected, names, ws.k, width - 2)
         strip.update(line, layout=False)  # one row
@@ -778,23 +886,24 @@ class ExplorerApp(App[None]):
 
         def chosen(spec: str | None) -> None:
             if spec == STOP_COMPARING:
-                self.compare = False
-                self.notify(f"{self.workspace.names[0]} alone again")
-                self.rebuild_panes()
+                self.choose_compared(None)
             elif spec:
-                self.status(f"loading {spec} ...")
-                self.load_second_model(spec)
+                self.choose_compared(spec)
 
         from .screens import recent_models
 
         encoder = self.workspace.systems[0].encoder
         trained = list(dict.fromkeys([*self.trained, *recent_models()]))
         comparing = self.workspace.names[1] if self.comparing() else None
+        shown = [self.workspace.systems[0].label]
+        if comparing and self.compared_choice:
+            shown.append(self.compared_choice)
         self.push_screen(
             CompareScreen(
                 encoder.spec if encoder is not None else None,
                 trained,
                 comparing,
+                shown,
                 self.workspace.remedies(),
             ),
             chosen,
@@ -809,10 +918,56 @@ class ExplorerApp(App[None]):
         def trained(path: str | None) -> None:
             if path:
                 self.trained.insert(0, Path(path))
-                self.status(f"indexing {path} ...")
-                self.load_second_model(path)
+                self.choose_compared(path)
 
         self.push_screen(TrainScreen(collection.sources, out_root, collection.name), trained)
+
+    def action_export_session(self) -> None:
+        """Ctrl+S: write the session's figures and runs into a folder (:class:`ExportScreen`)."""
+        ws = self.workspace
+        if ws is None:
+            return
+        names = self.shown_names()
+        summary = ws.session.summary(list(range(len(names))), names, self.lang_order())
+        if not summary["runs"]:
+            self.notify("nothing to export yet: Enter records a query, F2 runs the questions")
+            return
+        from ..session import default_session_folder
+
+        def chosen(answer: tuple[str, bool] | None) -> None:
+            if answer:
+                self.export_session(Path(answer[0]), answer[1])
+
+        counts = session_counts(summary)
+        if len(names) > 1:
+            counts += f", the same for {' and '.join(names)}"
+        self.push_screen(ExportScreen(str(default_session_folder()), counts), chosen)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def export_session(self, out: Path, overwrite: bool) -> None:
+        """Write the session (:func:`~xlir_tui.session.write_session`) in a worker."""
+        import datetime
+
+        from ..session import write_session
+
+        ws = self.workspace
+        names = self.shown_names()
+        places = list(range(len(names)))
+        langs = self.lang_order()
+        summary = ws.session.summary(places, names, langs)
+        rows = ws.session.rows(places, names, langs)
+        about = {
+            "collection": ws.collection.name,
+            "candidates": ws.pool.size,
+            "k": ws.k,
+            "pane_languages": [x or "all" for x in self.langs],
+            "pool_shares": {x: ws.expected.get(x, 0.0) for x in langs},
+            "exported": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+        write_session(out, summary, rows, about, overwrite=overwrite)
+        self.call_from_thread(
+            self.notify, f"session written to {out} ({summary['runs']} runs per system)"
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -845,6 +1000,11 @@ class ExplorerApp(App[None]):
         )
         yield SystemCommand(
             "Bias plots", "Show or hide the language-bias plots (F9)", self.action_toggle_bias
+        )
+        yield SystemCommand(
+            "Export the session",
+            "Its figures and runs to session.json and runs.parquet (Ctrl+S)",
+            self.action_export_session,
         )
 
 

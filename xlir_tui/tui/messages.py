@@ -34,10 +34,22 @@ class ResultsReady(Message):
         self.notes = notes or []
 
 
-class SystemAdded(Message):
-    def __init__(self, place: int, name: str) -> None:
+class SystemOpened(Message):
+    """A system chosen for comparison is open (not yet in place), with its figures on the
+    session's earlier runs; ``choice`` is the number of the choice it answers (only the
+    latest choice is put in place)."""
+
+    def __init__(self, choice: int, system: Any, figures: dict[Any, Any]) -> None:
         super().__init__()
-        self.place, self.name = place, name
+        self.choice, self.system, self.figures = choice, system, figures
+
+
+class SystemFailed(Message):
+    """A system chosen for comparison could not be opened (``choice`` as in SystemOpened)."""
+
+    def __init__(self, choice: int, error: str) -> None:
+        super().__init__()
+        self.choice, self.error = choice, error
 
 
 class TrainingEvent(Message):

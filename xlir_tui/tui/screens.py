@@ -1,4 +1,5 @@
-"""Modal screens: help, paragraph, question picker, languages, compare, training, errors.
+"""Modal screens: help, paragraph, question picker, languages, compare, export, training,
+errors.
 
 Every dialog fits an 80x24 terminal: widths follow the screen up to a comfortable maximum, long
 lists scroll inside the dialog, and on short screens form widgets drop their borders
@@ -45,14 +46,14 @@ from textual.worker import get_current_worker
 from ..errors import XlirError
 from ..safe_text import inert, inert_text
 from .messages import TrainingDataChecked, TrainingEnded, TrainingEvent
-from .widgets import INERT, lang_tag
+from .widgets import INERT, WrappedText, lang_tag
 
 SHORT = 30
 """Screens lower than this many rows get borderless (compact) form widgets."""
 
 KEYS = [
     ("F2", "free text or question mode"),
-    ("F3", "pick a question (type to search)"),
+    ("F3", "pick a question (search its text in any language)"),
     ("Ctrl+N / Ctrl+R", "next / random question"),
     ("F4", "question mode: whole pool or own pools"),
     ("F5", "pane languages, 2 to 4"),
@@ -60,6 +61,7 @@ KEYS = [
     ("F7", "train a model and follow it"),
     ("F8", "change the theme"),
     ("F9", "bias plots: show or hide"),
+    ("Ctrl+S", "export the session: its figures and runs, to a folder"),
     ("Up / Down", "move in a pane (the result shows whole)"),
     ("Enter on a result", "its whole paragraph"),
     ("Tab / Shift+Tab", "next pane / back to the query bar"),
@@ -155,7 +157,7 @@ class ParagraphScreen(Dialog):
             box.border_title = Text.assemble(
                 lang_tag(self.hit.lang), f" {inert(self.hit.id)} · score {self.hit.score:.3f}"
             )
-            yield Static(text, classes="paragraph")
+            yield WrappedText(text, classes="paragraph")
             yield KeyButton("Close", id="close")
 
     @on(Button.Pressed, "#close")
@@ -164,7 +166,8 @@ class ParagraphScreen(Dialog):
 
 
 class QuestionPicker(Dialog):
-    """Search the collection's questions by text or id."""
+    """Search the collection's questions by id or by their text in any language; a question
+    found through another language's version shows that version under it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -176,9 +179,13 @@ class QuestionPicker(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall") as box:
             box.border_title = "Pick a question"
-            yield Label("Type to filter (words or an id), Enter or a click to choose")
+            yield Label(
+                "Type to filter (words in any language, or an id); Enter or a click chooses"
+            )
             yield Input(
-                placeholder="words of the question, or its id", id="filter", highlighter=INERT
+                placeholder="words of the question in any language, or its id",
+                id="filter",
+                highlighter=INERT,
             )
             yield OptionList(id="questions")
 
@@ -190,8 +197,13 @@ class QuestionPicker(Dialog):
     def _fill(self, text: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        for qid, question in self.workspace.questions_matching(text, self.lang):
+        for qid, question, found in self.workspace.questions_matching(text, self.lang):
             shown = Text.assemble((inert(qid), "dim"), "  ", inert(question))
+            if found is not None:  # the words are in another language's version: shown too
+                lang, other = found
+                shown.append("\n" + " " * (len(qid) + 2))
+                shown.append_text(lang_tag(lang))
+                shown.append(" " + inert(other), style="italic")
             options.add_option(Option(shown, id=qid))
         if options.option_count:
             options.highlighted = 0
@@ -378,6 +390,7 @@ class CompareScreen(Dialog):
         main_model: str | None = None,
         trained: list[Path] | None = None,
         comparing: str | None = None,
+        shown: list[str] | None = None,
         remedies: list[tuple[str, str]] | None = None,
         explored: list[str] | None = None,
     ) -> None:
@@ -388,6 +401,8 @@ class CompareScreen(Dialog):
         self.remedies = remedies or []
         """(choice, what it does) of each language-bias remedy of the main system."""
         self.explored = explored  # the explored collection's files; None: the app's
+        self.shown = [x for x in [main_model, *(shown or [])] if x]
+        """What the panes show already (the main system, the one compared): not offered."""
 
     def explored_files(self) -> list[str]:
         """The files of the collection the trained models would be scored on."""
@@ -396,19 +411,37 @@ class CompareScreen(Dialog):
         workspace = getattr(self.app, "workspace", None)
         return list(workspace.collection.sources) if workspace is not None else []
 
+    def is_shown(self, choice: str) -> bool:
+        """Whether ``choice`` names a system the panes show already: the same name, the same
+        embedded model (``default`` is multilingual-e5-small), or the same folder."""
+        from ..embedded import embedded_name
+
+        for other in self.shown:
+            if choice.strip() == other.strip():
+                return True
+            embedded = embedded_name(choice)
+            if embedded is not None and embedded == embedded_name(other):
+                return True
+            try:
+                a, b = Path(choice).resolve(), Path(other).resolve()
+            except (OSError, RuntimeError):
+                continue
+            if a == b and a.exists():
+                return True
+        return False
+
     def choices(self) -> list[tuple[str, str]]:
-        """(what is loaded, what the list says of it)."""
+        """(what is loaded, what the list says of it); what the panes show already is left
+        out (the main model was offered as a second system to compare with itself)."""
         from ..embedded import EMBEDDED, embedded_name
 
-        main = embedded_name(self.main_model) if self.main_model else None
         out: list[tuple[str, str]] = []
         if self.comparing:
             out.append((STOP_COMPARING, f"stop comparing with {self.comparing}"))
         for name, model in EMBEDDED.items():
-            if name != main:
-                default = " (default)" if embedded_name("default") == name else ""
-                languages = model.languages.split(" (")[0]
-                out.append((name, f"embedded{default}, languages: {languages}"))
+            default = " (default)" if embedded_name("default") == name else ""
+            languages = model.languages.split(" (")[0]
+            out.append((name, f"embedded{default}, languages: {languages}"))
         out += [
             ("bm25", "lexical: whole words (BM25)"),
             ("chargram", "lexical: character n-grams"),
@@ -423,7 +456,7 @@ class CompareScreen(Dialog):
             # a stopped run and a model trained on these questions say so where they are offered
             tags = run_tags(path, explored)
             out.append((str(path), f"{', '.join(tags) or 'trained'}, {when}"))
-        return out
+        return [(v, note) for v, note in out if v == STOP_COMPARING or not self.is_shown(v)]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide") as box:
@@ -489,6 +522,84 @@ class CompareScreen(Dialog):
             value = option.id if option is not None else ""
         if value:
             self.dismiss(value)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ExportScreen(Dialog):
+    """Export the session: its figures (``session.json``) and its runs (``runs.parquet``)
+    into a new folder, named in the dialog (a folder under the current one by default). A
+    session exported before is replaced only when Export is pressed a second time for it;
+    anything else that exists is never replaced."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, default: str, counts: str) -> None:
+        super().__init__()
+        self.default = default
+        self.counts = counts
+        self.confirmed: Path | None = None  # the existing session Export replaces if pressed
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="export") as box:
+            box.border_title = "Export the session"
+            yield Static(inert_text(f"{self.counts}."), id="export-counts")
+            yield Static(
+                "Into a new folder: session.json (the figures, per system and language) and "
+                "runs.parquet (each run and system)."
+            )
+            yield Input(value=self.default, id="folder", highlighter=INERT)
+            yield Static("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield KeyButton("Export", variant="primary", id="export-go")
+                yield KeyButton("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#folder", Input).focus()
+
+    @on(Input.Changed, "#folder")
+    def _changed(self) -> None:
+        self.confirmed = None
+        self.query_one("#error", Static).update("")
+
+    @on(Input.Submitted, "#folder")
+    @on(Button.Pressed, "#export-go")
+    def _export(self) -> None:
+        from ..paths import check_writable, own_output_kind
+
+        error = self.query_one("#error", Static)
+        value = self.query_one("#folder", Input).value.strip()
+        if not value:
+            error.update("name a folder to write the session into")
+            return
+        target = Path(value).expanduser()
+        overwrite = False
+        if target.exists() or target.is_symlink():
+            kind = own_output_kind(target)
+            if kind not in ("explorer session", "empty folder"):
+                what = f"holds an xlir-tui {kind}" if kind else "xlir-tui did not write it"
+                error.update(
+                    inert_text(
+                        f"{value}: exists and {what}; it is not replaced (choose another name)"
+                    )
+                )
+                return
+            if self.confirmed != target:
+                self.confirmed = target
+                error.update(
+                    inert_text(f"{value}: a session exported before; Export again replaces it")
+                )
+                return
+            overwrite = True
+        try:
+            check_writable(target)
+        except XlirError as e:
+            error.update(inert_text(str(e)))
+            return
+        self.dismiss((str(target), overwrite))
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

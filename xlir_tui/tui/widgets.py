@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rich.console import Console
 from rich.highlighter import Highlighter
 from rich.text import Text
 from textual import events, on
@@ -22,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from ..cells import text_width, truncate, wrap
 from ..langs import lang_style
 from ..render import shorten
 from ..safe_text import inert, inert_text
@@ -30,7 +30,6 @@ EXPECTED_COLOR = (140, 140, 140)
 """The pool's share (what an unbiased retriever gives) in every plot and legend."""
 SYSTEM_COLORS = ((66, 165, 245), (255, 167, 38))
 """The main system, then the one it is compared with."""
-_CONSOLE = Console(width=200, color_system=None, file=None, legacy_windows=False)
 
 
 class InertHighlighter(Highlighter):
@@ -72,9 +71,11 @@ def hit_text(
     show_lang: bool = True,
     relevant: bool | None = None,
 ) -> Text:
-    """One result in ``width`` cells: rank, score, language tag and ✓ (``relevant`` is None
+    """One result in ``width`` columns: rank, score, language tag and ✓ (``relevant`` is None
     when relevance is unknown), then the sentence, wrapped under them with a hanging indent of
     the rank's width and cut with an ellipsis after ``max_lines`` lines (None: all of it).
+    Lines break between words (Thai words too) and are measured as the terminal draws them
+    (:mod:`xlir_tui.cells`), so no row runs past the pane's border.
 
     Written by hand because a table column would leave the sentence only what the prefix
     leaves on every line; wrapped under the rank, it gets nearly the pane's width from the
@@ -90,15 +91,11 @@ def hit_text(
     if show_lang or relevant is not None:
         prefix.append(" ")
     indent = rank_width + 1
-    width = max(width, prefix.cell_len + 6)
-    first_width, rest_width = width - prefix.cell_len, width - indent
+    width = max(width, text_width(prefix.plain) + 6)
+    first_width, rest_width = width - text_width(prefix.plain), width - indent
     sentence = " ".join(inert(hit.text).split())
-    # the first line is shorter than the others: wrap it alone, then the rest under the indent
-    first = Text(sentence).wrap(_CONSOLE, first_width)[0].plain.rstrip() if sentence else ""
-    lines = [first]
-    rest = sentence[len(first) :].strip()
-    if rest:
-        lines += [x.plain.strip() for x in Text(rest).wrap(_CONSOLE, rest_width) if x.plain.strip()]
+    # the first line is shorter than the others (the prefix stands before it)
+    lines = wrap(sentence, rest_width, first_width)
     if max_lines is not None and len(lines) > max_lines:
         # the last kept line runs on into the cut text, ended by an ellipsis
         kept = max(max_lines, 1)
@@ -106,13 +103,50 @@ def hit_text(
         for line in lines[: kept - 1]:
             start = sentence.index(line, start) + len(line)
         room = first_width if kept == 1 else rest_width
-        lines = [*lines[: kept - 1], shorten(sentence[start:], room)]
+        lines = [*lines[: kept - 1], truncate(sentence[start:].lstrip(), room)]
     out = Text()
     out.append_text(prefix)
     out.append(lines[0])
     for line in lines[1:]:
         out.append("\n" + " " * indent + line)
     return out
+
+
+def wrap_text(text: Text, width: int) -> Text:
+    """``text`` (its lines, each a paragraph) wrapped to ``width`` columns by
+    :func:`~xlir_tui.cells.wrap`, its styles kept: Textual's own wrapping breaks only at
+    spaces and cuts a Thai paragraph inside a syllable."""
+    out = Text()
+    offset = 0
+    plain = text.plain
+    for n, paragraph in enumerate(plain.split("\n")):
+        if n:
+            out.append("\n")
+        start = 0
+        for i, line in enumerate(wrap(paragraph, width) if paragraph else [""]):
+            start = paragraph.index(line, start) if line else start
+            if i:
+                out.append("\n")
+            out.append_text(text[offset + start : offset + start + len(line)])
+            start += len(line)
+        offset += len(paragraph) + 1
+    return out
+
+
+class WrappedText(Static):
+    """A :class:`~rich.text.Text` wrapped by :func:`wrap_text` to the widget's width, again
+    whenever that width changes."""
+
+    def __init__(self, text: Text, **kwargs: Any) -> None:
+        super().__init__(text, **kwargs)
+        self.text = text
+        self._wrapped_at = 0
+
+    def on_resize(self) -> None:
+        width = self.content_size.width
+        if width > 0 and width != self._wrapped_at:
+            self._wrapped_at = width
+            self.update(wrap_text(self.text, width))
 
 
 class ResultPane(Vertical):
@@ -484,40 +518,74 @@ class BiasPanel(Vertical):
     def render_stats(
         self,
         results: list[Any],
-        sessions: list[dict[str, Any]],
+        session: dict[str, Any],
         expected: dict[str, float],
         system_names: list[str],
         k: int,
+        langs: list[str] | None = None,
     ) -> None:
-        langs = sorted(expected)
-        legend = Text(f"Share of the top {k} by language: ", style="bold")
-        legend.append("█ ", style=rgb(EXPECTED_COLOR))
-        legend.append("pool (no bias)")
-        for place, name in enumerate(system_names):
-            legend.append("  █ ", style=rgb(SYSTEM_COLORS[place % 2]))
-            legend.append(inert(name))
-        self.query_one("#bias-legend", Static).update(legend, layout=False)
+        """Draw the plots and figures: this query's ``results``, the ``session`` summary
+        (:meth:`~xlir_tui.session.Session.summary`, on the same runs for every system), the
+        pool's shares ``expected``; languages in the order ``langs`` (the panes' first)."""
+        langs = list(langs or sorted(expected))
+        self.legend_names = (k, list(system_names))
+        self.query_one("#bias-legend", Static).update(
+            legend(k, system_names, self._legend_width()), layout=True
+        )
         now: list[tuple[list[float], tuple[int, int, int]]] = [
-            ([expected[x] for x in langs], EXPECTED_COLOR)
+            ([expected.get(x, 0.0) for x in langs], EXPECTED_COLOR)
         ]
         past = list(now)
-        queries = 0
+        runs = session["runs"] if session else 0
         for place in range(len(system_names)):
             shares = query_shares(results, place)
             if shares:
                 now.append(([shares.get(x, 0.0) for x in langs], SYSTEM_COLORS[place % 2]))
-            s = sessions[place] if place < len(sessions) else None
-            if s and s["queries"]:
-                queries = max(queries, s["queries"])
-                past.append(([s["shares"].get(x, 0.0) for x in langs], SYSTEM_COLORS[place % 2]))
+            if runs and place < len(session["systems"]):
+                mine = session["systems"][place]["all"]["shares"]
+                past.append(([mine.get(x, 0.0) for x in langs], SYSTEM_COLORS[place % 2]))
         self.query_one("#plot-query", SharePlot).set_data("this query", langs, now)
-        heading = (
-            f"session, {queries} pane queries" if queries else "session: none yet (Enter records)"
-        )
-        self.query_one("#plot-session", SharePlot).set_data(heading, langs, past if queries else [])
+        heading = session_counts(session, short=True) if runs else "session: none yet (Enter)"
+        self.query_one("#plot-session", SharePlot).set_data(heading, langs, past if runs else [])
         self.query_one("#bias-text", Static).update(
-            bias_figures(results, sessions, expected, system_names)
+            bias_figures(results, session, expected, system_names)
         )
+
+    legend_names: tuple[int, list[str]] | None = None
+
+    def _legend_width(self) -> int:
+        return self.query_one("#bias-legend", Static).content_size.width or self.size.width - 4
+
+    def on_resize(self) -> None:
+        if self.legend_names is not None:
+            k, names = self.legend_names
+            self.query_one("#bias-legend", Static).update(
+                legend(k, names, self._legend_width()), layout=True
+            )
+
+
+def legend(k: int, system_names: Sequence[str], width: int) -> Text:
+    """What the colours of the plots are, in ``width`` columns: on one line when it fits, else
+    the systems on a second line, each name shortened to its share of the line (at 80 columns
+    the second system's name was cut off)."""
+    head = Text(f"Share of the top {k} by language: ", style="bold")
+    pool = Text.assemble(("█ ", rgb(EXPECTED_COLOR)), "pool (no bias)")
+    items = [
+        Text.assemble(("█ ", rgb(SYSTEM_COLORS[place % 2])), inert(name))
+        for place, name in enumerate(system_names)
+    ]
+    one = Text.assemble(head, pool, *(Text.assemble("  ", x) for x in items))
+    if text_width(one.plain) <= width:
+        return one
+    first = Text.assemble(Text(f"top {k} by language: ", style="bold"), pool)
+    room = max((width - 2 * (len(items) - 1)) // max(len(items), 1) - 2, 4)
+    second = Text()
+    for i, name in enumerate(system_names):
+        if i:
+            second.append("  ")
+        second.append("█ ", style=rgb(SYSTEM_COLORS[i % 2]))
+        second.append(shorten(name, room))
+    return Text.assemble(first, "\n", second)
 
 
 def query_shares(results: Sequence[Any], place: int) -> dict[str, float]:
@@ -530,93 +598,186 @@ def query_shares(results: Sequence[Any], place: int) -> dict[str, float]:
     return shares
 
 
+def session_counts(session: dict[str, Any], short: bool = False) -> str:
+    """What the session's figures count, in words: questions and the languages each was
+    asked in (a run: one question in one pane language), and free texts (a run each)."""
+    q, runs, free = session["questions"], session["question_runs"], session["free_texts"]
+    langs = len(session["languages"])
+    parts = []
+    if q:
+        plural = "s" if q != 1 else ""
+        if runs == q * langs:
+            lang_word = ("lang" if short else "language") + ("s" if langs != 1 else "")
+            parts.append(f"{q} question{plural} × {langs} {lang_word}")
+        else:
+            parts.append(f"{q} question{plural} in {runs} runs")
+    if free:
+        parts.append(f"{free} free text{'s' if free != 1 else ''}")
+    return "session: " + " + ".join(parts) if parts else "session: none yet"
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else "—"
+
+
+def _ap(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "—"
+
+
+def _rank(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if value < 100 and value != int(value) else f"{value:.0f}"
+
+
+def _figures_table(
+    corner: str,
+    first: str,
+    rows: list[tuple[Text, str, list[tuple[float | None, float | None, float | None]]]],
+    system_names: Sequence[str],
+) -> Any:
+    """A table of figures, one row per language: a first column (the pool's share, or the
+    runs counted), then own-language share, AP and rank distance, each with a column per
+    system marked by its colour when systems are compared; ``corner`` names the table."""
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    n = len(system_names)
+    for _ in range(3 * n):
+        table.add_column(justify="right", no_wrap=True)
+    head: list[Text] = [Text(corner, style="bold"), Text(first, style="dim")]
+    for label in ("own", "AP" if first == "pool" else "MAP", "rank"):
+        for place in range(n):
+            cell = Text(label, style="dim")
+            if n > 1:
+                cell.append("█", style=rgb(SYSTEM_COLORS[place % 2]))
+            head.append(cell)
+    table.add_row(*head)
+    for tag, lead, values in rows:
+        cells: list[Any] = [tag, lead]
+        cells += [_percent(v[0]) for v in values]
+        cells += [_ap(v[1]) for v in values]
+        cells += [_rank(v[2]) for v in values]
+        table.add_row(*cells)
+    return table
+
+
 def bias_figures(
     results: Sequence[Any],
-    sessions: list[dict[str, Any]],
+    session: dict[str, Any] | None,
     expected: dict[str, float],
     system_names: list[str],
 ) -> Any:
-    """The figures the plots cannot show, one table per system: each pane's own-language
-    share of the top k against the pool's share of that language, AP and rank distance, and
-    the session's means."""
+    """The figures the plots cannot show: for this query, each pane language's own-language
+    share of the top k (against the pool's share of that language), AP and rank distance;
+    for the session, the same means over all its runs and per language, every system on the
+    same runs. Systems side by side in each row, marked by their colours."""
     from rich.console import Group
-    from rich.table import Table
 
-    if not any(r.hits for r in results):
+    if not any(r.hits for r in results) and not (session and session["runs"]):
         return Text(
             "Language bias appears here after the first query.\n\nType a query, or press F2 "
             "to run the collection's questions in every pane."
         )
+    n = len(system_names)
     parts: list[Any] = []
-    for place, name in enumerate(system_names):
-        if len(system_names) > 1:
-            parts.append(
-                Text.assemble(("█ ", rgb(SYSTEM_COLORS[place % 2])), (inert(name), "bold"))
+    # this query: a row per pane language, each system's figures side by side
+    by_lang: dict[str | None, list[Any]] = {}
+    for r in results:
+        if r.pane.system < n and (r.own_share is not None or r.ap is not None):
+            by_lang.setdefault(r.pane.lang, [None] * n)[r.pane.system] = r
+    if by_lang:
+        rows = []
+        for lang, mine in by_lang.items():
+            pool = expected.get(lang or "")
+            values = [
+                (r.own_share, r.ap, r.rank_distance) if r is not None else (None, None, None)
+                for r in mine
+            ]
+            rows.append((pool_tag(lang), _percent(pool), values))
+        parts.append(_figures_table("query", "pool", rows, system_names))
+    elif any(r.hits for r in results):
+        parts.append(
+            Text(
+                "Free text: the plots count the languages of the whole pool's top results. "
+                "Question mode (F2) adds each language's own-language share, AP and rank "
+                "distance.",
+                style="dim",
             )
-        mine = [r for r in results if r.pane.system == place and r.hits]
-        rows = [r for r in mine if r.own_share is not None or r.ap is not None]
-        s = sessions[place] if place < len(sessions) else None
-        has_session = bool(s and s["queries"] and (s["own_share"] is not None or s["map"]))
-        if not rows and not has_session:
-            if mine:
-                parts.append(
-                    Text(
-                        "Free text: the plots count the languages of the whole pool's top "
-                        "results. Question mode (F2) adds each pane's own-language share, AP "
-                        "and rank distance.",
-                        style="dim",
-                    )
+        )
+    if session and session["runs"]:
+        heading = Text(session_counts(session), style="bold")
+        if n > 1:
+            heading.append(", paired", style="bold")  # every system on the same runs
+        parts.append(heading)
+        systems = session["systems"][:n]
+        if session["question_runs"]:
+            rows = [
+                (
+                    Text(" all", style="bold"),
+                    str(session["question_runs"]),
+                    [
+                        (s["all"]["own_share"], s["all"]["map"], s["all"]["rank_distance"])
+                        for s in systems
+                    ],
                 )
-            continue
-        table = Table.grid(padding=(0, 1))
-        for justify in ("left", "right", "right", "right"):
-            table.add_column(justify=justify)  # type: ignore[arg-type]
-        table.add_row(*(Text(x, style="dim") for x in ("", "own/pool", "AP", "rank dist")))
-        for r in rows:
-            own = (
-                f"{r.own_share:.0%}/{expected.get(r.query_lang or '', 0):.0%}"
-                if r.own_share is not None
-                else ""
-            )
-            table.add_row(
-                pool_tag(r.pane.lang),
-                own,
-                f"{r.ap:.3f}" if r.ap is not None else "",
-                str(r.rank_distance) if r.rank_distance is not None else "",
-            )
-        if has_session and s is not None:
-            table.add_row(
-                Text(f"session ({s['queries']})", style="bold"),
-                f"{s['own_share']:.0%}" if s["own_share"] is not None else "",
-                f"{s['map']:.3f}" if s["map"] is not None else "",
-                f"{s['rank_distance']:.1f}" if s["rank_distance"] is not None else "",
-            )
-        parts.append(table)
+            ]
+            for lang in session["languages"]:
+                figures = [s["languages"][lang] for s in systems]
+                values = [(f["own_share"], f["map"], f["rank_distance"]) for f in figures]
+                rows.append((lang_tag(lang), str(figures[0]["runs"]), values))
+            parts.append(_figures_table("", "n", rows, system_names))
     return Group(*parts)
 
 
 def bias_line(
     results: Sequence[Any], expected: dict[str, float], system_names: list[str], k: int, width: int
 ) -> Text:
-    """The bias of the last query on one line, for when the panel is hidden: the languages of
-    the top k, most frequent first (each system's, marked by its colour when compared)."""
-    out = Text(f"top {k}:", style="bold")
-    for place in range(len(system_names)):
-        shares = query_shares(results, place)
-        if not shares:
-            continue
-        out.append(" ")
-        if len(system_names) > 1:
-            out.append("█", style=rgb(SYSTEM_COLORS[place % 2]))
-        for lang, share in sorted(shares.items(), key=lambda x: (-x[1], x[0])):
-            if share > 0:
-                out.append_text(lang_tag(lang))
-                out.append(f"{share:.0%} ")
+    """The bias of the last query on one line of ``width`` columns, for when the panel is
+    hidden: the languages of the top k, most frequent first (each system's, marked by its
+    colour when compared). Where the line is too short, the least frequent languages give
+    way to a count (``+3``), and ``F9 plots`` stays at its end."""
     if not any(r.hits for r in results):
         return Text("bias: after the first query (F9: the plots)", style="dim")
+    lists = []
+    for place in range(len(system_names)):
+        shares = query_shares(results, place)
+        if shares:
+            ranked = sorted(shares.items(), key=lambda x: (-x[1], x[0]))
+            lists.append((place, [(lang, v) for lang, v in ranked if v > 0]))
     values = {round(v, 2) for v in expected.values()}
-    if len(values) == 1:
-        out.append(f"· pool {next(iter(values)):.0%} each ", style="dim")
-    out.append("· F9 plots", style="dim")
-    out.truncate(max(width, 10), overflow="ellipsis")
+    pool = f"· pool {next(iter(values)):.0%} each " if len(values) == 1 else ""
+    end = "· F9 plots"
+
+    def line(kept: list[int], with_pool: bool) -> Text:
+        out = Text(f"top {k}:", style="bold")
+        for (place, items), n in zip(lists, kept, strict=True):
+            out.append(" ")
+            if len(system_names) > 1:
+                out.append("█", style=rgb(SYSTEM_COLORS[place % 2]))
+            for lang, share in items[:n]:
+                out.append_text(lang_tag(lang))
+                out.append(f"{share:.0%} ")
+            if n < len(items):
+                out.append(f"+{len(items) - n} ", style="dim")
+        if with_pool and pool:
+            out.append(pool, style="dim")
+        out.append(end, style="dim")
+        return out
+
+    kept = [len(items) for _, items in lists]
+    with_pool = True
+    out = line(kept, with_pool)
+    while text_width(out.plain) > width:
+        if with_pool and pool:
+            with_pool = False
+        elif any(n > 1 for n in kept):
+            i = max(range(len(kept)), key=lambda j: kept[j])
+            kept[i] -= 1
+        else:
+            out.truncate(max(width, 10), overflow="ellipsis")
+            return out
+        out = line(kept, with_pool)
     return out
