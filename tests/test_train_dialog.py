@@ -356,6 +356,13 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
     await pilot.press("f6")
     await pilot.pause()
     assert isinstance(app.screen, CompareScreen)
+    assert str(out) not in dict(app.screen.choices())  # shown already: not offered
+    await pilot.press("escape")
+    app.choose_compared(None)  # alone again: the run is offered, with what it is
+    await pilot.pause()
+    await pilot.press("f6")
+    await pilot.pause()
+    assert isinstance(app.screen, CompareScreen)
     notes = dict(app.screen.choices())
     assert notes[str(out)].startswith("stopped at step ")
     assert "of 400, trained on these questions, " in notes[str(out)]

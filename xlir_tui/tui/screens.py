@@ -579,8 +579,8 @@ class ExportScreen(Dialog):
         overwrite = False
         if target.exists() or target.is_symlink():
             kind = own_output_kind(target)
-            if kind not in ("explorer session", "empty folder"):
-                what = f"holds an xlir-tui {kind}" if kind else "xlir-tui did not write it"
+            if kind not in ("explore", "empty folder"):
+                what = f"holds the output of xlir-tui {kind}" if kind else "xlir-tui did not write it"
                 error.update(
                     inert_text(
                         f"{value}: exists and {what}; it is not replaced (choose another name)"
