@@ -21,11 +21,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .errors import XlirError
@@ -70,6 +73,33 @@ def _main(
     """
 
 
+class EtaColumn(ProgressColumn):
+    """Time left from the first batch on, at a smoothed rate (:class:`~xlir_tui.progress.Rate`).
+
+    rich's own ``TimeRemainingColumn`` estimates from the updates of the last 30 seconds and
+    shows ``-:--:--`` while it has fewer than two, which is the whole of a run whose steps take
+    longer than that. Each task's rate is fed with its count whenever the bar is drawn, and the
+    estimate counts down between updates.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rates: dict[TaskID, Any] = {}
+
+    def render(self, task: Task) -> Text:
+        from .progress import Rate, format_duration
+
+        if task.finished:
+            return Text(format_duration(0), style="progress.remaining")
+        if not task.total:  # no count yet (a run that has not started): nothing to time
+            return Text("--:--", style="progress.remaining")
+        rate = self._rates.setdefault(task.id, Rate())
+        now = task.get_time()
+        rate.update(int(task.completed), now)
+        left = rate.eta(int(task.total), now)
+        return Text("--:--" if left is None else format_duration(left), style="progress.remaining")
+
+
 def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
     """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI)."""
     return Progress(
@@ -78,7 +108,7 @@ def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
         MofNCompleteColumn(),
         *extra,
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        EtaColumn(),
         console=err,
         transient=transient,
         disable=not err.is_terminal,
@@ -98,8 +128,8 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+            if stage not in tasks:  # the first count is the baseline (cached work is no speed)
+                tasks[stage] = bar.add_task(stage, total=total, completed=done)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
@@ -914,7 +944,6 @@ def _train_progress() -> Progress:
         BarColumn(),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
         console=err,
         transient=False,
         disable=not err.is_terminal,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from .collections import Collection
 from .encoders import Encoder
 from .errors import IndexFormatError, ModelError, XlirError
 from .paths import atomic_dir, file_digest, write_json
+from .progress import Progress
 
 FORMAT = "xlir-tui/dense-index"
 FORMAT_VERSION = 1
@@ -267,7 +268,7 @@ class DenseIndex(CandidatePool):
         ef_construction: int = DEFAULT_EF_CONSTRUCTION,
         ef: int = DEFAULT_EF,
         overwrite: bool = False,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
         threads: int = 1,
         graph: bool = True,
     ) -> DenseIndex:

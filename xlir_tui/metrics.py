@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-Progress = Callable[[int, int], None]
+from .progress import Progress
 
 
 @dataclass

@@ -28,6 +28,7 @@ import polars as pl
 from .errors import XlirError
 from .index import CandidatePool, Hit
 from .metrics import average_precision, ranks_in_pool, top_k
+from .progress import StageProgress
 from .systems import (
     LEXICAL,
     FusionRetriever,
@@ -178,7 +179,7 @@ class Workspace:
         spec: SystemSpec | None = None,
         encoder_options: dict[str, Any] | None = None,
         query_lang: str | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Workspace:
         """From an index folder of any system, or from a collection and a system (dense
         indexes built once and kept in the cache). With ``spec.translate_query``, the main
@@ -202,7 +203,7 @@ class Workspace:
         ws.query_lang = query_lang
         return ws
 
-    def add_system(self, spec: SystemSpec, progress: Progress | None = None) -> int:
+    def add_system(self, spec: SystemSpec, progress: StageProgress | None = None) -> int:
         """Load a second system over the same collection (for comparison); return its place."""
         if progress is not None:
             self.models.notify = lambda text: progress(text.rstrip(" ."), 0, 1)

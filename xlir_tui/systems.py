@@ -37,6 +37,7 @@ from .index import FORMAT as DENSE_FORMAT
 from .index import CandidatePool, DenseIndex, Hit, collection_manifest, scores_of
 from .lexical import LEXICAL_FORMAT, LexicalIndex, fuse
 from .metrics import top_k
+from .progress import Progress, StageProgress, stage_callback
 
 __all__ = [
     "FUSABLE",
@@ -59,8 +60,6 @@ FUSABLE = ("dense", "bm25", "chargram")
 FUSION_FORMAT = "xlir-tui/fusion-index"
 FUSION_FORMAT_VERSION = 1
 FUSION_METHODS = ("rrf", "interpolate")
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)``."""
 Scorer = Callable[[int, int], np.ndarray]
 """Scores of queries ``lo:hi`` (of the batch the scorer was made for) against every candidate."""
 
@@ -285,7 +284,7 @@ class Retriever:
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         raise NotImplementedError
 
@@ -363,14 +362,14 @@ class DenseRetriever(Retriever):
         collection: Any,
         spec: SystemSpec,
         models: Models,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         cached: bool = False,
         **index_options: Any,
     ) -> DenseRetriever:
         """Encode the candidates; with ``cached``, the index is kept in the cache folder and
         opened from there next time (the explorer starts in seconds on a collection it saw)."""
         encoder = models.encoder(spec.model)
-        step = (lambda d, t: progress("encoding candidates", d, t)) if progress else None
+        step = stage_callback(progress, "encoding candidates")
         if cached:
             return cls(cached_index(collection, encoder, step), encoder)
         index = DenseIndex.build(collection, encoder, None, progress=step, **index_options)
@@ -387,9 +386,9 @@ class DenseRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
-        step = (lambda d, t: progress("encoding questions", d, t)) if progress else None
+        step = stage_callback(progress, "encoding questions")
         qvec = self._encoder.encode_queries(list(queries), progress=step, cache=self.query_cache)
         vectors = self.index.vectors
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
@@ -413,9 +412,7 @@ class DenseRetriever(Retriever):
         self.index.save(Path(folder), overwrite=overwrite)
 
 
-def cached_index(
-    collection: Any, encoder: Any, progress: Callable[[int, int], None] | None = None
-) -> DenseIndex:
+def cached_index(collection: Any, encoder: Any, progress: Progress | None = None) -> DenseIndex:
     """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
     from .paths import cache_root, text_digest
 
@@ -459,7 +456,7 @@ class LexicalRetriever(Retriever):
         collection: Any,
         spec: SystemSpec,
         models: Models,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         **_: Any,
     ) -> LexicalRetriever:
         if progress:
@@ -474,7 +471,7 @@ class LexicalRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         queries = list(queries)
         score = self.index.retriever.scores
@@ -531,7 +528,7 @@ class FusionRetriever(Retriever):
         collection: Any,
         spec: SystemSpec,
         models: Models,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         **index_options: Any,
     ) -> FusionRetriever:
         fusion = spec.fusion or FusionSpec()
@@ -573,7 +570,7 @@ class FusionRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         scorers = [p.scorer(queries, query_langs, progress) for p in self.parts.values()]
         return lambda lo, hi: self.spec.combine([s(lo, hi) for s in scorers])
@@ -644,7 +641,7 @@ class TranslatedRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> list[str]:
         """Each query in the target language (unchanged when its language is unknown or is the
         target already)."""
@@ -653,7 +650,7 @@ class TranslatedRetriever(Retriever):
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         known = [i for i, lang in enumerate(langs) if lang is not None]
-        stage = (lambda name: lambda d, t: progress(name, d, t)) if progress else None
+        stage = (lambda name: stage_callback(progress, name)) if progress else None
         done = translate_queries(
             self.translator,
             [queries[i] for i in known],
@@ -674,7 +671,7 @@ class TranslatedRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         started = time.perf_counter()
         translated = self.translate(queries, query_langs, progress)
@@ -715,7 +712,7 @@ def open_system(
     collection: Any,
     spec: SystemSpec,
     models: Models | None = None,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     **index_options: Any,
 ) -> Retriever:
     """Build ``spec`` over ``collection`` (encoding its candidates for a dense part)."""
@@ -799,7 +796,7 @@ class IndexPlan:
 
 def build_index(
     plan: IndexPlan,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Retriever, str]:
     """Build the plan's system over its collection and save it; return it and a summary line."""

@@ -34,6 +34,7 @@ import polars as pl
 from .encoders import _hub_reachable, _looks_like_path, model_fingerprint
 from .errors import ModelError, XlirError
 from .paths import atomic_write_text, cache_root, text_digest, write_json
+from .progress import Progress, StageProgress
 
 if TYPE_CHECKING:
     from .collections import Collection
@@ -48,10 +49,6 @@ SETTINGS_NAME = "translate.settings"
 SUMMARY_FORMAT = "xlir-tui/translation"
 FORMAT_VERSION = 1
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)`` while translating a list of texts."""
-StageProgress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)`` while translating a collection; the stage is a language."""
 
 # Plain ISO 639-1 codes -> the FLORES-200 codes NLLB uses as language tokens.
 NLLB_CODES: dict[str, str] = {
@@ -732,7 +729,7 @@ def translate_queries(
     texts: Sequence[str],
     langs: Sequence[str],
     pivot: str,
-    stage: Callable[[str], Callable[[int, int], None] | None] | None = None,
+    stage: Callable[[str], Progress | None] | None = None,
 ) -> list[str]:
     """``texts`` (each in its language of ``langs``) translated into ``pivot``, one batch per
     source language; texts already in ``pivot`` stay as they are."""
