@@ -44,6 +44,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Get collections and inspect them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+cache_app = typer.Typer(
+    help="See and reclaim what xlir-tui keeps in its cache folder.", no_args_is_help=True
+)
+app.add_typer(cache_app, name="cache")
 
 # Piped output is not cut to 80 columns: reports are wide tables.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -337,6 +341,173 @@ def data_stats(
         style="bold",
     )
     out.print(table)
+
+
+def _cache_table(inv: Any, entries: bool) -> None:
+    """The cache by kind (or entry by entry), then what is not xlir-tui's."""
+    from .paths import human_bytes
+    from .render import shorten
+
+    def when(t: float | None) -> str:
+        import time
+
+        return "—" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+    table = Table(title=f"{inv.root}: {human_bytes(inv.total_bytes)}", title_justify="left")
+    if entries:
+        for col in ("kind", "name", "size", "last used", "what"):
+            table.add_column(col, justify="right" if col == "size" else "left")
+        for e in inv.entries:
+            what = e.what + (" (outdated)" if e.outdated else "")
+            table.add_row(
+                e.kind, shorten(e.name, 40), human_bytes(e.bytes), when(e.last_used), what
+            )
+    else:
+        for col in ("kind", "entries", "size", "outdated", "last used"):
+            table.add_column(col, justify="left" if col == "kind" else "right")
+        for k in inv.by_kind():
+            table.add_row(
+                k["kind"],
+                str(k["entries"]),
+                human_bytes(k["bytes"]),
+                str(k["outdated"]),
+                when(k["last_used"]),
+            )
+    out.print(table)
+    if inv.temporaries:
+        size = human_bytes(sum(n for _, n in inv.temporaries))
+        out.print(f"unfinished temporaries: {len(inv.temporaries)} ({size})", highlight=False)
+    for path, n in inv.unknown:
+        out.print(
+            f"not written by xlir-tui (never removed): {path} ({human_bytes(n)})",
+            highlight=False,
+            markup=False,
+        )
+
+
+@cache_app.command("list")
+def cache_list(
+    entries: Annotated[
+        bool, typer.Option("--entries", help="One row per entry instead of per kind.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the cache holds, by kind: entries, size, outdated entries, last use."""
+    from .cache import inventory
+
+    inv = inventory()
+    if as_json:
+        print(json.dumps(inv.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _cache_table(inv, entries)
+
+
+def _age_option(value: str | None) -> float | None:
+    from .cache import parse_age
+
+    if value is None:
+        return None
+    try:
+        return parse_age(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _kinds_option(values: list[str] | None) -> list[str] | None:
+    from .cache import KINDS
+
+    if not values:
+        return None
+    kinds = [k.strip() for v in values for k in v.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise typer.BadParameter(f"unknown kind {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
+    return kinds
+
+
+@cache_app.command("prune")
+def cache_prune(
+    ctx: typer.Context,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="Only entries of these kinds, repeatable or comma-separated: models, exports, "
+            "embeddings, indexes, collections, translations, train-logs.",
+            callback=_kinds_option,
+            metavar="<kind>",
+        ),
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Only entries unused for longer than this (30d, 12h, 2w).",
+            metavar="<age>",
+            callback=_age_option,
+        ),
+    ] = None,
+    outdated: Annotated[
+        bool,
+        typer.Option(
+            "--outdated", help="Only entries an older xlir-tui made, which this one never reads."
+        ),
+    ] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every entry (what a live process holds stays).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove cache entries: those matching every selector given (--kind, --older-than,
+    --outdated), or --all. Only what xlir-tui wrote; never what a live process holds."""
+    from .cache import inventory, remove_entry, remove_stale, select
+    from .paths import human_bytes
+
+    age: float | None = older_than  # type: ignore[assignment]  # seconds, from the callback
+    if not (kind or age is not None or outdated or everything):
+        ctx.fail("say what to prune: --kind, --older-than, --outdated, or --all")
+    inv = inventory()
+    chosen = select(inv.entries, kinds=kind, older_than=age, outdated=outdated)
+    removed, kept = [], []
+    for e in chosen:
+        why = None if dry_run else remove_entry(e)
+        (kept if why else removed).append((e, why))
+    stale = [] if dry_run else remove_stale(inv)
+    freed = sum(e.bytes for e, _ in removed)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "removed": [e.to_dict(inv.root) for e, _ in removed],
+                    "kept": [{**e.to_dict(inv.root), "reason": why} for e, why in kept],
+                    "temporaries_removed": [str(p) for p in stale],
+                    "bytes": freed,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    verb = "would remove" if dry_run else "removed"
+    for e, _ in removed:
+        err.print(
+            f"{verb} {e.kind}/{e.name} ({human_bytes(e.bytes)}): {e.what}",
+            highlight=False,
+            markup=False,
+        )
+    for e, why in kept:
+        err.print(f"kept {e.kind}/{e.name}: {why}", highlight=False, markup=False)
+    for p in stale:
+        err.print(f"removed the unfinished temporary {p}", highlight=False, markup=False)
+    err.print(
+        f"{verb} {len(removed)} of {len(inv.entries)} entries, {human_bytes(freed)}"
+        + (f"; {len(kept)} in use kept" if kept else ""),
+        highlight=False,
+    )
 
 
 @app.command("index")

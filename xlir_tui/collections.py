@@ -538,9 +538,14 @@ def load_collection(
     )
     if use_cache and (cache_dir / "manifest.json").exists():
         try:
-            return _read_cached(cache_dir, name, fingerprint, [str(f) for f in files])
+            cached = _read_cached(cache_dir, name, fingerprint, [str(f) for f in files])
         except Exception:
             pass  # an unreadable cache entry is rebuilt below
+        else:
+            from .cache import mark_used
+
+            mark_used(cache_dir)
+            return cached
     b = _Builder(strict)
     for f in files:
         file_lang = lang_from_filename(f) or lang  # --file-lang: for names that carry none

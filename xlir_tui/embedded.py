@@ -465,6 +465,9 @@ def ensure_e5() -> Path:
     """
     folder = e5_folder()
     if is_complete(folder):
+        from .cache import mark_used
+
+        mark_used(folder)
         return folder
     source = e5_source()
     try:

@@ -260,12 +260,18 @@ def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
     frame = frame.sort([*keys, "rank"]).with_columns(
         (pl.int_range(1, pl.len() + 1).over(keys) / pl.col("rank")).alias("precision")
     )
-    return frame.group_by(keys).agg(
-        pl.col("precision").mean().alias("ap"),
-        ((pl.col("rank") <= 1).sum() / pl.len()).alias("r@1"),
-        ((pl.col("rank") <= 10).sum() / pl.len()).alias("r@10"),
-        (pl.col("rank").max() - pl.col("rank").min()).alias("rank_distance"),
-        pl.len().alias("relevant"),
+    # sorted: group_by returns groups in any order, and the means taken over these rows
+    # would then add their values in another order in each run (the last digit moves)
+    return (
+        frame.group_by(keys)
+        .agg(
+            pl.col("precision").mean().alias("ap"),
+            ((pl.col("rank") <= 1).sum() / pl.len()).alias("r@1"),
+            ((pl.col("rank") <= 10).sum() / pl.len()).alias("r@10"),
+            (pl.col("rank").max() - pl.col("rank").min()).alias("rank_distance"),
+            pl.len().alias("relevant"),
+        )
+        .sort(keys)
     )
 
 
@@ -340,11 +346,15 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
         "cross": _mean_setting(cross, "r@1") if n_lang > 1 else None,
         "multi": None,
     }
-    per_lang_multi = multi_q.group_by("q_lang").agg(
-        pl.col("ap").mean().alias("map"),
-        pl.col("r@10").mean(),
-        pl.col("rank_distance").mean(),
-        pl.len().alias("questions"),
+    per_lang_multi = (
+        multi_q.group_by("q_lang")
+        .agg(
+            pl.col("ap").mean().alias("map"),
+            pl.col("r@10").mean(),
+            pl.col("rank_distance").mean(),
+            pl.len().alias("questions"),
+        )
+        .sort("q_lang")
     )
     multi_by = {langs[r[0]]: r for r in per_lang_multi.rows()}
     if n_lang > 1:

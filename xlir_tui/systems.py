@@ -414,6 +414,8 @@ class DenseRetriever(Retriever):
 
 def cached_index(collection: Any, encoder: Any, progress: Progress | None = None) -> DenseIndex:
     """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
+    from .cache import mark_used
+    from .encoders import VECTORS_VERSION
     from .paths import cache_root, text_digest
 
     key = text_digest(
@@ -421,12 +423,14 @@ def cached_index(collection: Any, encoder: Any, progress: Progress | None = None
         encoder.fingerprint,
         encoder.passage_prompt,
         str(encoder.passage_context),
+        f"vectors={VECTORS_VERSION}",
     )
     folder = cache_root() / "indexes" / key
     if (folder / "manifest.json").exists():
         try:
             index = DenseIndex.load(folder)
             index.check_encoder(encoder)
+            mark_used(folder)
             return index
         except XlirError:
             pass  # a damaged cache entry is rebuilt

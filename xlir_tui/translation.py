@@ -397,6 +397,9 @@ class TranslationCache:
             return self._rows
         rows: dict[str, str] = {}
         if self.folder.is_dir():
+            from .cache import mark_used
+
+            mark_used(self.folder)
             for shard in sorted(self.folder.glob("*.parquet")):
                 try:
                     frame = pl.read_parquet(shard, columns=["key", "text"])
