@@ -282,6 +282,8 @@ class Encoder:
     """Candidates are read as the sentence followed by its paragraph (as the model was trained)."""
     runtime: Runtime | None = None
     """What runs the transformer (:mod:`xlir_tui.backends`); None is torch."""
+    display: str = ""
+    """The model's name for a person (:func:`display_name`); empty: :attr:`spec`."""
     _caches: dict[str, EmbeddingCache] = field(default_factory=dict, repr=False)
 
     @property
@@ -297,9 +299,9 @@ class Encoder:
 
     @property
     def name(self) -> str:
-        """What a person reads in reports: the spec they gave (an embedded model's name, a path,
-        a hub name)."""
-        return self.spec
+        """What a person reads in reports and messages (:func:`display_name`); manifests and
+        keys use :attr:`spec`, which names a folder by its absolute path."""
+        return self.display or self.spec
 
     @property
     def source(self) -> str | None:
@@ -600,6 +602,7 @@ def load_encoder(
     return Encoder(
         passage_context=trained_with_context(path),
         spec=canonical_spec(spec, path),
+        display=display_name(spec),
         path=path,
         model=model,
         fingerprint=fingerprint,
@@ -619,6 +622,34 @@ def canonical_spec(spec: str, path: Path) -> str:
     if name is not None:
         return name
     return str(path) if _looks_like_path(spec) else spec
+
+
+def display_name(spec: str, cwd: Path | None = None) -> str:
+    """The one name a person reads for a model, in reports, messages and the explorer.
+
+    - an embedded model: its own name (``default`` is ``multilingual-e5-small``);
+    - a local folder: its path as typed, relative to the working folder when it lies under it
+      (``./runs/hybrid/``, ``runs/hybrid`` and ``$PWD/runs/hybrid`` are all ``runs/hybrid``;
+      ``../runs/hybrid`` and ``/data/models/x`` stay as they are); a path read from a manifest
+      (absolute) follows the same rule;
+    - a hub name: as given (``sentence-transformers/LaBSE``).
+
+    Manifests and reports keep the absolute path and fingerprint beside it (:meth:`Encoder.
+    describe`), so the short name never stands alone where the exact model matters.
+    """
+    name = embedded_name(spec)
+    if name is not None:
+        return name
+    if not _looks_like_path(spec):
+        return spec
+    typed = os.path.normpath(spec)
+    here = Path(os.path.normpath(cwd if cwd is not None else Path.cwd()))
+    where = Path(os.path.normpath(here / Path(spec).expanduser()))
+    try:
+        relative = where.relative_to(here)
+    except ValueError:
+        return typed
+    return relative.as_posix() if relative.parts else "."
 
 
 def _pooling_module(model: Any) -> Any:

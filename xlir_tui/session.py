@@ -17,7 +17,7 @@ language, the AP of the pane's pool, and the rank distance of the relevant items
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,6 @@ from .systems import (
     load_system,
     open_system,
 )
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -116,6 +114,13 @@ def shown_name(system: Retriever) -> str:
         return system.spec.label(shown_name(dense) if dense is not None else None)
     label = system.label
     return Path(label).name if label.startswith("/") else label
+
+
+def stage_label(stage: str, name: str) -> str:
+    """A progress stage of loading the system ``name`` (its display name), as the explorer shows
+    it: ``encoding candidates for runs/hybrid``, but ``loading model runs/hybrid`` as it is (the
+    stage names the model already)."""
+    return stage if name in stage else f"{stage} for {name}"
 
 
 def choice_spec(choice: str, main: Retriever) -> SystemSpec:

@@ -199,9 +199,9 @@ class Models:
         """The encoder of ``model`` with this store's options."""
         key = (model, json.dumps(self.options, sort_keys=True, default=str))
         if key not in self._encoders:
-            from .encoders import load_encoder
+            from .encoders import display_name, load_encoder
 
-            self._say(f"loading model {model} ...")
+            self._say(f"loading model {display_name(model)} ...")
             options = {k: v for k, v in self.options.items() if v is not None}
             self._encoders[key] = load_encoder(model, **options)
         return self._encoders[key]
@@ -214,9 +214,9 @@ class Models:
             return self.encoder(model)
         key = ("recorded", json.dumps(recorded, sort_keys=True, default=str))
         if key not in self._encoders:
-            from .encoders import load_encoder_of
+            from .encoders import display_name, load_encoder_of
 
-            self._say(f"loading model {recorded['model']} ...")
+            self._say(f"loading model {display_name(recorded['model'])} ...")
             options = {
                 k: v
                 for k, v in self.options.items()

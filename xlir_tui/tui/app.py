@@ -371,10 +371,13 @@ class ExplorerApp(App[None]):
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def load_second_model(self, choice: str) -> None:
         """Load the system named in the compare dialog (a model, bm25, chargram, fusion)."""
-        from ..session import choice_spec
+        from ..encoders import display_name
+        from ..session import choice_spec, stage_label
+
+        name = display_name(choice)
 
         def progress(stage: str, done: int, total: int) -> None:
-            self.post_message(LoadProgress(f"{stage} for {choice}", done, total))
+            self.post_message(LoadProgress(stage_label(stage, name), done, total))
 
         ws = self.workspace
         place = ws.add_system(choice_spec(choice, ws.systems[0]), progress=progress)
