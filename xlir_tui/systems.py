@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import IndexFormatError, XlirError
 from .index import FORMAT as DENSE_FORMAT
-from .index import CandidatePool, DenseIndex, Hit, collection_manifest, scores_of
+from .index import CandidatePool, DenseIndex, Hit, Scores, collection_manifest, scores_of
 from .lexical import LEXICAL_FORMAT, LexicalIndex, fuse
 from .metrics import top_k
 from .progress import Progress, StageProgress, stage_callback
@@ -394,8 +394,8 @@ class DenseRetriever(Retriever):
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
             scores = scores_of(qvec, vectors)
             return lambda lo, hi: scores[lo:hi]
-        cand_t = np.ascontiguousarray(vectors.T)
-        return lambda lo, hi: qvec[lo:hi] @ cand_t
+        score = Scores(vectors)  # the same rule as scores_of, the vectors made float64 once
+        return lambda lo, hi: score(qvec[lo:hi])
 
     def search(
         self,
