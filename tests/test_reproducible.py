@@ -18,15 +18,15 @@ def test_a_vector_is_the_one_its_text_gets_alone(tiny_model: Path) -> None:
     from xlir_tui.encoders import load_encoder
 
     enc = load_encoder(str(tiny_model), use_cache=False, batch_size=16)
-    texts = list(dict.fromkeys(sample_sentences()))[:300]
+    texts = list(dict.fromkeys(sample_sentences()))[:160]
     together = enc.encode(texts, "passage: ")
     half = enc.encode(texts[::2], "passage: ")
-    alone = np.stack([enc.encode([t], "passage: ")[0] for t in texts[:60]])
+    alone = np.stack([enc.encode([t], "passage: ")[0] for t in texts[:40]])
     shuffled = texts[:]
     random.Random(1).shuffle(shuffled)
     again = enc.encode(shuffled, "passage: ")
     assert np.array_equal(together[::2], half)
-    assert np.array_equal(together[:60], alone)
+    assert np.array_equal(together[:40], alone)
     assert np.array_equal(together, again[[shuffled.index(t) for t in texts]])
 
 
@@ -75,6 +75,7 @@ def _report(capsys, sample_dir: Path, model: Path, out: Path, langs: str) -> dic
     return report
 
 
+@pytest.mark.slow
 def test_same_figures_from_a_cold_a_partly_warm_and_a_warm_cache(
     capsys, monkeypatch: pytest.MonkeyPatch, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
