@@ -1109,7 +1109,8 @@ def _train_parameters() -> list[inspect.Parameter]:
 
 
 def _train_progress() -> Progress:
-    """The training bar: the line of the latest step beside it (it says the step count)."""
+    """The training bar: the line of the latest step beside it (it says the step count and
+    the ETA from the smoothed step rate, as the event log and the explorer do)."""
     return Progress(
         TextColumn("training"),
         BarColumn(),
