@@ -71,3 +71,25 @@ def test_a_step_line_says_the_eta() -> None:
     step = {"event": "step", "step": 3, "total_steps": 10, "loss": 1.5, "examples_per_s": 4.0}
     assert "ETA" not in describe_event(step)  # an older run's events read as before
     assert describe_event({**step, "eta_s": 125.0}).endswith("ETA 02:05")
+
+
+def test_scoring_reports_its_start_so_the_first_chunk_gives_an_eta() -> None:
+    import numpy as np
+
+    from xlir_tui.metrics import rank_scored
+
+    rng = np.random.default_rng(0)
+    seen: list[tuple[int, int]] = []
+    rank_scored(
+        lambda lo, hi: rng.standard_normal((hi - lo, 6)).astype(np.float32),
+        5,
+        np.zeros(5, dtype=np.int64),
+        np.zeros(6, dtype=np.int64),
+        np.arange(5, dtype=np.int64),
+        np.arange(5, dtype=np.int64),
+        ["en"],
+        np.arange(6, dtype=np.int64),
+        chunk=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]

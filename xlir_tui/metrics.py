@@ -186,6 +186,8 @@ def rank_scored(
         rel_q, np.arange(0, n_q + 1)
     )  # pairs of query q: starts[q]:starts[q+1]
     run: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if progress:
+        progress(0, n_q)  # the start: an ETA from the first chunk on
     for lo in range(0, n_q, chunk):
         hi = min(lo + chunk, n_q)
         scores = np.asarray(scorer(lo, hi), dtype=np.float32)  # (b, n_c)
