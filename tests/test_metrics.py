@@ -258,3 +258,28 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
         scores = system.scores([ws.question(qid, "th")])[0]
         ties += int((scores == 0).sum() > 1)
     assert checked == 36 and ties > 0  # the case this test is for: many tied zero scores
+
+
+def test_the_same_ranks_give_the_same_figures_to_the_last_digit() -> None:
+    """Means are summed in a fixed order: polars' group_by adds a group's parts in the order
+    its threads finish, and the last digit of a mean moved from run to run."""
+    from xlir_tui.metrics import Ranked, query_table
+
+    rng = np.random.default_rng(0)
+    n_q, n_lang, per_lang = 12000, 6, 2000
+    rel_q = np.repeat(np.arange(n_q), n_lang)
+    ranked = Ranked(
+        [f"l{i}" for i in range(n_lang)],
+        rng.integers(0, n_lang, n_q),
+        np.repeat(np.arange(n_lang), per_lang),
+        rel_q,
+        np.tile(np.arange(n_lang) * per_lang, n_q) + rng.integers(0, per_lang, len(rel_q)),
+        rng.integers(1, per_lang, len(rel_q)),
+        rng.integers(1, n_lang * per_lang, len(rel_q)),
+        np.ones((n_q, n_lang), np.int32),
+        10,
+    )
+    first = summarize(ranked)
+    assert all(summarize(ranked) == first for _ in range(8))
+    table = query_table(ranked)
+    assert query_table(ranked).equals(table)
