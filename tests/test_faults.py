@@ -542,14 +542,14 @@ def test_plain_progress_lines_and_their_rate() -> None:
         p("encode candidates", done, 100)
     clock.now = 111.5
     p("encode queries", 0, 7)  # a stage says nothing before it has run for the interval
-    clock.now = 112
-    p("encode queries", 3, 7)
+    clock.now = 113.5
+    p("encode queries", 2, 7)
     clock.now = 117
-    p("encode queries", 5, 7)
+    p("encode queries", 5, 7)  # 1/s, then 0.86/s: smoothed over 20 s, 0.98/s
     assert stream.getvalue().splitlines() == [
         "encode candidates: 50/100 (10.0/s, ETA 00:05)",
         "encode candidates: 100/100 (10.0/s, done in 00:10)",
-        "encode queries: 5/7 (0.9/s, ETA 00:02)",
+        "encode queries: 5/7 (1.0/s, ETA 00:02)",
     ]
 
 

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from xlir_tui.collections import Collection
+from xlir_tui.index import Scores, scores_of
 from xlir_tui.metrics import rank_scored, summarize, trec_tie_key
 from xlir_tui.report import build_report, evaluate_encoder, relevance_rows, write_outputs
 
@@ -188,6 +189,24 @@ def test_pair_maps_equal_trec_eval(sample_collection, tiny_encoder) -> None:
         assert pairs[(x, y)] == pytest.approx(np.mean(list(per_query.values())), abs=1e-6)
 
 
+def test_scores_are_the_same_however_they_are_computed() -> None:
+    """A report scores chunks of queries in numpy, the explorer one query in torch, a search
+    some languages' vectors: each pair must get the same score, and equal vectors must tie."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((500, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[7] = vectors[300]  # the same text in two languages
+    queries = vectors[rng.choice(500, 40)] + 0.1 * rng.standard_normal((40, 384)).astype(np.float32)
+    all_at_once = scores_of(queries, vectors)
+    assert all_at_once.dtype == np.float32
+    assert np.array_equal(all_at_once[:, 7], all_at_once[:, 300])
+    for q in (0, 13, 39):
+        assert np.array_equal(scores_of(queries[q : q + 1], vectors)[0], all_at_once[q])
+    cols = np.arange(3, 500, 7)
+    assert np.array_equal(scores_of(queries, vectors[cols]), all_at_once[:, cols])
+    assert np.array_equal(Scores(vectors)(queries[5:30]), all_at_once[5:30])
+
+
 def test_rank_distance_against_a_plain_sort(sample_collection, tiny_encoder) -> None:
     c = sample_collection
     ev = evaluate_encoder(c, tiny_encoder)
@@ -198,7 +217,7 @@ def test_rank_distance_against_a_plain_sort(sample_collection, tiny_encoder) -> 
     dist: dict[str, list[int]] = {}
     qlangs = c.questions["lang"].to_list()
     for q in range(c.questions.height):
-        order = np.lexsort((key, -(qv[q] @ cv.T)))
+        order = np.lexsort((key, -scores_of(qv[q : q + 1], cv)[0]))  # the one scoring rule
         rank = np.empty_like(order)
         rank[order] = np.arange(1, len(order) + 1)
         r = rank[rel_c[rel_q == q]]
@@ -239,3 +258,28 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
         scores = system.scores([ws.question(qid, "th")])[0]
         ties += int((scores == 0).sum() > 1)
     assert checked == 36 and ties > 0  # the case this test is for: many tied zero scores
+
+
+def test_the_same_ranks_give_the_same_figures_to_the_last_digit() -> None:
+    """Means are summed in a fixed order: polars' group_by adds a group's parts in the order
+    its threads finish, and the last digit of a mean moved from run to run."""
+    from xlir_tui.metrics import Ranked, query_table
+
+    rng = np.random.default_rng(0)
+    n_q, n_lang, per_lang = 12000, 6, 2000
+    rel_q = np.repeat(np.arange(n_q), n_lang)
+    ranked = Ranked(
+        [f"l{i}" for i in range(n_lang)],
+        rng.integers(0, n_lang, n_q),
+        np.repeat(np.arange(n_lang), per_lang),
+        rel_q,
+        np.tile(np.arange(n_lang) * per_lang, n_q) + rng.integers(0, per_lang, len(rel_q)),
+        rng.integers(1, per_lang, len(rel_q)),
+        rng.integers(1, n_lang * per_lang, len(rel_q)),
+        np.ones((n_q, n_lang), np.int32),
+        10,
+    )
+    first = summarize(ranked)
+    assert all(summarize(ranked) == first for _ in range(8))
+    table = query_table(ranked)
+    assert query_table(ranked).equals(table)

@@ -58,7 +58,9 @@ def test_train_writes_a_usable_model(
     start = ev[0]
     assert start["settings"]["strategy"] == "hybrid" and start["total_steps"] == 6
     step = next(e for e in ev if e["event"] == "step")
-    assert set(step) >= {"step", "loss", "lr", "examples_per_s"}
+    assert set(step) >= {"step", "loss", "lr", "examples_per_s", "eta_s"}
+    etas = [e["eta_s"] for e in ev if e["event"] == "step"]
+    assert etas[0] is not None and etas[0] > 0 and etas[-1] == 0  # from the first step on
     evals = [e for e in ev if e["event"] == "eval"]
     assert set(evals[-1]["metrics"]) == {"mono", "cross", "multi", "rank_distance"}
     # only the latest checkpoint keeps its optimizer state; the model on top carries none

@@ -367,9 +367,13 @@ def ensure_export(
     ``prompts`` (query, passage) are prepended to the calibration texts of a static
     quantisation, so calibration sees the inputs the model will see.
     """
+    from .cache import mark_used
+
     folder = export_folder(fingerprint, backend)
     if folder.exists():  # exports appear whole (atomic_dir): one without its record is damaged
-        return folder, check_export(folder, fingerprint, backend)
+        record = check_export(folder, fingerprint, backend)
+        mark_used(folder)
+        return folder, record
     names = _input_names(model)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)

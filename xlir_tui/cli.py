@@ -31,9 +31,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -108,6 +110,10 @@ app = _Typer(
 )
 data_app = _Typer(cls=_Group, help="Get collections and inspect them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+cache_app = typer.Typer(
+    help="See and reclaim what xlir-tui keeps in its cache folder.", no_args_is_help=True
+)
+app.add_typer(cache_app, name="cache")
 
 # Piped output is not cut to 80 columns: reports are wide tables.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -148,6 +154,33 @@ def print_json(value: Any) -> None:
     print(json_dumps(value, indent=2))
 
 
+class EtaColumn(ProgressColumn):
+    """Time left from the first batch on, at a smoothed rate (:class:`~xlir_tui.progress.Rate`).
+
+    rich's own ``TimeRemainingColumn`` estimates from the updates of the last 30 seconds and
+    shows ``-:--:--`` while it has fewer than two, which is the whole of a run whose steps take
+    longer than that. Each task's rate is fed with its count whenever the bar is drawn, and the
+    estimate counts down between updates.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rates: dict[TaskID, Any] = {}
+
+    def render(self, task: Task) -> Text:
+        from .progress import Rate, format_duration
+
+        if task.finished:
+            return Text(format_duration(0), style="progress.remaining")
+        if not task.total:  # no count yet (a run that has not started): nothing to time
+            return Text("--:--", style="progress.remaining")
+        rate = self._rates.setdefault(task.id, Rate())
+        now = task.get_time()
+        rate.update(int(task.completed), now)
+        left = rate.eta(int(task.total), now)
+        return Text("--:--" if left is None else format_duration(left), style="progress.remaining")
+
+
 def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
     """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI). A
     stage's name is shown as text, never as markup (it may hold a language code)."""
@@ -157,7 +190,7 @@ def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
         MofNCompleteColumn(),
         *extra,
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        EtaColumn(),
         console=err,
         transient=transient,
         disable=not err.is_terminal,
@@ -177,8 +210,8 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(inert(stage), total=total)
+            if stage not in tasks:  # the first count is the baseline (cached work is no speed)
+                tasks[stage] = bar.add_task(inert(stage), total=total, completed=done)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
@@ -449,6 +482,173 @@ def data_stats(
         style="bold",
     )
     out.print(table)
+
+
+def _cache_table(inv: Any, entries: bool) -> None:
+    """The cache by kind (or entry by entry), then what is not xlir-tui's."""
+    from .paths import human_bytes
+    from .render import shorten
+
+    def when(t: float | None) -> str:
+        import time
+
+        return "—" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+    table = Table(title=f"{inv.root}: {human_bytes(inv.total_bytes)}", title_justify="left")
+    if entries:
+        for col in ("kind", "name", "size", "last used", "what"):
+            table.add_column(col, justify="right" if col == "size" else "left")
+        for e in inv.entries:
+            what = e.what + (" (outdated)" if e.outdated else "")
+            table.add_row(
+                e.kind, shorten(e.name, 40), human_bytes(e.bytes), when(e.last_used), what
+            )
+    else:
+        for col in ("kind", "entries", "size", "outdated", "last used"):
+            table.add_column(col, justify="left" if col == "kind" else "right")
+        for k in inv.by_kind():
+            table.add_row(
+                k["kind"],
+                str(k["entries"]),
+                human_bytes(k["bytes"]),
+                str(k["outdated"]),
+                when(k["last_used"]),
+            )
+    out.print(table)
+    if inv.temporaries:
+        size = human_bytes(sum(n for _, n in inv.temporaries))
+        out.print(f"unfinished temporaries: {len(inv.temporaries)} ({size})", highlight=False)
+    for path, n in inv.unknown:
+        out.print(
+            f"not written by xlir-tui (never removed): {path} ({human_bytes(n)})",
+            highlight=False,
+            markup=False,
+        )
+
+
+@cache_app.command("list")
+def cache_list(
+    entries: Annotated[
+        bool, typer.Option("--entries", help="One row per entry instead of per kind.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the cache holds, by kind: entries, size, outdated entries, last use."""
+    from .cache import inventory
+
+    inv = inventory()
+    if as_json:
+        print(json.dumps(inv.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _cache_table(inv, entries)
+
+
+def _age_option(value: str | None) -> float | None:
+    from .cache import parse_age
+
+    if value is None:
+        return None
+    try:
+        return parse_age(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _kinds_option(values: list[str] | None) -> list[str] | None:
+    from .cache import KINDS
+
+    if not values:
+        return None
+    kinds = [k.strip() for v in values for k in v.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise typer.BadParameter(f"unknown kind {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
+    return kinds
+
+
+@cache_app.command("prune")
+def cache_prune(
+    ctx: typer.Context,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="Only entries of these kinds, repeatable or comma-separated: models, exports, "
+            "embeddings, indexes, collections, translations, train-logs.",
+            callback=_kinds_option,
+            metavar="<kind>",
+        ),
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Only entries unused for longer than this (30d, 12h, 2w).",
+            metavar="<age>",
+            callback=_age_option,
+        ),
+    ] = None,
+    outdated: Annotated[
+        bool,
+        typer.Option(
+            "--outdated", help="Only entries an older xlir-tui made, which this one never reads."
+        ),
+    ] = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every entry (what a live process holds stays).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove cache entries: those matching every selector given (--kind, --older-than,
+    --outdated), or --all. Only what xlir-tui wrote; never what a live process holds."""
+    from .cache import inventory, remove_entry, remove_stale, select
+    from .paths import human_bytes
+
+    age: float | None = older_than  # type: ignore[assignment]  # seconds, from the callback
+    if not (kind or age is not None or outdated or everything):
+        ctx.fail("say what to prune: --kind, --older-than, --outdated, or --all")
+    inv = inventory()
+    chosen = select(inv.entries, kinds=kind, older_than=age, outdated=outdated)
+    removed, kept = [], []
+    for e in chosen:
+        why = None if dry_run else remove_entry(e)
+        (kept if why else removed).append((e, why))
+    stale = [] if dry_run else remove_stale(inv)
+    freed = sum(e.bytes for e, _ in removed)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "removed": [e.to_dict(inv.root) for e, _ in removed],
+                    "kept": [{**e.to_dict(inv.root), "reason": why} for e, why in kept],
+                    "temporaries_removed": [str(p) for p in stale],
+                    "bytes": freed,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    verb = "would remove" if dry_run else "removed"
+    for e, _ in removed:
+        err.print(
+            f"{verb} {e.kind}/{e.name} ({human_bytes(e.bytes)}): {e.what}",
+            highlight=False,
+            markup=False,
+        )
+    for e, why in kept:
+        err.print(f"kept {e.kind}/{e.name}: {why}", highlight=False, markup=False)
+    for p in stale:
+        err.print(f"removed the unfinished temporary {p}", highlight=False, markup=False)
+    err.print(
+        f"{verb} {len(removed)} of {len(inv.entries)} entries, {human_bytes(freed)}"
+        + (f"; {len(kept)} in use kept" if kept else ""),
+        highlight=False,
+    )
 
 
 @app.command("index")
@@ -1185,13 +1385,13 @@ def _train_parameters() -> list[inspect.Parameter]:
 
 
 def _train_progress() -> Progress:
-    """The training bar: the line of the latest step beside it (it says the step count)."""
+    """The training bar: the line of the latest step beside it (it says the step count and
+    the ETA from the smoothed step rate, as the event log and the explorer do)."""
     return Progress(
         TextColumn("training"),
         BarColumn(),
         TextColumn("{task.fields[info]}", markup=False),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
         console=err,
         transient=False,
         disable=not err.is_terminal,

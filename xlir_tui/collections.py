@@ -71,18 +71,24 @@ class Collection:
     skipped: pl.DataFrame
     fingerprint: str
     sources: list[str] = field(default_factory=list)
+    order: tuple[str, ...] = ()
+    """The languages in the order a person chose them (``--langs``); empty: sorted."""
 
     @property
     def languages(self) -> list[str]:
-        """Every language that has candidates or questions, sorted."""
+        """Every language that has candidates or questions: in the order chosen with
+        :meth:`restrict` (``--langs de,en,zh`` keeps de, en, zh in tables and heatmaps), else
+        sorted."""
         langs = set(self.candidates["lang"].unique().to_list())
         langs |= set(self.questions["lang"].unique().to_list())
-        return sorted(langs)
+        chosen = [x for x in self.order if x in langs]
+        return chosen + sorted(langs - set(chosen))
 
     def restrict(self, langs: Iterable[str]) -> Collection:
-        """The same collection seen through a subset of its languages.
+        """The same collection seen through a subset of its languages, in the order given.
 
-        Unknown codes are an error naming them, so a typo never yields an empty report.
+        Unknown codes are an error naming them, so a typo never yields an empty report. The
+        fingerprint does not depend on the order: the same languages are the same pool.
         """
         wanted = list(dict.fromkeys(langs))
         unknown = [x for x in wanted if x not in self.languages]
@@ -106,6 +112,7 @@ class Collection:
             skipped=s,
             fingerprint=text_digest(self.fingerprint, *sorted(wanted)),
             sources=self.sources,
+            order=tuple(wanted),
         )
 
     def skipped_summary(self) -> str | None:
@@ -662,9 +669,14 @@ def load_collection(
     )
     if use_cache and (cache_dir / "manifest.json").exists():
         try:
-            return _read_cached(cache_dir, name, fingerprint, [str(f) for f in files])
+            cached = _read_cached(cache_dir, name, fingerprint, [str(f) for f in files])
         except Exception:
             pass  # an unreadable cache entry is rebuilt below
+        else:
+            from .cache import mark_used
+
+            mark_used(cache_dir)
+            return cached
     b = _Builder(strict)
     for f in files:
         file_lang = lang_from_filename(f) or lang  # --file-lang: for names that carry none

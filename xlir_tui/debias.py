@@ -753,9 +753,12 @@ class DebiasSpec:
 def model_identity(encoder: Any) -> dict[str, Any]:
     """What a fit records of the model whose vectors it was fitted on, and what makes vectors
     differ (weights, prompts, context, sequence length, backend)."""
+    from .encoders import VECTORS_VERSION
+
     runtime = getattr(encoder, "runtime", None)
     return {
         "model": encoder.spec,
+        "vectors": VECTORS_VERSION,
         "fingerprint": encoder.fingerprint,
         "dimension": int(encoder.dimension),
         "backend": encoder.backend,

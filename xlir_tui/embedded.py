@@ -512,6 +512,9 @@ def ensure_e5() -> Path:
         if _LOADING_OPTION.search(_read_or_empty(folder / "tokenizer_config.json")):
             with folder_lock(folder):  # built in a shell without HF_HUB_OFFLINE, before this
                 settle_loading_options(folder)
+        from .cache import mark_used
+
+        mark_used(folder)
         return folder
     source = e5_source()
     try:

@@ -22,7 +22,7 @@ import hashlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,14 +35,12 @@ from .backends import DEFAULT_BACKEND, Runtime, attach_backend, check_backend
 from .embedded import DEFAULT_MODEL, EMBEDDED, embedded_name, embedded_path
 from .errors import ModelError
 from .paths import cache_root, text_digest
+from .progress import Progress
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 __all__ = ["DEFAULT_MODEL", "Encoder", "load_encoder", "load_encoder_of", "resolve_model"]
-
-Progress = Callable[[int, int], None]
-"""Called as ``progress(done, total)`` while encoding."""
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -152,20 +150,35 @@ def model_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-class EmbeddingCache:
-    """Embeddings on disk, keyed by text, for one (model fingerprint, prompt) pair.
+VECTORS_VERSION = 2
+"""How vectors are computed, part of every embedding cache key: 2 batches texts by token count
+(:meth:`Encoder.batches`), so each text's vector is the one it gets alone; 1 padded batches of
+texts of about the same length, whose vectors depended a little on their batch."""
 
-    Stored as parquet shards (``key`` = a 128-bit hash of the text, ``vector``), never pickle.
-    Shards are written atomically and merged when they grow many.
+
+class EmbeddingCache:
+    """Embeddings on disk, keyed by text, for one (model fingerprint, prompt, backend).
+
+    Stored as parquet shards (``key`` = a 128-bit hash of the text, ``vector``), never pickle,
+    with a ``manifest.json`` that says whose vectors they are (``xlir-tui cache list`` shows
+    it). Shards are written atomically and merged when they grow many; a merge removes only
+    the shards this process read or wrote, never one another process wrote meanwhile.
     """
 
     MAX_SHARDS = 16
+    MANIFEST = "manifest.json"
+    FORMAT = "xlir-tui/embeddings"
 
-    def __init__(self, folder: Path, dimension: int) -> None:
+    def __init__(
+        self, folder: Path, dimension: int, describe: dict[str, Any] | None = None
+    ) -> None:
         self.folder = folder
         self.dimension = dimension
+        self.describe = describe or {}
         self._rows: dict[str, int] | None = None
         self._vectors: np.ndarray = np.zeros((0, dimension), dtype=np.float32)
+        self._shards: set[str] = set()
+        """The shards whose rows are in memory: what a merge may replace."""
 
     @staticmethod
     def key(text: str) -> str:
@@ -177,6 +190,9 @@ class EmbeddingCache:
         keys: list[str] = []
         blocks: list[np.ndarray] = []
         if self.folder.exists():
+            from .cache import mark_used
+
+            mark_used(self.folder)
             for shard in sorted(self.folder.glob("*.parquet")):
                 try:
                     frame = pl.read_parquet(shard)
@@ -187,6 +203,7 @@ class EmbeddingCache:
                     continue
                 keys.extend(frame["key"].to_list())
                 blocks.append(vec)
+                self._shards.add(shard.name)
         self._vectors = (
             np.concatenate(blocks) if blocks else np.zeros((0, self.dimension), np.float32)
         )
@@ -221,36 +238,51 @@ class EmbeddingCache:
             return
         keys = [keys[i] for i in fresh]
         vectors = np.ascontiguousarray(vectors[fresh], dtype=np.float32)
-        start = len(rows)
+        start = len(self._vectors)
         for i, k in enumerate(keys):
             rows[k] = start + i
         self._vectors = np.concatenate([self._vectors, vectors])
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            shards = sorted(self.folder.glob("*.parquet"))
-            if len(shards) >= self.MAX_SHARDS:
-                all_keys = [None] * len(rows)
+            self._write_manifest()
+            if len(self._shards) >= self.MAX_SHARDS:
+                all_keys: list[str | None] = [None] * len(self._vectors)
                 for k, r in rows.items():
                     all_keys[r] = k
-                self._write(all_keys, self._vectors)
-                for s in shards:
-                    s.unlink(missing_ok=True)
+                keep = [i for i, k in enumerate(all_keys) if k is not None]
+                merged = self._write([all_keys[i] for i in keep], self._vectors[keep])
+                for name in self._shards:
+                    (self.folder / name).unlink(missing_ok=True)
+                self._shards = {merged}
             else:
-                self._write(keys, vectors)
+                self._shards.add(self._write(keys, vectors))
         except OSError:
             pass  # a read-only cache only costs speed
 
-    def _write(self, keys: Sequence[str | None], vectors: np.ndarray) -> None:
+    def _write_manifest(self) -> None:
+        """Say whose vectors these are, once (``xlir-tui cache`` reads it)."""
+        path = self.folder / self.MANIFEST
+        if path.exists():
+            return
+        import json
+
+        record = {"format": self.FORMAT, "dimension": self.dimension, **self.describe}
+        tmp = self.folder / f".{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.rename(path)
+
+    def _write(self, keys: Sequence[str | None], vectors: np.ndarray) -> str:
         frame = pl.DataFrame(
             {
                 "key": pl.Series(keys, dtype=pl.String),
                 "vector": pl.Series(vectors, dtype=pl.Array(pl.Float32, self.dimension)),
             }
         )
-        name = uuid.uuid4().hex
+        name = f"{uuid.uuid4().hex}.parquet"
         tmp = self.folder / f".{name}.tmp"
         frame.write_parquet(tmp)
-        tmp.rename(self.folder / f"{name}.parquet")
+        tmp.rename(self.folder / name)
+        return name
 
 
 @dataclass
@@ -269,6 +301,8 @@ class Encoder:
     """Candidates are read as the sentence followed by its paragraph (as the model was trained)."""
     runtime: Runtime | None = None
     """What runs the transformer (:mod:`xlir_tui.backends`); None is torch."""
+    display: str = ""
+    """The model's name for a person (:func:`display_name`); empty: :attr:`spec`."""
     _caches: dict[str, EmbeddingCache] = field(default_factory=dict, repr=False)
 
     @property
@@ -284,9 +318,9 @@ class Encoder:
 
     @property
     def name(self) -> str:
-        """What a person reads in reports: the spec they gave (an embedded model's name, a path,
-        a hub name)."""
-        return self.spec
+        """What a person reads in reports and messages (:func:`display_name`); manifests and
+        keys use :attr:`spec`, which names a folder by its absolute path."""
+        return self.display or self.spec
 
     @property
     def source(self) -> str | None:
@@ -340,13 +374,24 @@ class Encoder:
 
     def cache_for(self, prompt: str) -> EmbeddingCache:
         """The cache of this model, prompt and backend: vectors of one backend (or precision)
-        never serve another. torch's key is the one it had before backends existed."""
+        never serve another, nor vectors computed another way (:data:`VECTORS_VERSION`)."""
         parts = [self.fingerprint, prompt, str(self.model.max_seq_length)]
         if self.runtime is not None and self.runtime.backend != "torch":
             parts.append(self.runtime.tag)
+        parts.append(f"vectors={VECTORS_VERSION}")
         key = text_digest(*parts)
         if key not in self._caches:
-            self._caches[key] = EmbeddingCache(cache_root() / "embeddings" / key, self.dimension)
+            describe = {
+                "model": self.spec,
+                "fingerprint": self.fingerprint,
+                "prompt": prompt,
+                "max_seq_length": int(self.model.max_seq_length or 0),
+                "backend": self.runtime.tag if self.runtime is not None else "torch",
+                "vectors": VECTORS_VERSION,
+            }
+            self._caches[key] = EmbeddingCache(
+                cache_root() / "embeddings" / key, self.dimension, describe
+            )
         return self._caches[key]
 
     def encode_queries(
@@ -368,8 +413,14 @@ class Encoder:
     ) -> np.ndarray:
         """Unit-length float32 embeddings of ``texts`` (cosine = dot product).
 
-        Texts are encoded longest first in chunks, the order sentence-transformers uses inside one
-        call, so chunking for progress costs no throughput.
+        A text's vector depends on the text alone, never on the texts encoded beside it: the
+        texts are batched by their token count (:meth:`batches`), so no batch holds padding and
+        every text gets the vector it gets when encoded by itself. With padding, a text came
+        out a little differently in another batch (another padded length, other arithmetic in
+        the runtime), so a report that found some of its texts in the cache ranked a few
+        candidates differently from one that encoded them all. Batches without padding are
+        also less work. Texts are encoded longest first; the cache is written every
+        ``batch_size * 8`` texts, so an interrupted run keeps most of its work.
         """
         texts = list(texts)
         n = len(texts)
@@ -386,31 +437,77 @@ class Encoder:
         done = n - len(missing)
         if progress:
             progress(done, n)
-        if missing:
-            # Unique texts only: duplicates (common in real data) are encoded once.
-            unique: dict[str, list[int]] = {}
-            for i in missing:
-                unique.setdefault(texts[i], []).append(i)
-            order = sorted(unique, key=len, reverse=True)
-            chunk = max(self.batch_size * 8, 1)
-            for s in range(0, len(order), chunk):
-                part = order[s : s + chunk]
-                vec = self.model.encode(
-                    part,
-                    prompt=prompt or None,
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                ).astype(np.float32, copy=False)
-                for text, v in zip(part, vec, strict=True):
-                    out[unique[text]] = v
-                done += sum(len(unique[t]) for t in part)
-                if progress:
-                    progress(done, n)
-                if use_cache:
-                    store.add([EmbeddingCache.key(t) for t in part], vec)
+        if not missing:
+            return out
+        # Unique texts only: duplicates (common in real data) are encoded once.
+        unique: dict[str, list[int]] = {}
+        for i in missing:
+            unique.setdefault(texts[i], []).append(i)
+        order = list(unique)
+        pending_keys: list[str] = []
+        pending: list[np.ndarray] = []
+        for batch in self.batches(order, prompt):
+            part = [order[i] for i in batch]
+            vec = self.model.encode(
+                part,
+                prompt=prompt or None,
+                batch_size=len(part),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32, copy=False)
+            for text, v in zip(part, vec, strict=True):
+                out[unique[text]] = v
+            done += sum(len(unique[t]) for t in part)
+            if use_cache:
+                pending_keys += [EmbeddingCache.key(t) for t in part]
+                pending.append(vec)
+                if len(pending_keys) >= self.batch_size * 8:
+                    store.add(pending_keys, np.concatenate(pending))
+                    pending_keys, pending = [], []
+            if progress:
+                progress(done, n)
+        if use_cache and pending_keys:
+            store.add(pending_keys, np.concatenate(pending))
         return out
+
+    def batches(self, texts: Sequence[str], prompt: str = "") -> list[list[int]]:
+        """Positions of ``texts`` grouped into encoding batches: texts of one token count
+        together (so no batch is padded), at most ``batch_size`` to a batch, the longest
+        first, and within a token count in the texts' own order (sorted), so the same texts
+        always make the same batches. A model whose inputs carry no attention mask (the
+        token counts are unknown) gets one text a batch."""
+        counts = self.token_counts(texts, prompt)
+        if counts is None:
+            return [[i] for i in sorted(range(len(texts)), key=lambda i: texts[i])]
+        by_count: dict[int, list[int]] = {}
+        for i, c in enumerate(counts):
+            by_count.setdefault(c, []).append(i)
+        size = max(self.batch_size, 1)
+        out: list[list[int]] = []
+        for c in sorted(by_count, reverse=True):
+            group = sorted(by_count[c], key=lambda i: texts[i])
+            out.extend(group[s : s + size] for s in range(0, len(group), size))
+        return out
+
+    def token_counts(self, texts: Sequence[str], prompt: str = "") -> list[int] | None:
+        """How many tokens the model reads of each text with ``prompt`` in front (special
+        tokens in, cut at the model's window), from the model's own preprocessing, so the
+        counts are the ones the encoder pads to; None when its inputs have no attention
+        mask."""
+        preprocess = getattr(self.model, "preprocess", None)
+        counts: list[int] = []
+        for s in range(0, len(texts), 1024):
+            chunk = list(texts[s : s + 1024])
+            if preprocess is not None:
+                features = preprocess(chunk, prompt=prompt or None)
+            else:  # pragma: no cover - sentence-transformers before preprocess()
+                features = self.model.tokenize([prompt + t for t in chunk])
+            mask = features.get("attention_mask")
+            if mask is None:
+                return None
+            counts.extend(int(x) for x in mask.sum(dim=-1).tolist())
+        return counts
 
 
 def with_context(sentence: str, context: str | None) -> str:
@@ -524,6 +621,7 @@ def load_encoder(
     return Encoder(
         passage_context=trained_with_context(path),
         spec=canonical_spec(spec, path),
+        display=display_name(spec),
         path=path,
         model=model,
         fingerprint=fingerprint,
@@ -543,6 +641,34 @@ def canonical_spec(spec: str, path: Path) -> str:
     if name is not None:
         return name
     return str(path) if _looks_like_path(spec) else spec
+
+
+def display_name(spec: str, cwd: Path | None = None) -> str:
+    """The one name a person reads for a model, in reports, messages and the explorer.
+
+    - an embedded model: its own name (``default`` is ``multilingual-e5-small``);
+    - a local folder: its path as typed, relative to the working folder when it lies under it
+      (``./runs/hybrid/``, ``runs/hybrid`` and ``$PWD/runs/hybrid`` are all ``runs/hybrid``;
+      ``../runs/hybrid`` and ``/data/models/x`` stay as they are); a path read from a manifest
+      (absolute) follows the same rule;
+    - a hub name: as given (``sentence-transformers/LaBSE``).
+
+    Manifests and reports keep the absolute path and fingerprint beside it (:meth:`Encoder.
+    describe`), so the short name never stands alone where the exact model matters.
+    """
+    name = embedded_name(spec)
+    if name is not None:
+        return name
+    if not _looks_like_path(spec):
+        return spec
+    typed = os.path.normpath(spec)
+    here = Path(os.path.normpath(cwd if cwd is not None else Path.cwd()))
+    where = Path(os.path.normpath(here / Path(spec).expanduser()))
+    try:
+        relative = where.relative_to(here)
+    except ValueError:
+        return typed
+    return relative.as_posix() if relative.parts else "."
 
 
 def _pooling_module(model: Any) -> Any:

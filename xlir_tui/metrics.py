@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-Progress = Callable[[int, int], None]
+from .progress import Progress
 
 
 @dataclass
@@ -186,6 +186,8 @@ def rank_scored(
         rel_q, np.arange(0, n_q + 1)
     )  # pairs of query q: starts[q]:starts[q+1]
     run: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if progress:
+        progress(0, n_q)  # the start: an ETA from the first chunk on
     for lo in range(0, n_q, chunk):
         hi = min(lo + chunk, n_q)
         scores = np.asarray(scorer(lo, hi), dtype=np.float32)  # (b, n_c)
@@ -247,26 +249,67 @@ def _top_of_chunk(
 
 
 def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
-    """Per query (and pool language when ``by_pool``): AP, recall at 1 and 10, rank spread."""
-    frame = pl.DataFrame(
-        {
-            "q": ranked.rel_q,
-            "q_lang": ranked.q_lang[ranked.rel_q],
-            "c_lang": ranked.c_lang[ranked.rel_c],
-            "rank": ranked.rank_lang if rank_col == "lang" else ranked.rank_all,
+    """Per query (and pool language when ``by_pool``): AP, recall at 1 and 10, rank spread,
+    sorted by query (and pool language).
+
+    Summed in numpy over rows in a fixed order rather than by a polars ``group_by``: polars
+    aggregates a group's rows in parts on several threads and adds the parts in whatever order
+    they finish, so a mean's last digit could change from run to run.
+    """
+    q = ranked.rel_q
+    q_lang = ranked.q_lang[q]
+    c_lang = ranked.c_lang[ranked.rel_c]
+    rank = np.asarray(ranked.rank_lang if rank_col == "lang" else ranked.rank_all)
+    order = np.lexsort((rank, c_lang, q) if by_pool else (rank, q))
+    q, q_lang, c_lang, rank = q[order], q_lang[order], c_lang[order], rank[order]
+    n = len(q)
+    new = np.ones(n, dtype=bool)
+    new[1:] = q[1:] != q[:-1]
+    if by_pool:
+        new[1:] |= c_lang[1:] != c_lang[:-1]
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, n))
+    frame: dict[str, Any] = {"q": q[starts], "q_lang": q_lang[starts]}
+    if by_pool:
+        frame["c_lang"] = c_lang[starts]
+    if n:
+        position = np.arange(1, n + 1) - np.repeat(starts, counts)  # 1-based within a group
+        precision = position / rank
+        frame |= {
+            "ap": np.add.reduceat(precision, starts) / counts,
+            "r@1": np.add.reduceat((rank <= 1).astype(np.int64), starts) / counts,
+            "r@10": np.add.reduceat((rank <= 10).astype(np.int64), starts) / counts,
+            "rank_distance": np.maximum.reduceat(rank, starts) - np.minimum.reduceat(rank, starts),
         }
-    )
-    keys = ["q", "q_lang", "c_lang"] if by_pool else ["q", "q_lang"]
-    frame = frame.sort([*keys, "rank"]).with_columns(
-        (pl.int_range(1, pl.len() + 1).over(keys) / pl.col("rank")).alias("precision")
-    )
-    return frame.group_by(keys).agg(
-        pl.col("precision").mean().alias("ap"),
-        ((pl.col("rank") <= 1).sum() / pl.len()).alias("r@1"),
-        ((pl.col("rank") <= 10).sum() / pl.len()).alias("r@10"),
-        (pl.col("rank").max() - pl.col("rank").min()).alias("rank_distance"),
-        pl.len().alias("relevant"),
-    )
+    else:
+        frame |= {
+            "ap": np.zeros(0),
+            "r@1": np.zeros(0),
+            "r@10": np.zeros(0),
+            "rank_distance": np.zeros(0, dtype=np.int64),
+        }
+    frame["relevant"] = counts
+    return pl.DataFrame(frame)
+
+
+def _means(frame: pl.DataFrame, keys: list[str], columns: list[str]) -> list[tuple]:
+    """``(*key values, *means of columns, rows)`` per distinct key, sorted by key; numpy means
+    over each key's rows in the frame's order (the same sums in every run)."""
+    if frame.is_empty():
+        return []
+    key_values = np.stack([frame[k].to_numpy() for k in keys], axis=1)
+    values = {c: frame[c].to_numpy().astype(np.float64) for c in columns}
+    out = []
+    for key in np.unique(key_values, axis=0):
+        rows = np.all(key_values == key, axis=1)
+        out.append(
+            (
+                *(int(k) for k in key),
+                *(float(np.mean(values[c][rows])) for c in columns),
+                int(rows.sum()),
+            )
+        )
+    return out
 
 
 def query_table(ranked: Ranked) -> pl.DataFrame:
@@ -314,11 +357,6 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
     langs = ranked.langs
     n_lang = len(langs)
     per_pool = _ap_frame(ranked, "lang", by_pool=True)
-    pairs = (
-        per_pool.group_by("q_lang", "c_lang")
-        .agg(pl.col("ap").mean().alias("map"), pl.col("r@1").mean(), pl.len().alias("questions"))
-        .sort("q_lang", "c_lang")
-    )
     pair_rows = [
         {
             "query_lang": langs[a],
@@ -328,9 +366,7 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
             "r@1": r1,
             "questions": n,
         }
-        for a, b, m, r1, n in pairs.select(
-            "q_lang", "c_lang", "map", "r@1", "questions"
-        ).iter_rows()
+        for a, b, m, r1, n in _means(per_pool, ["q_lang", "c_lang"], ["ap", "r@1"])
     ]
     mono = [p for p in pair_rows if p["setting"] == "mono"]
     cross = [p for p in pair_rows if p["setting"] == "cross"]
@@ -340,18 +376,13 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
         "cross": _mean_setting(cross, "r@1") if n_lang > 1 else None,
         "multi": None,
     }
-    per_lang_multi = multi_q.group_by("q_lang").agg(
-        pl.col("ap").mean().alias("map"),
-        pl.col("r@10").mean(),
-        pl.col("rank_distance").mean(),
-        pl.len().alias("questions"),
-    )
-    multi_by = {langs[r[0]]: r for r in per_lang_multi.rows()}
+    per_lang_multi = _means(multi_q, ["q_lang"], ["ap", "r@10", "rank_distance"])
+    multi_by = {langs[r[0]]: r for r in per_lang_multi}
     if n_lang > 1:
         summary["multi"] = {
-            "map": float(multi_q["ap"].mean()),
-            "r@10": float(multi_q["r@10"].mean()),
-            "rank_distance": float(per_lang_multi["rank_distance"].mean()),
+            "map": float(np.mean(multi_q["ap"].to_numpy())),
+            "r@10": float(np.mean(multi_q["r@10"].to_numpy())),
+            "rank_distance": float(np.mean([r[3] for r in per_lang_multi])),
             "questions": multi_q.height,
         }
     # language shares in the top k of the whole pool

@@ -36,12 +36,11 @@ from .metrics import (
     trec_tie_key,
 )
 from .paths import atomic_dir
+from .progress import Progress, StageProgress, stage_callback
 
 if TYPE_CHECKING:
     from .systems import FusionSpec, Retriever, SystemSpec, TranslateQuery
 
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)``."""
 REPORT_FORMAT = "xlir-tui/bias-report"
 REPORT_FORMAT_VERSION = 2
 """2: ``systems`` (each with its ``label``) where version 1 said ``models`` and ``model``."""
@@ -125,7 +124,7 @@ def rank_collection(
     k: int,
     chunk: int,
     run_depth: int | None,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> tuple[Ranked, np.ndarray, np.ndarray]:
     """Ranks of every relevant pair of ``collection`` under ``scorer`` (any system's scores)."""
     code = {lang: i for i, lang in enumerate(collection.languages)}
@@ -155,7 +154,7 @@ def evaluate(
     peer: bool = False,
     run_depth: int | None = None,
     chunk: int = 256,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     ann: DenseIndex | None = None,
     ann_depth: int = 1000,
     build_s: float = 0.0,
@@ -173,14 +172,11 @@ def evaluate(
     retriever.check_collection(collection)
     started = time.perf_counter()
 
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return (lambda done, total: progress(name, done, total)) if progress else None
-
     questions = collection.questions["text"].to_list()
     scorer = retriever.scorer(questions, collection.questions["lang"].to_list(), progress)
     prepared = time.perf_counter()
     ranked, rel_q, rel_c = rank_collection(
-        collection, scorer, k, chunk, run_depth, stage("scoring")
+        collection, scorer, k, chunk, run_depth, stage_callback(progress, "scoring")
     )
     result = summarize(ranked, peer=peer)
     scored = time.perf_counter()

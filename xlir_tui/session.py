@@ -19,7 +19,7 @@ every compared system has (the same queries for each).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from .debias import DebiasSpec
 from .errors import XlirError
 from .index import CandidatePool, Hit
 from .metrics import average_precision, ranks_in_pool, top_k
+from .progress import StageProgress
 from .systems import (
     LEXICAL,
     DebiasedRetriever,
@@ -57,8 +58,6 @@ SHORT = {
     "subspace": "the main model, the language subspace projected out",
 }
 """What the compare dialog says of each remedy (one line at 80 columns)."""
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -325,6 +324,13 @@ def shown_name(system: Retriever) -> str:
     return Path(label).name if label.startswith("/") else label
 
 
+def stage_label(stage: str, name: str) -> str:
+    """A progress stage of loading the system ``name`` (its display name), as the explorer shows
+    it: ``encoding candidates for runs/hybrid``, but ``loading model runs/hybrid`` as it is (the
+    stage names the model already)."""
+    return stage if name in stage else f"{stage} for {name}"
+
+
 def choice_spec(choice: str, main: Retriever) -> SystemSpec:
     """The system a person names in the compare dialog: ``bm25``, ``chargram``, ``fusion`` (with
     the main system's model, or the default) or a model (``default``, a folder, a hub name)."""
@@ -424,7 +430,7 @@ class Workspace:
         spec: SystemSpec | None = None,
         encoder_options: dict[str, Any] | None = None,
         query_lang: str | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         debias: Sequence[DebiasSpec] = (),
     ) -> Workspace:
         """From an index folder of any system, or from a collection and a system (dense
@@ -464,7 +470,7 @@ class Workspace:
             ws.set_compared(ws._for_typing(systems[1]))
         return ws
 
-    def open_compared(self, spec: SystemSpec, progress: Progress | None = None) -> Retriever:
+    def open_compared(self, spec: SystemSpec, progress: StageProgress | None = None) -> Retriever:
         """Open a second system over the same collection, for comparison, without putting it
         in place (:meth:`set_compared` does, once it is still wanted)."""
         if progress is not None:
@@ -472,7 +478,7 @@ class Workspace:
         system = open_system(self.collection, spec, self.models, progress, cached=True)
         return self._for_typing(system)
 
-    def open_remedy(self, method: str, progress: Progress | None = None) -> Retriever:
+    def open_remedy(self, method: str, progress: StageProgress | None = None) -> Retriever:
         """The main system's plain dense system under remedy ``method`` (``none``: the plain
         system): its vectors transformed, nothing encoded again; a fit kept in the main
         system's index is reused. Not put in place (:meth:`set_compared` does)."""
@@ -487,7 +493,7 @@ class Workspace:
         system = debiased(plain, spec, self.collection, saved=saved, progress=progress, say=say)
         return self._for_typing(system)
 
-    def open_choice(self, choice: str, progress: Progress | None = None) -> Retriever:
+    def open_choice(self, choice: str, progress: StageProgress | None = None) -> Retriever:
         """The system a compare-dialog choice names: a remedy of the main system
         (``debias:center``), or a model, a lexical system or a fusion (:func:`choice_spec`)."""
         if choice.startswith(REMEDY_CHOICE):
@@ -516,13 +522,13 @@ class Workspace:
         self.session.set_figures(1, figures or {})
         return 1
 
-    def add_system(self, spec: SystemSpec, progress: Progress | None = None) -> int:
+    def add_system(self, spec: SystemSpec, progress: StageProgress | None = None) -> int:
         """Load a second system and put it in place (:meth:`open_compared`,
         :meth:`score_runs`, :meth:`set_compared` in one)."""
         system = self.open_compared(spec, progress)
         return self.set_compared(system, self.score_runs(system))
 
-    def add_remedy(self, method: str, progress: Progress | None = None) -> int:
+    def add_remedy(self, method: str, progress: StageProgress | None = None) -> int:
         """Compare with the main system under remedy ``method`` (:meth:`open_remedy`,
         :meth:`score_runs`, :meth:`set_compared` in one)."""
         system = self.open_remedy(method, progress)

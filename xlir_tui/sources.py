@@ -11,7 +11,6 @@ import contextlib
 import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from . import __version__
 from .errors import DataError, XlirError
 from .paths import atomic_dir, check_output, write_json
+from .progress import Progress
 
 LAREQA_RAW = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 
@@ -100,7 +100,7 @@ def get_collection(
     source: Path | None = None,
     overwrite: bool = False,
     timeout: float = 10.0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Download (or copy from ``source``) a public collection, verify it, write it to ``target``."""
     spec = PUBLIC.get(name)

@@ -38,9 +38,18 @@ import numpy as np
 from .debias import DebiasFit, DebiasSpec
 from .errors import IndexFormatError, XlirError
 from .index import FORMAT as DENSE_FORMAT
-from .index import FUSION_FORMAT, CandidatePool, DenseIndex, Hit, collection_manifest, scores_of
+from .index import (
+    FUSION_FORMAT,
+    CandidatePool,
+    DenseIndex,
+    Hit,
+    Scores,
+    collection_manifest,
+    scores_of,
+)
 from .lexical import LEXICAL_FORMAT, LexicalIndex, fuse
 from .metrics import top_k
+from .progress import Progress, StageProgress, stage_callback
 
 __all__ = [
     "FUSABLE",
@@ -63,8 +72,6 @@ LEXICAL = ("bm25", "chargram")
 FUSABLE = ("dense", "bm25", "chargram")
 FUSION_FORMAT_VERSION = 1
 FUSION_METHODS = ("rrf", "interpolate")
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)``."""
 Scorer = Callable[[int, int], np.ndarray]
 """Scores of queries ``lo:hi`` (of the batch the scorer was made for) against every candidate."""
 
@@ -219,9 +226,9 @@ class Models:
         """The encoder of ``model`` with this store's options."""
         key = (model, json.dumps(self.options, sort_keys=True, default=str))
         if key not in self._encoders:
-            from .encoders import load_encoder
+            from .encoders import display_name, load_encoder
 
-            self._say(f"loading model {model} ...")
+            self._say(f"loading model {display_name(model)} ...")
             options = {k: v for k, v in self.options.items() if v is not None}
             self._encoders[key] = load_encoder(model, **options)
         return self._encoders[key]
@@ -234,9 +241,9 @@ class Models:
             return self.encoder(model)
         key = ("recorded", json.dumps(recorded, sort_keys=True, default=str))
         if key not in self._encoders:
-            from .encoders import load_encoder_of
+            from .encoders import display_name, load_encoder_of
 
-            self._say(f"loading model {recorded['model']} ...")
+            self._say(f"loading model {display_name(recorded['model'])} ...")
             options = {
                 k: v
                 for k, v in self.options.items()
@@ -304,7 +311,7 @@ class Retriever:
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         raise NotImplementedError
 
@@ -382,14 +389,14 @@ class DenseRetriever(Retriever):
         collection: Any,
         spec: SystemSpec,
         models: Models,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         cached: bool = False,
         **index_options: Any,
     ) -> DenseRetriever:
         """Encode the candidates; with ``cached``, the index is kept in the cache folder and
         opened from there next time (the explorer starts in seconds on a collection it saw)."""
         encoder = models.encoder(spec.model)
-        step = (lambda d, t: progress("encoding candidates", d, t)) if progress else None
+        step = stage_callback(progress, "encoding candidates")
         if cached:
             plain = cls(cached_index(collection, encoder, step), encoder)
         else:
@@ -410,16 +417,16 @@ class DenseRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
-        step = (lambda d, t: progress("encoding questions", d, t)) if progress else None
+        step = stage_callback(progress, "encoding questions")
         qvec = self._encoder.encode_queries(list(queries), progress=step, cache=self.query_cache)
         vectors = self.index.vectors
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
             scores = scores_of(qvec, vectors)
             return lambda lo, hi: scores[lo:hi]
-        cand_t = np.ascontiguousarray(vectors.T)
-        return lambda lo, hi: qvec[lo:hi] @ cand_t
+        score = Scores(vectors)  # the same rule as scores_of, the vectors made float64 once
+        return lambda lo, hi: score(qvec[lo:hi])
 
     def search(
         self,
@@ -436,10 +443,10 @@ class DenseRetriever(Retriever):
         self.index.save(Path(folder), overwrite=overwrite)
 
 
-def cached_index(
-    collection: Any, encoder: Any, progress: Callable[[int, int], None] | None = None
-) -> DenseIndex:
+def cached_index(collection: Any, encoder: Any, progress: Progress | None = None) -> DenseIndex:
     """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
+    from .cache import mark_used
+    from .encoders import VECTORS_VERSION
     from .paths import cache_root, text_digest
 
     key = text_digest(
@@ -447,12 +454,14 @@ def cached_index(
         encoder.fingerprint,
         encoder.passage_prompt,
         str(encoder.passage_context),
+        f"vectors={VECTORS_VERSION}",
     )
     folder = cache_root() / "indexes" / key
     if (folder / "manifest.json").exists():
         try:
             index = DenseIndex.load(folder)
             index.check_encoder(encoder)
+            mark_used(folder)
             return index
         except XlirError:
             pass  # a damaged cache entry is rebuilt
@@ -482,7 +491,7 @@ class LexicalRetriever(Retriever):
         collection: Any,
         spec: SystemSpec,
         models: Models,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         **_: Any,
     ) -> LexicalRetriever:
         if progress:
@@ -497,7 +506,7 @@ class LexicalRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         queries = list(queries)
         score = self.index.retriever.scores
@@ -554,7 +563,7 @@ class FusionRetriever(Retriever):
         collection: Any,
         spec: SystemSpec,
         models: Models,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
         **index_options: Any,
     ) -> FusionRetriever:
         fusion = spec.fusion or FusionSpec()
@@ -596,7 +605,7 @@ class FusionRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         scorers = [p.scorer(queries, query_langs, progress) for p in self.parts.values()]
         return lambda lo, hi: self.spec.combine([s(lo, hi) for s in scorers])
@@ -667,7 +676,7 @@ class TranslatedRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> list[str]:
         """Each query in the target language (unchanged when its language is unknown or is the
         target already)."""
@@ -676,7 +685,7 @@ class TranslatedRetriever(Retriever):
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         known = [i for i, lang in enumerate(langs) if lang is not None]
-        stage = (lambda name: lambda d, t: progress(name, d, t)) if progress else None
+        stage = (lambda name: stage_callback(progress, name)) if progress else None
         done = translate_queries(
             self.translator,
             [queries[i] for i in known],
@@ -697,7 +706,7 @@ class TranslatedRetriever(Retriever):
         self,
         queries: Sequence[str],
         query_langs: Sequence[str | None] | None = None,
-        progress: Progress | None = None,
+        progress: StageProgress | None = None,
     ) -> Scorer:
         started = time.perf_counter()
         translated = self.translate(queries, query_langs, progress)
@@ -963,7 +972,7 @@ def open_system(
     collection: Any,
     spec: SystemSpec,
     models: Models | None = None,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     **index_options: Any,
 ) -> Retriever:
     """Build ``spec`` over ``collection`` (encoding its candidates for a dense part)."""
@@ -1055,7 +1064,7 @@ class IndexPlan:
 
 def build_index(
     plan: IndexPlan,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Retriever, str]:
     """Build the plan's system over its collection and save it; return it and a summary line."""

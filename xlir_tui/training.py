@@ -57,6 +57,7 @@ from .paths import (
     remove_own_output,
     write_marker,
 )
+from .progress import Rate, format_duration
 
 EventSink = Callable[[dict[str, Any]], None]
 DEFAULT_QUERY_PROMPT = "Query: "
@@ -750,6 +751,10 @@ def _changes_text(changes: dict[str, Any]) -> str:
     return ", ".join(f"{k} {_shown(old)} -> {_shown(new)}" for k, (old, new) in changes.items())
 
 
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
 def describe_event(e: dict[str, Any]) -> str:
     """The line a person reads for one training event; the CLI and the explorer both print
     these, so a run reads the same wherever it is followed."""
@@ -770,9 +775,11 @@ def describe_event(e: dict[str, Any]) -> str:
             line += f" with changes: {_changes_text(e['changes'])}"
         return line
     if kind == "step":
+        eta = e.get("eta_s")  # absent in the events of older runs
         return (
             f"step {e['step']}/{e['total_steps']}  loss {e['loss']:.4f}  "
             f"{e['examples_per_s']:.1f} examples/s"
+            + (f"  ETA {format_duration(eta)}" if eta is not None else "")
         )
     if kind == "eval":
         figures = ", ".join(f"{k} {v:.4f}" for k, v in e["metrics"].items() if v is not None)
@@ -1263,6 +1270,8 @@ class _Runner:
         self.last_eval: dict[str, Any] | None = None
         self.last_step_time = time.perf_counter()
         self.rate = 0.0
+        self.step_rate = Rate()
+        """Steps per second over wall time (checkpoints and evaluations in): the ETA's rate."""
         self.optimizer: Any = None
         self.checkpoints = 0  # written by this run
         self.saved_step: int | None = None  # the step of the latest step checkpoint
@@ -1312,6 +1321,7 @@ class _Runner:
                 if resume_from is not None and runner.optimizer is not None:
                     load_optimizer(runner.optimizer, resume_from)
                 runner.last_step_time = time.perf_counter()
+                runner.step_rate.update(runner.step, time.monotonic())
 
             def on_log(
                 self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any
@@ -1324,6 +1334,7 @@ class _Runner:
                         loss=float(logs["loss"]),
                         lr=float(logs.get("learning_rate", c.lr)),
                         examples_per_s=round(runner.rate, 2),
+                        eta_s=_rounded(runner.step_rate.eta(runner.total)),
                         epoch=state.epoch,
                     )
 
@@ -1332,6 +1343,7 @@ class _Runner:
                 elapsed = max(time.perf_counter() - runner.last_step_time, 1e-9)
                 runner.rate = c.batch_size * _world_size() / elapsed
                 runner.step = runner.done + state.global_step
+                runner.step_rate.update(runner.step, time.monotonic())
                 last = runner.step >= runner.total
                 if runner.step % c.checkpoint_every == 0 and not last:
                     runner.checkpoint()

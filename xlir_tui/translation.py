@@ -43,6 +43,7 @@ from .paths import (
     write_json,
     write_marker,
 )
+from .progress import Progress, StageProgress
 
 if TYPE_CHECKING:
     from .collections import Collection
@@ -57,10 +58,6 @@ SETTINGS_NAME = "translate.settings"
 SUMMARY_FORMAT = "xlir-tui/translation"
 FORMAT_VERSION = 1
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)`` while translating a list of texts."""
-StageProgress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)`` while translating a collection; the stage is a language."""
 
 # Plain ISO 639-1 codes -> the FLORES-200 codes NLLB uses as language tokens.
 NLLB_CODES: dict[str, str] = {
@@ -409,6 +406,9 @@ class TranslationCache:
             return self._rows
         rows: dict[str, str] = {}
         if self.folder.is_dir():
+            from .cache import mark_used
+
+            mark_used(self.folder)
             for shard in sorted(self.folder.glob("*.parquet")):
                 try:
                     frame = pl.read_parquet(shard, columns=["key", "text"])
@@ -741,7 +741,7 @@ def translate_queries(
     texts: Sequence[str],
     langs: Sequence[str],
     pivot: str,
-    stage: Callable[[str], Callable[[int, int], None] | None] | None = None,
+    stage: Callable[[str], Progress | None] | None = None,
 ) -> list[str]:
     """``texts`` (each in its language of ``langs``) translated into ``pivot``, one batch per
     source language; texts already in ``pivot`` stay as they are."""

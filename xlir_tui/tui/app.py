@@ -527,10 +527,14 @@ class ExplorerApp(App[None]):
         score the session's earlier runs with it; post it for the app to put in place if
         ``number`` is still the last choice. Its progress is shown only while it is."""
 
+        from ..encoders import display_name
+        from ..session import stage_label
+
+        name = display_name(choice)
+
         def progress(stage: str, done: int, total: int) -> None:
             if number == self.choice:
-                what = stage if choice in stage else f"{stage} for {choice}"
-                self.post_message(LoadProgress(what, done, total))
+                self.post_message(LoadProgress(stage_label(stage, name), done, total))
 
         ws = self.workspace
         try:

@@ -580,7 +580,9 @@ class ExportScreen(Dialog):
         if target.exists() or target.is_symlink():
             kind = own_output_kind(target)
             if kind not in ("explore", "empty folder"):
-                what = f"holds the output of xlir-tui {kind}" if kind else "xlir-tui did not write it"
+                what = (
+                    f"holds the output of xlir-tui {kind}" if kind else "xlir-tui did not write it"
+                )
                 error.update(
                     inert_text(
                         f"{value}: exists and {what}; it is not replaced (choose another name)"
