@@ -216,3 +216,26 @@ def test_readers_mark_their_entry_used(
     _age(emb.folder, 60)
     EmbeddingCache(emb.folder, 2).lookup(["a"])
     assert time.time() - emb.folder.stat().st_mtime < 60
+
+
+def test_remedy_fits_are_entries_and_other_files_beside_them_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remedy's fit in the cache (its description and its arrays) is one entry of kind
+    ``debias``; a JSON file of another shape beside it is not the tool's and is never pruned."""
+    from xlir_tui.debias import FIT_FORMAT
+
+    root = tmp_path / "cache"
+    monkeypatch.setenv("XLIR_TUI_CACHE", str(root))
+    fits = root / "debias"
+    fits.mkdir(parents=True)
+    meta = {"format": FIT_FORMAT, "method": "center", "model": {"fingerprint": "f" * 32}}
+    (fits / f"{'a' * 32}.json").write_text(json.dumps(meta))
+    (fits / f"{'a' * 32}.safetensors").write_bytes(b"s" * 500)
+    (fits / "mine.json").write_text(json.dumps({"format": "something else"}))
+    inv = inventory(root)
+    entries = [e for e in inv.entries if e.kind == "debias"]
+    assert len(entries) == 1 and entries[0].what == "center fit"
+    assert entries[0].model == "f" * 32 and len(entries[0].files) == 2
+    assert entries[0].bytes >= 500
+    assert fits / "mine.json" in [p for p, _ in inv.unknown]
