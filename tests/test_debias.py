@@ -238,7 +238,7 @@ def test_report_puts_each_remedy_beside_its_plain_system(
     centred = report["systems"][0]
     block = centred["debias"]
     assert block["method"] == "center" and block["source"] == "fitted"
-    assert block["fit_collection"]["languages"] == ["de", "en", "zh"]
+    assert block["fit_collection"]["languages"] == ["en", "de", "zh"]  # in --langs order
     assert block["languages"]["query"] == ["de", "en", "zh"] and block["fallback_queries"] == 0
     assert block["model"]["fingerprint"] == report["systems"][1]["model"]["fingerprint"]
     assert "debias" not in report["systems"][1]
