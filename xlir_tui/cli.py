@@ -182,7 +182,9 @@ MtOpt = Annotated[
     typer.Option(
         "--mt",
         help="Translation model: M2M100, NLLB or MarianMT, a hub name or a folder (Marian: "
-        "a pattern such as Helsinki-NLP/opus-mt-{src}-{tgt}).",
+        "a pattern such as Helsinki-NLP/opus-mt-{src}-{tgt}). bias-report also takes "
+        "'parallel': each question's own human translation from a parallel collection (the "
+        "translate-test ceiling).",
     ),
 ]
 QueryLangOpt = Annotated[
@@ -199,6 +201,16 @@ BackendOpt = Annotated[
         "CPU, same figures within 0.001 mAP), torch, onnx-int8 or openvino-int8 (faster still, "
         "0.5-2 points of mAP lower). The first use of a model with a fast backend exports it "
         "into the cache.",
+    ),
+]
+PassageContextOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--passage-context/--no-passage-context",
+        help="Encode each candidate as its sentence followed by its paragraph (LAReQA's input), "
+        "or as the sentence alone. (default: as the model was trained: the sentence alone, "
+        "unless it was trained with train --passage-context)",
+        show_default=False,
     ),
 ]
 SystemOpt = Annotated[
@@ -343,6 +355,7 @@ def index_cmd(
     pooling: PoolingOpt = None,
     query_prompt: QueryPromptOpt = None,
     backend: BackendOpt = "openvino",
+    passage_context: PassageContextOpt = None,
 ) -> None:
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
     fusion of them (one index per fused system, searched together)."""
@@ -358,7 +371,9 @@ def index_cmd(
         ef_construction=ef_construction,
         ef=ef,
         overwrite=overwrite,
-        encoder_options=_encoder_options(batch_size, pooling, query_prompt, backend),
+        encoder_options=_encoder_options(
+            batch_size, pooling, query_prompt, backend, passage_context
+        ),
     )
     plan.validate()
     with stage_progress() as update:
@@ -388,8 +403,10 @@ def _encoder_options(
     pooling: str | None = None,
     query_prompt: str | None = None,
     backend: str | None = None,
+    passage_context: bool | None = None,
 ) -> dict[str, Any]:
-    """The encoder settings a command passes to every model it loads."""
+    """The encoder settings a command passes to every model it loads (None: not given, the
+    model's own)."""
     from .backends import check_backend
     from .encoders import POOLINGS
 
@@ -406,6 +423,7 @@ def _encoder_options(
             "pooling": pooling,
             "query_prompt": query_prompt,
             "backend": backend,
+            "passage_context": passage_context,
         }.items()
         if v is not None
     }
@@ -468,7 +486,7 @@ def search_cmd(
         raise XlirError("empty query")
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
-    translate = _translate_query(translate_query, mt)
+    translate = _translate_query(translate_query, mt, "search")
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
     # a damaged folder or an unknown language fails before any model loads
@@ -493,12 +511,24 @@ def search_cmd(
     _print_hits(query, index, wanted, hits, as_json, translated=searched if translate else None)
 
 
-def _translate_query(translate_query: str | None, mt: str | None) -> Any:
-    """``--translate-query LANG --mt MODEL`` (None without them)."""
+def _translate_query(
+    translate_query: str | None, mt: str | None, command: str | None = None
+) -> Any:
+    """``--translate-query LANG --mt MODEL`` (None without them). ``--mt parallel`` (each
+    question's own translation in the collection) is refused for a ``command`` that searches
+    free text, which has none."""
     if translate_query is None and mt is None:
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
+    from .translation import PARALLEL
+
+    if mt == PARALLEL and command is not None:
+        raise XlirError(
+            f"--mt parallel replaces each question of a collection by its own translation; "
+            f"{command} searches free text, which has none (use it with bias-report, or name a "
+            "translation model)"
+        )
     from .systems import TranslateQuery
 
     return TranslateQuery(translate_query, mt)
@@ -585,8 +615,22 @@ def bias_report_cmd(
     ] = 100,
     k: Annotated[int, typer.Option("-k", "--k", help="Top-k for language shares.")] = 10,
     peer: Annotated[
-        bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per language.")
+        bool,
+        typer.Option(
+            "--peer",
+            help="Add PEER per language: Kruskal-Wallis over the relevant items' ranks by "
+            "language, pooled over the language's queries.",
+        ),
     ] = False,
+    map_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--map-depth",
+            help="Also show mAP cut at this depth beside full mAP, as XTREME-R defines it "
+            "(--map-depth 20: XTREME-R's LAReQA figure is the multi map@20).",
+            show_default=False,
+        ),
+    ] = None,
     ann: Annotated[
         bool,
         typer.Option(
@@ -628,6 +672,7 @@ def bias_report_cmd(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the comparisons' resampling.")] = 0,
     backend: BackendOpt = "openvino",
+    passage_context: PassageContextOpt = None,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system.
 
@@ -649,12 +694,15 @@ def bias_report_cmd(
         strict=strict,
         k=k,
         peer=peer,
+        map_depth=map_depth,
         run_depth=run_depth,
         out=out_dir,
         overwrite=overwrite,
         ann=ann,
         index=index,
-        encoder_options=_encoder_options(batch_size, pooling, query_prompt, backend),
+        encoder_options=_encoder_options(
+            batch_size, pooling, query_prompt, backend, passage_context
+        ),
         resamples=resamples,
         seed=seed,
     )
@@ -706,10 +754,16 @@ def explore_cmd(
             "openvino; with --index, the one the index was built with)",
         ),
     ] = None,
+    passage_context: PassageContextOpt = None,
 ) -> None:
     """Side-by-side queries across languages with live language-bias statistics (TUI)."""
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
+    if index is not None and passage_context is not None:
+        raise XlirError(
+            "--passage-context goes with --collection (an index records how its candidates "
+            "were encoded)"
+        )
     if index is not None and (model != "default" or pooling or query_prompt is not None):
         raise XlirError(
             "--model, --pooling and --query-prompt go with --collection (an index knows its model)"
@@ -717,13 +771,20 @@ def explore_cmd(
     if index is not None and system != "dense":
         raise XlirError("--system goes with --collection (an index knows its system)")
     spec = _system_spec(
-        system, model, fuse, fusion_method, fusion_weight, _translate_query(translate_query, mt)
+        system,
+        model,
+        fuse,
+        fusion_method,
+        fusion_weight,
+        _translate_query(translate_query, mt, "explore"),
     )
     if backend is None and index is None:
         from .backends import REPORT_BACKEND
 
         backend = REPORT_BACKEND
-    options = _encoder_options(pooling=pooling, query_prompt=query_prompt, backend=backend)
+    options = _encoder_options(
+        pooling=pooling, query_prompt=query_prompt, backend=backend, passage_context=passage_context
+    )
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     panes = split_langs(langs)
