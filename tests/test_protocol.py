@@ -143,6 +143,33 @@ def test_the_index_records_the_input_and_a_search_uses_it(
     assert "encoding" not in err
 
 
+def test_the_explorer_reads_candidates_with_their_paragraph(
+    tiny_model: Path, two_langs: Path
+) -> None:
+    """explore --collection C --passage-context: the kept index is the in-context one, apart
+    from the sentence-only index of the same collection and model."""
+    from xlir_tui.session import Workspace
+    from xlir_tui.systems import SystemSpec
+
+    def opened(context: bool):
+        return Workspace.open(
+            collection=[str(two_langs)],
+            spec=SystemSpec("dense", str(tiny_model)),
+            encoder_options={"backend": "torch", "passage_context": context},
+        ).systems[0]
+
+    with_paragraph, alone = opened(True), opened(False)
+    assert with_paragraph.encoder.passage_context and not alone.encoder.passage_context
+    assert with_paragraph.index.manifest["model"]["passage_context"] is True
+    c = load_collection([two_langs])
+    np.testing.assert_allclose(
+        with_paragraph.index.vectors,
+        with_paragraph.encoder.encode_candidates(c.candidates),
+        atol=1e-6,
+    )
+    assert not np.allclose(with_paragraph.index.vectors, alone.index.vectors)
+
+
 def test_the_report_says_which_input(capsys, tiny_model: Path, two_langs: Path) -> None:
     base = ["bias-report", str(two_langs), "-m", str(tiny_model), "--backend", "torch"]
     entries = {}
