@@ -5,7 +5,9 @@ questions, and PEER against its authors' package on the same run."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,27 @@ from xlir_tui.collections import load_collection
 from xlir_tui.encoders import EmbeddingCache, load_encoder, with_context
 from xlir_tui.metrics import summarize
 from xlir_tui.report import build_report, evaluate_encoder, write_outputs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This module's encodings go to a cache of their own: they encode parts of sample_data in
+    other batches than the rest of the suite does, which changes the cached vectors by a
+    rounding, and a test elsewhere that compares two matrix products of them could see a near
+    tie fall the other way."""
+    old = os.environ.get("XLIR_TUI_CACHE")
+    os.environ["XLIR_TUI_CACHE"] = str(tmp_path_factory.mktemp("protocol-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XLIR_TUI_CACHE", None)
+    else:
+        os.environ["XLIR_TUI_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_model: Path, _own_cache: None):
+    """The tiny model with this module's cache (the session's tiny encoder keeps the suite's)."""
+    return load_encoder(str(tiny_model))
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +246,7 @@ def test_map_at_k_by_hand() -> None:
     assert "map@1" not in summarize(ranked)["summary"]["multi"]  # only when asked for
 
 
-def test_map_at_k_against_trec_eval(sample_collection, tiny_encoder, tmp_path: Path) -> None:
+def test_map_at_k_against_trec_eval(sample_collection, encoder, tmp_path: Path) -> None:
     """XTREME-R's mAP@K equals trec_eval's map_cut_K when a query has at most K relevant items
     (here 4, one per language), and is map_cut_K * |R| / K when it has more."""
     import pytrec_eval
@@ -231,7 +254,7 @@ def test_map_at_k_against_trec_eval(sample_collection, tiny_encoder, tmp_path: P
     c = sample_collection.restrict(["ar", "de", "en", "zh"])
     depths = {}
     for k in (20, 2):
-        ev = evaluate_encoder(c, tiny_encoder, run_depth=0, map_depth=k)
+        ev = evaluate_encoder(c, encoder, run_depth=0, map_depth=k)
         depths[k] = ev
     write_outputs(tmp_path / "out", c, build_report(c, [depths[20]]), [depths[20]])
     run = read_trec_run(tmp_path / "out" / "run.multi.txt")
@@ -351,7 +374,7 @@ def test_parallel_questions_go_by_row(tmp_path: Path) -> None:
 
 
 def test_parallel_questions_refused_without_them(
-    capsys, tmp_path: Path, tiny_model: Path, two_langs: Path, sample_index: Path
+    capsys, tmp_path: Path, tiny_model: Path, two_langs: Path
 ) -> None:
     base = ["bias-report", "-m", str(tiny_model)]
     code, _, err = run_cli(
@@ -376,7 +399,7 @@ def test_parallel_questions_refused_without_them(
     code, _, err = run_cli(
         [
             "search",
-            str(sample_index),
+            str(tmp_path / "no-index"),  # refused before the folder is read
             "bee",
             "--translate-query",
             "en",
@@ -414,7 +437,7 @@ def peer_measure_per_query(
     return {m.query_id: m.value for m in evaluator.iter_calc(run)}
 
 
-def test_peer_against_peer_measure(sample_collection, tiny_encoder, tmp_path: Path) -> None:
+def test_peer_against_peer_measure(sample_collection, encoder, tmp_path: Path) -> None:
     """PEER here and in its authors' package (peer-measure), on the same exported run.
 
     Per query, as the paper defines it, the relevant level is degenerate on LAReQA-style
@@ -427,7 +450,7 @@ def test_peer_against_peer_measure(sample_collection, tiny_encoder, tmp_path: Pa
     from scipy.stats import chi2, rankdata
 
     c = sample_collection.restrict(["ar", "de", "en", "zh"])
-    ev = evaluate_encoder(c, tiny_encoder, run_depth=0, peer=True)
+    ev = evaluate_encoder(c, encoder, run_depth=0, peer=True)
     write_outputs(tmp_path / "out", c, build_report(c, [ev]), [ev])
     run = read_trec_run(tmp_path / "out" / "run.multi.txt")
     assert len(run) == c.questions.height
