@@ -104,8 +104,14 @@ def write_page(
     lines += [
         "## XQuAD-R, zero-shot: mean ± standard deviation over seeds",
         "",
-        "mAP over the full pool; multi R@10; rank distance in the multi pool (lower is less "
-        "biased); own: share of the multi top 10 in the query's own language (9% expected "
+        "mAP over the full pool (LAReQA's, not XTREME-R's mAP@20); candidates read "
+        + (
+            "with their paragraph (`--passage-context`)"
+            if settings["passage_context"]
+            else "as their sentence alone (no `--passage-context`)"
+        )
+        + ", in training and in scoring; multi R@10; rank distance in the multi pool (lower is "
+        "less biased); own: share of the multi top 10 in the query's own language (9% expected "
         "without bias).",
         "",
         "| batches | mono mAP | cross mAP | multi mAP | multi R@10 | rank distance | own@10 | "
@@ -133,8 +139,9 @@ def write_page(
         )
     lines += [
         "",
-        "The paper's figures on XQuAD-R (Elmahdy et al., arXiv 2408.10536; mAP, and mean rank "
-        "distance), for encoders fine-tuned with each batch strategy:",
+        "The paper's figures on XQuAD-R (Elmahdy et al., arXiv 2408.10536; mAP over the full "
+        "pool, as here, and mean rank distance; whether its candidates were read with their "
+        "paragraphs is not established here), for encoders fine-tuned with each batch strategy:",
         "",
         "| model, batches | mono mAP | cross mAP | multi mAP | rank distance |",
         "|---|---|---|---|---|",

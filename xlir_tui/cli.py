@@ -296,7 +296,9 @@ MtOpt = Annotated[
     typer.Option(
         "--mt",
         help="Translation model: M2M100, NLLB or MarianMT, a hub name or a folder (Marian: "
-        "a pattern such as Helsinki-NLP/opus-mt-{src}-{tgt}).",
+        "a pattern such as Helsinki-NLP/opus-mt-{src}-{tgt}). bias-report also takes "
+        "'parallel': each question's own human translation from a parallel collection (the "
+        "translate-test ceiling).",
     ),
 ]
 QueryLangOpt = Annotated[
@@ -373,6 +375,16 @@ BackendOpt = Annotated[
         "CPU, same figures within 0.001 mAP), torch, onnx-int8 or openvino-int8 (faster still, "
         "0.5-2 points of mAP lower). The first use of a model with a fast backend exports it "
         "into the cache.",
+    ),
+]
+PassageContextOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--passage-context/--no-passage-context",
+        help="Encode each candidate as its sentence followed by its paragraph (LAReQA's input), "
+        "or as the sentence alone. (default: as the model was trained: the sentence alone, "
+        "unless it was trained with train --passage-context)",
+        show_default=False,
     ),
 ]
 SystemOpt = Annotated[
@@ -494,14 +506,20 @@ def _cache_table(inv: Any, entries: bool) -> None:
 
         return "—" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
-    table = Table(title=f"{inv.root}: {human_bytes(inv.total_bytes)}", title_justify="left")
+    table = Table(
+        title=inert_text(f"{inv.root}: {human_bytes(inv.total_bytes)}"), title_justify="left"
+    )
     if entries:
         for col in ("kind", "name", "size", "last used", "what"):
             table.add_column(col, justify="right" if col == "size" else "left")
         for e in inv.entries:
             what = e.what + (" (outdated)" if e.outdated else "")
             table.add_row(
-                e.kind, shorten(e.name, 40), human_bytes(e.bytes), when(e.last_used), what
+                e.kind,
+                inert_text(shorten(e.name, 40)),
+                human_bytes(e.bytes),
+                when(e.last_used),
+                inert_text(what),
             )
     else:
         for col in ("kind", "entries", "size", "outdated", "last used"):
@@ -520,9 +538,8 @@ def _cache_table(inv: Any, entries: bool) -> None:
         out.print(f"unfinished temporaries: {len(inv.temporaries)} ({size})", highlight=False)
     for path, n in inv.unknown:
         out.print(
-            f"not written by xlir-tui (never removed): {path} ({human_bytes(n)})",
+            inert_text(f"not written by xlir-tui (never removed): {path} ({human_bytes(n)})"),
             highlight=False,
-            markup=False,
         )
 
 
@@ -538,7 +555,7 @@ def cache_list(
 
     inv = inventory()
     if as_json:
-        print(json.dumps(inv.to_dict(), ensure_ascii=False, indent=2))
+        print_json(inv.to_dict())
         return
     _cache_table(inv, entries)
 
@@ -619,35 +636,26 @@ def cache_prune(
     stale = [] if dry_run else remove_stale(inv)
     freed = sum(e.bytes for e, _ in removed)
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "dry_run": dry_run,
-                    "removed": [e.to_dict(inv.root) for e, _ in removed],
-                    "kept": [{**e.to_dict(inv.root), "reason": why} for e, why in kept],
-                    "temporaries_removed": [str(p) for p in stale],
-                    "bytes": freed,
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        print_json(
+            {
+                "dry_run": dry_run,
+                "removed": [e.to_dict(inv.root) for e, _ in removed],
+                "kept": [{**e.to_dict(inv.root), "reason": why} for e, why in kept],
+                "temporaries_removed": [str(p) for p in stale],
+                "bytes": freed,
+            }
         )
         return
     verb = "would remove" if dry_run else "removed"
     for e, _ in removed:
-        err.print(
-            f"{verb} {e.kind}/{e.name} ({human_bytes(e.bytes)}): {e.what}",
-            highlight=False,
-            markup=False,
-        )
+        say(f"{verb} {e.kind}/{e.name} ({human_bytes(e.bytes)}): {e.what}")
     for e, why in kept:
-        err.print(f"kept {e.kind}/{e.name}: {why}", highlight=False, markup=False)
+        say(f"kept {e.kind}/{e.name}: {why}")
     for p in stale:
-        err.print(f"removed the unfinished temporary {p}", highlight=False, markup=False)
-    err.print(
+        say(f"removed the unfinished temporary {p}")
+    say(
         f"{verb} {len(removed)} of {len(inv.entries)} entries, {human_bytes(freed)}"
-        + (f"; {len(kept)} in use kept" if kept else ""),
-        highlight=False,
+        + (f"; {len(kept)} in use kept" if kept else "")
     )
 
 
@@ -689,6 +697,7 @@ def index_cmd(
     debias_fit: DebiasFitOpt = None,
     lir_rank: LirRankOpt = None,
     subspace_rank: SubspaceRankOpt = None,
+    passage_context: PassageContextOpt = None,
 ) -> None:
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
     fusion of them (one index per fused system, searched together). With --debias, each
@@ -705,7 +714,9 @@ def index_cmd(
         ef_construction=ef_construction,
         ef=ef,
         overwrite=overwrite,
-        encoder_options=_encoder_options(batch_size, pooling, query_prompt, backend),
+        encoder_options=_encoder_options(
+            batch_size, pooling, query_prompt, backend, passage_context
+        ),
         debias=_debias_specs(debias, lir_rank, subspace_rank, debias_fit),
     )
     plan.validate()
@@ -736,8 +747,10 @@ def _encoder_options(
     pooling: str | None = None,
     query_prompt: str | None = None,
     backend: str | None = None,
+    passage_context: bool | None = None,
 ) -> dict[str, Any]:
-    """The encoder settings a command passes to every model it loads."""
+    """The encoder settings a command passes to every model it loads (None: not given, the
+    model's own)."""
     from .backends import check_backend
     from .encoders import POOLINGS
 
@@ -754,6 +767,7 @@ def _encoder_options(
             "pooling": pooling,
             "query_prompt": query_prompt,
             "backend": backend,
+            "passage_context": passage_context,
         }.items()
         if v is not None
     }
@@ -835,7 +849,7 @@ def search_cmd(
         raise XlirError(f"-k must be at least 1, got {k}")
     if ef is not None and ef < 1:
         raise XlirError(f"--ef must be at least 1, got {ef}")
-    translate = _translate_query(translate_query, mt)
+    translate = _translate_query(translate_query, mt, "search")
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
     specs = _debias_specs(debias, lir_rank, subspace_rank, debias_fit)
@@ -888,10 +902,7 @@ def _search_systems(
 
     cut = exceeds_window(systems[0].encoder, query)
     if cut is not None:
-        err.print(
-            f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}",
-            highlight=False,
-        )
+        say(f"note: the query has {cut[0]} tokens; the model reads the first {cut[1]}")
     said: set[str] = set()
     results = []
     for system in systems:
@@ -902,7 +913,7 @@ def _search_systems(
             for line in notes:
                 if line not in said:
                     said.add(line)
-                    err.print(line, highlight=False, markup=False)
+                    say(line)
         hits = system.search(query, k=k, langs=langs, query_lang=lang, ef=ef)
         results.append((system, lang, hits))
     if as_json:
@@ -916,21 +927,30 @@ def _search_systems(
             for system, lang, hits in results
         ]
         head = {"query": query, "index": str(index), "langs": langs}
-        if len(entries) == 1:
-            print(json.dumps({**head, **entries[0]}, ensure_ascii=False, indent=2))
-        else:
-            print(json.dumps({**head, "systems": entries}, ensure_ascii=False, indent=2))
+        print_json({**head, **entries[0]} if len(entries) == 1 else {**head, "systems": entries})
         return
     for system, _, hits in results:
         _print_hits(query, index, langs, hits, False, title=system.label)
 
 
-def _translate_query(translate_query: str | None, mt: str | None) -> Any:
-    """``--translate-query LANG --mt MODEL`` (None without them)."""
+def _translate_query(
+    translate_query: str | None, mt: str | None, command: str | None = None
+) -> Any:
+    """``--translate-query LANG --mt MODEL`` (None without them). ``--mt parallel`` (each
+    question's own translation in the collection) is refused for a ``command`` that searches
+    free text, which has none."""
     if translate_query is None and mt is None:
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
+    from .translation import PARALLEL
+
+    if mt == PARALLEL and command is not None:
+        raise XlirError(
+            f"--mt parallel replaces each question of a collection by its own translation; "
+            f"{command} searches free text, which has none (use it with bias-report, or name a "
+            "translation model)"
+        )
     from .systems import TranslateQuery
 
     return TranslateQuery(translate_query, mt)
@@ -1025,8 +1045,22 @@ def bias_report_cmd(
     ] = 100,
     k: Annotated[int, typer.Option("-k", "--k", help="Top-k for language shares.")] = 10,
     peer: Annotated[
-        bool, typer.Option("--peer", help="Add PEER (Kruskal-Wallis) per language.")
+        bool,
+        typer.Option(
+            "--peer",
+            help="Add PEER per language: Kruskal-Wallis over the relevant items' ranks by "
+            "language, pooled over the language's queries.",
+        ),
     ] = False,
+    map_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--map-depth",
+            help="Also show mAP cut at this depth beside full mAP, as XTREME-R defines it "
+            "(--map-depth 20: XTREME-R's LAReQA figure is the multi map@20).",
+            show_default=False,
+        ),
+    ] = None,
     ann: Annotated[
         bool,
         typer.Option(
@@ -1073,6 +1107,7 @@ def bias_report_cmd(
     debias_fit: DebiasFitOpt = None,
     lir_rank: LirRankOpt = None,
     subspace_rank: SubspaceRankOpt = None,
+    passage_context: PassageContextOpt = None,
 ) -> None:
     """LAReQA mono / cross / multi mAP, recall, rank distance and language bias, per system.
 
@@ -1096,12 +1131,15 @@ def bias_report_cmd(
         strict=strict,
         k=k,
         peer=peer,
+        map_depth=map_depth,
         run_depth=run_depth,
         out=out_dir,
         overwrite=overwrite,
         ann=ann,
         index=index,
-        encoder_options=_encoder_options(batch_size, pooling, query_prompt, backend),
+        encoder_options=_encoder_options(
+            batch_size, pooling, query_prompt, backend, passage_context
+        ),
         resamples=resamples,
         seed=seed,
         debias=_debias_specs(debias, lir_rank, subspace_rank, debias_fit),
@@ -1158,6 +1196,7 @@ def explore_cmd(
     debias_fit: DebiasFitOpt = None,
     lir_rank: LirRankOpt = None,
     subspace_rank: SubspaceRankOpt = None,
+    passage_context: PassageContextOpt = None,
 ) -> None:
     """Side-by-side queries across languages with live language-bias statistics (TUI).
 
@@ -1176,6 +1215,11 @@ def explore_cmd(
         raise XlirError(f"--debias transforms a dense system's vectors; {system} has none")
     if index is not None and collection:
         raise XlirError("give --index or --collection, not both")
+    if index is not None and passage_context is not None:
+        raise XlirError(
+            "--passage-context goes with --collection (an index records how its candidates "
+            "were encoded)"
+        )
     if index is not None and (model != "default" or pooling or query_prompt is not None):
         raise XlirError(
             "--model, --pooling and --query-prompt go with --collection (an index knows its model)"
@@ -1183,13 +1227,20 @@ def explore_cmd(
     if index is not None and system != "dense":
         raise XlirError("--system goes with --collection (an index knows its system)")
     spec = _system_spec(
-        system, model, fuse, fusion_method, fusion_weight, _translate_query(translate_query, mt)
+        system,
+        model,
+        fuse,
+        fusion_method,
+        fusion_weight,
+        _translate_query(translate_query, mt, "explore"),
     )
     if backend is None and index is None:
         from .backends import REPORT_BACKEND
 
         backend = REPORT_BACKEND
-    options = _encoder_options(pooling=pooling, query_prompt=query_prompt, backend=backend)
+    options = _encoder_options(
+        pooling=pooling, query_prompt=query_prompt, backend=backend, passage_context=passage_context
+    )
     if k < 1:
         raise XlirError(f"-k must be at least 1, got {k}")
     panes = split_langs(langs, "--langs")

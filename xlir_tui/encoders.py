@@ -298,7 +298,8 @@ class Encoder:
     batch_size: int = 64
     use_cache: bool = True
     passage_context: bool = False
-    """Candidates are read as the sentence followed by its paragraph (as the model was trained)."""
+    """Candidates are read as the sentence followed by its paragraph (:func:`with_context`):
+    ``--passage-context``, or a model trained so."""
     runtime: Runtime | None = None
     """What runs the transformer (:mod:`xlir_tui.backends`); None is torch."""
     display: str = ""
@@ -511,7 +512,19 @@ class Encoder:
 
 
 def with_context(sentence: str, context: str | None) -> str:
-    """A candidate sentence followed by its paragraph (LAReQA's sentence-in-context input)."""
+    """A candidate sentence followed by its paragraph: LAReQA's sentence-in-context input, as one
+    text. The one place that builds it: training (``train --passage-context``,
+    :mod:`xlir_tui.sampling`) and encoding (``--passage-context``, :meth:`Encoder.candidate_texts`)
+    both call it, so a model reads its candidates as it was trained on them.
+
+    LAReQA's reference implementation hands its response encoder the pair
+    ``(sentence, context)``: the sentence, then the whole paragraph with the sentence still in it
+    (two segments of one input). XTREME-R's LAReQA evaluation concatenates ``sentence + context``
+    and removes newlines. A sentence-transformers model with prompts reads one text, so the pair
+    becomes the sentence, a blank line and the paragraph (XLM-R and BERT tokenizers read the blank
+    line as a space: XTREME-R's input with a space between the two). A paragraph of one sentence
+    is that sentence alone: its context adds nothing.
+    """
     return f"{sentence}\n\n{context}" if context and context != sentence else sentence
 
 
@@ -547,6 +560,7 @@ def load_encoder(
     pooling: str | None = None,
     query_prompt: str | None = None,
     backend: str = DEFAULT_BACKEND,
+    passage_context: bool | None = None,
 ) -> Encoder:
     """Load ``spec`` (``default``, a folder or a hub name) as an :class:`Encoder`.
 
@@ -563,6 +577,10 @@ def load_encoder(
     an inference runtime; the first load of a model with a fast backend exports it into the
     cache (seconds to a few minutes). Every backend gets the same thread count
     (:func:`xlir_tui.backends.configure_threads`).
+
+    ``passage_context`` reads each candidate as its sentence followed by its paragraph
+    (:func:`with_context`, LAReQA's input) or as the sentence alone; None keeps what the model
+    was trained with (``xlir_train.json``; the sentence alone for any other model).
     """
     if pooling is not None and pooling not in POOLINGS:
         raise ModelError(f"--pooling {pooling!r}: choose {' or '.join(POOLINGS)}")
@@ -619,7 +637,9 @@ def load_encoder(
         model, backend, fingerprint, (prompts.get("query", "") or "", passage_prompt_of(prompts))
     )
     return Encoder(
-        passage_context=trained_with_context(path),
+        passage_context=(
+            trained_with_context(path) if passage_context is None else bool(passage_context)
+        ),
         spec=canonical_spec(spec, path),
         display=display_name(spec),
         path=path,
@@ -688,9 +708,12 @@ def _set_padding(model: Any, pooling: str) -> None:
 
 
 def load_encoder_of(model: dict[str, Any], spec: str | None = None, **kwargs: Any) -> Encoder:
-    """The encoder an index or report recorded (``Encoder.describe``): its model, pooling and
-    query prompt, so a search encodes queries exactly as the candidates were encoded.
-    ``spec`` loads other weights in its place (checked against the index by the caller)."""
+    """The encoder an index or report recorded (``Encoder.describe``): its model, pooling, query
+    prompt and candidate input (``passage_context``), so a search encodes queries exactly as the
+    candidates were encoded and says how they were read. ``spec`` loads other weights in its
+    place (checked against the index by the caller)."""
+    if spec is None:
+        kwargs.setdefault("passage_context", bool(model.get("passage_context", False)))
     return load_encoder(
         spec or model["model"],
         pooling=model.get("pooling") if spec is None else None,

@@ -9,6 +9,16 @@ Definitions (see the project's METHOD notes; Roy et al. 2020, Huang et al. 2023,
   mean over its queries. The mono figure is the macro average over languages, the cross figure the
   macro average over ordered pairs, and the multi figure the mean over every query (one pool), which
   is what ``trec_eval -m map`` prints on the exported run and qrels.
+- **mAP@K** (``--map-depth K``; ``map@20`` in report JSON) is XTREME-R's cut mAP (Ruder et al.
+  2021): its LAReQA evaluation (google-research/xtreme, ``third_party/utils_lareqa.py``,
+  ``average_precision_at_k``, called with k = 20 by ``third_party/evaluate_retrieval.py``) sums,
+  over the relevant items ranked in the top K, the precision at each one's rank, and divides by
+  **min(|R_q|, K)**. trec_eval's ``map_cut_K`` sums the same terms but divides by |R_q|: the two
+  agree whenever a query has at most K relevant items (every query of XQuAD-R and MLQA-R at
+  K = 20: one relevant sentence per language) and differ otherwise (3 relevant items at ranks 1
+  and 2 of a cut at 2: XTREME-R 1.0, trec_eval 0.667). XTREME-R's LAReQA figure is the multi
+  setting's mAP@20; LAReQA and the hybrid-batch paper report mAP over the whole pool. The two are
+  not comparable: a report says which it shows.
 - **R@k** = |relevant items in the top k| / |R_q| (trec_eval's ``recall_k``): R@1 for mono and
   cross, R@10 for multi.
 - **rank distance** (multi): max minus min rank of a query's relevant items; mean over the queries
@@ -17,10 +27,21 @@ Definitions (see the project's METHOD notes; Roy et al. 2020, Huang et al. 2023,
   over the queries of a language, against the share of that language in the pool (what an
   unbiased retriever would show on average); **same-language preference** is the share of the
   query's own language.
-- **PEER** (optional; after Yang et al. 2024, adapted to one relevance level): for the queries of a
-  language, the Kruskal-Wallis test over the multi-setting ranks of their relevant items grouped by
-  the items' language; the p-value is high when no language's relevant items rank systematically
-  better.
+- **PEER** (optional; after Yang et al., SIGIR 2024, pooled over queries): for the queries of a
+  language, the Kruskal-Wallis test (``scipy.stats.kruskal``, which ranks the observations and
+  corrects for ties) over the multi-setting ranks of their relevant items grouped by the items'
+  language; the p-value is high when no language's relevant items rank systematically better.
+  This is not the paper's per-query PEER, and says so on purpose. The paper (and its authors'
+  package ``peer-measure``) tests, for each query and relevance level, the ranks of that query's
+  documents grouped by language, then averages the weighted p-values over queries. In XQuAD-R
+  and MLQA-R a question has exactly one relevant sentence per language, so each language group
+  holds one rank, the statistic is H = n - 1 whatever the ranking, and the per-query p-value is
+  the constant chi2.sf(n - 1, n - 1) (0.44 for 11 languages): it cannot tell a biased retriever
+  from a fair one. Pooling a language's queries gives each group one rank per query, which the
+  test can compare. ``tests/test_metrics.py`` checks both facts against ``peer-measure`` on the
+  same run. (Its non-relevant level, with a cut, tests only where the retrieved non-relevant
+  documents sit and leaves out those never retrieved: a top 20 of own-language distractors is
+  one group, and scores as fair.)
 
 Ties: candidates with equal scores are ordered the way trec_eval orders them, by candidate id in
 descending byte order, so the ranks here are the ranks trec_eval sees in an exported run.
@@ -248,9 +269,17 @@ def _top_of_chunk(
     return rows, cand.ravel(), cand_scores.ravel()
 
 
-def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
-    """Per query (and pool language when ``by_pool``): AP, recall at 1 and 10, rank spread,
-    sorted by query (and pool language).
+def map_key(depth: int) -> str:
+    """The name of mAP cut at ``depth`` in report JSON and tables: ``map@20``."""
+    return f"map@{depth}"
+
+
+def _ap_frame(
+    ranked: Ranked, rank_col: str, by_pool: bool, depth: int | None = None
+) -> pl.DataFrame:
+    """Per query (and pool language when ``by_pool``): AP, recall at 1 and 10, rank spread, and
+    with ``depth`` XTREME-R's AP@depth (``ap@depth``; see the module docstring), sorted by query
+    (and pool language).
 
     Summed in numpy over rows in a fixed order rather than by a polars ``group_by``: polars
     aggregates a group's rows in parts on several threads and adds the parts in whatever order
@@ -281,6 +310,9 @@ def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
             "r@10": np.add.reduceat((rank <= 10).astype(np.int64), starts) / counts,
             "rank_distance": np.maximum.reduceat(rank, starts) - np.minimum.reduceat(rank, starts),
         }
+        if depth is not None:
+            within = np.where(rank <= depth, precision, 0.0)
+            frame[f"ap@{depth}"] = np.add.reduceat(within, starts) / np.minimum(counts, depth)
     else:
         frame |= {
             "ap": np.zeros(0),
@@ -288,13 +320,15 @@ def _ap_frame(ranked: Ranked, rank_col: str, by_pool: bool) -> pl.DataFrame:
             "r@10": np.zeros(0),
             "rank_distance": np.zeros(0, dtype=np.int64),
         }
+        if depth is not None:
+            frame[f"ap@{depth}"] = np.zeros(0)
     frame["relevant"] = counts
     return pl.DataFrame(frame)
 
 
-def _means(frame: pl.DataFrame, keys: list[str], columns: list[str]) -> list[tuple]:
-    """``(*key values, *means of columns, rows)`` per distinct key, sorted by key; numpy means
-    over each key's rows in the frame's order (the same sums in every run)."""
+def _means(frame: pl.DataFrame, keys: list[str], columns: list[str]) -> list[dict[str, Any]]:
+    """Per distinct key, sorted by key: the key values, the mean of each column and ``rows``;
+    numpy means over each key's rows in the frame's order (the same sums in every run)."""
     if frame.is_empty():
         return []
     key_values = np.stack([frame[k].to_numpy() for k in keys], axis=1)
@@ -303,18 +337,19 @@ def _means(frame: pl.DataFrame, keys: list[str], columns: list[str]) -> list[tup
     for key in np.unique(key_values, axis=0):
         rows = np.all(key_values == key, axis=1)
         out.append(
-            (
-                *(int(k) for k in key),
-                *(float(np.mean(values[c][rows])) for c in columns),
-                int(rows.sum()),
-            )
+            {
+                **{k: int(v) for k, v in zip(keys, key, strict=True)},
+                **{c: float(np.mean(values[c][rows])) for c in columns},
+                "rows": int(rows.sum()),
+            }
         )
     return out
 
 
-def query_table(ranked: Ranked) -> pl.DataFrame:
+def query_table(ranked: Ranked, depth: int | None = None) -> pl.DataFrame:
     """Every query's AP in each setting: ``query`` (row), ``setting`` (mono, cross, multi),
-    ``query_lang``, ``pool_lang`` (null for multi), ``ap``, and ``rank_distance`` (multi only).
+    ``query_lang``, ``pool_lang`` (null for multi), ``ap``, ``rank_distance`` (multi only), and
+    with ``depth`` the AP cut there (``ap@20``).
 
     The unit of paired comparisons between systems, and what ``--out`` writes for others'
     tests (ranx, R).
@@ -324,7 +359,8 @@ def query_table(ranked: Ranked) -> pl.DataFrame:
     def lang(col: str) -> pl.Expr:
         return pl.col(col).map_elements(lambda i: names[i], return_dtype=pl.String)
 
-    per_pool = _ap_frame(ranked, "lang", by_pool=True)
+    per_pool = _ap_frame(ranked, "lang", by_pool=True, depth=depth)
+    cut = [pl.col(f"ap@{depth}")] if depth is not None else []
     frames = [
         per_pool.select(
             pl.col("q").alias("query"),
@@ -336,53 +372,73 @@ def query_table(ranked: Ranked) -> pl.DataFrame:
             lang("c_lang").alias("pool_lang"),
             pl.col("ap"),
             pl.lit(None, dtype=pl.Int64).alias("rank_distance"),
+            *cut,
         )
     ]
     if len(ranked.langs) > 1:
         frames.append(
-            _ap_frame(ranked, "all", by_pool=False).select(
+            _ap_frame(ranked, "all", by_pool=False, depth=depth).select(
                 pl.col("q").alias("query"),
                 pl.lit("multi").alias("setting"),
                 lang("q_lang").alias("query_lang"),
                 pl.lit(None, dtype=pl.String).alias("pool_lang"),
                 pl.col("ap"),
                 pl.col("rank_distance").cast(pl.Int64),
+                *cut,
             )
         )
     return pl.concat(frames).sort("setting", "query", "pool_lang", nulls_last=True)
 
 
-def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
-    """Settings, per-language and per-pair figures, and bias statistics as plain data."""
+def summarize(
+    ranked: Ranked, *, peer: bool = False, map_depth: int | None = None
+) -> dict[str, Any]:
+    """Settings, per-language and per-pair figures, and bias statistics as plain data. With
+    ``map_depth`` every mAP (settings, pairs, languages) has XTREME-R's mAP@depth beside it
+    (``map@20``)."""
     langs = ranked.langs
     n_lang = len(langs)
-    per_pool = _ap_frame(ranked, "lang", by_pool=True)
+    cut = map_key(map_depth) if map_depth is not None else None
+    cut_ap = [f"ap@{map_depth}"] if cut else []
+    per_pool = _ap_frame(ranked, "lang", by_pool=True, depth=map_depth)
     pair_rows = [
         {
-            "query_lang": langs[a],
-            "pool_lang": langs[b],
-            "setting": "mono" if a == b else "cross",
-            "map": m,
-            "r@1": r1,
-            "questions": n,
+            "query_lang": langs[row["q_lang"]],
+            "pool_lang": langs[row["c_lang"]],
+            "setting": "mono" if row["q_lang"] == row["c_lang"] else "cross",
+            "map": row["ap"],
+            **({cut: row[cut_ap[0]]} if cut else {}),
+            "r@1": row["r@1"],
+            "questions": row["rows"],
         }
-        for a, b, m, r1, n in _means(per_pool, ["q_lang", "c_lang"], ["ap", "r@1"])
+        for row in _means(per_pool, ["q_lang", "c_lang"], ["ap", *cut_ap, "r@1"])
     ]
     mono = [p for p in pair_rows if p["setting"] == "mono"]
     cross = [p for p in pair_rows if p["setting"] == "cross"]
-    multi_q = _ap_frame(ranked, "all", by_pool=False)
+    multi_q = _ap_frame(ranked, "all", by_pool=False, depth=map_depth)
     summary: dict[str, Any] = {
-        "mono": _mean_setting(mono, "r@1"),
-        "cross": _mean_setting(cross, "r@1") if n_lang > 1 else None,
+        "mono": _mean_setting(mono, "r@1", cut),
+        "cross": _mean_setting(cross, "r@1", cut) if n_lang > 1 else None,
         "multi": None,
     }
-    per_lang_multi = _means(multi_q, ["q_lang"], ["ap", "r@10", "rank_distance"])
-    multi_by = {langs[r[0]]: r for r in per_lang_multi}
+    per_lang_multi = [
+        {
+            "q_lang": r["q_lang"],
+            "map": r["ap"],
+            **({cut: r[cut_ap[0]]} if cut else {}),
+            "r@10": r["r@10"],
+            "rank_distance": r["rank_distance"],
+            "questions": r["rows"],
+        }
+        for r in _means(multi_q, ["q_lang"], ["ap", *cut_ap, "r@10", "rank_distance"])
+    ]
+    multi_by = {langs[r["q_lang"]]: r for r in per_lang_multi}
     if n_lang > 1:
         summary["multi"] = {
             "map": float(np.mean(multi_q["ap"].to_numpy())),
+            **({cut: float(np.mean(multi_q[cut_ap[0]].to_numpy()))} if cut else {}),
             "r@10": float(np.mean(multi_q["r@10"].to_numpy())),
-            "rank_distance": float(np.mean([r[3] for r in per_lang_multi])),
+            "rank_distance": float(np.mean([r["rank_distance"] for r in per_lang_multi])),
             "questions": multi_q.height,
         }
     # language shares in the top k of the whole pool
@@ -394,7 +450,15 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
         n_q = int(rows.sum())
         entry: dict[str, Any] = {"questions": n_q, "candidates": int(sizes[x])}
         mono_x = next((p for p in mono if p["query_lang"] == lang), None)
-        entry["mono"] = {"map": mono_x["map"], "r@1": mono_x["r@1"]} if mono_x else None
+        entry["mono"] = (
+            {
+                "map": mono_x["map"],
+                **({cut: mono_x[cut]} if cut else {}),
+                "r@1": mono_x["r@1"],
+            }
+            if mono_x
+            else None
+        )
         from_x = [p for p in cross if p["query_lang"] == lang]
         to_x = [p for p in cross if p["pool_lang"] == lang]
         entry["cross"] = (
@@ -406,12 +470,13 @@ def summarize(ranked: Ranked, *, peer: bool = False) -> dict[str, Any]:
             else None
         )
         if n_lang > 1 and lang in multi_by and n_q:
-            _, m, r10, dist, _nq = multi_by[lang]
+            row = multi_by[lang]
             shares = ranked.topk_counts[rows].sum(axis=0) / (n_q * ranked.k)
             entry["multi"] = {
-                "map": m,
-                "r@10": r10,
-                "rank_distance": dist,
+                "map": row["map"],
+                **({cut: row[cut]} if cut else {}),
+                "r@10": row["r@10"],
+                "rank_distance": row["rank_distance"],
                 "top_k_shares": {langs[y]: float(shares[y]) for y in range(n_lang)},
                 "same_language_share": float(shares[x]),
                 "expected_same_language_share": float(expected[x]),
@@ -457,11 +522,14 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def _mean_setting(rows: list[dict[str, Any]], recall: str) -> dict[str, Any] | None:
+def _mean_setting(
+    rows: list[dict[str, Any]], recall: str, cut: str | None = None
+) -> dict[str, Any] | None:
     if not rows:
         return None
     return {
         "map": _mean([r["map"] for r in rows]),
+        **({cut: _mean([r[cut] for r in rows])} if cut else {}),
         recall: _mean([r[recall] for r in rows]),
         "settings": len(rows),
     }

@@ -50,15 +50,44 @@ def _fmt(value: float | None, metric: str) -> str:
     return f"{value:.1f}" if metric == "rank_distance" else f"{value:.3f}"
 
 
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """:data:`SUMMARY_ROWS`, with each setting's cut mAP (``map@20``, from ``--map-depth``)
+    after its full mAP when the report has one."""
+    cuts = sorted(
+        {
+            key
+            for m in report["systems"]
+            for block in m["summary"].values()
+            if block
+            for key in block
+            if key.startswith("map@")
+        }
+    )
+    rows: list[tuple[str, str, str, bool]] = []
+    for label, setting, metric, higher in SUMMARY_ROWS:
+        rows.append((label, setting, metric, higher))
+        if metric == "map":
+            rows += [(f"{setting} mAP@{c[4:]}", setting, c, True) for c in cuts]
+    return rows
+
+
+def candidate_input(system: dict[str, Any]) -> str:
+    """How a system read its candidates: ``sentence`` or ``sentence + paragraph`` (LAReQA's
+    input, ``--passage-context``)."""
+    model = system.get("model") or {}
+    return "sentence + paragraph" if model.get("passage_context") else "sentence"
+
+
 def summary_table(report: dict[str, Any]) -> Table:
     """One column per system; the better figure of each row is marked when systems are
-    compared."""
+    compared. The first row says how each system read its candidates."""
     systems = report["systems"]
     table = Table(title="Summary (LAReQA)", title_justify="left")
     table.add_column("metric")
     for m in systems:
         table.add_column(inert_text(m["label"]), justify="right", overflow="fold")
-    for label, setting, metric, higher in SUMMARY_ROWS:
+    table.add_row("candidates", *(candidate_input(m) for m in systems))
+    for label, setting, metric, higher in summary_rows(report):
         values = [(m["summary"].get(setting) or {}).get(metric) for m in systems]
         present = [v for v in values if v is not None]
         best = (max(present) if higher else min(present)) if len(present) > 1 else None

@@ -56,12 +56,14 @@ class Evaluation:
     candidate_ids: list[str]
     baseline: str | None = None
     """The label of the system this one is compared with (None: it is compared with none)."""
+    map_depth: int | None = None
 
     def queries(self) -> pl.DataFrame:
-        """Per query and setting: AP and rank distance (:func:`~xlir_tui.metrics.query_table`),
-        with the question's id, the system's label and the label of its baseline (the system
-        it is compared with, so the rows of the two pair up by query)."""
-        table = query_table(self.ranked)
+        """Per query and setting: AP, rank distance and, with ``map_depth``, AP cut there
+        (:func:`~xlir_tui.metrics.query_table`), with the question's id, the system's label and
+        the label of its baseline (the system it is compared with, so the rows of the two pair
+        up by query)."""
+        table = query_table(self.ranked, self.map_depth)
         ids = pl.Series("query_id", self.question_ids, dtype=pl.String)
         return table.select(
             pl.lit(self.entry["label"]).alias("system"),
@@ -74,6 +76,7 @@ class Evaluation:
             "pool_lang",
             "ap",
             "rank_distance",
+            *([f"ap@{self.map_depth}"] if self.map_depth is not None else []),
         )
 
 
@@ -158,6 +161,7 @@ def evaluate(
     ann: DenseIndex | None = None,
     ann_depth: int = 1000,
     build_s: float = 0.0,
+    map_depth: int | None = None,
 ) -> Evaluation:
     """Score ``collection`` with any system in the mono, cross and multi settings.
 
@@ -166,6 +170,7 @@ def evaluate(
     model), the multi setting is also scored through hnswlib, top ``ann_depth`` per query, and
     the entry says how far that is from exact. ``build_s`` is the time the system took to build
     over the collection (encoding or indexing its candidates), recorded with the others.
+    ``map_depth`` adds XTREME-R's mAP cut at that depth beside every mAP (``map@20``).
     """
     if collection.questions.is_empty() or collection.candidates.is_empty():
         raise XlirError(f"collection {collection.name} has no questions or no candidates")
@@ -178,7 +183,7 @@ def evaluate(
     ranked, rel_q, rel_c = rank_collection(
         collection, scorer, k, chunk, run_depth, stage_callback(progress, "scoring")
     )
-    result = summarize(ranked, peer=peer)
+    result = summarize(ranked, peer=peer, map_depth=map_depth)
     scored = time.perf_counter()
     if ann is not None and result["summary"]["multi"] is not None:
         result["ann"] = ann_multi(
@@ -198,7 +203,11 @@ def evaluate(
     timings.update(getattr(retriever, "debias_timings", {}))
     entry = {**retriever.describe(), **result, "timings": timings}
     return Evaluation(
-        entry, ranked, collection.questions["id"].to_list(), collection.candidates["id"].to_list()
+        entry,
+        ranked,
+        collection.questions["id"].to_list(),
+        collection.candidates["id"].to_list(),
+        map_depth,
     )
 
 
@@ -477,6 +486,8 @@ class ReportPlan:
     strict: bool = False
     k: int = 10
     peer: bool = False
+    map_depth: int | None = None
+    """Also XTREME-R's mAP cut at this depth (``--map-depth 20``), beside full mAP."""
     run_depth: int = 100
     out: Path | None = None
     overwrite: bool = False
@@ -506,6 +517,8 @@ class ReportPlan:
             self.fusion = FusionSpec()
         if self.k < 1:
             raise XlirError(f"-k must be at least 1, got {self.k}")
+        if self.map_depth is not None and self.map_depth < 1:
+            raise XlirError(f"--map-depth must be at least 1, got {self.map_depth}")
         if self.run_depth < 0:
             raise XlirError(f"--run-depth must be 0 (whole pool) or more, got {self.run_depth}")
         if self.index is not None and not self.ann:
@@ -608,11 +621,13 @@ def run_report(
     from .systems import (
         DebiasedRetriever,
         Models,
+        ParallelRetriever,
         SystemSpec,
         TranslatedRetriever,
         open_system,
         plan_fits,
     )
+    from .translation import PARALLEL, ParallelQuestions
 
     say = notify or (lambda _text: None)
     plan.validate()
@@ -620,6 +635,7 @@ def run_report(
     summary = c.skipped_summary()
     if summary:
         say(f"warning: {summary}")
+    full = c  # parallel questions may come from languages --langs leaves out of the pool
     if plan.langs:
         c = c.restrict(plan.langs)
     # every remedy against the pool (languages, ranks, --debias-fit) before any model loads
@@ -629,7 +645,10 @@ def run_report(
 
         check_free_space(plan.out, plan.estimated_bytes(c))
     models = Models(dict(plan.encoder_options), say)
-    if plan.translate_query is not None:
+    parallel = None
+    if plan.translate_query is not None and plan.translate_query.mt == PARALLEL:
+        parallel = ParallelQuestions.of(full, plan.translate_query.to, c)
+    elif plan.translate_query is not None:
         translator = models.translator(plan.translate_query.mt)
         from .translation import model_code
 
@@ -639,6 +658,17 @@ def run_report(
     if len(c.languages) == 1:
         say(f"note: only one language ({c.languages[0]}): the cross and multi settings are absent")
     prebuilt = DenseIndex.load(plan.index) if plan.index is not None else None
+    if prebuilt is not None:  # the model and the candidates' input, before any encoding
+        encoder = models.encoder(plan.models[0])
+        prebuilt.check_encoder(encoder)
+        built_with = bool(prebuilt.manifest["model"].get("passage_context", False))
+        if built_with != encoder.passage_context:
+            now = "with" if encoder.passage_context else "without"
+            raise XlirError(
+                f"was built with candidates read {'with' if built_with else 'without'} their "
+                f"paragraphs; the report reads them {now} (--passage-context)",
+                path=plan.index,
+            )
     bars = progress or contextlib.nullcontext
     evaluations: list[Evaluation] = []
     built: dict[SystemSpec, Any] = {}
@@ -647,8 +677,10 @@ def run_report(
         with bars() as update:
             started = time.perf_counter()
             base = spec if spec.translate_query is None else SystemSpec("dense", spec.model)
-            if spec.translate_query is not None and base in built:
-                retriever: Retriever = TranslatedRetriever(
+            if spec.translate_query is not None and base in built and parallel is not None:
+                retriever: Retriever = ParallelRetriever(built[base], parallel)
+            elif spec.translate_query is not None and base in built:
+                retriever = TranslatedRetriever(
                     built[base], models.translator(spec.translate_query.mt), spec.translate_query.to
                 )
             elif spec.debias is not None and spec.system == "dense":
@@ -695,6 +727,7 @@ def run_report(
                     progress=update,
                     ann=ann,
                     build_s=build_s,
+                    map_depth=plan.map_depth,
                 )
             )
         t = evaluations[-1].entry["timings"]

@@ -50,6 +50,7 @@ from .index import (
 from .lexical import LEXICAL_FORMAT, LexicalIndex, fuse
 from .metrics import top_k
 from .progress import Progress, StageProgress, stage_callback
+from .translation import PARALLEL
 
 __all__ = [
     "FUSABLE",
@@ -247,7 +248,7 @@ class Models:
             options = {
                 k: v
                 for k, v in self.options.items()
-                if v is not None and k not in ("pooling", "query_prompt")
+                if v is not None and k not in ("pooling", "query_prompt", "passage_context")
             }
             # queries are encoded as the candidates were, unless another backend is asked for
             options.setdefault("backend", recorded.get("backend", "torch"))
@@ -950,6 +951,29 @@ def index_systems(
     return out
 
 
+class ParallelRetriever(TranslatedRetriever):
+    """Translate-test with a perfect translator: each of a collection's questions searched as
+    its own human translation in one language
+    (:class:`~xlir_tui.translation.ParallelQuestions`, ``--mt parallel``). Reported as any
+    translated system, with ``translate_query: {to, mt: "parallel"}``."""
+
+    def __init__(self, inner: Retriever, parallel: Any) -> None:
+        super().__init__(inner, parallel, parallel.to)
+
+    @property
+    def label(self) -> str:
+        return f"{self.inner.label} (queries: their own {self.to} version)"
+
+    def translate(
+        self,
+        queries: Sequence[str],
+        query_langs: Sequence[str | None] | None,
+        progress: StageProgress | None = None,
+    ) -> list[str]:
+        langs = list(query_langs) if query_langs is not None else [None] * len(queries)
+        return self.translator.translate_questions(queries, langs)
+
+
 KINDS: dict[str, Any] = {
     "dense": DenseRetriever,
     "bm25": LexicalRetriever,
@@ -977,11 +1001,18 @@ def open_system(
 ) -> Retriever:
     """Build ``spec`` over ``collection`` (encoding its candidates for a dense part)."""
     models = models or Models()
+    translate = spec.translate_query
+    questions = None
+    if translate is not None and translate.mt == PARALLEL:
+        from .translation import ParallelQuestions
+
+        # refused here, before any encoding, when the collection lacks the questions
+        questions = ParallelQuestions.of(collection, translate.to)
     retriever = KINDS[spec.system].build(collection, spec, models, progress, **index_options)
-    if spec.translate_query is not None:
-        retriever = TranslatedRetriever(
-            retriever, models.translator(spec.translate_query.mt), spec.translate_query.to
-        )
+    if questions is not None:
+        retriever = ParallelRetriever(retriever, questions)
+    elif translate is not None:
+        retriever = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
     return retriever
 
 
@@ -1117,8 +1148,14 @@ def build_index(
     pool = retriever.pool
     remedies = [d.method for d in plan.debias if not d.plain]
     kept = f" (fits kept: {', '.join(remedies)})" if remedies else ""
+    encoder = retriever.encoder
+    read = (
+        " (each sentence with its paragraph)"
+        if encoder is not None and encoder.passage_context
+        else ""
+    )
     return retriever, (
-        f"indexed {pool.size} candidates in {len(pool.languages)} languages with "
+        f"indexed {pool.size} candidates{read} in {len(pool.languages)} languages with "
         f"{retriever.label} in {time.perf_counter() - started:.1f} s{kept} -> {plan.out}"
     )
 
