@@ -110,8 +110,10 @@ app = _Typer(
 )
 data_app = _Typer(cls=_Group, help="Get collections and inspect them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-cache_app = typer.Typer(
-    help="See and reclaim what xlir-tui keeps in its cache folder.", no_args_is_help=True
+cache_app = _Typer(
+    cls=_Group,
+    help="See and reclaim what xlir-tui keeps in its cache folder.",
+    no_args_is_help=True,
 )
 app.add_typer(cache_app, name="cache")
 

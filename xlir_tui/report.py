@@ -207,7 +207,7 @@ def evaluate(
         ranked,
         collection.questions["id"].to_list(),
         collection.candidates["id"].to_list(),
-        map_depth,
+        map_depth=map_depth,
     )
 
 
