@@ -176,7 +176,9 @@ def test_another_build_of_the_same_model_is_named_once(sample_index: Path, tiny_
 
 def test_another_model_is_named_beside_the_indexs(sample_index: Path, tiny_encoder) -> None:
     idx = DenseIndex.load(sample_index)
-    other = replace(tiny_encoder, spec="some-other-model", fingerprint="f" * 32)
+    other = replace(
+        tiny_encoder, spec="some-other-model", display="some-other-model", fingerprint="f" * 32
+    )
     with pytest.raises(ModelError) as e:
         idx.check_encoder(other)
     line = str(e.value)

@@ -401,3 +401,52 @@ def test_translate_lines_are_inert(capsys, hostile: Path, tmp_path: Path) -> Non
     assert code == 1
     assert_inert(stdout, err)
     assert "loading translation model" in err and "mt␛]0;t␇[red]" in err
+
+
+def test_remedies_and_protocol_options_are_inert(
+    capsys, hostile: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """``search --debias`` (a ranking per remedy, the identified query language said on
+    stderr) and a report with remedies, passage context and mAP@K, on hostile text."""
+    index = tmp_path / "idx"
+    code, out, err = run_cli(
+        ["index", str(hostile), "--model", str(tiny_model), "--out", str(index),
+         "--debias", "none,center"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert_inert(out, err)
+    query = f"bees {PAYLOADS[1]} [/]"
+    for extra in ([], ["--json"]):
+        code, out, err = run_cli(
+            ["search", str(index), query, "--debias", "none,center", *extra], capsys
+        )
+        assert code == 0, err
+        assert_inert(out, err)
+    assert json.loads(out)["query"] == query  # --json: exact
+    code, out, err = run_cli(
+        ["bias-report", str(hostile), "--model", str(tiny_model), "--debias", "none,subspace",
+         "--passage-context", "--map-depth", "5", "--resamples", "100"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert_inert(out, err)
+    assert "q[/]␛[31m" in out
+
+
+def test_the_cache_listing_is_inert(capsys, tmp_path: Path, monkeypatch) -> None:
+    """A file of the user's in the cache folder, with a hostile name, is listed as not the
+    tool's, inertly; ``--json`` keeps its name exact."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("XLIR_TUI_CACHE", str(root))
+    (root / "embeddings").mkdir(parents=True)
+    name = "mine\x1b]0;t\x07[bold]"
+    (root / name).write_text("x")
+    code, out, err = run_cli(["cache", "list"], capsys)
+    assert code == 0, err
+    assert_inert(out, err)
+    assert "mine␛]0;t␇[bold]" in out
+    code, out, err = run_cli(["cache", "list", "--json"], capsys)
+    assert code == 0, err
+    assert_inert(out, err)
+    assert [Path(u["path"]).name for u in json.loads(out)["unknown"]] == [name]  # exact
