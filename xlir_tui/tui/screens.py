@@ -507,7 +507,9 @@ class TrainScreen(Dialog):
         ("alpha", "alpha"),
         ("steps", "steps"),
         ("batch_size", "batch size"),
+        ("scale", "InfoNCE scale"),
         ("freeze_embeddings", "embeddings"),
+        ("precision", "precision"),
         ("out", "output folder"),
     ]
 
@@ -524,8 +526,11 @@ class TrainScreen(Dialog):
         self.finished = False
 
     def compose(self) -> ComposeResult:
-        from ..sampling import STRATEGIES
+        from dataclasses import fields
+
         from ..training import TrainConfig, shown_default
+
+        meta = {f.name: f.metadata for f in fields(TrainConfig)}
 
         defaults = TrainConfig()
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -541,15 +546,20 @@ class TrainScreen(Dialog):
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="field")
                         value = values[name]
-                        if name == "strategy":
-                            choices = [(x, x) for x in STRATEGIES]
+                        if "choices" in meta[name]:
+                            # an unset setting (chosen when the run starts) is the first choice
+                            choices = [(x, x) for x in meta[name]["choices"]]
+                            if value is None:
+                                brief = meta[name].get("brief") or shown_default(name)
+                                choices.insert(0, (f"default: {brief}", ""))
+                                value = ""
                             yield Select(choices, value=value, allow_blank=False, id=name)
                         elif isinstance(value, bool):
                             yield Checkbox("frozen", value=value, id=name)
                         else:
                             yield Input(
                                 value="" if value is None else str(value),
-                                placeholder=shown_default(name),
+                                placeholder=meta[name].get("brief") or shown_default(name),
                                 id=name,
                             )
             yield Static("", id="error", classes="error")
@@ -579,6 +589,8 @@ class TrainScreen(Dialog):
         texts: dict[str, str | bool] = {}
         for name, _ in self.FIELDS:
             widget = self.query_one(f"#{name}")
+            if isinstance(widget, Select) and widget.value == "":
+                continue  # the default choice: left to the run, as the command line leaves it
             texts[name] = widget.value if isinstance(widget, Checkbox) else str(widget.value)
         config = TrainConfig.merged({}, settings_from_text(texts))
         config.validate()
