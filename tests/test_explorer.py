@@ -11,6 +11,7 @@ from conftest import SAMPLE, build_tiny_model, run_cli
 from test_bad_input import assert_one_line_error
 from textual.widgets import OptionList, SelectionList
 
+from xlir_tui.errors import XlirError
 from xlir_tui.tui.app import FREE, QUESTION, ExplorerApp, default_pane_count
 from xlir_tui.tui.screens import ErrorScreen, TrainScreen
 from xlir_tui.tui.widgets import LoadingPanel, ResultPane, hit_text
@@ -366,8 +367,23 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
         assert screen.query_one("#batch_size").value == str(defaults.batch_size)
         assert screen.query_one("#steps").value == ""  # unset: one epoch
         assert screen.query_one("#freeze_embeddings").value == defaults.freeze_embeddings
+        # chosen when the run starts: the base model's scale, the processor's precision
+        assert screen.query_one("#scale").value == ""
+        assert screen.query_one("#scale").placeholder == "the base model's"
+        assert screen.query_one("#precision").value == ""  # "default: bf16 if native"
         out = tmp_path / "run"
         screen.query_one("#out").value = str(out)
+        settings = screen.settings()
+        assert settings.scale is None and settings.precision is None
+        screen.query_one("#precision").value = "float32"
+        screen.query_one("#scale").value = "50"
+        settings = screen.settings()
+        assert settings.scale == 50.0 and settings.precision == "float32"
+        screen.query_one("#scale").value = "-1"
+        with pytest.raises(XlirError, match="--scale must be positive, got -1.0"):
+            screen.settings()
+        screen.query_one("#scale").value = ""
+        screen.query_one("#precision").value = ""
         for alpha, needle in (
             ("10", "--alpha must be between 0 and 1, got 10.0"),
             ("half", "alpha must be a number, got 'half'"),

@@ -224,7 +224,7 @@ class TrainConfig:
             choices=PRECISIONS,
             shown="bfloat16 where the processor computes it natively: AVX512-BF16, AMX or a "
             "CUDA GPU with bfloat16; else float32",
-            brief="bfloat16 where native",
+            brief="bf16 if native",
         ),
     )
     length_group_size: int = field(
