@@ -547,9 +547,10 @@ def test_describe_event_is_the_line_a_person_reads() -> None:
         "resumed_from_step": 6,
         "changes": {"alpha": [0.5, 0.2]},
     }
+    start["settings"] |= {"scale": 100.0, "precision": "bfloat16"}  # as chosen at the start
     assert describe_event(start) == (
-        "training m on 7 pairs in 2 languages, strategy hybrid (alpha 0.5), 9 steps, "
-        "resumed at step 6 with changes: alpha 0.5 -> 0.2"
+        "training m on 7 pairs in 2 languages, strategy hybrid (alpha 0.5), 9 steps, scale 100, "
+        "bfloat16, resumed at step 6 with changes: alpha 0.5 -> 0.2"
     )
     step = {"event": "step", "step": 2, "total_steps": 9, "loss": 1.5, "examples_per_s": 3.25}
     assert describe_event(step) == "step 2/9  loss 1.5000  3.2 examples/s"

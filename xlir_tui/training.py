@@ -849,6 +849,10 @@ def describe_event(e: dict[str, Any]) -> str:
             f"{count(len(e['languages']), 'language')}, strategy {strategy}, "
             f"{count(e['total_steps'], 'step')}"
         )
+        if s.get("scale") is not None:
+            line += f", scale {s['scale']:g}"
+        if s.get("precision"):
+            line += f", {s['precision']}"
         if e.get("resumed_from_step"):
             line += f", resumed at step {e['resumed_from_step']}"
         if e.get("changes"):
