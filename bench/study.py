@@ -64,7 +64,12 @@ SETTINGS = (
     "hard_negatives",
     "passage_context",
     "backend",
+    "precision",
+    "length_group_size",
+    "save_dtype",
 )
+LEGACY = {"precision": "float32", "length_group_size": 0, "save_dtype": "float32"}
+"""Settings a study recorded before they existed: its runs were trained and saved so."""
 
 
 STRATEGIES = ("mono", "cross", "hybrid")
@@ -107,8 +112,13 @@ def train_command(args: argparse.Namespace, strategy: str, alpha: float, seed: i
         str(seed),
         "--max-seq-length",
         str(args.max_seq_length),
-        "--scale",
-        str(args.scale),
+        *(["--scale", str(args.scale)] if args.scale is not None else []),
+        "--precision",
+        args.precision,
+        "--length-group-size",
+        str(args.length_group_size),
+        "--save-dtype",
+        args.save_dtype,
         "--warmup-steps",
         str(args.warmup_steps),
         "--checkpoint-every",
@@ -188,7 +198,7 @@ def check_settings(records: Path, settings: dict[str, Any]) -> str | None:
     path = records / "study.json"
     if not path.exists():
         return None
-    kept = json.loads(path.read_text())["settings"]
+    kept = {**LEGACY, **json.loads(path.read_text())["settings"]}
     diff = [f"{k} {kept.get(k)!r} -> {v!r}" for k, v in settings.items() if kept.get(k) != v]
     return ", ".join(diff) or None
 
@@ -202,7 +212,31 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--max-seq-length", type=int, default=96)
-    parser.add_argument("--scale", type=float, default=20.0)
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="InfoNCE scale (default: the base model's, as train chooses it: 100 for the "
+        "default encoder).",
+    )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="train's --precision (float32, as every study before the option).",
+    )
+    parser.add_argument(
+        "--length-group-size",
+        type=int,
+        default=0,
+        help="train's --length-group-size (0, as every study before the option).",
+    )
+    parser.add_argument(
+        "--save-dtype",
+        default="float32",
+        choices=("float32", "float16", "bfloat16"),
+        help="train's --save-dtype (float32, as every study before the option).",
+    )
     parser.add_argument("--warmup-steps", type=int, default=0)
     parser.add_argument("--freeze-embeddings", action="store_true")
     parser.add_argument("--hard-negatives", action="store_true")
@@ -234,8 +268,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
-    """What makes one study differ from another (kept in ``study.json``)."""
+    """What makes one study differ from another (kept in ``study.json``); the scale as the run
+    gets it (the base model's when not given)."""
+    from xlir_tui.training import base_scale
+
     settings = {k: getattr(args, k) for k in SETTINGS}
+    if settings["scale"] is None:
+        settings["scale"] = base_scale(args.base)[0]
     settings["train"] = Path(args.train).name
     settings["eval"] = Path(args.eval).name
     return settings

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from study import PAPER, READING, ROOT, STRATEGIES, make_parser, run_id, settings_of
+from study import LEGACY, PAPER, READING, ROOT, STRATEGIES, make_parser, run_id, settings_of
 
 from xlir_tui.compare import compare, holm
 
@@ -151,7 +151,8 @@ def write_page(
     lines += _comparisons(records, by_strategy, args.resamples)
     lines += _per_language(recs, by_strategy, langs)
     lines += _sweep(records, seeds[0], alphas)
-    lines += _other_settings(records, settings, recs, by_strategy)
+    lines += _other_settings(records, settings, recs, by_strategy, seeds[0])
+    lines += _precision(records, args.resamples)
     out = Path(args.doc)
     text = out.read_text() if out.exists() else ""
     kept = text[text.index(READING) :] if READING in text else ""
@@ -185,28 +186,38 @@ def _study_command(settings: dict[str, Any], *extra: str) -> str:
     return " ".join([".venv/bin/python bench/study.py", *_flags(settings), *extra])
 
 
+def _settings(folder: Path) -> dict[str, Any]:
+    """A records folder's study settings, those it predates filled in as they were."""
+    return {**LEGACY, **json.loads((folder / "study.json").read_text())["settings"]}
+
+
 def _other_settings(
     records: Path,
     settings: dict[str, Any],
     recs: dict[str, dict[str, Any]],
     by: dict[str, list[str]],
+    seed: int,
 ) -> list[str]:
     """Runs of this study's plan under other settings, each kept in a folder of its own beside
     this study's (``--records <this>-<name>``), shown beside the same run here.
 
-    One seed each: a first look at what moves the figures, read against the spread between
-    this study's seeds, not a test (a paired test over queries would ignore that spread)."""
+    One seed each (``seed``, this study's first): a first look at what moves the figures, read
+    against the spread between this study's seeds, not a test (a paired test over queries would
+    ignore that spread). Folders with more seeds are compared by :func:`_precision`."""
     rows: list[tuple[str, str, dict[str, Any]]] = []
+    settings = {**LEGACY, **settings}
     for folder in sorted(records.parent.glob(f"{records.name}-*")):
         if not (folder / "study.json").exists():
             continue
-        other = json.loads((folder / "study.json").read_text())["settings"]
+        other = _settings(folder)
         changed = {k: v for k, v in other.items() if settings.get(k) != v}
         said = ", ".join(_setting(k, v) for k, v in changed.items())
         for path in sorted(folder.glob("*.json")):
             if path.stem in ("study", "references", "reference-default"):
                 continue
             entry = json.loads(path.read_text())
+            if entry.get("seed", seed) != seed:
+                continue
             rows.append(
                 (
                     said or "(same settings)",
@@ -251,6 +262,170 @@ def _other_settings(
         lines.append(_row(said, entry))
     lines += ["", "Each written by (then the page by this study's command above):", "", "```bash"]
     lines += [command for _, command, _ in rows]
+    return [*lines, "```", ""]
+
+
+PRECISION_KEYS = ("precision", "length_group_size", "save_dtype")
+"""What changes how a run computes and stores, not what it learns from."""
+
+
+def _precision(records: Path, resamples: int) -> list[str]:
+    """Each records folder trained in bfloat16 against the float32 folder with otherwise the
+    same settings, run by run, when both have two or more seeds of it: the figures of every
+    seed, whether the bfloat16 mean lies within the float32 seeds' range, the paired test per
+    query (AP averaged over each side's seeds) and Welch's t-test between the seeds' figures."""
+    from scipy.stats import ttest_ind
+
+    folders = [
+        f for f in sorted(records.parent.glob(f"{records.name}*")) if (f / "study.json").exists()
+    ]
+    pairs = []
+    for low in folders:
+        s_low = _settings(low)
+        if s_low["precision"] != "bfloat16":
+            continue
+        same = {k: v for k, v in s_low.items() if k not in PRECISION_KEYS}
+        for ref in folders:
+            s_ref = _settings(ref)
+            if s_ref["precision"] == "float32" and same == {
+                k: v for k, v in s_ref.items() if k not in PRECISION_KEYS
+            }:
+                pairs.append((ref, low))
+    lines: list[str] = []
+    for ref, low in pairs:
+        for family in sorted({_family(p.stem) for p in low.glob("*-s*.json")}):
+            names = {
+                side: sorted(p.stem for p in folder.glob(f"{family}-s*.json"))
+                for side, folder in (("float32", ref), ("bfloat16", low))
+            }
+            if min(len(v) for v in names.values()) < 2:
+                continue
+            lines += _precision_family(ref, low, family, names, resamples, ttest_ind)
+    return lines
+
+
+def _family(run: str) -> str:
+    """``hybrid-a0.5-s1`` -> ``hybrid-a0.5``."""
+    return run.rsplit("-s", 1)[0]
+
+
+def _precision_family(
+    ref: Path,
+    low: Path,
+    family: str,
+    names: dict[str, list[str]],
+    resamples: int,
+    ttest_ind: Any,
+) -> list[str]:
+    folder = {"float32": ref, "bfloat16": low}
+    recs = {side: [_record(folder[side], n) for n in ns] for side, ns in names.items()}
+    s_low = _settings(low)
+    keys = ("mono", "cross", "multi", "r10", "rd", "own")
+    digits = {"rd": 1, "own": 2}
+    lines = [
+        f"## Training precision: {family}, float32 against bfloat16",
+        "",
+        f"The same run ({family}, settings of `{_shown_path(low)}`) trained in float32 "
+        f"(`{_shown_path(ref)}`) and with `--precision bfloat16` (mixed precision), "
+        f"`--length-group-size {s_low['length_group_size']}` and the weights stored in "
+        f"{s_low['save_dtype']} (`{_shown_path(low)}`), {len(names['float32'])} and "
+        f"{len(names['bfloat16'])} seeds; scored as above. Training time is wall time on a "
+        "machine shared with other work: compare it with care (`docs/benchmarks.md` measures "
+        "the step in one run).",
+        "",
+        "| precision | seed | mono mAP | cross mAP | multi mAP | multi R@10 | rank distance | "
+        "own@10 | training | examples/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    figs = {side: [_figures(r) for r in rs] for side, rs in recs.items()}
+    for side, rs in recs.items():
+        for r, f in zip(rs, figs[side], strict=True):
+            lines.append(
+                f"| {side} | {r['seed']} | "
+                + " | ".join(f"{f[k]:.{digits.get(k, 3)}f}" for k in keys)
+                + f" | {r['train_s'] / 60:.1f} min | {r.get('examples_per_s') or 0:.1f} |"
+            )
+        lines.append(
+            f"| **{side}** | mean ± sd | "
+            + " | ".join(_mean_sd([f[k] for f in figs[side]], digits.get(k, 3)) for k in keys)
+            + f" | {statistics.mean(r['train_s'] for r in rs) / 60:.1f} min | "
+            f"{statistics.mean(r.get('examples_per_s') or 0 for r in rs):.1f} |"
+        )
+    inside = [
+        k
+        for k in keys
+        if min(f[k] for f in figs["float32"])
+        <= statistics.mean(f[k] for f in figs["bfloat16"])
+        <= max(f[k] for f in figs["float32"])
+    ]
+    outside = [k for k in keys if k not in inside]
+    label = {"rd": "rank distance", "r10": "multi R@10", "own": "own@10"}
+    lines += [
+        "",
+        "The bfloat16 mean lies within the range of the float32 seeds for "
+        + (", ".join(label.get(k, f"{k} mAP") for k in inside) or "no figure")
+        + (
+            "; outside it for " + ", ".join(label.get(k, f"{k} mAP") for k in outside)
+            if outside
+            else ""
+        )
+        + ".",
+        "",
+    ]
+    averaged = {side: _averaged(folder[side], ns) for side, ns in names.items()}
+    results = compare(
+        [("float32", averaged["float32"]), ("bfloat16", averaged["bfloat16"])],
+        resamples=resamples,
+    )
+    adjusted = holm([c.p for c in results])
+
+    def per_seed(side: str, setting: str, metric: str) -> list[float]:
+        key = "map" if metric == "ap" else metric
+        return [r["summary"][setting][key] for r in recs[side]]
+
+    between = holm(
+        [
+            float(
+                ttest_ind(
+                    per_seed("bfloat16", c.setting, c.metric),
+                    per_seed("float32", c.setting, c.metric),
+                    equal_var=False,
+                ).pvalue
+            )
+            for c in results
+        ]
+    )
+    lines += [
+        "Query by query (each query's AP and rank distance averaged over each side's seeds; "
+        f"bfloat16 minus float32, 95% bootstrap interval, paired randomisation test with "
+        f"{resamples} resamples, Holm-corrected over these {len(results)} comparisons), and "
+        "between seeds (Welch's t-test on the per-seed figures, Holm-corrected):",
+        "",
+        "| setting | difference | 95% interval | p (Holm) | | p between seeds (Holm) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c, p, q in zip(results, adjusted, between, strict=True):
+        d = 1 if c.metric == "rank_distance" else 4
+        what = "rank distance" if c.metric == "rank_distance" else "AP"
+        verdict = ""
+        if p < 0.05:
+            better = (c.mean_difference > 0) == c.higher_is_better
+            verdict = "bfloat16 better" if better else "bfloat16 worse"
+        lines.append(
+            f"| {c.setting} {what} | {c.mean_difference:+.{d}f} | "
+            f"[{c.ci95[0]:+.{d}f}, {c.ci95[1]:+.{d}f}] | {p:.2g} | {verdict} | {q:.2g} |"
+        )
+    lines += ["", "Each written by (then the page by this study's command above):", "", "```bash"]
+    for side in ("float32", "bfloat16"):
+        lines.append(
+            _study_command(
+                json.loads((folder[side] / "study.json").read_text())["settings"],
+                "--records",
+                _shown_path(folder[side]),
+                "--only",
+                ",".join(names[side]),
+            )
+        )
     return [*lines, "```", ""]
 
 

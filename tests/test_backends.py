@@ -211,3 +211,33 @@ def test_default_model_matches_torch(default_torch, backend: str) -> None:
     scores = q @ p.T
     np.fill_diagonal(scores, -1)
     assert (scores.max(axis=1) > 0.8).all()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_weights_stored_in_half_precision_load_as_float32_for_every_backend(
+    prompted_model: Path, tmp_path: Path, dtype: str
+) -> None:
+    """``train --save-dtype``: the stored weights are half the size, load back as float32, and
+    every backend encodes from them (the exports start from the float32 module), each computing
+    in what it records."""
+    import shutil
+
+    import torch
+
+    from xlir_tui.training import store_weights_as
+
+    half = tmp_path / dtype
+    shutil.copytree(prompted_model, half)
+    store_weights_as(half, dtype)
+    full = (prompted_model / "model.safetensors").stat().st_size
+    assert (half / "model.safetensors").stat().st_size < 0.6 * full
+    ref = load_encoder(str(prompted_model), use_cache=False).encode_passages(TEXTS)
+    for backend in BACKENDS:
+        enc = load_encoder(str(half), use_cache=False, backend=backend)
+        if backend == "torch":
+            assert {p.dtype for p in enc.model.parameters()} == {torch.float32}
+            assert enc.precision == "f32"
+        else:
+            assert enc.precision in {"bf16", "f32", "int8"}
+        floor = 0.99 if "int8" in backend else 0.999
+        assert cosines(enc.encode_passages(TEXTS), ref).min() >= floor, backend

@@ -12,6 +12,7 @@ import pytest
 from conftest import SAMPLE
 from test_explorer import SIZE, SIZES, make_app, ready, settle, snapshot_dialog, tab_to, text_of
 
+from xlir_tui.errors import XlirError
 from xlir_tui.runs import (
     explored_folder,
     run_record,
@@ -385,9 +386,24 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
         assert screen.query_one("#batch_size").value == str(defaults.batch_size)
         assert screen.query_one("#steps").value == ""  # unset: one epoch
         assert screen.query_one("#freeze_embeddings").value == defaults.freeze_embeddings
+        # chosen when the run starts: the base model's scale, the processor's precision
+        assert screen.query_one("#scale").value == ""
+        assert screen.query_one("#scale").placeholder == "the base model's"
+        assert screen.query_one("#precision").value == ""  # "default: bf16 if native"
         out = tmp_path / "run"
         screen.query_one("#collections").value = str(tmp_path / "elsewhere")
         screen.query_one("#out").value = str(out)
+        settings = screen.settings()
+        assert settings.scale is None and settings.precision is None
+        screen.query_one("#precision").value = "float32"
+        screen.query_one("#scale").value = "50"
+        settings = screen.settings()
+        assert settings.scale == 50.0 and settings.precision == "float32"
+        screen.query_one("#scale").value = "-1"
+        with pytest.raises(XlirError, match="--scale must be positive, got -1.0"):
+            screen.settings()
+        screen.query_one("#scale").value = ""
+        screen.query_one("#precision").value = ""
         for alpha, needle in (
             ("10", "--alpha must be between 0 and 1, got 10.0"),
             ("half", "alpha must be a number, got 'half'"),

@@ -44,17 +44,17 @@ encoders.load_encoder = load_encoder
 """
 
 SIGNAL_TWICE = """
-build, save = training._Runner.build_trainer, training._Runner._save_model
+build, save = training._Runner.build_trainer, training.save_trainable
 def build_trainer(self, *args, **kwargs):
     trainer = build(self, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGTERM)  # the first: stop after the step, and save
     return trainer
-def save_model(self, folder):
+def save_trainable(model, folder):
     os.kill(os.getpid(), signal.SIGTERM)  # the second, while the stop's checkpoint is written
     time.sleep(60)
-    return save(self, folder)
+    return save(model, folder)
 training._Runner.build_trainer = build_trainer
-training._Runner._save_model = save_model
+training.save_trainable = save_trainable
 """
 
 

@@ -180,14 +180,16 @@ def test_hard_negatives_and_early_stopping(
     evals = [e for e in ev if e["event"] == "eval"]
     assert [e["step"] for e in evals] == [2, 4, 6]  # best at 2, then two worse: stop
     assert ev[-1]["event"] == "done" and ev[-1]["early_stopped"] and ev[-1]["step"] == 6
+    import torch
     from safetensors.torch import load_file
 
     final = load_file(str(out / "model.safetensors"))
     best = load_file(str(out / "checkpoints" / "best" / "model.safetensors"))
-    last = load_file(str(out / "checkpoints" / "step-6" / "model.safetensors"))
+    last = load_file(str(out / "checkpoints" / "step-6" / "trainable.safetensors"))
     assert final.keys() == best.keys()
     assert all((final[k] == best[k]).all() for k in final)  # the best model, not the last
-    assert any((final[k] != last[k]).any() for k in final)
+    last = {k.removeprefix("0.model."): v.to(torch.float16) for k, v in last.items()}
+    assert any((final[k] != last[k]).any() for k in last)
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(
@@ -547,9 +549,10 @@ def test_describe_event_is_the_line_a_person_reads() -> None:
         "resumed_from_step": 6,
         "changes": {"alpha": [0.5, 0.2]},
     }
+    start["settings"] |= {"scale": 100.0, "precision": "bfloat16"}  # as chosen at the start
     assert describe_event(start) == (
-        "training m on 7 pairs in 2 languages, strategy hybrid (alpha 0.5), 9 steps, "
-        "resumed at step 6 with changes: alpha 0.5 -> 0.2"
+        "training m on 7 pairs in 2 languages, strategy hybrid (alpha 0.5), 9 steps, scale 100, "
+        "bfloat16, resumed at step 6 with changes: alpha 0.5 -> 0.2"
     )
     step = {"event": "step", "step": 2, "total_steps": 9, "loss": 1.5, "examples_per_s": 3.25}
     assert describe_event(step) == "step 2/9  loss 1.5000  3.2 examples/s"

