@@ -363,7 +363,8 @@ def index_cmd(
     plan.validate()
     with stage_progress() as update:
         _, summary = build_index(plan, update, _notify)
-    err.print(summary, highlight=False)
+    if summary:  # under torchrun, only rank 0 has one
+        err.print(summary, highlight=False)
 
 
 def _system_spec(
@@ -968,6 +969,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except XlirError as e:
+        if getattr(e, "quiet", False):  # another rank's failure, which rank 0 prints
+            sys.exit(0)
         err.print(f"xlir-tui: error: {e}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
     except UsageError as e:

@@ -246,6 +246,9 @@ class Encoder:
     passage_prompt: str
     batch_size: int = 64
     use_cache: bool = True
+    cache_writes: bool = True
+    """Whether new embeddings are written to the cache (a torchrun rank other than 0 writes
+    nothing; it still reads what is there)."""
     passage_context: bool = False
     """Candidates are read as the sentence followed by its paragraph (as the model was trained)."""
     runtime: Runtime | None = None
@@ -389,7 +392,7 @@ class Encoder:
                 done += sum(len(unique[t]) for t in part)
                 if progress:
                     progress(done, n)
-                if use_cache:
+                if use_cache and self.cache_writes:
                     store.add([EmbeddingCache.key(t) for t in part], vec)
         return out
 

@@ -802,9 +802,17 @@ def build_index(
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Retriever, str]:
-    """Build the plan's system over its collection and save it; return it and a summary line."""
-    from .collections import load_collection
+    """Build the plan's system over its collection and save it; return it and a summary line.
 
+    Under ``torchrun`` the candidates are encoded by every rank and rank 0 writes the index
+    (:mod:`xlir_tui.distributed`); the other ranks return None and an empty line.
+    """
+    from .collections import load_collection
+    from .distributed import build_index_ranks, launched
+
+    ranks = launched()
+    if ranks is not None:
+        return build_index_ranks(plan, ranks, progress, notify)  # type: ignore[return-value]
     plan.validate()
     say = notify or (lambda _text: None)
     collection = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
