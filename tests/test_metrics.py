@@ -110,6 +110,44 @@ def test_chunking_does_not_change_results() -> None:
     np.testing.assert_array_equal(a.topk_counts, b.topk_counts)
 
 
+def test_a_large_pool_is_ranked_in_smaller_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block of scores ranked at once is bounded by the pool's size, not only by ``chunk``:
+    256 queries against 10^6 candidates would be 1 GB of scores and several GB to rank them."""
+    import xlir_tui.metrics as metrics
+
+    assert metrics.queries_per_chunk(13_014) == 256
+    assert metrics.queries_per_chunk(1_000_000) == metrics.SCORE_BLOCK // 1_000_000
+    assert metrics.queries_per_chunk(10**9) == 1  # never fewer than one query
+    assert metrics.queries_per_chunk(100, most=7) == 7
+    whole = rank_hand(chunk=256)
+    monkeypatch.setattr(metrics, "SCORE_BLOCK", 8)  # two queries of the four candidates
+    seen: list[tuple[int, int]] = []
+
+    def scorer(lo: int, hi: int) -> np.ndarray:
+        seen.append((lo, hi))
+        return SCORES[lo:hi]
+
+    c = hand_collection()
+    code = {x: i for i, x in enumerate(c.languages)}
+    rel_q, rel_c = relevance_rows(c)
+    small = rank_scored(
+        scorer,
+        len(SCORES),
+        np.array([code[x] for x in c.questions["lang"]]),
+        np.array([code[x] for x in c.candidates["lang"]]),
+        rel_q,
+        rel_c,
+        c.languages,
+        trec_tie_key(c.candidates["id"].to_list()),
+        k=2,
+        chunk=256,
+    )
+    assert seen == [(0, 2), (2, 4)]
+    np.testing.assert_array_equal(whole.rank_all, small.rank_all)
+    np.testing.assert_array_equal(whole.rank_lang, small.rank_lang)
+    np.testing.assert_array_equal(whole.topk_counts, small.topk_counts)
+
+
 def test_single_language_has_no_cross_or_multi() -> None:
     c = hand_collection().restrict(["en"])
     code = {"en": 0}

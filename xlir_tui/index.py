@@ -13,6 +13,11 @@ Two ways are implemented and measured by ``bench/bench_index.py``: hnswlib's lab
 exact dot product over the subset's vectors. The exact scan wins below :data:`EXACT_SUBSET_MAX`
 candidates (a few thousand rows is one small matrix-vector product) and is exact, so ``auto``
 uses it there and the filtered graph search above.
+
+A large index opens in a moment: ``vectors.npy`` is memory-mapped (the pages a search reads come
+from the file, and the system keeps them in its cache for the next process), and the graph is
+read from ``hnsw.bin`` the first time a search needs it (the bias report and the explorer score
+exactly and never do). ``bench/bench_scale.py`` measures both at 10^6 candidates.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ DEFAULT_M = 32
 DEFAULT_EF_CONSTRUCTION = 200
 DEFAULT_EF = 128
 EXACT_SUBSET_MAX = 20_000
+EF_GROWS_FROM = 100_000
+"""Pools larger than this search with :data:`EF_LARGE` by default (:func:`hnsw_parameters`)."""
+EF_LARGE = 256
 DATA_FILES = (
     "hnsw.bin",
     "vectors.npy",
@@ -132,10 +140,45 @@ class Hit:
         }
 
 
+def hnsw_parameters(
+    n: int, m: int | None = None, ef_construction: int | None = None, ef: int | None = None
+) -> dict[str, int]:
+    """The hnsw parameters for a pool of ``n`` candidates: those given, the others chosen by
+    the pool's size.
+
+    The search beam ``ef`` grows with the pool: a graph of more points needs a wider beam for
+    the same recall. The rule holds recall@10 at 0.99 or more against the exact top 10, as
+    ``bench/bench_scale.py`` measured on XQuAD-R's vectors plus synthetic ones drawn like them
+    (docs/benchmarks.md); ``m`` and ``ef_construction`` stay at the values that reach it at
+    every size measured.
+    """
+    chosen = {
+        "m": DEFAULT_M,
+        "ef_construction": DEFAULT_EF_CONSTRUCTION,
+        "ef": DEFAULT_EF if n <= EF_GROWS_FROM else EF_LARGE,
+    }
+    given = {"m": m, "ef_construction": ef_construction, "ef": ef}
+    return {k: (v if given[k] is None else int(given[k])) for k, v in chosen.items()}  # type: ignore[arg-type]
+
+
 def _hnsw_index(dim: int) -> Any:
     import hnswlib
 
     return hnswlib.Index(space="cosine", dim=dim)
+
+
+def _load_graph(folder: Path, n: int, dim: int) -> Any:
+    """The graph of an index folder (its size was checked on load; its content is here)."""
+    graph = _hnsw_index(dim)
+    try:
+        graph.load_index(str(folder / "hnsw.bin"), max_elements=n)
+    except Exception as e:
+        raise IndexFormatError(f"corrupt hnsw.bin: {str(e).splitlines()[0]}", path=folder) from None
+    if graph.get_current_count() != n:
+        raise IndexFormatError(
+            f"hnsw.bin holds {graph.get_current_count()} items, expected {n}", path=folder
+        )
+    return graph
 
 
 def _build_graph(vectors: np.ndarray, m: int, ef_construction: int, ef: int, threads: int) -> Any:
@@ -238,11 +281,16 @@ class DenseIndex(CandidatePool):
 
     @property
     def graph(self) -> Any:
-        """The hnswlib graph, built on first use when the index was made without one (the
-        bias report scores exactly and needs a graph only for ``--ann``)."""
+        """The hnswlib graph, on first use: read from the folder's ``hnsw.bin``, or built when
+        the index was made without one (the bias report and the explorer score exactly and
+        need a graph only for ``--ann`` and a whole-pool search)."""
         if self._graph is None:
             h = self.manifest["hnsw"]
-            self._graph = _build_graph(self.vectors, h["m"], h["ef_construction"], h["ef"], 1)
+            if self.folder is not None and (self.folder / "hnsw.bin").exists():
+                self._graph = _load_graph(self.folder, self.size, self.dimension)
+            else:
+                self._graph = _build_graph(self.vectors, h["m"], h["ef_construction"], h["ef"], 1)
+            self._graph.set_ef(int(h["ef"]))
         return self._graph
 
     # -- properties ---------------------------------------------------------------------------
@@ -263,9 +311,9 @@ class DenseIndex(CandidatePool):
         encoder: Encoder,
         out: Path | None = None,
         *,
-        m: int = DEFAULT_M,
-        ef_construction: int = DEFAULT_EF_CONSTRUCTION,
-        ef: int = DEFAULT_EF,
+        m: int | None = None,
+        ef_construction: int | None = None,
+        ef: int | None = None,
         overwrite: bool = False,
         progress: Callable[[int, int], None] | None = None,
         threads: int = 1,
@@ -276,7 +324,8 @@ class DenseIndex(CandidatePool):
 
         The graph is built on one thread by default: hnswlib's parallel insertion gives a
         different graph on every run, and an index should be reproducible (13k vectors take
-        about two seconds either way).
+        about two seconds either way). hnsw parameters left None are chosen by the pool's size
+        (:func:`hnsw_parameters`).
         """
         if out is not None and Path(out).exists() and not overwrite:
             raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
@@ -285,10 +334,12 @@ class DenseIndex(CandidatePool):
             ("ef-construction", ef_construction, 1),
             ("ef", ef, 1),
         ):
-            if value < low:
+            if value is not None and value < low:
                 raise XlirError(f"--{name} must be at least {low}, got {value}")
         if collection.candidates.is_empty():
             raise XlirError(f"collection {collection.name} has no candidates")
+        h = hnsw_parameters(collection.candidates.height, m, ef_construction, ef)
+        m, ef_construction, ef = h["m"], h["ef_construction"], h["ef"]
         started = time.perf_counter()
         vectors = encoder.encode_candidates(collection.candidates, progress=progress)
         encode_s = time.perf_counter() - started
@@ -371,7 +422,8 @@ class DenseIndex(CandidatePool):
         check_file_table(folder, manifest, DATA_FILES, verify=verify)
         dim = int(manifest["model"]["dimension"])
         try:
-            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+            # mapped, not read: a search reads the pages it needs (see the module docstring)
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
             frames = {
                 p: pl.read_parquet(folder / f"{p}.parquet")
                 for p in ("candidates", "questions", "relevance", "skipped")
@@ -381,22 +433,13 @@ class DenseIndex(CandidatePool):
                 f"corrupt index data: {str(e).splitlines()[0]}", path=folder
             ) from None
         n = frames["candidates"].height
-        if vectors.shape != (n, dim):
+        if vectors.shape != (n, dim) or vectors.dtype != np.float32:
             raise IndexFormatError(
-                f"vectors.npy has shape {vectors.shape}, expected ({n}, {dim})", path=folder
+                f"vectors.npy holds {vectors.dtype} of shape {vectors.shape}, expected float32 "
+                f"of shape ({n}, {dim})",
+                path=folder,
             )
-        graph = _hnsw_index(dim)
-        try:
-            graph.load_index(str(folder / "hnsw.bin"), max_elements=n)
-        except Exception as e:
-            raise IndexFormatError(
-                f"corrupt hnsw.bin: {str(e).splitlines()[0]}", path=folder
-            ) from None
-        if graph.get_current_count() != n:
-            raise IndexFormatError(
-                f"hnsw.bin holds {graph.get_current_count()} items, expected {n}", path=folder
-            )
-        return cls(folder, manifest, graph, vectors, **frames)
+        return cls(folder, manifest, None, vectors, **frames)
 
     def check_encoder(self, encoder: Encoder) -> None:
         """Refuse a query encoder other than the one that embedded the candidates."""
@@ -483,9 +526,13 @@ def scores_of(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     Right after torch encoded the queries, a numpy (OpenBLAS) product makes two thread pools
     fight over the cores: measured here, 80 ms instead of 1 ms for one query against 13k vectors.
     """
+    import warnings
+
     import torch
 
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # a memory-mapped index is read-only; torch warns about any array it could not write
+        warnings.filterwarnings("ignore", message=".*not writable.*")
         return (
             torch.from_numpy(np.ascontiguousarray(queries, np.float32))
             @ torch.from_numpy(np.ascontiguousarray(vectors, np.float32)).T

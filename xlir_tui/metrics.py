@@ -25,8 +25,9 @@ Definitions (see the project's METHOD notes; Roy et al. 2020, Huang et al. 2023,
 Ties: candidates with equal scores are ordered the way trec_eval orders them, by candidate id in
 descending byte order, so the ranks here are the ranks trec_eval sees in an exported run.
 
-Scoring is chunked (``chunk`` queries at a time against all candidates, float32), so memory stays
-at ``chunk x pool`` scores whatever the collection's size.
+Scoring is chunked: at most ``chunk`` queries at a time against all candidates, and fewer for a
+large pool (:func:`queries_per_chunk`), so the block of scores and what ranking it takes stay
+within a fixed size (:data:`SCORE_BLOCK`) whatever the pool's size.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ import numpy as np
 import polars as pl
 
 Progress = Callable[[int, int], None]
+SCORE_BLOCK = 1 << 25
+"""Most scores ranked at once (queries x candidates): 128 MB of float32. Ranking a block takes
+several times its scores' memory (the top-k search's int64 positions, the negated copy, the
+per-language comparisons); ``bench/bench_scale.py`` measures it."""
 
 
 @dataclass
@@ -153,6 +158,12 @@ def average_precision(ranks: np.ndarray, relevant: int | None = None) -> float |
     return float((np.arange(1, len(ranks) + 1) / ranks).sum() / n)
 
 
+def queries_per_chunk(n_candidates: int, most: int = 256) -> int:
+    """How many queries to score at once against ``n_candidates``: ``most``, or fewer, so that
+    a block holds at most :data:`SCORE_BLOCK` scores (never fewer than one query)."""
+    return max(1, min(most, SCORE_BLOCK // max(1, n_candidates)))
+
+
 def rank_scored(
     scorer: Callable[[int, int], np.ndarray],
     n_q: int,
@@ -173,9 +184,11 @@ def rank_scored(
     ``scorer(lo, hi)`` returns the scores of queries ``lo:hi`` against every candidate, any
     retriever's (dense, lexical, fused). ``rel_q``/``rel_c`` must be sorted by query row.
     ``run_depth`` keeps each query's top ``run_depth`` (0: the whole pool) for a TREC run;
-    None keeps nothing.
+    None keeps nothing. At most ``chunk`` queries are scored at once, fewer for a large pool
+    (:func:`queries_per_chunk`).
     """
     n_c = len(c_lang)
+    chunk = queries_per_chunk(n_c, chunk)
     n_lang = len(langs)
     lang_cols = [np.flatnonzero(c_lang == y) for y in range(n_lang)]
     rank_lang = np.zeros(len(rel_q), dtype=np.int64)
