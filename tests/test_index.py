@@ -204,3 +204,32 @@ def test_hnsw_parameters_are_chosen_by_the_pool_size_unless_given(
     }  # fmt: skip
     with pytest.raises(XlirError, match="--ef must be at least 1, got 0"):
         DenseIndex.build(sample_collection, tiny_encoder, None, ef=0)
+
+
+@pytest.mark.parametrize("runs", ["one", "few", "many"])
+def test_subset_scores_read_runs_of_rows_in_place(runs: str, monkeypatch) -> None:
+    """A language's rows are scored where they lie, as slices; the result is the gathered one's."""
+    import tracemalloc
+
+    import xlir_tui.index as index
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((30_000, 16)).astype(np.float32)
+    queries = rng.standard_normal((2, 16)).astype(np.float32)
+    if runs == "one":
+        subset = np.arange(5_000, 25_000)
+    elif runs == "few":
+        subset = np.r_[np.arange(100, 9_000), np.arange(12_000, 24_000), np.arange(29_990, 30_000)]
+    else:  # every other row: gathered
+        subset = np.arange(0, 30_000, 2)
+    want = vectors[subset] @ queries.T
+    tracemalloc.start()
+    got = index.subset_scores(queries, vectors, subset)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    np.testing.assert_allclose(got, want.T, atol=1e-4)
+    if runs != "many":  # the scores, not a copy of the subset's vectors (16 times larger)
+        assert peak < vectors[subset].nbytes / 4
+    monkeypatch.setattr(index, "MAX_RUNS", 1)  # the gathered path gives the same
+    np.testing.assert_allclose(index.subset_scores(queries, vectors, subset), got, atol=1e-5)
+    assert index.subset_scores(queries, vectors, subset[:0]).shape == (2, 0)

@@ -539,11 +539,41 @@ def scores_of(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         ).numpy()
 
 
+MAX_RUNS = 64
+"""Runs of consecutive rows that :func:`subset_scores` scores as slices; more are gathered."""
+
+
+def subset_scores(queries: np.ndarray, vectors: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """Scores of ``queries`` against the rows ``subset`` (sorted) of ``vectors``, read in place.
+
+    A language's candidates are a few runs of consecutive rows (a collection is read language by
+    language), so each run is scored as a slice of the array, which is a view: a copy of the
+    subset's vectors (what indexing by ``subset`` makes) costs more than the product itself once
+    it outgrows the CPU's cache, and grew ten times faster than the pool in
+    ``bench/bench_scale.py`` (0.15 ms for 970 rows, 16 ms for 9,805). Rows spread over more
+    than :data:`MAX_RUNS` runs are gathered as before.
+    """
+    if len(subset) == 0:
+        return np.zeros((len(queries), 0), np.float32)
+    cut = np.flatnonzero(np.diff(subset) != 1) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, len(subset)]
+    if len(starts) > MAX_RUNS:
+        return scores_of(queries, vectors[subset])
+    if len(starts) == 1:
+        return scores_of(queries, vectors[subset[0] : subset[-1] + 1])
+    out = np.empty((len(queries), len(subset)), np.float32)
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        out[:, a:b] = scores_of(queries, vectors[subset[a] : subset[b - 1] + 1])
+    return out
+
+
 def _exact_topk(
     queries: np.ndarray, vectors: np.ndarray, k: int, subset: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k by dot product; ties go to the lower row number."""
-    scores = scores_of(queries, vectors if subset is None else vectors[subset])
+    scores = (
+        scores_of(queries, vectors) if subset is None else subset_scores(queries, vectors, subset)
+    )
     if k < scores.shape[1]:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     else:
