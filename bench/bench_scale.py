@@ -687,7 +687,48 @@ def fit(args: argparse.Namespace) -> dict[str, Any]:
                 f"{e['at_1e7']:.3g} {e['unit']}"
             )
     print(json.dumps(out["limit"], indent=2))
+    print()
+    print(markdown_tables(Path(args.records), [args.label, *args.compare]))
     return out
+
+
+def _records(folder: Path) -> dict[int, dict[str, Any]]:
+    return {
+        int(p.stem): json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem.isdigit()
+    }
+
+
+def markdown_tables(records: Path, labels: list[str]) -> str:
+    """The figures of each label side by side, per pool size, and the recall at each ``ef``:
+    what docs/benchmarks.md shows."""
+    by_label = {lab: _records(records / lab) for lab in labels}
+    sizes = sorted({n for recs in by_label.values() for n in recs})
+    head = "| figure | " + " | ".join(f"{n:,}" for n in sizes) + " |"
+    lines = [head, "|---|" + "---|" * len(sizes)]
+    for phase, read, unit, what in SERIES.values():
+        for lab in labels:
+            cells = []
+            for n in sizes:
+                ph = by_label[lab].get(n, {}).get("phases", {}).get(phase)
+                cells.append(f"{read(ph):.3g}" if ph else "")
+            if any(cells):
+                tag = f" ({lab})" if len(labels) > 1 else ""
+                lines.append(f"| {what}, {unit}{tag} | " + " | ".join(cells) + " |")
+    lines += ["", "| recall@10 against exact, by ef | " + " | ".join(f"{n:,}" for n in sizes)]
+    lines.append("|---|" + "---|" * len(sizes))
+    recs = by_label[labels[-1]]
+    efs = sorted(
+        {int(e) for r in recs.values() for e in r.get("phases", {}).get("search", {}).get(
+            "recall_at_10", {})}
+    )  # fmt: skip
+    for ef in efs:
+        cells = [
+            str(recs.get(n, {}).get("phases", {}).get("search", {}).get("recall_at_10", {}).get(
+                str(ef), ""))
+            for n in sizes
+        ]  # fmt: skip
+        lines.append(f"| ef {ef} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def machine_limit(recs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -827,6 +868,9 @@ def main() -> int:
     )
     parser.add_argument("--plot", default=str(ROOT / "docs" / "scale.svg"))
     parser.add_argument("--fit", action="store_true", help="Only fit and plot the records.")
+    parser.add_argument(
+        "--compare", nargs="*", default=[], metavar="LABEL", help="Labels shown beside --label."
+    )
     parser.add_argument(
         "--reuse-build",
         metavar="LABEL",
