@@ -454,6 +454,8 @@ def _report_chunk() -> int | None:
 
 EXPLORE_PROBE = """
 import asyncio, json, sys, time
+import numpy as np
+from xlir_tui.index import scores_of
 from xlir_tui.tui.app import ExplorerApp
 
 async def main(index, n):
@@ -464,6 +466,17 @@ async def main(index, n):
             await pilot.pause(0.05)
         ready = time.perf_counter() - t0
         queries = app.workspace.collection.questions["text"].to_list()[:n]
+        # the floor, in the same process: the bare encoding and the bare product of one query
+        system = app.workspace.systems[0]
+        vectors = np.asarray(system.index.vectors)
+        encode, product = [], []
+        for q in queries[:20]:
+            t = time.perf_counter()
+            v = system.encoder.encode_queries([q], cache=False)
+            encode.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            scores_of(v, vectors)
+            product.append((time.perf_counter() - t) * 1000)
         box = app.query_one("#query")
         times = []
         for q in queries:
@@ -476,7 +489,9 @@ async def main(index, n):
                 await asyncio.sleep(0.001)
             await pilot.pause()
             times.append((time.perf_counter() - t) * 1000)
-    print("RESULT " + json.dumps({"ready_s": ready, "times_ms": times}))
+    print("RESULT " + json.dumps(
+        {"ready_s": ready, "times_ms": times, "encode_ms": encode, "product_ms": product}
+    ))
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
@@ -502,6 +517,8 @@ def phase_explore(real: dict[str, Any], n: int, folder: Path, queries: int = 40)
         "ready_s": round(data["ready_s"], 2),
         "first_query_ms": round(data["times_ms"][0], 1),
         "query_to_paint": percentiles(times),
+        "bare_encode": percentiles(data["encode_ms"]),
+        "bare_product": percentiles(data["product_ms"]),
     }
 
 
@@ -610,7 +627,9 @@ def short(phase: str, r: dict[str, Any]) -> str:
     if phase == "explore":
         return (
             f"ready {r['ready_s']} s, query to paint p50 {r['query_to_paint']['p50_ms']} ms, "
-            f"p99 {r['query_to_paint']['p99_ms']} ms"
+            f"p99 {r['query_to_paint']['p99_ms']} ms (bare encoding p50 "
+            f"{r.get('bare_encode', {}).get('p50_ms')} ms, bare product p50 "
+            f"{r.get('bare_product', {}).get('p50_ms')} ms)"
         )
     return json.dumps(r)[:300]
 
