@@ -194,6 +194,11 @@ def test_hnsw_parameters_are_chosen_by_the_pool_size_unless_given(
 ) -> None:
     small, large = hnsw_parameters(13_014), hnsw_parameters(1_000_000)
     assert large["ef"] > small["ef"]
+    # the smallest beams that kept recall@10 >= 0.99 in bench/bench_scale.py, met or exceeded
+    assert all(
+        hnsw_parameters(n)["ef"] >= ef for n, ef in ((10**4, 64), (10**5, 128), (3 * 10**5, 256))
+    )
+    assert all(hnsw_parameters(n)["ef"] % 16 == 0 for n in (100_001, 777_777, 10**7))
     assert hnsw_parameters(1_000_000, m=8, ef=40) == {**large, "m": 8, "ef": 40}
     n = sample_collection.candidates.height
     idx = DenseIndex.build(sample_collection, tiny_encoder, None)

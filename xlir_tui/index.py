@@ -23,6 +23,7 @@ exactly and never do). ``bench/bench_scale.py`` measures both at 10^6 candidates
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ DEFAULT_EF_CONSTRUCTION = 200
 DEFAULT_EF = 128
 EXACT_SUBSET_MAX = 20_000
 EF_GROWS_FROM = 100_000
-"""Pools larger than this search with :data:`EF_LARGE` by default (:func:`hnsw_parameters`)."""
-EF_LARGE = 256
+"""The largest pool :data:`DEFAULT_EF` serves; above it the beam grows (:func:`hnsw_parameters`)."""
+EF_GROWTH = 0.6
+"""The beam grows as the pool's size to this power: doubled for a pool about 3.2 times larger."""
 DATA_FILES = (
     "hnsw.bin",
     "vectors.npy",
@@ -147,15 +149,19 @@ def hnsw_parameters(
     the pool's size.
 
     The search beam ``ef`` grows with the pool: a graph of more points needs a wider beam for
-    the same recall. The rule holds recall@10 at 0.99 or more against the exact top 10, as
-    ``bench/bench_scale.py`` measured on XQuAD-R's vectors plus synthetic ones drawn like them
-    (docs/benchmarks.md); ``m`` and ``ef_construction`` stay at the values that reach it at
-    every size measured.
+    the same recall. ``bench/bench_scale.py`` measured the smallest beam (of 16, 32, ... 512)
+    that keeps recall@10 against the exact top 10 at 0.99 or more, on XQuAD-R's vectors plus
+    synthetic ones drawn like them: 64 for 10^4 candidates, 128 for 10^5, 256 for 3x10^5
+    (docs/benchmarks.md). :data:`DEFAULT_EF` up to 10^5, then ``ef`` grows as ``n ** 0.6``
+    (rounded up to a multiple of 16), which meets each of them. ``m`` and ``ef_construction``
+    keep their values: the graphs built with them reach 0.997 at a wide enough beam at every
+    size measured, so the beam, which costs nothing to change, is what grows.
     """
+    grown = DEFAULT_EF * (max(n, 1) / EF_GROWS_FROM) ** EF_GROWTH
     chosen = {
         "m": DEFAULT_M,
         "ef_construction": DEFAULT_EF_CONSTRUCTION,
-        "ef": DEFAULT_EF if n <= EF_GROWS_FROM else EF_LARGE,
+        "ef": DEFAULT_EF if n <= EF_GROWS_FROM else int(math.ceil(grown / 16) * 16),
     }
     given = {"m": m, "ef_construction": ef_construction, "ef": ef}
     return {k: (v if given[k] is None else int(given[k])) for k, v in chosen.items()}  # type: ignore[arg-type]
