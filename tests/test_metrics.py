@@ -148,6 +148,40 @@ def test_a_large_pool_is_ranked_in_smaller_chunks(monkeypatch: pytest.MonkeyPatc
     np.testing.assert_array_equal(whole.topk_counts, small.topk_counts)
 
 
+@pytest.mark.parametrize("kind", ["dense", "lexical"])
+def test_ranks_agree_with_the_one_query_rule_on_many_ties(kind: str) -> None:
+    """rank_scored against ranks_in_pool (the rule for one query, written plainly), on scores
+    with many ties (lexical: mostly zeros) in three languages, chunk by chunk; and the top-k
+    language counts against np.argpartition's sets."""
+    from xlir_tui.metrics import ranks_in_pool, top_k_sets
+
+    rng = np.random.default_rng(7)
+    n_q, n_c, langs = 40, 300, ["de", "en", "zh"]
+    c_lang = rng.integers(0, 3, n_c)
+    q_lang = rng.integers(0, 3, n_q)
+    if kind == "dense":
+        scores = rng.normal(size=(n_q, n_c)).round(1).astype(np.float32)  # ties, not many
+    else:
+        scores = (rng.random((n_q, n_c)) < 0.05) * rng.integers(1, 4, (n_q, n_c))
+        scores = scores.astype(np.float32)  # mostly zeros
+    pairs = sorted({(q, int(c)) for q in range(n_q) for c in rng.choice(n_c, rng.integers(1, 6))})
+    rel_q = np.array([q for q, _ in pairs])
+    rel_c = np.array([c for _, c in pairs])
+    tie_key = trec_tie_key([f"c{i:04d}" for i in rng.permutation(n_c)])
+    ranked = rank_scored(
+        lambda lo, hi: scores[lo:hi], n_q, q_lang, c_lang, rel_q, rel_c, langs, tie_key, k=10,
+        chunk=7,
+    )  # fmt: skip
+    for i, (q, c) in enumerate(pairs):
+        whole = ranks_in_pool(scores[q], np.array([c]), tie_key)
+        own = ranks_in_pool(scores[q], np.array([c]), tie_key, np.flatnonzero(c_lang == c_lang[c]))
+        assert (ranked.rank_all[i], ranked.rank_lang[i]) == (whole[0], own[0])
+    want = np.argpartition(-scores, 9, axis=1)[:, :10]
+    np.testing.assert_array_equal(np.sort(top_k_sets(scores, 10), axis=1), np.sort(want, axis=1))
+    counts = np.stack([np.bincount(c_lang[row], minlength=3) for row in want])
+    np.testing.assert_array_equal(ranked.topk_counts, counts)
+
+
 def test_single_language_has_no_cross_or_multi() -> None:
     c = hand_collection().restrict(["en"])
     code = {"en": 0}
