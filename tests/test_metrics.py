@@ -111,6 +111,78 @@ def test_chunking_does_not_change_results() -> None:
     np.testing.assert_array_equal(a.topk_counts, b.topk_counts)
 
 
+def test_a_large_pool_is_ranked_in_smaller_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block of scores ranked at once is bounded by the pool's size, not only by ``chunk``:
+    256 queries against 10^6 candidates would be 1 GB of scores and several GB to rank them."""
+    import xlir_tui.metrics as metrics
+
+    assert metrics.queries_per_chunk(13_014) == 256
+    assert metrics.queries_per_chunk(1_000_000) == metrics.SCORE_BLOCK // 1_000_000
+    assert metrics.queries_per_chunk(10**9) == 1  # never fewer than one query
+    assert metrics.queries_per_chunk(100, most=7) == 7
+    whole = rank_hand(chunk=256)
+    monkeypatch.setattr(metrics, "SCORE_BLOCK", 8)  # two queries of the four candidates
+    seen: list[tuple[int, int]] = []
+
+    def scorer(lo: int, hi: int) -> np.ndarray:
+        seen.append((lo, hi))
+        return SCORES[lo:hi]
+
+    c = hand_collection()
+    code = {x: i for i, x in enumerate(c.languages)}
+    rel_q, rel_c = relevance_rows(c)
+    small = rank_scored(
+        scorer,
+        len(SCORES),
+        np.array([code[x] for x in c.questions["lang"]]),
+        np.array([code[x] for x in c.candidates["lang"]]),
+        rel_q,
+        rel_c,
+        c.languages,
+        trec_tie_key(c.candidates["id"].to_list()),
+        k=2,
+        chunk=256,
+    )
+    assert seen == [(0, 2), (2, 4)]
+    np.testing.assert_array_equal(whole.rank_all, small.rank_all)
+    np.testing.assert_array_equal(whole.rank_lang, small.rank_lang)
+    np.testing.assert_array_equal(whole.topk_counts, small.topk_counts)
+
+
+@pytest.mark.parametrize("kind", ["dense", "lexical"])
+def test_ranks_agree_with_the_one_query_rule_on_many_ties(kind: str) -> None:
+    """rank_scored against ranks_in_pool (the rule for one query, written plainly), on scores
+    with many ties (lexical: mostly zeros) in three languages, chunk by chunk; and the top-k
+    language counts against np.argpartition's sets."""
+    from xlir_tui.metrics import ranks_in_pool, top_k_sets
+
+    rng = np.random.default_rng(7)
+    n_q, n_c, langs = 40, 300, ["de", "en", "zh"]
+    c_lang = rng.integers(0, 3, n_c)
+    q_lang = rng.integers(0, 3, n_q)
+    if kind == "dense":
+        scores = rng.normal(size=(n_q, n_c)).round(1).astype(np.float32)  # ties, not many
+    else:
+        scores = (rng.random((n_q, n_c)) < 0.05) * rng.integers(1, 4, (n_q, n_c))
+        scores = scores.astype(np.float32)  # mostly zeros
+    pairs = sorted({(q, int(c)) for q in range(n_q) for c in rng.choice(n_c, rng.integers(1, 6))})
+    rel_q = np.array([q for q, _ in pairs])
+    rel_c = np.array([c for _, c in pairs])
+    tie_key = trec_tie_key([f"c{i:04d}" for i in rng.permutation(n_c)])
+    ranked = rank_scored(
+        lambda lo, hi: scores[lo:hi], n_q, q_lang, c_lang, rel_q, rel_c, langs, tie_key, k=10,
+        chunk=7,
+    )  # fmt: skip
+    for i, (q, c) in enumerate(pairs):
+        whole = ranks_in_pool(scores[q], np.array([c]), tie_key)
+        own = ranks_in_pool(scores[q], np.array([c]), tie_key, np.flatnonzero(c_lang == c_lang[c]))
+        assert (ranked.rank_all[i], ranked.rank_lang[i]) == (whole[0], own[0])
+    want = np.argpartition(-scores, 9, axis=1)[:, :10]
+    np.testing.assert_array_equal(np.sort(top_k_sets(scores, 10), axis=1), np.sort(want, axis=1))
+    counts = np.stack([np.bincount(c_lang[row], minlength=3) for row in want])
+    np.testing.assert_array_equal(ranked.topk_counts, counts)
+
+
 def test_single_language_has_no_cross_or_multi() -> None:
     c = hand_collection().restrict(["en"])
     code = {"en": 0}

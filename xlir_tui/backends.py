@@ -132,11 +132,17 @@ def check_backend(backend: str) -> str:
 
 
 def thread_count() -> int:
-    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    """The cores this process may run on (its CPU affinity, not the machine's count), shared
+    with the other processes ``torchrun`` started on this machine (``LOCAL_WORLD_SIZE``)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    try:
+        local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+    except ValueError:
+        local = 1
+    return max(1, cores // local)
 
 
 def configure_threads(threads: int | None = None) -> int:

@@ -679,11 +679,20 @@ def index_cmd(
     file_lang: FileLangOpt = None,
     old_lang: OldFileLangOpt = None,
     strict: StrictOpt = False,
-    m: Annotated[int, typer.Option("--m", help="hnsw graph degree.")] = 32,
+    m: Annotated[
+        int | None,
+        typer.Option("--m", help="hnsw graph degree. (default: chosen by the pool's size)"),
+    ] = None,
     ef_construction: Annotated[
-        int, typer.Option("--ef-construction", help="hnsw build-time beam.")
-    ] = 200,
-    ef: Annotated[int, typer.Option("--ef", help="hnsw default search beam.")] = 128,
+        int | None,
+        typer.Option(
+            "--ef-construction", help="hnsw build-time beam. (default: chosen by the pool's size)"
+        ),
+    ] = None,
+    ef: Annotated[
+        int | None,
+        typer.Option("--ef", help="hnsw default search beam. (default: chosen by the pool's size)"),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Encoding batch size.")] = 64,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing index folder.")
@@ -724,7 +733,8 @@ def index_cmd(
     plan.validate()
     with stage_progress() as update:
         _, summary = build_index(plan, update, _notify)
-    say(summary)
+    if summary:  # under torchrun, only rank 0 has one
+        say(summary)
 
 
 def _system_spec(
@@ -1539,6 +1549,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except XlirError as e:
+        if getattr(e, "quiet", False):  # another rank's failure, which rank 0 prints
+            sys.exit(0)
         say(f"xlir-tui: error: {e}")
         sys.exit(1)
     except UsageError as e:

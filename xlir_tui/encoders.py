@@ -297,6 +297,9 @@ class Encoder:
     passage_prompt: str
     batch_size: int = 64
     use_cache: bool = True
+    cache_writes: bool = True
+    """Whether new embeddings are written to the cache (a torchrun rank other than 0 writes
+    nothing; it still reads what is there)."""
     passage_context: bool = False
     """Candidates are read as the sentence followed by its paragraph (:func:`with_context`):
     ``--passage-context``, or a model trained so."""
@@ -470,7 +473,7 @@ class Encoder:
             for text, v in zip(part, vec, strict=True):
                 out[unique[text]] = v
             done += sum(len(unique[t]) for t in part)
-            if use_cache:
+            if use_cache and self.cache_writes:
                 pending_keys += [EmbeddingCache.key(t) for t in part]
                 pending.append(vec)
                 if len(pending_keys) >= self.batch_size * 8:

@@ -11,13 +11,22 @@ An index folder is self-contained, so ``search`` and the explorer need nothing e
 Searching a subset of languages is what the explorer's per-language panes do on every keystroke.
 Two ways are implemented and measured by ``bench/bench_index.py``: hnswlib's label filter, and an
 exact dot product over the subset's vectors. The exact scan wins below :data:`EXACT_SUBSET_MAX`
-candidates (a few thousand rows is one small matrix-vector product) and is exact, so ``auto``
-uses it there and the filtered graph search above.
+candidates and is exact, so ``auto`` uses it there and the filtered graph search above.
+hnswlib's filter calls back into Python for every node the search visits, and a subset is a
+small part of the graph the search walks: ``bench/bench_scale.py`` measured the exact scan at a
+tenth of the filter's CPU time for one language of 3x10^5 candidates (29,415 rows) and at half
+of it for three (76,625 rows), where the filter also found only 0.967 of the exact top 10.
+
+A large index opens in a moment: ``vectors.npy`` is memory-mapped (the pages a search reads come
+from the file, and the system keeps them in its cache for the next process), and the graph is
+read from ``hnsw.bin`` the first time a search needs it (the bias report and the explorer score
+exactly and never do). ``bench/bench_scale.py`` measures both at 10^6 candidates.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +50,12 @@ FUSION_FORMAT = "xlir-tui/fusion-index"
 DEFAULT_M = 32
 DEFAULT_EF_CONSTRUCTION = 200
 DEFAULT_EF = 128
-EXACT_SUBSET_MAX = 20_000
+EXACT_SUBSET_MAX = 300_000
+"""The most rows searched by an exact scan (about 70 ms of one core; see the module docstring)."""
+EF_GROWS_FROM = 100_000
+"""The largest pool :data:`DEFAULT_EF` serves; above it the beam grows (:func:`hnsw_parameters`)."""
+EF_GROWTH = 0.6
+"""The beam grows as the pool's size to this power: doubled for a pool about 3.2 times larger."""
 DATA_FILES = (
     "hnsw.bin",
     "vectors.npy",
@@ -238,10 +252,49 @@ class Hit:
         }
 
 
+def hnsw_parameters(
+    n: int, m: int | None = None, ef_construction: int | None = None, ef: int | None = None
+) -> dict[str, int]:
+    """The hnsw parameters for a pool of ``n`` candidates: those given, the others chosen by
+    the pool's size.
+
+    The search beam ``ef`` grows with the pool: a graph of more points needs a wider beam for
+    the same recall. ``bench/bench_scale.py`` measured the smallest beam (of 16, 32, ... 512)
+    that keeps recall@10 against the exact top 10 at 0.99 or more, on XQuAD-R's vectors plus
+    synthetic ones drawn like them: 64 for 10^4 candidates, 128 for 10^5, 256 for 3x10^5
+    (docs/benchmarks.md). :data:`DEFAULT_EF` up to 10^5, then ``ef`` grows as ``n ** 0.6``
+    (rounded up to a multiple of 16), which meets each of them. ``m`` and ``ef_construction``
+    keep their values: the graphs built with them reach 0.997 at a wide enough beam at every
+    size measured, so the beam, which costs nothing to change, is what grows.
+    """
+    grown = DEFAULT_EF * (max(n, 1) / EF_GROWS_FROM) ** EF_GROWTH
+    chosen = {
+        "m": DEFAULT_M,
+        "ef_construction": DEFAULT_EF_CONSTRUCTION,
+        "ef": DEFAULT_EF if n <= EF_GROWS_FROM else int(math.ceil(grown / 16) * 16),
+    }
+    given = {"m": m, "ef_construction": ef_construction, "ef": ef}
+    return {k: (v if given[k] is None else int(given[k])) for k, v in chosen.items()}  # type: ignore[arg-type]
+
+
 def _hnsw_index(dim: int) -> Any:
     import hnswlib
 
     return hnswlib.Index(space="cosine", dim=dim)
+
+
+def _load_graph(folder: Path, n: int, dim: int) -> Any:
+    """The graph of an index folder (its size was checked on load; its content is here)."""
+    graph = _hnsw_index(dim)
+    try:
+        graph.load_index(str(folder / "hnsw.bin"), max_elements=n)
+    except Exception as e:
+        raise IndexFormatError(f"corrupt hnsw.bin: {str(e).splitlines()[0]}", path=folder) from None
+    if graph.get_current_count() != n:
+        raise IndexFormatError(
+            f"hnsw.bin holds {graph.get_current_count()} items, expected {n}", path=folder
+        )
+    return graph
 
 
 def _build_graph(vectors: np.ndarray, m: int, ef_construction: int, ef: int, threads: int) -> Any:
@@ -344,11 +397,16 @@ class DenseIndex(CandidatePool):
 
     @property
     def graph(self) -> Any:
-        """The hnswlib graph, built on first use when the index was made without one (the
-        bias report scores exactly and needs a graph only for ``--ann``)."""
+        """The hnswlib graph, on first use: read from the folder's ``hnsw.bin``, or built when
+        the index was made without one (the bias report and the explorer score exactly and
+        need a graph only for ``--ann`` and a whole-pool search)."""
         if self._graph is None:
             h = self.manifest["hnsw"]
-            self._graph = _build_graph(self.vectors, h["m"], h["ef_construction"], h["ef"], 1)
+            if self.folder is not None and (self.folder / "hnsw.bin").exists():
+                self._graph = _load_graph(self.folder, self.size, self.dimension)
+            else:
+                self._graph = _build_graph(self.vectors, h["m"], h["ef_construction"], h["ef"], 1)
+            self._graph.set_ef(int(h["ef"]))
         return self._graph
 
     # -- properties ---------------------------------------------------------------------------
@@ -369,9 +427,9 @@ class DenseIndex(CandidatePool):
         encoder: Encoder,
         out: Path | None = None,
         *,
-        m: int = DEFAULT_M,
-        ef_construction: int = DEFAULT_EF_CONSTRUCTION,
-        ef: int = DEFAULT_EF,
+        m: int | None = None,
+        ef_construction: int | None = None,
+        ef: int | None = None,
         overwrite: bool = False,
         progress: Progress | None = None,
         threads: int = 1,
@@ -383,7 +441,8 @@ class DenseIndex(CandidatePool):
 
         The graph is built on one thread by default: hnswlib's parallel insertion gives a
         different graph on every run, and an index should be reproducible (13k vectors take
-        about two seconds either way). ``cache``: ``out`` is an entry of the cache folder.
+        about two seconds either way). hnsw parameters left None are chosen by the pool's size
+        (:func:`hnsw_parameters`). ``cache``: ``out`` is an entry of the cache folder.
         """
         if out is not None and os.path.lexists(out) and not (overwrite or cache):
             raise XlirError("output folder exists (pass --overwrite to replace it)", path=out)
@@ -392,10 +451,12 @@ class DenseIndex(CandidatePool):
             ("ef-construction", ef_construction, 1),
             ("ef", ef, 1),
         ):
-            if value < low:
+            if value is not None and value < low:
                 raise XlirError(f"--{name} must be at least {low}, got {value}")
         if collection.candidates.is_empty():
             raise XlirError(f"collection {collection.name} has no candidates")
+        h = hnsw_parameters(collection.candidates.height, m, ef_construction, ef)
+        m, ef_construction, ef = h["m"], h["ef_construction"], h["ef"]
         started = time.perf_counter()
         vectors = encoder.encode_candidates(collection.candidates, progress=progress)
         encode_s = time.perf_counter() - started
@@ -495,7 +556,8 @@ class DenseIndex(CandidatePool):
         check_file_table(folder, manifest, DATA_FILES, verify=verify)
         dim = int(manifest["model"]["dimension"])
         try:
-            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+            # mapped, not read: a search reads the pages it needs (see the module docstring)
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
             frames = {
                 p: pl.read_parquet(folder / f"{p}.parquet")
                 for p in ("candidates", "questions", "relevance", "skipped")
@@ -505,22 +567,13 @@ class DenseIndex(CandidatePool):
                 f"corrupt index data: {str(e).splitlines()[0]}", path=folder
             ) from None
         n = frames["candidates"].height
-        if vectors.shape != (n, dim):
+        if vectors.shape != (n, dim) or vectors.dtype != np.float32:
             raise IndexFormatError(
-                f"vectors.npy has shape {vectors.shape}, expected ({n}, {dim})", path=folder
+                f"vectors.npy holds {vectors.dtype} of shape {vectors.shape}, expected float32 "
+                f"of shape ({n}, {dim})",
+                path=folder,
             )
-        graph = _hnsw_index(dim)
-        try:
-            graph.load_index(str(folder / "hnsw.bin"), max_elements=n)
-        except Exception as e:
-            raise IndexFormatError(
-                f"corrupt hnsw.bin: {str(e).splitlines()[0]}", path=folder
-            ) from None
-        if graph.get_current_count() != n:
-            raise IndexFormatError(
-                f"hnsw.bin holds {graph.get_current_count()} items, expected {n}", path=folder
-            )
-        return cls(folder, manifest, graph, vectors, **frames)
+        return cls(folder, manifest, None, vectors, **frames)
 
     def check_encoder(self, encoder: Encoder) -> None:
         """Refuse a query encoder other than the one that embedded the candidates.
@@ -616,6 +669,13 @@ class DenseIndex(CandidatePool):
         return self.hits(rows[0], scores[0])
 
 
+ROW_BLOCK = 1 << 13
+"""Most candidate rows made float64 at once (12.6 MB at 384 dimensions): the scoring rule of
+:func:`scores_of` without a float64 copy of a large pool's vectors (3 GB at 10^6 candidates).
+A pool of up to two blocks (XQuAD-R's 13,014 candidates) is made float64 once by
+:class:`Scores`."""
+
+
 def scores_of(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """Dot products of queries with vectors: float32 scores, summed in float64.
 
@@ -630,39 +690,83 @@ def scores_of(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
 
     A few queries go through torch: right after torch encoded the queries, a numpy (OpenBLAS)
     product makes two thread pools fight over the cores (measured here, 80 ms instead of 1 ms
-    for one query against 13k vectors). Many queries go through numpy (:class:`Scores`).
+    for one query against 13k vectors). Many queries go through numpy (:class:`Scores`). Either
+    way the vectors are made float64 :data:`ROW_BLOCK` rows at a time.
     """
     if len(queries) > 8:
         return Scores(vectors)(np.asarray(queries))
     import torch
 
+    out = np.empty((len(queries), len(vectors)), np.float32)
     with torch.inference_mode():
-        return (
-            (
-                torch.from_numpy(np.ascontiguousarray(queries, np.float64))
-                @ torch.from_numpy(np.ascontiguousarray(vectors, np.float64)).T
-            )
-            .to(torch.float32)
-            .numpy()
-        )
+        q = torch.from_numpy(np.ascontiguousarray(queries, np.float64))
+        for lo in range(0, len(vectors), ROW_BLOCK):
+            # a copy in float64: a memory-mapped (read-only) index is never handed to torch
+            block = np.asarray(vectors[lo : lo + ROW_BLOCK], dtype=np.float64)
+            out[:, lo : lo + len(block)] = (q @ torch.from_numpy(block).T).to(torch.float32)
+    return out
 
 
 class Scores:
     """:func:`scores_of` for many queries against the same vectors, chunk by chunk: the vectors
-    are made float64 once."""
+    of a pool up to two :data:`ROW_BLOCK` are made float64 once; a larger pool's are made
+    float64 block by block at each call (a cost near one query's product per block), so its
+    memory stays that of the float32 vectors."""
 
     def __init__(self, vectors: np.ndarray) -> None:
-        self._t = np.ascontiguousarray(np.asarray(vectors, dtype=np.float64).T)
+        self._vectors = vectors
+        self._t = (
+            np.ascontiguousarray(np.asarray(vectors, dtype=np.float64).T)
+            if len(vectors) <= 2 * ROW_BLOCK
+            else None
+        )
 
     def __call__(self, queries: np.ndarray) -> np.ndarray:
-        return (np.asarray(queries, dtype=np.float64) @ self._t).astype(np.float32)
+        q = np.asarray(queries, dtype=np.float64)
+        if self._t is not None:
+            return (q @ self._t).astype(np.float32)
+        out = np.empty((len(q), len(self._vectors)), np.float32)
+        for lo in range(0, len(self._vectors), ROW_BLOCK):
+            block = np.asarray(self._vectors[lo : lo + ROW_BLOCK], dtype=np.float64)
+            out[:, lo : lo + len(block)] = q @ block.T
+        return out
+
+
+MAX_RUNS = 64
+"""Runs of consecutive rows that :func:`subset_scores` scores as slices; more are gathered."""
+
+
+def subset_scores(queries: np.ndarray, vectors: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """Scores of ``queries`` against the rows ``subset`` (sorted) of ``vectors``, read in place.
+
+    A language's candidates are a few runs of consecutive rows (a collection is read language by
+    language), so each run is scored as a slice of the array, which is a view: a copy of the
+    subset's vectors (what indexing by ``subset`` makes) costs more than the product itself once
+    it outgrows the CPU's cache, and grew ten times faster than the pool in
+    ``bench/bench_scale.py`` (0.15 ms for 970 rows, 16 ms for 9,805). Rows spread over more
+    than :data:`MAX_RUNS` runs are gathered as before.
+    """
+    if len(subset) == 0:
+        return np.zeros((len(queries), 0), np.float32)
+    cut = np.flatnonzero(np.diff(subset) != 1) + 1
+    starts, ends = np.r_[0, cut], np.r_[cut, len(subset)]
+    if len(starts) > MAX_RUNS:
+        return scores_of(queries, vectors[subset])
+    if len(starts) == 1:
+        return scores_of(queries, vectors[subset[0] : subset[-1] + 1])
+    out = np.empty((len(queries), len(subset)), np.float32)
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        out[:, a:b] = scores_of(queries, vectors[subset[a] : subset[b - 1] + 1])
+    return out
 
 
 def _exact_topk(
     queries: np.ndarray, vectors: np.ndarray, k: int, subset: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k by dot product; ties go to the lower row number."""
-    scores = scores_of(queries, vectors if subset is None else vectors[subset])
+    scores = (
+        scores_of(queries, vectors) if subset is None else subset_scores(queries, vectors, subset)
+    )
     if k < scores.shape[1]:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     else:

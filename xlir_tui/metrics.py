@@ -46,8 +46,9 @@ Definitions (see the project's METHOD notes; Roy et al. 2020, Huang et al. 2023,
 Ties: candidates with equal scores are ordered the way trec_eval orders them, by candidate id in
 descending byte order, so the ranks here are the ranks trec_eval sees in an exported run.
 
-Scoring is chunked (``chunk`` queries at a time against all candidates, float32), so memory stays
-at ``chunk x pool`` scores whatever the collection's size.
+Scoring is chunked: at most ``chunk`` queries at a time against all candidates, and fewer for a
+large pool (:func:`queries_per_chunk`), so the block of scores and what ranking it takes stay
+within a fixed size (:data:`SCORE_BLOCK`) whatever the pool's size.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ import numpy as np
 import polars as pl
 
 from .progress import Progress
+
+SCORE_BLOCK = 1 << 25
+"""Most scores ranked at once (queries x candidates): 128 MB of float32. Ranking a block takes
+about twice its scores' memory more (a language's columns, one comparison at a time):
+``bench/bench_scale.py`` measured 0.25 GB above the loaded index for 256 queries against 10^5
+candidates, against 2.3 GB for 256 queries against 3x10^5 before the block was bounded and the
+comparisons made slot by slot."""
 
 
 @dataclass
@@ -174,6 +182,12 @@ def average_precision(ranks: np.ndarray, relevant: int | None = None) -> float |
     return float((np.arange(1, len(ranks) + 1) / ranks).sum() / n)
 
 
+def queries_per_chunk(n_candidates: int, most: int = 256) -> int:
+    """How many queries to score at once against ``n_candidates``: ``most``, or fewer, so that
+    a block holds at most :data:`SCORE_BLOCK` scores (never fewer than one query)."""
+    return max(1, min(most, SCORE_BLOCK // max(1, n_candidates)))
+
+
 def rank_scored(
     scorer: Callable[[int, int], np.ndarray],
     n_q: int,
@@ -194,9 +208,11 @@ def rank_scored(
     ``scorer(lo, hi)`` returns the scores of queries ``lo:hi`` against every candidate, any
     retriever's (dense, lexical, fused). ``rel_q``/``rel_c`` must be sorted by query row.
     ``run_depth`` keeps each query's top ``run_depth`` (0: the whole pool) for a TREC run;
-    None keeps nothing.
+    None keeps nothing. At most ``chunk`` queries are scored at once, fewer for a large pool
+    (:func:`queries_per_chunk`).
     """
     n_c = len(c_lang)
+    chunk = queries_per_chunk(n_c, chunk)
     n_lang = len(langs)
     lang_cols = [np.flatnonzero(c_lang == y) for y in range(n_lang)]
     rank_lang = np.zeros(len(rel_q), dtype=np.int64)
@@ -224,32 +240,81 @@ def rank_scored(
             block_c[pq, slot] = pc
             s_rel = np.take_along_axis(scores, block_c, axis=1)  # (b, R)
             key_rel = tie_key[block_c]
+            own = c_lang[block_c]
             ahead = np.zeros((hi - lo, width, n_lang), dtype=np.int64)
             for y, cols in enumerate(lang_cols):
-                if not len(cols):
-                    continue
-                sy = scores[:, cols][:, None, :]  # (b, 1, n_y)
-                # ties (common under lexical scores: every zero) go by trec_eval's id order
-                first = tie_key[cols][None, None, :] < key_rel[:, :, None]
-                ahead[:, :, y] = (
-                    (sy > s_rel[:, :, None]) | ((sy == s_rel[:, :, None]) & first)
-                ).sum(axis=2)
-            own = c_lang[block_c]
+                if len(cols):
+                    ahead[:, :, y] = _ahead(
+                        scores[:, cols], s_rel, key_rel, tie_key[cols], own == y
+                    )
             r_lang = np.take_along_axis(ahead, own[:, :, None], axis=2)[:, :, 0] + 1
             r_all = ahead.sum(axis=2) + 1
             rank_lang[p_lo:p_hi] = r_lang[pq, slot]
             rank_all[p_lo:p_hi] = r_all[pq, slot]
         # top-k languages of the whole pool
-        if k_eff < n_c:
-            top = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-        else:
-            top = np.tile(np.arange(n_c), (hi - lo, 1))
+        top = top_k_sets(scores, k_eff)
         np.add.at(topk, (np.repeat(np.arange(lo, hi), top.shape[1]), c_lang[top].ravel()), 1)
         if run_depth is not None:
             run.append(_top_of_chunk(scores, tie_key, run_depth, lo))
         if progress:
             progress(hi, n_q)
     return Ranked(langs, q_lang, c_lang, rel_q, rel_c, rank_lang, rank_all, topk, k_eff, run)
+
+
+def _ahead(
+    pool: np.ndarray,
+    s_rel: np.ndarray,
+    key_rel: np.ndarray,
+    pool_key: np.ndarray,
+    inside: np.ndarray,
+) -> np.ndarray:
+    """For each query (row) and relevant slot: how many of ``pool``'s candidates rank ahead of
+    the slot's item, ``s_rel`` its score and ``key_rel`` its tie key; ``inside`` says where the
+    item is one of ``pool``'s own candidates.
+
+    Ahead means a higher score, or the same score and an earlier place in trec_eval's order.
+    Counting strictly higher and at-least-as-high scores, slot by slot, is two passes over the
+    block of scores, half of what comparing keys everywhere took (``bench/bench_scale.py``);
+    keys are compared only where other candidates share the item's score (every zero, under a
+    lexical system). The item itself is never ahead of itself.
+    """
+    ahead = np.empty(s_rel.shape, dtype=np.int64)
+    for j in range(s_rel.shape[1]):
+        score = s_rel[:, j : j + 1]
+        higher = np.count_nonzero(pool > score, axis=1)
+        tied = np.count_nonzero(pool >= score, axis=1) - higher - inside[:, j]
+        rows = np.flatnonzero(tied > 0)
+        if len(rows):
+            same = pool[rows] == score[rows]
+            first = pool_key[None, :] < key_rel[rows, j][:, None]
+            higher[rows] += np.count_nonzero(same & first, axis=1)
+        ahead[:, j] = higher
+    return ahead
+
+
+def top_k_sets(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` best positions, as a set in no particular order: the set that
+    ``np.argpartition`` gives, found by ``torch.topk`` (ten times faster on a large pool,
+    ``bench/bench_scale.py``). Where the ``k``-th best score is shared by more positions than
+    fit, which of them make the set is ``np.argpartition``'s choice, as before, so the rows with
+    such ties are passed to it."""
+    import warnings
+
+    import torch
+
+    b, n = scores.shape
+    if k >= n:
+        return np.tile(np.arange(n), (b, 1))
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        values, top = torch.topk(torch.from_numpy(scores), k, dim=1, sorted=False)
+    out = top.numpy().astype(np.int64)
+    kth = values.min(dim=1).values.numpy()
+    tied = np.flatnonzero(np.count_nonzero(scores >= kth[:, None], axis=1) > k)
+    if len(tied):
+        out[tied] = np.argpartition(-scores[tied], k - 1, axis=1)[:, :k]
+    return out
 
 
 def _top_of_chunk(

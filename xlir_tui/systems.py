@@ -422,11 +422,11 @@ class DenseRetriever(Retriever):
     ) -> Scorer:
         step = stage_callback(progress, "encoding questions")
         qvec = self._encoder.encode_queries(list(queries), progress=step, cache=self.query_cache)
-        vectors = self.index.vectors
+        vectors = np.asarray(self.index.vectors)  # a memory-mapped index stays mapped
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
             scores = scores_of(qvec, vectors)
             return lambda lo, hi: scores[lo:hi]
-        score = Scores(vectors)  # the same rule as scores_of, the vectors made float64 once
+        score = Scores(vectors)  # the same rule as scores_of, block by block of candidates
         return lambda lo, hi: score(qvec[lo:hi])
 
     def search(
@@ -1064,9 +1064,10 @@ class IndexPlan:
     spec: SystemSpec = field(default_factory=SystemSpec)
     file_lang: str | None = None
     strict: bool = False
-    m: int = 32
-    ef_construction: int = 200
-    ef: int = 128
+    m: int | None = None
+    ef_construction: int | None = None
+    ef: int | None = None
+    """hnsw parameters; None: chosen by the pool's size (:func:`.index.hnsw_parameters`)."""
     overwrite: bool = False
     encoder_options: dict[str, Any] = field(default_factory=dict)
     debias: list[DebiasSpec] = field(default_factory=list)
@@ -1085,7 +1086,7 @@ class IndexPlan:
             ("ef-construction", self.ef_construction, 1),
             ("ef", self.ef, 1),
         ):
-            if value < low:
+            if value is not None and value < low:
                 raise XlirError(f"--{name} must be at least {low}, got {value}")
         from .paths import check_output
 
@@ -1098,9 +1099,17 @@ def build_index(
     progress: StageProgress | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Retriever, str]:
-    """Build the plan's system over its collection and save it; return it and a summary line."""
-    from .collections import load_collection
+    """Build the plan's system over its collection and save it; return it and a summary line.
 
+    Under ``torchrun`` the candidates are encoded by every rank and rank 0 writes the index
+    (:mod:`xlir_tui.distributed`); the other ranks return None and an empty line.
+    """
+    from .collections import load_collection
+    from .distributed import build_index_ranks, launched
+
+    ranks = launched()
+    if ranks is not None:
+        return build_index_ranks(plan, ranks, progress, notify)  # type: ignore[return-value]
     plan.validate()
     say = notify or (lambda _text: None)
     collection = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
