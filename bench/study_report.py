@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from seed_stats import figures as _figures
+from seed_stats import mean_sd as _mean_sd
+from seed_stats import seed_average
 from study import LEGACY, PAPER, READING, ROOT, STRATEGIES, make_parser, run_id, settings_of
 
 from xlir_tui.compare import compare, holm
@@ -21,34 +24,9 @@ def _queries(records: Path, name: str) -> pl.DataFrame:
     return pl.read_parquet(records / f"{name}.parquet")
 
 
-def _figures(entry: dict[str, Any]) -> dict[str, float]:
-    s = entry["summary"]
-    return {
-        "mono": s["mono"]["map"],
-        "cross": s["cross"]["map"],
-        "multi": s["multi"]["map"],
-        "r10": s["multi"]["r@10"],
-        "rd": s["multi"]["rank_distance"],
-        "own": entry["bias"]["same_language_share"],
-    }
-
-
-def _mean_sd(values: list[float], digits: int) -> str:
-    mean = statistics.mean(values)
-    if len(values) < 2:
-        return f"{mean:.{digits}f} (one seed)"
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def _averaged(records: Path, names: list[str]) -> pl.DataFrame:
     """Per-query AP and rank distance averaged over a strategy's seeds."""
-    frames = [_queries(records, n) for n in names]
-    return (
-        pl.concat(frames)
-        .group_by("query_id", "query_lang", "setting")
-        .agg(pl.col("ap").mean(), pl.col("rank_distance").mean())
-        .sort("setting", "query_id")
-    )
+    return seed_average([_queries(records, n) for n in names])
 
 
 def write_page(
