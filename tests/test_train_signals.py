@@ -208,3 +208,33 @@ def test_a_second_signal_before_any_checkpoint_leaves_no_folder(
         "stopped by SIGTERM at step 1: interrupted before the first checkpoint: nothing kept"
     )
     assert not out.exists()  # so the same command starts afresh
+
+
+SIGNAL_AFTER_THE_LAST_STEP = """
+finish = training._Runner.finish
+def late_finish(self, trainer):
+    os.kill(os.getpid(), signal.SIGTERM)  # a stop asked for once every step is done
+    time.sleep(0.2)
+    return finish(self, trainer)
+training._Runner.finish = late_finish
+"""
+
+
+@pytest.mark.slow
+def test_a_stop_after_the_last_step_leaves_a_whole_run(
+    sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """Cancel pressed as the last step ends: the run is done, not stopped (its model is the one
+    its settings describe), and the final evaluation it was asked to stop for is skipped."""
+    out = tmp_path / "run"
+    code, err = run_train(
+        [str(sample_dir), "--base", str(tiny_model), "--out", str(out), *SMALL,
+         "--steps", "2", "--eval", str(sample_dir)],
+        patch=SIGNAL_AFTER_THE_LAST_STEP,
+    )  # fmt: skip
+    assert code == 0, err
+    ev = read_events(out / "events.jsonl")
+    assert ev[-1]["event"] == "done" and ev[-1]["step"] == ev[-1]["total_steps"] == 2
+    assert not [e for e in ev if e["event"] in ("stopped", "eval")]
+    record = json.loads((out / "xlir_train.json").read_text())
+    assert record["stopped"] is False and record["eval"] is None and record["steps"] == 2

@@ -1601,6 +1601,7 @@ class _Runner:
         self.best: float | None = None
         self.bad_evals = 0
         self.early_stopped = False
+        self.stopped = False  # stopped before its last step (finish() decides)
         self.last_eval: dict[str, Any] | None = None
         self.last_step_time = time.perf_counter()
         self.rate = 0.0
@@ -1837,11 +1838,16 @@ class _Runner:
         return metrics
 
     def finish(self, trainer: Any) -> None:
-        """Final checkpoint, final model, final evaluation and the closing event."""
-        stopped = self.stop.is_set()
+        """Final checkpoint, final model, final evaluation and the closing event.
+
+        A stop asked for once the last step is done leaves a whole run (``done``, not
+        ``stopped``: its model is the one its settings describe), only without the final
+        evaluation it would have waited for."""
+        interrupted = self.stop.is_set()
+        stopped = self.stopped = interrupted and (self.total is None or self.step < self.total)
         if self.main:
             self.checkpoint()
-            if not stopped and self.eval_collection is not None and not self.early_stopped:
+            if not interrupted and self.eval_collection is not None and not self.early_stopped:
                 self.evaluate()
             best = self.out / CHECKPOINTS / "best"
             if self.early_stopped and best.exists():
@@ -1883,7 +1889,7 @@ class _Runner:
                     **({"history": self.history} if self.history else {}),
                     "steps": self.step,
                     "total_steps": self.total,
-                    "stopped": self.stop.is_set(),
+                    "stopped": self.stopped,
                     "early_stopped": self.early_stopped,
                     "eval": self.last_eval,
                     "created_by": f"xlir-tui {__version__}",
