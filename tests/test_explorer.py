@@ -718,6 +718,10 @@ def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> N
     seen.clear()
     ws.run([Pane("en"), Pane("th")], qid="p01-q1")  # two translations: two queries
     assert len(seen) == 1 and len(seen[0]) == 2
+    # a question in the all pane: no language to ask it in, said in words
+    *_, whole = ws.run([Pane("en"), Pane(None)], qid="p01-q1")
+    assert not whole.hits and "None" not in whole.note
+    assert whole.note.startswith("a question is asked in each pane's language")
 
 
 def test_explore_checks_what_it_can_before_the_app(capsys, tmp_path: Path) -> None:

@@ -628,6 +628,10 @@ class Workspace:
                 results[i] = self._empty(pane, text or "", f"no candidates in {pane.lang}")
                 continue
             query = text if text is not None else self.question(qid, pane.lang or "")
+            if qid is not None and pane.lang is None:
+                why = "a question is asked in each pane's language; this pane has none (free text)"
+                results[i] = self._empty(pane, "", why)
+                continue
             if qid is not None and query is None:
                 results[i] = self._empty(pane, "", f"question {qid} has no {pane.lang} version")
                 continue
