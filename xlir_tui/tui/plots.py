@@ -80,7 +80,7 @@ class LossPlot(PlotextPlot):
             plt.xticks(step_ticks(first, last))
             lo, hi = min(self.losses), max(self.losses)
             if hi - lo < 1e-9:  # one step, or a flat loss: plotext needs a range
-                plt.ylim(lo - 0.5, hi + 0.5)
+                plt.ylim(max(lo - 0.5, 0.0), hi + 0.5)  # a contrastive loss is never negative
             plt.xlabel("step")
         return super().render()
 

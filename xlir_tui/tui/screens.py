@@ -1134,7 +1134,8 @@ class TrainScreen(Dialog):
             plot = self.query_one("#loss")
             plot.display = True
             plot.set_data(list(self.steps), list(self.losses), self.total)
-            line = describe_event(e)
+            # the event's own ETA left out: the dialog says its own, and none once cancelled
+            line = describe_event({k: v for k, v in e.items() if k != "eta_s"})
             if self.cancelled:
                 status.update(inert_text(f"stopping after the current step; {line}"))
             else:
