@@ -505,3 +505,15 @@ def test_snapshot_export(snap_compare, tiny_model: Path, size, monkeypatch) -> N
     assert snap_compare(
         make_app(tiny_model, langs=["en", "de"]), terminal_size=size, run_before=run_before
     )
+
+
+def test_a_pane_title_keeps_the_remedy_when_it_is_cut() -> None:
+    """Two panes of one model, plain and debiased, never read the same in a narrow border."""
+    from xlir_tui.tui.widgets import fit_name
+
+    name = "multilingual-e5-small + center"
+    assert fit_name(name, 40) == name
+    assert fit_name(name, 20) == "multilingu… + center"
+    assert len(fit_name(name, 20)) == 20
+    assert fit_name("multilingual-e5-small", 12) == "multilingua…"
+    assert fit_name(name, 6) == "multi…"  # no room for the remedy: cut like any name

@@ -53,6 +53,19 @@ def lang_tag(lang: str) -> Text:
     return Text(f" {inert(lang)} ", style=f"{lang_style(lang)} reverse")
 
 
+def fit_name(name: str, room: int) -> str:
+    """``name`` cut to ``room`` cells for a pane's border, keeping what tells systems apart: a
+    debiased system's remedy (``multilingual-e5-small + center`` becomes
+    ``multilingual-e5… + center``), so two panes of one model never read the same."""
+    if len(name) <= room:
+        return name
+    base, sep, suffix = name.rpartition(" + ")
+    if sep and len(sep) + len(suffix) + 2 <= room:
+        keep = room - len(sep) - len(suffix) - 1
+        return f"{base[:keep]}…{sep}{suffix}"
+    return f"{name[: max(room - 1, 0)]}…"
+
+
 def pool_tag(lang: str | None) -> Text:
     """A pane's language tag, or ``all`` for the whole pool."""
     return lang_tag(lang) if lang else Text(" all ", style="reverse")
@@ -198,10 +211,16 @@ class ResultPane(Vertical):
         # the AP before the name: a narrow pane's border cuts the end of its title
         if self.result is not None and self.result.ap is not None:
             title.append(f" AP {self.result.ap:.3f}", style="bold green")
-        title.append(f" {inert(self.system_name)} ", style="bold")
-        if self.pane is not None and self.pane.restrict:
-            title.append("own pool ", style="dim")
+        own = "own pool " if self.pane is not None and self.pane.restrict else ""
+        room = self.size.width - 6 - title.cell_len - len(own)  # corners, margins, spaces
+        name = inert(self.system_name)
+        title.append(f" {fit_name(name, room) if self.size.width else name} ", style="bold")
+        if own:
+            title.append(own, style="dim")
         return title
+
+    def on_resize(self) -> None:
+        self.border_title = self._title()  # the name is fitted to the pane's width
 
     def show(self, result: Any) -> None:
         """Fill the pane from a :class:`~xlir_tui.session.PaneResult` (the results are drawn
