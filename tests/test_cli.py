@@ -77,6 +77,13 @@ def test_index_and_search(capsys, sample_dir: Path, tiny_model: Path, tmp_path: 
     assert code == 0 and {r["lang"] for r in json.loads(out)["results"]} == {"th"}
     code, out, _ = run_cli(["search", str(out_dir), "honey bees", "-k", "3"], capsys)
     assert code == 0 and "rank" in out
+    # Hindi rows (spacing vowel signs) as wide as the others, as a terminal draws them
+    code, out, _ = run_cli(["search", str(out_dir), "रानी", "--langs", "hi,en"], capsys)
+    from xlir_tui.cells import text_width
+
+    rows = [line for line in out.splitlines() if line.startswith(("│", "┃", "┏", "└"))]
+    assert code == 0 and any("│ hi " in r for r in rows)
+    assert len({text_width(r) for r in rows}) == 1, rows
     # a second index into the same folder is refused, and --overwrite replaces it
     code, _, err = run_cli(
         ["index", str(sample_dir), "--model", str(tiny_model), "--out", str(out_dir)], capsys

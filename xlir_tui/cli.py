@@ -42,6 +42,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from . import __version__
+from .cells import measure_as_terminals
 from .errors import XlirError
 from .safe_text import inert, inert_text, json_dumps
 from .training import TrainConfig
@@ -118,6 +119,7 @@ cache_app = _Typer(
 app.add_typer(cache_app, name="cache")
 
 # Piped output is not cut to 80 columns: reports are wide tables.
+measure_as_terminals()  # tables of Hindi or Thai text measured as terminals draw them
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
