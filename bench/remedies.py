@@ -302,13 +302,15 @@ def run_cell(cell: Cell, model: str, args: argparse.Namespace, records: Path) ->
 def train_command_of(folder: Path) -> str:
     """The ``xlir-tui train`` command of a run, from its ``xlir_train.json``: as bench/study.py
     gave it (its ``train_command``), for the page."""
-    from study import train_command
+    from study import LEGACY, train_command
 
     settings = json.loads((folder / "xlir_train.json").read_text(encoding="utf-8"))["settings"]
     ns = argparse.Namespace(
         train=str(DATA / Path(settings["collections"][0]).name),
         runs=str(Path("bench/results") / TRAINED),
         **{k: settings[k] for k in TRAINING_KEYS},
+        # a run recorded before these settings existed was trained and saved as LEGACY says
+        **{k: settings.get(k, v) for k, v in LEGACY.items()},
     )
     cmd = train_command(ns, settings["strategy"], settings["alpha"], settings["seed"])
     return "xlir-tui " + " ".join(shown_path(x) for x in cmd)

@@ -370,3 +370,20 @@ def test_the_cells_run_for_real_on_the_sample(
     text = (tmp_path / "remedies.md").read_text()
     assert "## Reading these figures" in text and "translate-test ceiling" in text
     assert "| center | " in text.split("## What each remedy costs")[1]
+
+
+def test_a_run_trained_before_precision_existed_gets_its_exact_command(tmp_path: Path) -> None:
+    """A run whose xlir_train.json predates --precision and --save-dtype was trained in float32
+    and saved so: its command says it (the page's reproduction line)."""
+    run = tmp_path / "hybrid-a0.5-s1"
+    run.mkdir()
+    settings = {k: v for k, v in TRAINING.items() if k not in ("backend", "train", "eval")}
+    settings |= {"collections": ["/data/mlqa-r"], "strategy": "hybrid", "alpha": 0.5, "seed": 1}
+    (run / "xlir_train.json").write_text(json.dumps({"settings": settings}))
+    cmd = remedies.train_command_of(run)
+    assert cmd.startswith("xlir-tui train ")
+    assert "--precision float32 --length-group-size 0 --save-dtype float32" in cmd
+    assert "--seed 1" in cmd and "--scale 100.0" in cmd and "--hard-negatives" in cmd
+    settings["precision"] = "bfloat16"  # a newer run says its own
+    (run / "xlir_train.json").write_text(json.dumps({"settings": settings}))
+    assert "--precision bfloat16" in remedies.train_command_of(run)
