@@ -15,6 +15,7 @@ from remedies import CEILING, ROOT, Cell
 from seed_stats import figures, mean_sd, seed_average
 
 from xlir_tui.compare import compare, holm
+from xlir_tui.render import p_text
 
 PLAIN = "plain"
 CEILING_NAME = "translate-test ceiling"
@@ -180,8 +181,9 @@ def _tests(
         f"{what}, query by query, as the report gives them ("
         f"{block['resamples']} resamples, seed {block['seed']}; 95% percentile-bootstrap "
         "interval of the mean difference; paired randomisation test, Holm-corrected over the "
-        f"report's {len(block['results'])} comparisons, so the smallest p is about "
-        f"{len(block['results']) / (block['resamples'] + 1):.1g}):",
+        f"report's {len(block['results'])} comparisons; two-sided, so the smallest p is about "
+        f"{2 * len(block['results']) / (block['resamples'] + 1):.1g}, a bound shown as "
+        "≤):",
         "",
         "| system | setting | difference | 95% interval | p (Holm) | |",
         "|---|---|---|---|---|---|",
@@ -193,7 +195,8 @@ def _tests(
         lines.append(
             f"| {names(c['system'])} | {c['setting']} {_what(c['metric'])} | "
             f"{c['mean_difference']:+.{digits}f} | [{lo:+.{digits}f}, {hi:+.{digits}f}] | "
-            f"{_p(c['p_holm'])} | {_verdict(c['mean_difference'], c['p_holm'], higher)} |"
+            f"{p_text(c, block['resamples'])} | "
+            f"{_verdict(c['mean_difference'], c['p_holm'], higher)} |"
         )
     return [*lines, ""]
 

@@ -144,3 +144,16 @@ def test_per_query_averages_cross_pools() -> None:
     )
     got = per_query(table)
     assert got.filter(pl.col("setting") == "cross")["ap"].to_list() == pytest.approx([0.4])
+
+
+def test_a_p_at_the_tests_resolution_is_printed_as_a_bound() -> None:
+    """No resample reached the difference: the raw p is 1/(R+1), which is a bound, not a value."""
+    from xlir_tui.render import p_text
+
+    assert p_text({"p": 2 / 2001, "p_holm": 32 / 2001}, 2000) == "≤0.016"
+    assert p_text({"p": 4 / 2001, "p_holm": 0.024}, 2000) == "0.024"
+    assert p_text({"p": 1.0, "p_holm": 1.0}, 2000) == "1"
+    diff = np.full(50, 0.1) + np.linspace(0, 0.01, 50)  # every query better: nothing reaches it
+    _, _, p = paired(diff, np.zeros(50), 500, 0)
+    assert p == pytest.approx(2 / 501)  # two-sided: twice the one-sided floor
+    assert p_text({"p": p, "p_holm": p}, 500).startswith("≤")

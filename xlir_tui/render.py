@@ -202,7 +202,8 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
         title_justify="left",
         caption=f"difference = system - baseline; 95% percentile bootstrap; paired "
         f"randomisation test, Holm-corrected over {len(block['results'])} comparisons; "
-        f"{block['resamples']} resamples, seed {block['seed']}; ✱ significant at 0.05",
+        f"{block['resamples']} resamples, seed {block['seed']}; ✱ significant at 0.05; ≤: no "
+        "resample reached the observed difference (the test's resolution, not an exact p)",
         caption_justify="left",
     )
     columns = ["system", *(["baseline"] if len(bases) > 1 else []), "metric"]
@@ -224,10 +225,19 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
             metric,
             f"{c['mean_difference']:+.{digits}f}",
             f"[{lo:+.{digits}f}, {hi:+.{digits}f}]",
-            f"{c['p_holm']:.2g}",
+            p_text(c, block["resamples"]),
             mark,
         )
     return table
+
+
+def p_text(c: dict[str, Any], resamples: int) -> str:
+    """A comparison's Holm-corrected p as printed: ``≤`` before it when no resample of the
+    randomisation test reached the observed difference, so the raw p is the smallest the
+    two-sided test can give, 2 / (resamples + 1), and the true p may be far smaller."""
+    floor = 2.0 / (resamples + 1)
+    at_floor = c.get("p") is not None and 0 < c["p"] <= floor * (1 + 1e-9)
+    return f"{'≤' if at_floor else ''}{c['p_holm']:.2g}"
 
 
 def render_report(console: Console, report: dict[str, Any]) -> None:

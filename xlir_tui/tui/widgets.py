@@ -219,9 +219,6 @@ class ResultPane(Vertical):
             title.append(own, style="dim")
         return title
 
-    def on_resize(self) -> None:
-        self.border_title = self._title()  # the name is fitted to the pane's width
-
     def show(self, result: Any) -> None:
         """Fill the pane from a :class:`~xlir_tui.session.PaneResult` (the results are drawn
         again only when they differ from those shown: Enter after typing repeats the query)."""
@@ -304,6 +301,7 @@ class ResultPane(Vertical):
             hits.highlighted = highlighted
 
     def on_resize(self) -> None:
+        self.border_title = self._title()  # the model's name is fitted to the pane's width
         if self.result is not None and self._hits_width() != self._width:
             self.refill()
 
