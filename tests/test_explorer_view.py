@@ -517,3 +517,13 @@ def test_a_pane_title_keeps_the_remedy_when_it_is_cut() -> None:
     assert len(fit_name(name, 20)) == 20
     assert fit_name("multilingual-e5-small", 12) == "multilingua…"
     assert fit_name(name, 6) == "multi…"  # no room for the remedy: cut like any name
+
+
+def test_the_session_heading_has_a_tiny_form_for_narrow_plots() -> None:
+    from xlir_tui.tui.widgets import session_counts
+
+    session = {"questions": 2, "question_runs": 5, "free_texts": 4, "languages": ["en", "de", "fr"]}
+    assert session_counts(session, short=True) == "session: 2 questions in 5 runs + 4 free texts"
+    assert session_counts(session, short=True, tiny=True) == "session: 2 q in 5 runs + 4 free"
+    session |= {"question_runs": 6, "free_texts": 1}
+    assert session_counts(session, tiny=True) == "session: 2 q × 3 langs + 1 free"

@@ -563,6 +563,9 @@ class BiasPanel(Vertical):
                 past.append(([mine.get(x, 0.0) for x in langs], SYSTEM_COLORS[place % 2]))
         self.query_one("#plot-query", SharePlot).set_data("this query", langs, now)
         heading = session_counts(session, short=True) if runs else "session: none yet (Enter)"
+        room = self.query_one("#plot-session", SharePlot).size.width - 2
+        if runs and room > 0 and text_width(heading) > room:  # 80x24: cut, "+ 4 fr" was left
+            heading = session_counts(session, short=True, tiny=True)
         self.query_one("#plot-session", SharePlot).set_data(heading, langs, past if runs else [])
         self.query_one("#bias-text", Static).update(
             bias_figures(results, session, expected, system_names)
@@ -615,21 +618,23 @@ def query_shares(results: Sequence[Any], place: int) -> dict[str, float]:
     return shares
 
 
-def session_counts(session: dict[str, Any], short: bool = False) -> str:
+def session_counts(session: dict[str, Any], short: bool = False, tiny: bool = False) -> str:
     """What the session's figures count, in words: questions and the languages each was
-    asked in (a run: one question in one pane language), and free texts (a run each)."""
+    asked in (a run: one question in one pane language), and free texts (a run each);
+    ``tiny`` for a narrow plot's heading (``2 q in 5 runs + 4 free``)."""
     q, runs, free = session["questions"], session["question_runs"], session["free_texts"]
     langs = len(session["languages"])
     parts = []
     if q:
         plural = "s" if q != 1 else ""
+        question = "q" if tiny else f"question{plural}"
         if runs == q * langs:
-            lang_word = ("lang" if short else "language") + ("s" if langs != 1 else "")
-            parts.append(f"{q} question{plural} × {langs} {lang_word}")
+            lang_word = ("lang" if short or tiny else "language") + ("s" if langs != 1 else "")
+            parts.append(f"{q} {question} × {langs} {lang_word}")
         else:
-            parts.append(f"{q} question{plural} in {runs} runs")
+            parts.append(f"{q} {question} in {runs} runs")
     if free:
-        parts.append(f"{free} free text{'s' if free != 1 else ''}")
+        parts.append(f"{free} free" if tiny else f"{free} free text{'s' if free != 1 else ''}")
     return "session: " + " + ".join(parts) if parts else "session: none yet"
 
 
