@@ -472,6 +472,12 @@ def test_share_chart_bars_and_the_pool_line() -> None:
     for width in (12, 30, 80):
         chart = share_chart("x", langs, [pool, one, two], width, 11).plain.split("\n")
         assert max(len(x) for x in chart) <= width
+    # ten languages, two systems in 32 columns (compare mode at 120x40): no room for the axis,
+    # so the heading says the scale the bars are drawn to
+    ten = [f"l{i}" for i in range(10)]
+    series = [([0.1] * 10, (1, 1, 1)), ([0.5] + [0.05] * 9, (2, 2, 2)), ([0.3] * 10, (3, 3, 3))]
+    chart = share_chart("this query", ten, series, 32, 11).plain.split("\n")
+    assert chart[0].strip() == "this query · top 60%" and "┤" not in "".join(chart)
 
 
 def test_default_pane_count_follows_the_width() -> None:

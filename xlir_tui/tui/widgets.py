@@ -423,9 +423,8 @@ def share_chart(
     bars in whole or half rows and lets two systems' bars overlap; a share read against the
     pool's share needs an eighth of a row and bars side by side.
     """
-    out = Text(inert(heading).center(width)[:width], style="bold")
     if not langs or len(series) < 2:
-        return out
+        return Text(inert(heading).center(width)[:width], style="bold")
     (pool, _), systems = series[0], series[1:]
     rows = max(height - 3, 2)
     top = max(max(values) for values, _ in series)
@@ -433,6 +432,10 @@ def share_chart(
     axis = 5  # "100%" and the axis line; left out when the groups would not fit
     if (width - axis) // len(langs) < 1 + len(systems):
         axis = 0
+        # no room for the axis: its scale goes in the heading, so the bars can still be read
+        scaled = f"{heading} · top {ceiling:.0%}"
+        heading = scaled if len(inert(scaled)) <= width else heading
+    out = Text(inert(heading).center(width)[:width], style="bold")
     group = max(1 + len(systems), (width - axis) // len(langs))
     bar = max(1, min(4, (group - 1) // len(systems)))
     before = (group - bar * len(systems)) // 2  # bars in the middle of their group
