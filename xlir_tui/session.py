@@ -576,11 +576,11 @@ class Workspace:
         needle = text.casefold().strip()
         if self._folded is None:
             by_qid: dict[str, list[tuple[str, str, str]]] = {}
-            for lang in self.languages:
+            for version in self.languages:  # not ``lang``: the language asked for
                 for qid in self.question_ids:
-                    q = self.question(qid, lang)
+                    q = self.question(qid, version)
                     if q:
-                        by_qid.setdefault(qid, []).append((lang, q, q.casefold()))
+                        by_qid.setdefault(qid, []).append((version, q, q.casefold()))
             self._folded = by_qid
         out: list[tuple[str, str, tuple[str, str] | None]] = []
         for qid in self.question_ids:
