@@ -93,3 +93,17 @@ def test_scoring_reports_its_start_so_the_first_chunk_gives_an_eta() -> None:
         progress=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]
+
+
+def test_a_start_line_names_the_base_model_by_its_display_name() -> None:
+    from xlir_tui.training import describe_event
+
+    start = {
+        "event": "start",
+        "settings": {"base": "default", "strategy": "hybrid", "alpha": 0.5},
+        "train_rows": 640,
+        "languages": ["en", "de"],
+        "total_steps": 40,
+    }
+    line = describe_event(start)
+    assert line.startswith("training multilingual-e5-small on 640 pairs in 2 languages")

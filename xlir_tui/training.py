@@ -868,8 +868,11 @@ def describe_event(e: dict[str, Any]) -> str:
         strategy = s.get("strategy", "?")
         if strategy == "hybrid":
             strategy += f" (alpha {s.get('alpha')})"
+        from .encoders import display_name
+
+        base = display_name(str(s["base"])) if s.get("base") else "?"
         line = (
-            f"training {s.get('base')} on {count(e['train_rows'], 'pair')} in "
+            f"training {base} on {count(e['train_rows'], 'pair')} in "
             f"{count(len(e['languages']), 'language')}, strategy {strategy}, "
             f"{count(e['total_steps'], 'step')}"
         )
