@@ -323,7 +323,8 @@ def _seed_tests(records: Path, cells: list[str], resamples: int) -> list[str]:
         "as training.md compares strategies). That test holds the models fixed; the last "
         "column asks whether another draw of seeds would agree, as far as a few seeds can: a "
         f"paired t-test over the seeds' figures ({len(cells)} pairs, `scipy.stats.ttest_rel`), "
-        "Holm-corrected the same way.",
+        "Holm-corrected the same way. A p written ≤ is the randomisation test's resolution "
+        "(no resample reached the observed difference), a bound, not a value.",
         "",
         "| system | setting | difference | 95% interval | p (Holm) | | p between seeds (Holm) |",
         "|---|---|---|---|---|---|---|",
@@ -332,7 +333,8 @@ def _seed_tests(records: Path, cells: list[str], resamples: int) -> list[str]:
         digits = 1 if c.metric == "rank_distance" else 4
         lines.append(
             f"| {c.system} | {c.setting} {_what(c.metric)} | {c.mean_difference:+.{digits}f} | "
-            f"[{c.ci95[0]:+.{digits}f}, {c.ci95[1]:+.{digits}f}] | {_p(c.p_holm)} | "
+            f"[{c.ci95[0]:+.{digits}f}, {c.ci95[1]:+.{digits}f}] | "
+            f"{p_text(c.to_dict(), resamples)} | "
             f"{_verdict(c.mean_difference, c.p_holm, c.higher_is_better)} | {_p(q)} |"
         )
     return [*lines, ""]
