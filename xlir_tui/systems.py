@@ -832,8 +832,8 @@ class DebiasedRetriever(DenseRetriever):
         if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
             scores = scores_of(qvec, vectors)
             return lambda lo, hi: scores[lo:hi]
-        cand_t = np.ascontiguousarray(vectors.T)
-        return lambda lo, hi: qvec[lo:hi] @ cand_t
+        score = Scores(vectors)  # the plain system's rule: a remedy changes vectors, not scoring
+        return lambda lo, hi: score(qvec[lo:hi])
 
     def search(
         self,
