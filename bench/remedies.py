@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from study import LEGACY, SETTINGS
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 REMEDIES = "none,center,lir,leace,subspace"
@@ -47,18 +49,7 @@ CEILING = ["--translate-query", "en", "--mt", "parallel"]
 TRAINED = "study-scale100-hardneg"
 """The records folder of the best training setting of docs/training.md (its ``study.json``
 holds the settings every trained run must have been trained with)."""
-TRAINING_KEYS = (
-    "base",
-    "steps",
-    "batch_size",
-    "lr",
-    "max_seq_length",
-    "freeze_embeddings",
-    "scale",
-    "warmup_steps",
-    "hard_negatives",
-    "passage_context",
-)
+TRAINING_KEYS = tuple(k for k in SETTINGS if k != "backend" and k not in LEGACY)
 """The training settings a run folder's ``xlir_train.json`` must share with that study."""
 LATENCY_QUERIES = 200
 """Questions of the one-query latency of the cost cell (``bench/bench_debias.py``)."""
@@ -302,7 +293,7 @@ def run_cell(cell: Cell, model: str, args: argparse.Namespace, records: Path) ->
 def train_command_of(folder: Path) -> str:
     """The ``xlir-tui train`` command of a run, from its ``xlir_train.json``: as bench/study.py
     gave it (its ``train_command``), for the page."""
-    from study import LEGACY, train_command
+    from study import train_command
 
     settings = json.loads((folder / "xlir_train.json").read_text(encoding="utf-8"))["settings"]
     ns = argparse.Namespace(
