@@ -187,6 +187,33 @@ def test_every_help_page_speaks_the_tools_words(capsys, monkeypatch) -> None:
     assert "<" not in next(x for x in out.splitlines() if " --hard-negatives " in x)
 
 
+def test_every_help_page_reads_at_80_columns(capsys, monkeypatch) -> None:
+    """At 80 columns no option name is cut and every help text keeps a readable width: a
+    flag's ``--no-x`` is said in its help text, not given a column of its own; a docstring's
+    paragraphs are wrapped to the page, not at the source's line breaks."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for path in _commands():
+        code, out, err = run_cli([*path, "--help"], capsys)
+        assert code == 0, (path, err)
+        for line in out.splitlines():
+            assert len(line) <= 80, (path, line)
+            names = line[:40]
+            assert "…" not in names, (path, line)
+            if line.startswith("│ ") and "--" in names:  # an option's first line
+                help_starts = line.rstrip(" │").rindex("  ") + 2
+                assert help_starts <= 50, (path, line)  # 30 columns or more of help text
+    code, out, _ = run_cli(["train", "--help"], capsys)
+    assert "--no-hard-negatives turns it off" in " ".join(out.split()).replace("│", "")
+    code, out, _ = run_cli(["bias-report", "--help"], capsys)
+    intro = out.split("╭")[0]
+    assert "machine-translated into that language" in " ".join(intro.split())
+    assert all(len(x) > 60 for x in intro.splitlines() if x.strip()[:6] in ("With -", "machin"))
+    code, _, err = run_cli(
+        ["train", "sample_data", "--out", "x", "--no-hard-negatives", "--no-such"], capsys
+    )
+    assert code == 2 and "--no-such" in err  # the opposite flag still parses
+
+
 @pytest.mark.parametrize(
     "args",
     [

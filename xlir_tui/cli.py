@@ -74,15 +74,31 @@ class _OwnWords:
     def format_help(self, ctx: Any, formatter: Any) -> None:
         params = list(self.get_params(ctx))  # type: ignore[attr-defined]
         marked = [p for p in params if p.name in self.shown_required and not p.required]
+        # A flag's ``--no-x`` is named in its help text, not given a column: that column took
+        # a third of an 80-column page and squeezed every help text to a sliver.
+        negated = {
+            p: (p.secondary_opts, p.help) for p in params if getattr(p, "secondary_opts", None)
+        }
+        saved_help = self.help  # type: ignore[attr-defined]
         for p in params:
             p.display_type_rich = lambda ctx=None, p=p: _value_label(p)
         for p in marked:
             p.required = True
+        for p, (opposite, text) in negated.items():
+            said = f"{' / '.join(opposite)} turns it off"
+            text = text or ""
+            p.help = f"{text[:-1]}; {said})" if text.endswith(")") else f"{text} ({said})".strip()
+            p.secondary_opts = []
+        if saved_help:  # rich keeps a docstring's line breaks: each paragraph becomes one line
+            self.help = "\n\n".join(" ".join(par.split()) for par in saved_help.split("\n\n"))
         try:
             super().format_help(ctx, formatter)  # type: ignore[misc]
         finally:
             for p in marked:
                 p.required = False
+            for p, (opposite, text) in negated.items():
+                p.secondary_opts, p.help = opposite, text
+            self.help = saved_help
 
 
 class _Command(_OwnWords, TyperCommand):
