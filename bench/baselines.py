@@ -217,7 +217,7 @@ def main() -> int:
         "mAP over the full pool (LAReQA); R@1 for mono and cross, R@10 for multi; rank distance "
         "in the multi pool (lower is less biased). Candidates read as their sentence alone, not "
         "with their paragraph as LAReQA reads them: the last section compares the two. "
-        "Definitions: the module docstring of `xlir_tui/metrics.py`.",
+        "Definitions: the module docstring of `xlir_tui/evaluation/metrics.py`.",
         "",
         "| collection | model | mono mAP | mono R@1 | cross mAP | cross R@1 | multi mAP | "
         "multi R@10 | rank distance |",

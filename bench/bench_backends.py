@@ -11,7 +11,8 @@ Measured, for the same model (``default``: multilingual-e5-small) in each backen
    machine's noise; the ratio to torch is taken round by round, and the cosine of every vector
    with torch's. torch on one thread is measured beside (``torch-1-thread``): on a loaded
    machine, two OpenMP threads may be slower than one;
-3. retrieval quality: ``xlir_tui.report.evaluate`` on the whole collection, mono / cross / multi
+3. retrieval quality: ``xlir_tui.evaluation.report.evaluate`` on the whole collection, mono / cross
+/ multi
    mAP of each backend minus torch's (criterion for a report default: |difference| <= 0.005 in
    each), and the whole ``evaluate`` wall time (target <= 3.5 minutes for the report default).
    torch uses the embedding cache (leave ``XLIR_TUI_CACHE`` unset to reuse the user's), so its
@@ -53,7 +54,7 @@ def uptime() -> str:
 
 
 def main() -> int:
-    from xlir_tui.backends import BACKENDS
+    from xlir_tui.models.backends import BACKENDS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "xquad-r"))
@@ -73,11 +74,11 @@ def main() -> int:
         backends.insert(0, "torch")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.index import DenseIndex
-    from xlir_tui.paths import cache_root
-    from xlir_tui.report import evaluate
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.report import evaluate
+    from xlir_tui.models.encoders import load_encoder
+    from xlir_tui.retrieval.dense import DenseIndex
+    from xlir_tui.storage.files import cache_root
 
     result: dict = {"uptime_start": uptime(), "model": args.model, "data": args.data}
     print(f"load: {result['uptime_start']}")

@@ -45,8 +45,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
 
     print(f"start: {uptime()}")
     c = load_collection([Path(args.data)])

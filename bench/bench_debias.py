@@ -53,11 +53,11 @@ def main() -> int:
         f"before: load average {', '.join(f'{x:.2f}' for x in os.getloadavg())} on "
         f"{os.cpu_count()} CPUs (a shared machine: a loaded one is slower)"
     )
-    from xlir_tui.collections import load_collection
-    from xlir_tui.debias import DebiasFit
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.index import DenseIndex
-    from xlir_tui.systems import DebiasedRetriever, DenseRetriever, Retriever
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
+    from xlir_tui.retrieval.debias import DebiasFit
+    from xlir_tui.retrieval.dense import DenseIndex
+    from xlir_tui.retrieval.systems import DebiasedRetriever, DenseRetriever, Retriever
 
     collection = load_collection(args.data)
     encoder = load_encoder(args.model, backend=args.backend)

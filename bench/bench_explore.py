@@ -170,8 +170,8 @@ def main() -> int:
 
     # build (or find) the model and the index in the ordinary cache: the targets below are
     # for a collection the explorer has seen
-    from xlir_tui.session import Workspace
-    from xlir_tui.systems import SystemSpec
+    from xlir_tui.app.explore import Workspace
+    from xlir_tui.retrieval.systems import SystemSpec
 
     t = time.perf_counter()
     Workspace.open(
@@ -193,7 +193,7 @@ def main() -> int:
     )
     # the queries' own embeddings are kept in the cache too: a cache without them (the model and
     # the index linked from the real one) makes every query a new one, encoded as it is typed
-    from xlir_tui.paths import cache_root
+    from xlir_tui.storage.files import cache_root
 
     real = cache_root()
     with tempfile.TemporaryDirectory(prefix="xlir-query-cache-") as fresh:

@@ -64,9 +64,9 @@ def main() -> int:
     os.environ["XLIR_TUI_CACHE"] = tempfile.mkdtemp(prefix="xlir-bench-cache-")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.index import DenseIndex
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
+    from xlir_tui.retrieval.dense import DenseIndex
 
     collection = load_collection(args.data)
     texts = collection.candidates["text"].to_list()
@@ -80,7 +80,7 @@ def main() -> int:
 
     # Plain encoding and the index's build alternate over quarters of the pool, so that both see
     # the same machine (a shared CPU's noise would otherwise decide the ratio).
-    from xlir_tui.collections import Collection
+    from xlir_tui.data.collections import Collection
 
     rounds = 4
     plain_s = first_s = enc_s = 0.0

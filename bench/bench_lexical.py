@@ -28,9 +28,9 @@ def main() -> int:
     if not Path(args.data).is_dir():
         print(f"bench: no data at {args.data}", file=sys.stderr)
         return 1
-    from xlir_tui.collections import load_collection
-    from xlir_tui.lexical import LexicalIndex
-    from xlir_tui.systems import LexicalRetriever
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.retrieval.lexical import LexicalIndex
+    from xlir_tui.retrieval.systems import LexicalRetriever
 
     c = load_collection(args.data)
     questions = c.questions["text"].to_list()

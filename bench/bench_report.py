@@ -52,8 +52,8 @@ def main() -> int:
     os.environ["XLIR_TUI_CACHE"] = cache
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
 
     c = load_collection(args.data)
     enc = load_encoder(args.model, backend=args.backend)

@@ -5,13 +5,13 @@
 
 Copies the model's folder (its weights stored in float32) once per type: float32, float16 and
 bfloat16, each written by the same conversion ``train`` uses
-(``xlir_tui.training.store_weights_as``). Each copy is loaded as every command loads a model (its
-configuration says float32, so the weights come back as float32) and encodes the collection with
-the torch backend, which computes in float32: the stored type is the only difference. Prints, per
-type, the weights' size on disk, the mAP in the mono, cross and multi settings and the multi
+(``xlir_tui.training.trainer.store_weights_as``). Each copy is loaded as every command loads a model
+(its configuration says float32, so the weights come back as float32) and encodes the collection
+with the torch backend, which computes in float32: the stored type is the only difference. Prints,
+per type, the weights' size on disk, the mAP in the mono, cross and multi settings and the multi
 rank distance, each copy's difference from float32 query by query (mean, 95% bootstrap interval,
-paired randomisation test, Holm-corrected: ``xlir_tui.compare``), and the cosine between each
-candidate's vector and float32's. Writes the figures to ``bench/results/save_dtype.json``.
+paired randomisation test, Holm-corrected: ``xlir_tui.evaluation.compare``), and the cosine between
+each candidate's vector and float32's. Writes the figures to ``bench/results/save_dtype.json``.
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ def main() -> int:
         return 1
     import numpy as np
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.compare import compare, per_query
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.report import evaluate_encoder
-    from xlir_tui.training import CHECKPOINTS, EVENTS_FILE, store_weights_as
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.compare import compare, per_query
+    from xlir_tui.evaluation.report import evaluate_encoder
+    from xlir_tui.models.encoders import load_encoder
+    from xlir_tui.training.trainer import CHECKPOINTS, EVENTS_FILE, store_weights_as
 
     langs = [x.strip() for x in args.langs.split(",") if x.strip()]
     collection = load_collection(args.eval)

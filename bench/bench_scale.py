@@ -150,7 +150,7 @@ def real_part(index_dir: Path, work: Path) -> dict[str, Any]:
     through the encoder's cache, into ``<work>/queries.npy``)."""
     import polars as pl
 
-    from xlir_tui.index import DenseIndex
+    from xlir_tui.retrieval.dense import DenseIndex
 
     real = DenseIndex.load(index_dir)
     questions = real.questions
@@ -159,7 +159,7 @@ def real_part(index_dir: Path, work: Path) -> dict[str, Any]:
     qfile = work / "queries.npy"
     texts = questions["text"].to_list()
     if not qfile.exists():
-        from xlir_tui.encoders import load_encoder_of
+        from xlir_tui.models.encoders import load_encoder_of
 
         model = real.manifest["model"]
         encoder = load_encoder_of(model, backend=model.get("backend", "torch"))
@@ -271,11 +271,11 @@ def distribution_check(
 
 
 def pool_collection(real: dict[str, Any], folder: Path) -> Any:
-    """The pool as a :class:`~xlir_tui.collections.Collection` (the sampled queries)."""
+    """The pool as a :class:`~xlir_tui.data.collections.Collection` (the sampled queries)."""
     import polars as pl
 
-    from xlir_tui.collections import SKIPPED_SCHEMA, Collection
-    from xlir_tui.paths import text_digest
+    from xlir_tui.data.collections import SKIPPED_SCHEMA, Collection
+    from xlir_tui.storage.files import text_digest
 
     cands = pl.read_parquet(folder / "candidates.parquet")
     rel = real["relevance"].filter(pl.col("candidate_id").is_in(cands["id"].implode()))
@@ -306,7 +306,7 @@ def phase_pool(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
 
 
 def phase_build(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
-    from xlir_tui.index import DenseIndex
+    from xlir_tui.retrieval.dense import DenseIndex
 
     collection = pool_collection(real, folder)
     vectors = np.load(folder / "vectors.npy")
@@ -332,7 +332,7 @@ def phase_build(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
 
 
 def phase_load(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
-    from xlir_tui.index import DenseIndex
+    from xlir_tui.retrieval.dense import DenseIndex
 
     base = proc_status()["VmRSS"]
     with Clock() as load:
@@ -353,7 +353,7 @@ def phase_load(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
 
 
 def phase_search(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
-    from xlir_tui.index import DenseIndex
+    from xlir_tui.retrieval.dense import DenseIndex
 
     index = DenseIndex.load(folder / "index")
     q = real["sample_vectors"]
@@ -364,7 +364,7 @@ def phase_search(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
     exact_s = time.perf_counter() - t
     default_ef = int(index.manifest["hnsw"]["ef"])
     try:  # the beam this code chooses for a pool of this size (the index may be older)
-        from xlir_tui.index import hnsw_parameters
+        from xlir_tui.retrieval.dense import hnsw_parameters
 
         chosen_ef = hnsw_parameters(n)["ef"]
     except ImportError:  # code from before the choice by pool size
@@ -412,10 +412,10 @@ def phase_search(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
 def phase_report(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
     import torch
 
-    from xlir_tui.index import DenseIndex
-    from xlir_tui.metrics import summarize
-    from xlir_tui.report import rank_collection
-    from xlir_tui.systems import DenseRetriever
+    from xlir_tui.evaluation.metrics import summarize
+    from xlir_tui.evaluation.report import rank_collection
+    from xlir_tui.retrieval.dense import DenseIndex
+    from xlir_tui.retrieval.systems import DenseRetriever
 
     index = DenseIndex.load(folder / "index")
     collection = index.collection()
@@ -461,7 +461,7 @@ def _report_chunk() -> int | None:
     """The chunk ``evaluate`` passes (its default), None when the tool sizes it itself."""
     import inspect
 
-    from xlir_tui.report import evaluate
+    from xlir_tui.evaluation.report import evaluate
 
     default = inspect.signature(evaluate).parameters["chunk"].default
     return default
@@ -470,7 +470,7 @@ def _report_chunk() -> int | None:
 EXPLORE_PROBE = """
 import asyncio, json, sys, time
 import numpy as np
-from xlir_tui.index import scores_of
+from xlir_tui.retrieval.dense import scores_of
 from xlir_tui.tui.app import ExplorerApp
 
 async def main(index, n):

@@ -7,7 +7,7 @@ length groups, and the padding that hybrid batches carry.
         [--sampler-steps 0]
 
 Each round trains ``--steps`` steps of hybrid batches with hard negatives on MLQA-R (the
-study's setting) through the same code as ``xlir-tui train`` (``xlir_tui.training.train``),
+study's setting) through the same code as ``xlir-tui train`` (``xlir_tui.training.trainer.train``),
 once per variant, the order alternating between rounds so that every variant shares the
 machine's noise; the first step of a run (warm-up) is left out. A variant is named
 ``<precision>[-trainable][-g<rows>]``: ``--precision``; word embeddings frozen unless
@@ -78,8 +78,8 @@ def variant(name: str) -> dict[str, Any]:
 def one_run(train: str, name: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """Train ``args.steps`` steps of variant ``name``; the wall and CPU seconds of every step
     but the first, and the size of what the run wrote."""
-    from xlir_tui.training import TrainConfig, latest_checkpoint
-    from xlir_tui.training import train as run_training
+    from xlir_tui.training.trainer import TrainConfig, latest_checkpoint
+    from xlir_tui.training.trainer import train as run_training
 
     wall: list[float] = []
     cpu: list[float] = []
@@ -126,10 +126,10 @@ def padding(train: str, batch_size: int, seq: int, batches: int, hard_negatives:
     """Token positions of hybrid batches: real, as padded per batch, and two references."""
     import numpy as np
 
-    from xlir_tui.batch_sampler import LanguageBatchSampler
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.sampling import build_pairs
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
+    from xlir_tui.training.batch_sampler import LanguageBatchSampler
+    from xlir_tui.training.sampler import build_pairs
 
     data, pairs = build_pairs(load_collection(train), hard_negatives=hard_negatives)
     model = load_encoder("default", use_cache=False).model
@@ -191,10 +191,11 @@ def sampler_throughput(train: str, batch_size: int, seq: int, steps: int, rounds
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.sampling import build_pairs, sampler_factory
-    from xlir_tui.training import freeze_input_embeddings
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
+    from xlir_tui.training.batch_sampler import sampler_factory
+    from xlir_tui.training.sampler import build_pairs
+    from xlir_tui.training.trainer import freeze_input_embeddings
 
     data, pairs = build_pairs(load_collection(train))
     dataset = datasets.Dataset.from_dict(data.to_dict(as_series=False))

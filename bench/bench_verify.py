@@ -5,8 +5,8 @@
 
 Every load of an index folder (``search``, ``explore --index``, ``bias-report --ann --index``,
 a fusion's parts) hashes each file and compares it with the manifest
-(:func:`xlir_tui.index.check_file_table`). For each folder, in alternating rounds of one run on
-this machine:
+(:func:`xlir_tui.retrieval.dense.check_file_table`). For each folder, in alternating rounds of one
+run on this machine:
 
 1. the load without the content check (sizes only): the baseline;
 2. the content check alone (every file hashed; the process's memo of hashed files cleared);
@@ -46,9 +46,9 @@ def parts_of(folder: Path) -> list[Path]:
 
 def loader(folder: Path) -> Callable[[bool], object]:
     """``load(verify)`` for one index folder, by the format its manifest names."""
-    from xlir_tui.index import FORMAT as DENSE
-    from xlir_tui.index import DenseIndex
-    from xlir_tui.lexical import LexicalIndex
+    from xlir_tui.retrieval.dense import FORMAT as DENSE
+    from xlir_tui.retrieval.dense import DenseIndex
+    from xlir_tui.retrieval.lexical import LexicalIndex
 
     fmt = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("format")
     if fmt == DENSE:
@@ -57,8 +57,8 @@ def loader(folder: Path) -> Callable[[bool], object]:
 
 
 def measure(folder: Path, rounds: int) -> dict[str, float]:
-    from xlir_tui import index as index_module
-    from xlir_tui.index import check_file_table
+    from xlir_tui.retrieval import dense as index_module
+    from xlir_tui.retrieval.dense import check_file_table
 
     parts = parts_of(folder)
     loads = [loader(p) for p in parts]
@@ -107,8 +107,8 @@ def main() -> int:
         if not Path(args.data).is_dir():
             print(f"bench: no data at {args.data}; give --index or --data", file=sys.stderr)
             return 1
-        from xlir_tui.collections import load_collection
-        from xlir_tui.lexical import LexicalIndex
+        from xlir_tui.data.collections import load_collection
+        from xlir_tui.retrieval.lexical import LexicalIndex
 
         scratch = tempfile.TemporaryDirectory(prefix="xlir-bench-verify-")
         collection = load_collection(args.data)

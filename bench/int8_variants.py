@@ -42,7 +42,7 @@ def ends(layers: int) -> list[str]:
 
 def export_variant(name: str, enc, out: Path, calibration: list[str]) -> str:
     """Write variant ``name`` of ``enc``'s model into ``out``; returns the backend that runs it."""
-    import xlir_tui.backends as b
+    import xlir_tui.models.backends as b
 
     model = enc.model
     names = b._input_names(model)
@@ -119,10 +119,10 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    import xlir_tui.backends as b
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.report import evaluate
+    import xlir_tui.models.backends as b
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.report import evaluate
+    from xlir_tui.models.encoders import load_encoder
 
     collection = load_collection(args.data)
     mlqa = load_collection(args.calibration)

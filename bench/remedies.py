@@ -199,10 +199,10 @@ def is_done(records: Path, cell: Cell) -> bool:
 def per_query_table(queries: Any) -> Any:
     """The report's ``queries.parquet`` (one row per query, setting and pool language, per
     system) as one row per query and setting per system, the cross pools averaged as the
-    report's paired tests average them (:func:`xlir_tui.compare.per_query`)."""
+    report's paired tests average them (:func:`xlir_tui.evaluation.compare.per_query`)."""
     import polars as pl
 
-    from xlir_tui.compare import per_query
+    from xlir_tui.evaluation.compare import per_query
 
     frames = []
     for (system, baseline), rows in queries.group_by("system", "baseline", maintain_order=True):

@@ -14,8 +14,8 @@ import polars as pl
 from remedies import CEILING, ROOT, Cell
 from seed_stats import figures, mean_sd, seed_average
 
-from xlir_tui.compare import compare, holm
-from xlir_tui.render import p_text
+from xlir_tui.evaluation.compare import compare, holm
+from xlir_tui.evaluation.render import p_text
 
 PLAIN = "plain"
 CEILING_NAME = "translate-test ceiling"
@@ -319,7 +319,8 @@ def _seed_tests(records: Path, cells: list[str], resamples: int) -> list[str]:
         "Against the plain system, query by query: each query's AP (and rank distance) "
         f"averaged over the {len(cells)} seeds, then the mean difference, its 95% "
         f"percentile-bootstrap interval and a paired randomisation test ({resamples} resamples, "
-        f"seed 0), Holm-corrected over these {len(results)} comparisons (`xlir_tui/compare.py`, "
+        f"seed 0), Holm-corrected over these {len(results)} comparisons "
+        "(`xlir_tui/evaluation/compare.py`, "
         "as training.md compares strategies). That test holds the models fixed; the last "
         "column asks whether another draw of seeds would agree, as far as a few seeds can: a "
         f"paired t-test over the seeds' figures ({len(cells)} pairs, `scipy.stats.ttest_rel`), "

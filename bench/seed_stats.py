@@ -33,9 +33,9 @@ def mean_sd(values: list[float], digits: int) -> str:
 def seed_average(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """Per-query AP and rank distance averaged over the seeds of one configuration.
 
-    ``frames`` are per-query tables (:func:`xlir_tui.compare.per_query`), one per seed; the
-    result is one such table, ready for :func:`xlir_tui.compare.compare`: a test on it holds the
-    seeds fixed and asks whether the configurations differ on these queries."""
+    ``frames`` are per-query tables (:func:`xlir_tui.evaluation.compare.per_query`), one per seed;
+    the result is one such table, ready for :func:`xlir_tui.evaluation.compare.compare`: a test on
+    it holds the seeds fixed and asks whether the configurations differ on these queries."""
     return (
         pl.concat(
             [f.select("query_id", "query_lang", "setting", "ap", "rank_distance") for f in frames]

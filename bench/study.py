@@ -141,10 +141,10 @@ def shown(cmd: list[str]) -> str:
 
 def evaluate(model: str, eval_data: str, backend: str) -> tuple[dict[str, Any], Any]:
     """The bias-report entry of ``model`` on the evaluation collection and its per-query AP."""
-    from xlir_tui.collections import load_collection
-    from xlir_tui.compare import per_query
-    from xlir_tui.encoders import load_encoder
-    from xlir_tui.report import evaluate_encoder
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.compare import per_query
+    from xlir_tui.evaluation.report import evaluate_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     options = {"backend": backend} if backend != "torch" else {}
     ev = evaluate_encoder(load_collection(eval_data), load_encoder(model, **options))
@@ -154,9 +154,9 @@ def evaluate(model: str, eval_data: str, backend: str) -> tuple[dict[str, Any], 
 
 def evaluate_system(system: str, eval_data: str, backend: str, fusion: str = "") -> dict:
     """The bias-report entry of a lexical system or a fusion with the default model."""
-    from xlir_tui.collections import load_collection
-    from xlir_tui.report import evaluate as run
-    from xlir_tui.systems import FusionSpec, Models, SystemSpec, open_system
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.report import evaluate as run
+    from xlir_tui.retrieval.systems import FusionSpec, Models, SystemSpec, open_system
 
     c = load_collection(eval_data)
     spec = SystemSpec(
@@ -270,7 +270,7 @@ def make_parser() -> argparse.ArgumentParser:
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
     """What makes one study differ from another (kept in ``study.json``); the scale as the run
     gets it (the base model's when not given)."""
-    from xlir_tui.training import base_scale
+    from xlir_tui.training.trainer import base_scale
 
     settings = {k: getattr(args, k) for k in SETTINGS}
     if settings["scale"] is None:

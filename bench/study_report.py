@@ -13,7 +13,7 @@ from seed_stats import mean_sd as _mean_sd
 from seed_stats import seed_average
 from study import LEGACY, PAPER, READING, ROOT, STRATEGIES, make_parser, run_id, settings_of
 
-from xlir_tui.compare import compare, holm
+from xlir_tui.evaluation.compare import compare, holm
 
 
 def _record(records: Path, name: str) -> dict[str, Any]:
@@ -463,7 +463,8 @@ def _comparisons(records: Path, by: dict[str, list[str]], resamples: int) -> lis
         "Each query's AP (and rank distance) averaged over the seeds of a strategy, then paired "
         "by query: the mean difference (hybrid minus the other), its 95% percentile-bootstrap "
         f"interval over queries, and a paired randomisation test ({resamples} resamples, seed "
-        f"0), Holm-corrected over these {len(results)} comparisons (`xlir_tui/compare.py`). "
+        f"0), Holm-corrected over these {len(results)} comparisons "
+        "(`xlir_tui/evaluation/compare.py`). "
         "That test holds the seeds fixed: it asks whether these models differ, not whether "
         "another draw of seeds would order them the same. The last column asks the second "
         "question, as far as a few seeds can: Welch's t-test between the strategies' per-seed "

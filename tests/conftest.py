@@ -119,21 +119,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tiny_model: Path):
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     return load_encoder(str(tiny_model))
 
 
 @pytest.fixture(scope="session")
 def sample_collection():
-    from xlir_tui.collections import load_collection
+    from xlir_tui.data.collections import load_collection
 
     return load_collection(SAMPLE)
 
 
 @pytest.fixture(scope="session")
 def sample_index(tiny_encoder, sample_collection, tmp_path_factory: pytest.TempPathFactory):
-    from xlir_tui.index import DenseIndex
+    from xlir_tui.retrieval.dense import DenseIndex
 
     out = tmp_path_factory.mktemp("indexes") / "sample"
     DenseIndex.build(sample_collection, tiny_encoder, out)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from conftest import build_tiny_model
 
-from xlir_tui.backends import BACKENDS, RECORD, export_folder
-from xlir_tui.encoders import load_encoder
 from xlir_tui.errors import ModelError
+from xlir_tui.models.backends import BACKENDS, RECORD, export_folder
+from xlir_tui.models.encoders import load_encoder
 
 FAST = [b for b in BACKENDS if b != "torch"]
 PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -164,7 +164,7 @@ def test_a_damaged_export_is_refused_in_one_line(tmp_path: Path, backend: str) -
 def test_no_partial_export_is_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An export that fails half-way leaves no folder under the final name: the next load makes
     it again instead of reading half of one."""
-    import xlir_tui.backends as backends
+    import xlir_tui.models.backends as backends
 
     model = build_tiny_model(tmp_path / "tiny", seed=4)
 
@@ -224,7 +224,7 @@ def test_weights_stored_in_half_precision_load_as_float32_for_every_backend(
 
     import torch
 
-    from xlir_tui.training import store_weights_as
+    from xlir_tui.training.trainer import store_weights_as
 
     half = tmp_path / dtype
     shutil.copytree(prompted_model, half)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from xlir_tui.cache import IN_USE_S, inventory, parse_age, remove_entry, select
+from xlir_tui.app.cache import IN_USE_S, inventory, parse_age, remove_entry, select
 
 DAY = 86400.0
 
@@ -28,9 +28,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_dir: Path) -> 
     and things xlir-tui did not write."""
     root = tmp_path / "cache"
     monkeypatch.setenv("XLIR_TUI_CACHE", str(root))
-    from xlir_tui.backends import EXPORT_VERSION
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import EmbeddingCache
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.backends import EXPORT_VERSION
+    from xlir_tui.models.encoders import EmbeddingCache
 
     load_collection(sample_dir)  # collections/<key>
     record = {"model": "m", "backend": "torch", "vectors": 2, "fingerprint": "d" * 32}
@@ -104,7 +104,7 @@ def test_select_by_kind_age_and_outdated(cache: Path) -> None:
     old = select(inv.entries, older_than=30 * DAY)
     assert [e.kind for e in old] == ["exports"]  # the 40-day-old export only
     assert all(e.outdated for e in select(inv.entries, outdated=True))
-    from xlir_tui.backends import EXPORT_VERSION
+    from xlir_tui.models.backends import EXPORT_VERSION
 
     (both,) = select(inv.entries, kinds=["exports"], outdated=True)
     assert both.path.name.endswith(f"-e{EXPORT_VERSION - 1}")
@@ -159,7 +159,7 @@ def test_prune_keeps_what_a_live_process_holds(cache: Path) -> None:
     assert remove_entry(export) is None and not export.path.exists()
     # used a moment ago (a process may be loading it): kept
     emb = next(e for e in inv.entries if e.kind == "embeddings" and not e.outdated)
-    from xlir_tui.cache import mark_used
+    from xlir_tui.storage.files import mark_used
 
     mark_used(emb.path)
     assert remove_entry(emb).startswith("in use (used")
@@ -167,8 +167,8 @@ def test_prune_keeps_what_a_live_process_holds(cache: Path) -> None:
 
 
 def test_a_prune_killed_half_way_leaves_a_temporary_the_next_one_removes(cache: Path) -> None:
-    from xlir_tui.cache import _trash_name, remove_stale
-    from xlir_tui.paths import remove_stale_temporaries
+    from xlir_tui.app.cache import _trash_name, remove_stale
+    from xlir_tui.storage.files import remove_stale_temporaries
 
     entry = next(e for e in inventory().entries if e.kind == "collections")
     trash = _trash_name(entry.path)
@@ -202,14 +202,14 @@ def test_readers_mark_their_entry_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_dir: Path
 ) -> None:
     monkeypatch.setenv("XLIR_TUI_CACHE", str(tmp_path / "c"))
-    from xlir_tui.collections import load_collection
+    from xlir_tui.data.collections import load_collection
 
     load_collection(sample_dir)
     (entry,) = (tmp_path / "c" / "collections").iterdir()
     _age(entry, 60)
     load_collection(sample_dir)
     assert time.time() - entry.stat().st_mtime < 60
-    from xlir_tui.encoders import EmbeddingCache
+    from xlir_tui.models.encoders import EmbeddingCache
 
     emb = EmbeddingCache(tmp_path / "c" / "embeddings" / ("e" * 32), 2)
     emb.add(["a"], np.ones((1, 2), np.float32))
@@ -223,7 +223,7 @@ def test_remedy_fits_are_entries_and_other_files_beside_them_are_not(
 ) -> None:
     """A remedy's fit in the cache (its description and its arrays) is one entry of kind
     ``debias``; a JSON file of another shape beside it is not the tool's and is never pruned."""
-    from xlir_tui.debias import FIT_FORMAT
+    from xlir_tui.retrieval.debias import FIT_FORMAT
 
     root = tmp_path / "cache"
     monkeypatch.setenv("XLIR_TUI_CACHE", str(root))

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from xlir_tui.cells import clusters, measure_as_terminals, text_width, truncate, wrap
-from xlir_tui.render import shorten
+from xlir_tui.evaluation.render import shorten
 
 HINDI = (
     "पश्चिमी मधुमक्खी (Apis mellifera) ऐसी कॉलोनियों में रहती है जिनमें गर्मियों में 60,000 "

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from xlir_tui.collections import lang_from_filename, load_collection
+from xlir_tui.data.collections import lang_from_filename, load_collection
 from xlir_tui.errors import DataError, XlirError
 
 
@@ -27,7 +27,7 @@ def para(context: str, qas: list[tuple[str, str, str]], breaks: bool = True) -> 
         ],
     }
     if breaks:
-        from xlir_tui.segment import sentence_spans
+        from xlir_tui.data.segment import sentence_spans
 
         spans = sentence_spans(context)
         p["sentence_breaks"] = [list(s) for s in spans]

@@ -13,8 +13,8 @@ import pytest
 from conftest import run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.compare import compare, holm, paired, per_query
 from xlir_tui.errors import XlirError
+from xlir_tui.evaluation.compare import compare, holm, paired, per_query
 
 
 def test_randomisation_p_value_equals_exact_enumeration() -> None:
@@ -148,7 +148,7 @@ def test_per_query_averages_cross_pools() -> None:
 
 def test_a_p_at_the_tests_resolution_is_printed_as_a_bound() -> None:
     """No resample reached the difference: the raw p is 1/(R+1), which is a bound, not a value."""
-    from xlir_tui.render import p_text
+    from xlir_tui.evaluation.render import p_text
 
     assert p_text({"p": 2 / 2001, "p_holm": 32 / 2001}, 2000) == "≤0.016"
     assert p_text({"p": 4 / 2001, "p_holm": 0.024}, 2000) == "0.024"

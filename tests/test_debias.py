@@ -13,7 +13,8 @@ import pytest
 from conftest import SAMPLE, build_tiny_model, run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.debias import (
+from xlir_tui.errors import XlirError
+from xlir_tui.retrieval.debias import (
     DebiasFit,
     DebiasSpec,
     identify_language,
@@ -22,7 +23,6 @@ from xlir_tui.debias import (
     model_identity,
     subspace_limit,
 )
-from xlir_tui.errors import XlirError
 
 LANGS = ("de", "en", "zh")
 
@@ -324,7 +324,7 @@ def test_index_keeps_the_fits_and_search_uses_them(
     assert code == 0, err
     assert "language without statistics in the fit (pt" in err and "subspace" in err
     # the explorer opens the index's own system and offers the others, the plain one first
-    from xlir_tui.session import Workspace
+    from xlir_tui.app.explore import Workspace
 
     ws = Workspace.open(index=idx, encoder_options={"backend": "torch"})
     assert ws.names == ["tiny + lir(r=3/1)"]

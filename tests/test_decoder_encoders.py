@@ -9,8 +9,8 @@ import pytest
 from conftest import run_cli, sample_sentences
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.encoders import load_encoder, load_encoder_of
 from xlir_tui.errors import ModelError
+from xlir_tui.models.encoders import load_encoder, load_encoder_of
 
 
 def build_tiny_bloom(folder: Path, hidden: int = 32, seed: int = 0) -> Path:

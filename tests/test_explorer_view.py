@@ -25,7 +25,7 @@ from test_explorer import (
     text_of,
 )
 
-from xlir_tui.session import Workspace
+from xlir_tui.app.explore import Workspace
 from xlir_tui.tui.app import QUESTION, ExplorerApp
 from xlir_tui.tui.screens import STOP_COMPARING, ExportScreen
 
@@ -492,7 +492,7 @@ def test_snapshot_hindi_and_thai(snap_compare, tiny_model: Path, size) -> None:
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_snapshot_export(snap_compare, tiny_model: Path, size, monkeypatch) -> None:
     monkeypatch.setattr(
-        "xlir_tui.session.default_session_folder",
+        "xlir_tui.app.explore.default_session_folder",
         lambda when=None: Path("explorer-session-20260101-120000"),
     )
 

@@ -19,10 +19,12 @@ import pytest
 from conftest import ROOT, run_cli
 from test_collections import para, squad, write
 
-from xlir_tui import paths
-from xlir_tui.collections import load_collection
+from xlir_tui.data.collections import load_collection
 from xlir_tui.errors import DataError, XlirError
-from xlir_tui.paths import (
+from xlir_tui.evaluation.render import shorten
+from xlir_tui.progress import PlainProgress, format_duration
+from xlir_tui.storage import files as paths
+from xlir_tui.storage.files import (
     MARKER_NAME,
     atomic_dir,
     atomic_write_text,
@@ -35,8 +37,6 @@ from xlir_tui.paths import (
     write_json,
     write_marker,
 )
-from xlir_tui.progress import PlainProgress, format_duration
-from xlir_tui.render import shorten
 
 
 def one_line(e: pytest.ExceptionInfo[XlirError]) -> str:
@@ -130,7 +130,7 @@ WRITER = textwrap.dedent(
     """
     import os, signal, sys, time
     from pathlib import Path
-    from xlir_tui.paths import atomic_dir, write_json
+    from xlir_tui.storage.files import atomic_dir, write_json
 
     if sys.argv[2] == "nohup":
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -366,7 +366,7 @@ def test_index_overwrite_keeps_a_regular_file(
 def test_data_get_checks_its_target_before_downloading(tmp_path: Path, monkeypatch) -> None:
     import urllib.request
 
-    from xlir_tui.sources import get_collection
+    from xlir_tui.data.sources import get_collection
 
     def no_download(*args, **kwargs):
         raise AssertionError("downloaded before the target was checked")
@@ -384,7 +384,7 @@ def test_data_get_checks_its_target_before_downloading(tmp_path: Path, monkeypat
 
 
 def test_data_get_writes_a_manifest(tmp_path: Path, shared_data: Path) -> None:
-    from xlir_tui.sources import get_collection
+    from xlir_tui.data.sources import get_collection
 
     target = tmp_path / "mlqa-r"
     get_collection("mlqa-r", target, source=shared_data / "mlqa-r")
@@ -515,7 +515,7 @@ def test_shorten() -> None:
 
 
 def test_a_query_longer_than_the_window(tiny_encoder) -> None:
-    from xlir_tui.encoders import exceeds_window
+    from xlir_tui.models.encoders import exceeds_window
 
     assert exceeds_window(tiny_encoder, "where is berlin?") is None
     tokens, window = exceeds_window(tiny_encoder, "where is berlin? " * 40)

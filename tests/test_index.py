@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from xlir_tui.errors import IndexFormatError, ModelError, XlirError
-from xlir_tui.index import DenseIndex, hnsw_parameters
+from xlir_tui.retrieval.dense import DenseIndex, hnsw_parameters
 
 
 def test_round_trip_and_search(sample_index: Path, tiny_encoder, sample_collection) -> None:
@@ -51,7 +51,7 @@ def test_language_restriction_methods_agree(sample_index: Path, tiny_encoder) ->
 
 
 def test_exact_ties_break_by_row() -> None:
-    from xlir_tui.index import _exact_topk
+    from xlir_tui.retrieval.dense import _exact_topk
 
     vectors = np.array([[1, 0], [0, 1], [1, 0], [1, 0]], dtype=np.float32)
     rows, _scores = _exact_topk(np.array([[1, 0]], dtype=np.float32), vectors, 3, None)
@@ -71,7 +71,7 @@ def test_unknown_language_and_bad_k(sample_index: Path) -> None:
 def test_other_model_is_refused(sample_index: Path, tmp_path: Path) -> None:
     from conftest import build_tiny_model
 
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     idx = DenseIndex.load(sample_index)
     other_dim = load_encoder(str(build_tiny_model(tmp_path / "wide", hidden=48)))
@@ -123,7 +123,7 @@ def test_existing_output_is_refused_and_nothing_half_written(
         raise KeyboardInterrupt
 
     # an interruption half-way through writing leaves neither the target nor a temporary folder
-    monkeypatch.setattr("xlir_tui.index.np.save", interrupted)
+    monkeypatch.setattr("xlir_tui.retrieval.dense.np.save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         idx.save(target)
     assert not target.exists()
@@ -153,7 +153,7 @@ def test_scoring_a_mapped_index_copies_no_vectors(sample_index: Path, tiny_encod
     import tracemalloc
     import warnings
 
-    from xlir_tui.systems import DenseRetriever
+    from xlir_tui.retrieval.systems import DenseRetriever
 
     rng = np.random.default_rng(0)
     base = DenseIndex.load(sample_index)
@@ -217,7 +217,7 @@ def test_subset_scores_read_runs_of_rows_in_place(runs: str, monkeypatch) -> Non
     """A language's rows are scored where they lie, as slices; the result is the gathered one's."""
     import tracemalloc
 
-    import xlir_tui.index as index
+    import xlir_tui.retrieval.dense as index
 
     rng = np.random.default_rng(1)
     f = 16  # pools large beside the fixed blocks of rows scoring makes float64 (index.ROW_BLOCK)

@@ -13,11 +13,11 @@ import pytest
 from conftest import run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui import index as index_module
 from xlir_tui.errors import IndexFormatError, ModelError
-from xlir_tui.index import DenseIndex
-from xlir_tui.lexical import LexicalIndex
-from xlir_tui.systems import Models, check_index_folder, load_system
+from xlir_tui.retrieval import dense as index_module
+from xlir_tui.retrieval.dense import DenseIndex
+from xlir_tui.retrieval.lexical import LexicalIndex
+from xlir_tui.retrieval.systems import Models, check_index_folder, load_system
 
 
 def flip_a_byte(path: Path, at: int = -5) -> None:
@@ -84,7 +84,7 @@ def test_each_file_is_hashed_once_per_command(dense_copy: Path, monkeypatch) -> 
 
 
 def test_a_manifest_from_before_xxh3_is_checked_with_its_blake2b(dense_copy: Path) -> None:
-    from xlir_tui.paths import file_digest
+    from xlir_tui.storage.files import file_digest
 
     path = dense_copy / "manifest.json"
     manifest = json.loads(path.read_text())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from xlir_tui.errors import IndexFormatError, XlirError
-from xlir_tui.lexical import BM25Retriever, CharGramRetriever, fuse, tokenize
+from xlir_tui.retrieval.lexical import BM25Retriever, CharGramRetriever, fuse, tokenize
 
 
 @pytest.mark.parametrize(
@@ -80,9 +80,10 @@ def test_fusion() -> None:
 @pytest.mark.shared_data
 def test_chargram_on_xquad_r_through_the_report_metrics(shared_data: Path) -> None:
     """Lexical scores go through the same metrics as embeddings: strong mono, weak cross."""
-    from xlir_tui.collections import load_collection
-    from xlir_tui.metrics import rank_scored, summarize, trec_tie_key
-    from xlir_tui.report import relevance_rows
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.metrics import rank_scored, summarize
+    from xlir_tui.evaluation.report import relevance_rows
+    from xlir_tui.retrieval.ranking import trec_tie_key
 
     c = load_collection(shared_data / "xquad-r").restrict(["en", "de", "ru"])
     r = CharGramRetriever.build(c.candidates["text"].to_list())
@@ -149,7 +150,7 @@ def test_lexical_index_and_search_cli(
 
 
 def test_fusion_spec_parse() -> None:
-    from xlir_tui.systems import FusionSpec
+    from xlir_tui.retrieval.systems import FusionSpec
 
     assert FusionSpec.parse() == FusionSpec(("dense", "chargram"), "rrf", (0.5, 0.5))
     spec = FusionSpec.parse("dense,bm25,chargram", "interpolate", "0.6")
@@ -178,8 +179,8 @@ def test_fusion_index_and_search_cli(
     from conftest import run_cli
     from test_bad_input import assert_one_line_error
 
-    from xlir_tui.collections import load_collection
-    from xlir_tui.systems import FusionSpec, load_system
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.retrieval.systems import FusionSpec, load_system
 
     out = tmp_path / "fused"
     args = ["index", str(sample_dir), "--system", "fusion", "--out", str(out)]
@@ -224,7 +225,7 @@ def test_fusion_index_and_search_cli(
     code, text, err = run_cli(["search", str(out2), "honey bees", "-k", "3", "--json"], capsys)
     assert code == 0 and len(json.loads(text)["results"]) == 3, err
     # the explorer opens the same folder (explore --index): one slot fusing both parts
-    from xlir_tui.session import Pane, Workspace
+    from xlir_tui.app.explore import Pane, Workspace
 
     ws = Workspace.open(index=str(out2))
     assert ws.names[0] == f"fusion({tiny_model.name}+chargram, rrf, 0.5/0.5)"

@@ -20,7 +20,7 @@ from conftest import run_cli
 from test_bad_input import assert_one_line_error
 from test_collections import para, squad
 
-from xlir_tui.collections import load_collection
+from xlir_tui.data.collections import load_collection
 from xlir_tui.errors import XlirError
 
 GOOD_SQUAD = squad(

@@ -8,10 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from xlir_tui.collections import Collection
-from xlir_tui.index import Scores, scores_of
-from xlir_tui.metrics import rank_scored, summarize, trec_tie_key
-from xlir_tui.report import build_report, evaluate_encoder, relevance_rows, write_outputs
+from xlir_tui.data.collections import Collection
+from xlir_tui.evaluation.metrics import rank_scored, summarize
+from xlir_tui.evaluation.report import build_report, evaluate_encoder, relevance_rows, write_outputs
+from xlir_tui.retrieval.dense import Scores, scores_of
+from xlir_tui.retrieval.ranking import trec_tie_key
 
 
 def hand_collection() -> Collection:
@@ -114,7 +115,7 @@ def test_chunking_does_not_change_results() -> None:
 def test_a_large_pool_is_ranked_in_smaller_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """The block of scores ranked at once is bounded by the pool's size, not only by ``chunk``:
     256 queries against 10^6 candidates would be 1 GB of scores and several GB to rank them."""
-    import xlir_tui.metrics as metrics
+    import xlir_tui.evaluation.metrics as metrics
 
     assert metrics.queries_per_chunk(13_014) == 256
     assert metrics.queries_per_chunk(1_000_000) == metrics.SCORE_BLOCK // 1_000_000
@@ -154,7 +155,7 @@ def test_ranks_agree_with_the_one_query_rule_on_many_ties(kind: str) -> None:
     """rank_scored against ranks_in_pool (the rule for one query, written plainly), on scores
     with many ties (lexical: mostly zeros) in three languages, chunk by chunk; and the top-k
     language counts against np.argpartition's sets."""
-    from xlir_tui.metrics import ranks_in_pool, top_k_sets
+    from xlir_tui.evaluation.metrics import ranks_in_pool, top_k_sets
 
     rng = np.random.default_rng(7)
     n_q, n_c, langs = 40, 300, ["de", "en", "zh"]
@@ -301,10 +302,10 @@ def test_rank_distance_against_a_plain_sort(sample_collection, tiny_encoder) -> 
 def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_collection) -> None:
     """BM25 scores tie at every zero: the explorer's pane AP and rank distance must follow the
     report's tie rule (trec_eval's order), query by query."""
-    from xlir_tui.metrics import query_table
-    from xlir_tui.report import evaluate
-    from xlir_tui.session import Pane, Workspace
-    from xlir_tui.systems import SystemSpec, open_system
+    from xlir_tui.app.explore import Pane, Workspace
+    from xlir_tui.evaluation.metrics import query_table
+    from xlir_tui.evaluation.report import evaluate
+    from xlir_tui.retrieval.systems import SystemSpec, open_system
 
     c = sample_collection
     system = open_system(c, SystemSpec("bm25"))
@@ -335,7 +336,7 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
 def test_the_same_ranks_give_the_same_figures_to_the_last_digit() -> None:
     """Means are summed in a fixed order: polars' group_by adds a group's parts in the order
     its threads finish, and the last digit of a mean moved from run to run."""
-    from xlir_tui.metrics import Ranked, query_table
+    from xlir_tui.evaluation.metrics import Ranked, query_table
 
     rng = np.random.default_rng(0)
     n_q, n_lang, per_lang = 12000, 6, 2000

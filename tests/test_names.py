@@ -40,13 +40,13 @@ def test_languages_in_the_order_of_langs(
     rows = [line.strip("│ ").split("│")[0].strip() for line in lines[at + 2 : at + 5]]
     assert rows == ["zh", "en", "de"]
     # without --langs: the collection's own (sorted) order
-    from xlir_tui.collections import load_collection
+    from xlir_tui.data.collections import load_collection
 
     assert load_collection(sample_dir).languages == sorted(load_collection(sample_dir).languages)
 
 
 def test_display_name_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from xlir_tui.encoders import display_name
+    from xlir_tui.models.encoders import display_name
 
     (tmp_path / "runs" / "hybrid").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
@@ -91,7 +91,7 @@ def test_reports_and_messages_use_the_display_name(
 
 
 def test_a_loading_stage_names_its_system_once() -> None:
-    from xlir_tui.session import stage_label
+    from xlir_tui.app.explore import stage_label
 
     assert stage_label("loading model runs/hybrid", "runs/hybrid") == "loading model runs/hybrid"
     assert stage_label("encoding candidates", "runs/hybrid") == (

@@ -14,7 +14,7 @@ from conftest import run_cli
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import XlirError
-from xlir_tui.paths import (
+from xlir_tui.storage.files import (
     MARKER_NAME,
     atomic_dir,
     check_apart,
@@ -318,7 +318,7 @@ def test_a_training_run_is_marked_and_its_marker_survives_resume(
     assert code == 0, err
     assert json.loads((out / MARKER_NAME).read_text()) == marker
     # the model at the top loads and is fingerprinted without the marker
-    from xlir_tui.encoders import model_fingerprint
+    from xlir_tui.models.encoders import model_fingerprint
 
     copy = tmp_path / "copy"
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns(MARKER_NAME))
@@ -349,7 +349,7 @@ def test_a_run_from_before_markers_is_resumed_but_never_replaced(
 
 
 def test_translate_output_rules(tmp_path: Path, thesis: Path, sample_dir: Path) -> None:
-    from xlir_tui.translation import SETTINGS_NAME, SUMMARY_FORMAT, SUMMARY_NAME, check_out
+    from xlir_tui.models.translation import SETTINGS_NAME, SUMMARY_FORMAT, SUMMARY_NAME, check_out
 
     assert check_out(tmp_path / "new", False) == "new"
     with pytest.raises(XlirError, match="did not write"):

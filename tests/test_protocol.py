@@ -17,10 +17,10 @@ from conftest import SAMPLE, run_cli
 from test_bad_input import assert_one_line_error
 from test_metrics import rank_hand, read_trec_run
 
-from xlir_tui.collections import load_collection
-from xlir_tui.encoders import EmbeddingCache, load_encoder, with_context
-from xlir_tui.metrics import summarize
-from xlir_tui.report import build_report, evaluate_encoder, write_outputs
+from xlir_tui.data.collections import load_collection
+from xlir_tui.evaluation.metrics import summarize
+from xlir_tui.evaluation.report import build_report, evaluate_encoder, write_outputs
+from xlir_tui.models.encoders import EmbeddingCache, load_encoder, with_context
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -120,7 +120,7 @@ def test_candidates_with_their_paragraph_are_other_vectors_kept_apart_in_the_cac
 def test_the_index_records_the_input_and_a_search_uses_it(
     capsys, tmp_path: Path, tiny_model: Path, two_langs: Path
 ) -> None:
-    from xlir_tui.systems import load_system
+    from xlir_tui.retrieval.systems import load_system
 
     out = tmp_path / "ix"
     args = ["index", str(two_langs), "-m", str(tiny_model), "--backend", "torch"]
@@ -171,8 +171,8 @@ def test_the_explorer_reads_candidates_with_their_paragraph(
 ) -> None:
     """explore --collection C --passage-context: the kept index is the in-context one, apart
     from the sentence-only index of the same collection and model."""
-    from xlir_tui.session import Workspace
-    from xlir_tui.systems import SystemSpec
+    from xlir_tui.app.explore import Workspace
+    from xlir_tui.retrieval.systems import SystemSpec
 
     def opened(context: bool):
         return Workspace.open(
@@ -340,7 +340,7 @@ def test_parallel_questions_go_by_row(tmp_path: Path) -> None:
     """Two German questions with the same text and different English versions (as XQuAD-R
     has): each row gets its own; the text alone is ambiguous and refused."""
     from xlir_tui.errors import XlirError
-    from xlir_tui.translation import ParallelQuestions
+    from xlir_tui.models.translation import ParallelQuestions
 
     def row(qid: str, lang: str, question: str) -> dict[str, str]:
         return {"qid": qid, "lang": lang, "question": question, "passage": f"{qid} {lang}."}

@@ -15,7 +15,7 @@ from conftest import run_cli, sample_sentences
 
 
 def test_a_vector_is_the_one_its_text_gets_alone(tiny_model: Path) -> None:
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     enc = load_encoder(str(tiny_model), use_cache=False, batch_size=16)
     texts = list(dict.fromkeys(sample_sentences()))[:160]
@@ -96,8 +96,8 @@ def _report(capsys, sample_dir: Path, model: Path, out: Path, langs: str) -> dic
 def test_same_figures_from_a_cold_a_partly_warm_and_a_warm_cache(
     capsys, monkeypatch: pytest.MonkeyPatch, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
 
     langs = "de,en,zh,th"
     monkeypatch.setenv("XLIR_TUI_CACHE", str(tmp_path / "cold"))
@@ -127,7 +127,7 @@ def test_same_figures_from_a_cold_a_partly_warm_and_a_warm_cache(
 
 
 def test_embedding_cache_merge_keeps_shards_of_other_processes(tmp_path: Path) -> None:
-    from xlir_tui.encoders import EmbeddingCache
+    from xlir_tui.models.encoders import EmbeddingCache
 
     folder = tmp_path / "emb"
     mine = EmbeddingCache(folder, 4, {"model": "m"})

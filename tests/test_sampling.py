@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from xlir_tui.errors import XlirError
-from xlir_tui.sampling import LanguageBatchSampler, PairIndex, build_pairs, sampler_factory
+from xlir_tui.training.batch_sampler import LanguageBatchSampler, sampler_factory
+from xlir_tui.training.sampler import PairIndex, build_pairs
 
 
 @pytest.fixture(scope="module")

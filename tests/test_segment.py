@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from xlir_tui.segment import sentence_spans, split_sentences
+from xlir_tui.data.segment import sentence_spans, split_sentences
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.training import TrainConfig, disk_need, model_size, read_events
+from xlir_tui.training.trainer import TrainConfig, disk_need, model_size, read_events
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
@@ -197,12 +197,7 @@ def test_the_default_model_is_counted_without_building_it() -> None:
     the build writes from the whole file."""
     import math
 
-    from xlir_tui.embedded import (
-        bert_state_dict,
-        e5_parameters,
-        e5_source,
-        read_e5_file,
-    )
+    from xlir_tui.models.embedded import bert_state_dict, e5_parameters, e5_source, read_e5_file
 
     try:
         source = e5_source()

@@ -1,5 +1,5 @@
 """The explorer's training dialog (F7) driven as a person drives it, its snapshots at the three
-sizes, and what a trained model's folder says of its run (``xlir_tui.runs``)."""
+sizes, and what a trained model's folder says of its run (``xlir_tui.training.runs``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import SAMPLE
 from test_explorer import SIZE, SIZES, make_app, ready, settle, snapshot_dialog, tab_to, text_of
 
 from xlir_tui.errors import XlirError
-from xlir_tui.runs import (
+from xlir_tui.training.runs import (
     explored_folder,
     run_record,
     run_tags,
@@ -330,8 +330,8 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
     assert "trained on the questions explored here" in text_of(screen.query_one("#shared-note"))
     assert not screen.query_one("#form").display  # the run's line instead of the form
     # the run got its settings as the TOML file train --config reads
-    from xlir_tui.paths import cache_root
-    from xlir_tui.training import TrainConfig
+    from xlir_tui.storage.files import cache_root
+    from xlir_tui.training.trainer import TrainConfig
 
     settings = TrainConfig.from_toml(cache_root() / "train-logs" / "run.toml")
     assert settings["batch_size"] == 8 and settings["base"] == str(tiny_model)
@@ -373,7 +373,7 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
 async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path: Path) -> None:
     """TrainConfig's defaults fill the form; a bad value is its one-line error, in place, and
     no process starts."""
-    from xlir_tui.training import TrainConfig
+    from xlir_tui.training.trainer import TrainConfig
 
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:

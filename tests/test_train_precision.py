@@ -13,8 +13,8 @@ import pytest
 from conftest import build_tiny_model, run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.paths import MARKER_NAME
-from xlir_tui.training import (
+from xlir_tui.storage.files import MARKER_NAME
+from xlir_tui.training.trainer import (
     TRAINABLE_FILE,
     TrainConfig,
     base_scale,
@@ -119,7 +119,7 @@ def test_precision_scale_and_save_dtype_are_honoured_and_recorded(
         seen.extend([linear_dtypes(model)])
         return real(model, precision, group_size)
 
-    monkeypatch.setattr("xlir_tui.training.training_forward", watched)
+    monkeypatch.setattr("xlir_tui.training.trainer.training_forward", watched)
     out = tmp_path / "bf16"
     code, _, err = run_cli(
         [
@@ -156,7 +156,7 @@ def test_precision_scale_and_save_dtype_are_honoured_and_recorded(
     # the stored weights: bfloat16; loaded back as float32, and they encode
     with safe_open(str(out / "model.safetensors"), framework="pt") as f:
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}  # noqa: SIM118
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     enc = load_encoder(str(out))
     assert {p.dtype for p in enc.model.parameters()} == {torch.float32}

@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from xlir_tui.training import read_events
+from xlir_tui.training.trainer import read_events
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
 CHILD = """
 import os, signal, sys, time
-import xlir_tui.encoders as encoders
-import xlir_tui.training as training
+import xlir_tui.models.encoders as encoders
+import xlir_tui.training.trainer as training
 {patch}
 from xlir_tui.cli import main
 sys.argv = ["xlir-tui", *sys.argv[1:]]

@@ -17,7 +17,7 @@ from conftest import ROOT, run_cli
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import XlirError
-from xlir_tui.training import TrainConfig, describe_event, read_events
+from xlir_tui.training.trainer import TrainConfig, describe_event, read_events
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
@@ -79,7 +79,7 @@ def test_train_writes_a_usable_model(
     modes = {p.name: p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
     wrong = {k: oct(v) for k, v in modes.items() if v != 0o666 & ~mask}
     assert not wrong, wrong  # the weights and the optimizer state too: the user's umask
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     enc = load_encoder(str(out))
     assert (enc.query_prompt, enc.passage_prompt) == ("Query: ", "Passage: ")
@@ -150,7 +150,7 @@ def test_hard_negatives_and_early_stopping(
                 }
             }
 
-    monkeypatch.setattr("xlir_tui.report.evaluate", lambda *a, **k: Entry(next(scores)))
+    monkeypatch.setattr("xlir_tui.evaluation.report.evaluate", lambda *a, **k: Entry(next(scores)))
     out = tmp_path / "run"
     code, _, err = run_cli(
         [
@@ -231,7 +231,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
     saved = [e["step"] for e in ev if e["event"] == "checkpoint"]
     assert saved == [stopped["step"]]  # saved once at the stop
     assert err.count("checkpoint at step") == 1
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.models.encoders import load_encoder
 
     load_encoder(str(out))  # the stopped run left a usable model
     ckpt = out / "checkpoints" / f"step-{stopped['step']}"
@@ -385,7 +385,7 @@ def test_ddp_two_cpu_processes(sample_dir: Path, tiny_model: Path, tmp_path: Pat
     ev = events(out)
     assert ev[0]["world_size"] == 2 and ev[-1]["event"] == "done"
     assert [e["event"] for e in ev].count("start") == 1  # only rank 0 writes
-    from xlir_tui.collections import load_collection
+    from xlir_tui.data.collections import load_collection
 
     c = load_collection(sample_dir)
     lang_of_q = dict(c.questions.select("text", "lang").rows())
@@ -426,8 +426,8 @@ def test_passage_context_travels_with_the_model(
         capsys,
     )
     assert code == 0, err
-    from xlir_tui.collections import load_collection
-    from xlir_tui.encoders import load_encoder
+    from xlir_tui.data.collections import load_collection
+    from xlir_tui.models.encoders import load_encoder
 
     enc = load_encoder(str(out))
     assert enc.passage_context and not load_encoder(str(tiny_model)).passage_context
@@ -670,7 +670,7 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
     def interrupted(self, trainer) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("xlir_tui.training._Runner.finish", interrupted)
+    monkeypatch.setattr("xlir_tui.training.trainer._Runner.finish", interrupted)
     out = tmp_path / "run"
     code, _, err = run_cli(
         [
@@ -696,7 +696,7 @@ def test_evaluation_with_a_fast_backend_matches_torch_and_leaves_no_export(
 ) -> None:
     """``--backend openvino`` encodes the --eval collection with an export of the step's weights
     (a copy: training goes on in torch), gives torch's figures, and removes the export."""
-    from xlir_tui.paths import cache_root
+    from xlir_tui.storage.files import cache_root
 
     exports = cache_root() / "exports"
     before = set(exports.iterdir()) if exports.exists() else set()

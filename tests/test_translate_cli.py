@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLE, run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.collections import load_collection
+from xlir_tui.data.collections import load_collection
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +196,8 @@ def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_in
     assert result["translated_query"] != result["query"] and len(result["results"]) == 3
     assert "query translated to en" in err
 
-    from xlir_tui.session import Pane, Workspace
-    from xlir_tui.systems import SystemSpec, TranslateQuery
+    from xlir_tui.app.explore import Pane, Workspace
+    from xlir_tui.retrieval.systems import SystemSpec, TranslateQuery
 
     ws = Workspace.open(
         index=str(sample_index),
@@ -216,7 +216,7 @@ def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_in
 async def test_the_explorer_translates_typed_queries(m2m: Path, tiny_model: Path) -> None:
     from test_explorer import SIZE, panes, ready, settle
 
-    from xlir_tui.systems import SystemSpec, TranslateQuery
+    from xlir_tui.retrieval.systems import SystemSpec, TranslateQuery
     from xlir_tui.tui.app import ExplorerApp
 
     app = ExplorerApp(

@@ -18,10 +18,9 @@ import polars as pl
 import pytest
 from conftest import SAMPLE
 
-from xlir_tui.collections import load_collection
+from xlir_tui.data.collections import load_collection
 from xlir_tui.errors import ModelError, XlirError
-from xlir_tui.paths import MARKER_NAME
-from xlir_tui.translation import (
+from xlir_tui.models.translation import (
     FAMILIES,
     NLLB_CODES,
     SETTINGS_NAME,
@@ -32,6 +31,7 @@ from xlir_tui.translation import (
     subset_collection,
     translate_collection,
 )
+from xlir_tui.storage.files import MARKER_NAME
 
 LANGS = ("en", "de", "es", "fr")
 TINY = {
@@ -235,7 +235,7 @@ def test_model_codes() -> None:
 
 def test_import_is_cheap() -> None:
     code = (
-        "import sys, xlir_tui.translation; "
+        "import sys, xlir_tui.models.translation; "
         "print(sorted(m for m in ('torch', 'transformers', 'textual', 'typer') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -243,7 +243,7 @@ def test_import_is_cheap() -> None:
 
 
 def test_family_detection(models: dict[str, Path]) -> None:
-    from xlir_tui.encoders import model_fingerprint
+    from xlir_tui.models.encoders import model_fingerprint
 
     for family in ("m2m100", "nllb"):
         tr = _load(models, family)

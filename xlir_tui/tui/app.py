@@ -36,7 +36,7 @@ from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState
 
 from ..cells import measure_as_terminals, wrap
-from ..render import shorten
+from ..evaluation.render import shorten
 from ..safe_text import inert, inert_text
 from .messages import LoadProgress, ResultsReady, SystemFailed, SystemOpened, WorkspaceReady
 from .screens import (
@@ -416,8 +416,8 @@ class ExplorerApp(App[None]):
     # -- workers -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_workspace(self) -> None:
-        from ..session import Workspace
-        from ..systems import SystemSpec
+        from ..app.explore import Workspace
+        from ..retrieval.systems import SystemSpec
 
         def progress(stage: str, done: int, total: int) -> None:
             note = ""
@@ -449,7 +449,7 @@ class ExplorerApp(App[None]):
     def build_embedded_model(self, model: str) -> None:
         """Build the embedded default model now if this is its first use, as a stage of its
         own with an estimate (it has no counts to show)."""
-        from ..embedded import E5_NAME, e5_folder, embedded_name, ensure_e5, is_complete
+        from ..models.embedded import E5_NAME, e5_folder, embedded_name, ensure_e5, is_complete
 
         if embedded_name(model) != E5_NAME or is_complete(e5_folder()):
             return
@@ -476,7 +476,7 @@ class ExplorerApp(App[None]):
             self.record(results, text, qid, systems)
         notes = []
         if text is not None:
-            from ..encoders import exceeds_window
+            from ..models.encoders import exceeds_window
 
             for place in sorted({p.system for p in panes}):
                 encoder = ws.systems[place].encoder
@@ -493,7 +493,7 @@ class ExplorerApp(App[None]):
         self, results: list[Any], text: str | None, qid: str | None, systems: list[Any]
     ) -> None:
         """Add results to the session figures (in the query worker): each run once per system,
-        and only whole-pool runs (:meth:`~xlir_tui.session.Session.record`). A result of a
+        and only whole-pool runs (:meth:`~xlir_tui.app.explore.Session.record`). A result of a
         compared system replaced while the query ran (``systems``: those it ran with) is left
         out: it would count as the new one's."""
         ws = self.workspace
@@ -527,8 +527,8 @@ class ExplorerApp(App[None]):
         score the session's earlier runs with it; post it for the app to put in place if
         ``number`` is still the last choice. Its progress is shown only while it is."""
 
-        from ..encoders import display_name
-        from ..session import stage_label
+        from ..app.explore import stage_label
+        from ..models.encoders import display_name
 
         name = display_name(choice)
 
@@ -656,7 +656,7 @@ class ExplorerApp(App[None]):
     def pane_specs(self) -> list[Any]:
         """The panes: one per language, or in compare mode one per language and system, a
         language's systems side by side (every chosen language stays reachable with Tab)."""
-        from ..session import Pane
+        from ..app.explore import Pane
 
         systems = (0, 1) if self.comparing() else (0,)
         return [Pane(lang, s, self.restrict) for lang in self.langs for s in systems]
@@ -936,7 +936,7 @@ class ExplorerApp(App[None]):
         if not summary["runs"]:
             self.notify("nothing to export yet: Enter records a query, F2 runs the questions")
             return
-        from ..session import default_session_folder
+        from ..app.explore import default_session_folder
 
         def chosen(answer: tuple[str, bool] | None) -> None:
             if answer:
@@ -949,10 +949,10 @@ class ExplorerApp(App[None]):
 
     @work(thread=True, group="export", exit_on_error=False)
     def export_session(self, out: Path, overwrite: bool) -> None:
-        """Write the session (:func:`~xlir_tui.session.write_session`) in a worker."""
+        """Write the session (:func:`~xlir_tui.app.explore.write_session`) in a worker."""
         import datetime
 
-        from ..session import write_session
+        from ..app.explore import write_session
 
         ws = self.workspace
         names = self.shown_names()

@@ -347,7 +347,7 @@ def recent_models(limit: int = 5) -> list[Path]:
     first, those that hold a model."""
     import tomllib
 
-    from ..paths import cache_root
+    from ..storage.files import cache_root
 
     found: set[Path] = set()
     for settings in (cache_root() / "train-logs").glob("*.toml"):
@@ -414,7 +414,7 @@ class CompareScreen(Dialog):
     def is_shown(self, choice: str) -> bool:
         """Whether ``choice`` names a system the panes show already: the same name, the same
         embedded model (``default`` is multilingual-e5-small), or the same folder."""
-        from ..embedded import embedded_name
+        from ..models.embedded import embedded_name
 
         for other in self.shown:
             if choice.strip() == other.strip():
@@ -433,7 +433,7 @@ class CompareScreen(Dialog):
     def choices(self) -> list[tuple[str, str]]:
         """(what is loaded, what the list says of it); what the panes show already is left
         out (the main model was offered as a second system to compare with itself)."""
-        from ..embedded import EMBEDDED, embedded_name
+        from ..models.embedded import EMBEDDED, embedded_name
 
         out: list[tuple[str, str]] = []
         if self.comparing:
@@ -448,7 +448,7 @@ class CompareScreen(Dialog):
             ("fusion", "the main model fused with chargram (reciprocal ranks)"),
         ]
         out += self.remedies
-        from ..runs import run_tags
+        from ..training.runs import run_tags
 
         explored = self.explored_files()
         for path in self.trained:
@@ -568,7 +568,7 @@ class ExportScreen(Dialog):
     @on(Input.Submitted, "#folder")
     @on(Button.Pressed, "#export-go")
     def _export(self) -> None:
-        from ..paths import check_writable, own_output_kind
+        from ..storage.files import check_writable, own_output_kind
 
         error = self.query_one("#error", Static)
         value = self.query_one("#folder", Input).value.strip()
@@ -760,13 +760,13 @@ def clock(seconds: float) -> str:
 class TrainScreen(Dialog):
     """Start ``xlir-tui train`` in a separate process and follow its event log.
 
-    The form starts from :class:`~xlir_tui.training.TrainConfig`'s defaults and is checked by
-    the training code's own rules before anything starts; the run gets the settings as the
-    TOML file ``--config`` reads, so the explorer and the command line cannot disagree on them.
-    Dismissed with the trained model's folder when the person asks to load it.
+    The form starts from :class:`~xlir_tui.training.trainer.TrainConfig`'s defaults and is checked
+    by the training code's own rules before anything starts; the run gets the settings as the TOML
+    file ``--config`` reads, so the explorer and the command line cannot disagree on them. Dismissed
+    with the trained model's folder when the person asks to load it.
 
     The training data is never the explored collection by default
-    (:func:`~xlir_tui.runs.training_suggestion`: MLQA-R beside an explored XQuAD-R, else
+    (:func:`~xlir_tui.training.runs.training_suggestion`: MLQA-R beside an explored XQuAD-R, else
     empty and required), and the explored collection is the evaluation data; training on the
     explored questions asks first, and the run then says so until the dialog closes (and the
     model's name says it wherever the explorer shows it).
@@ -816,8 +816,8 @@ class TrainScreen(Dialog):
     def defaults(self) -> dict[str, Any]:
         """The form's first values: TrainConfig's defaults, training data other than the
         explored collection, the explored collection as evaluation data, a new output folder."""
-        from ..runs import explored_folder, training_suggestion
-        from ..training import TrainConfig
+        from ..training.runs import explored_folder, training_suggestion
+        from ..training.trainer import TrainConfig
 
         config = TrainConfig()
         suggestion = training_suggestion(self.explored)
@@ -836,7 +836,7 @@ class TrainScreen(Dialog):
     def compose(self) -> ComposeResult:
         from dataclasses import fields
 
-        from ..training import TrainConfig, shown_default
+        from ..training.trainer import TrainConfig, shown_default
 
         meta = {f.name: f.metadata for f in fields(TrainConfig)}
         values = self.defaults()
@@ -960,7 +960,7 @@ class TrainScreen(Dialog):
     def settings(self) -> Any:
         """The form as training settings, checked as ``xlir-tui train`` checks them (types,
         ranges, the output folder); an :class:`XlirError` names what is wrong."""
-        from ..training import TrainConfig, check_out_folder, settings_from_text
+        from ..training.trainer import TrainConfig, check_out_folder, settings_from_text
 
         texts: dict[str, str | bool] = {}
         for name, _ in self.FIELDS:
@@ -995,7 +995,7 @@ class TrainScreen(Dialog):
     def check_data(self, config: Any) -> None:
         """Whether the training data holds the explored questions (files compared by size,
         then content: never touches widgets)."""
-        from ..runs import shares_data
+        from ..training.runs import shares_data
 
         try:
             shared = shares_data(config.collections, self.explored)
@@ -1072,8 +1072,8 @@ class TrainScreen(Dialog):
     def follow(self, config: Any) -> None:
         """Write the settings, start the process and post its events until it ends (never
         touches widgets)."""
-        from ..paths import atomic_write_text, cache_root
-        from ..training import EventFollower, last_error, start_training_process
+        from ..storage.files import atomic_write_text, cache_root
+        from ..training.trainer import EventFollower, last_error, start_training_process
 
         out = Path(config.out)
         logs = cache_root() / "train-logs"
@@ -1113,7 +1113,7 @@ class TrainScreen(Dialog):
 
     # -- following it ----------------------------------------------------------------------
     def on_training_event(self, message: TrainingEvent) -> None:
-        from ..training import describe_event
+        from ..training.trainer import describe_event
 
         e = message.event
         bar = self.query_one("#progress", ProgressBar)
@@ -1148,7 +1148,7 @@ class TrainScreen(Dialog):
             status.update(inert_text(describe_event(e)))
 
     def on_training_ended(self, message: TrainingEnded) -> None:
-        from ..runs import run_record
+        from ..training.runs import run_record
 
         self.finished = True
         status = self.query_one("#run-status", Static)

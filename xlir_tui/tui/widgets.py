@@ -1,8 +1,9 @@
 """Widgets of the explorer: result panes, the bias panel and its plots, the loading panel.
 
 Text from data (sentences, questions, language codes, system names, which name model folders)
-is drawn only as :func:`~xlir_tui.safe_text.inert_text` or through :func:`~xlir_tui.render.shorten`
-(inert too): a ``Text`` is never parsed as markup, and its control characters are made visible.
+is drawn only as :func:`~xlir_tui.safe_text.inert_text` or through
+:func:`~xlir_tui.evaluation.render.shorten` (inert too): a ``Text`` is never parsed as markup, and
+its control characters are made visible.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from ..cells import text_width, truncate, wrap
+from ..evaluation.render import shorten
 from ..langs import lang_style
-from ..render import shorten
 from ..safe_text import inert, inert_text
 
 EXPECTED_COLOR = (140, 140, 140)
@@ -220,7 +221,7 @@ class ResultPane(Vertical):
         return title
 
     def show(self, result: Any) -> None:
-        """Fill the pane from a :class:`~xlir_tui.session.PaneResult` (the results are drawn
+        """Fill the pane from a :class:`~xlir_tui.app.explore.PaneResult` (the results are drawn
         again only when they differ from those shown: Enter after typing repeats the query)."""
         same = self.result is not None and _shown(self.result) == _shown(result)
         self.result = result
@@ -545,7 +546,7 @@ class BiasPanel(Vertical):
         langs: list[str] | None = None,
     ) -> None:
         """Draw the plots and figures: this query's ``results``, the ``session`` summary
-        (:meth:`~xlir_tui.session.Session.summary`, on the same runs for every system), the
+        (:meth:`~xlir_tui.app.explore.Session.summary`, on the same runs for every system), the
         pool's shares ``expected``; languages in the order ``langs`` (the panes' first)."""
         langs = list(langs or sorted(expected))
         self.legend_names = (k, list(system_names))

@@ -14,9 +14,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .cells import truncate
-from .langs import lang_style
-from .safe_text import inert, inert_text
+from ..cells import truncate
+from ..langs import lang_style
+from ..safe_text import inert, inert_text
 
 # (label, setting, metric, higher is better)
 SUMMARY_ROWS = [

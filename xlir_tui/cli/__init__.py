@@ -41,11 +41,11 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from . import __version__
-from .cells import measure_as_terminals
-from .errors import XlirError
-from .safe_text import inert, inert_text, json_dumps
-from .training import TrainConfig
+from .. import __version__
+from ..cells import measure_as_terminals
+from ..errors import XlirError
+from ..safe_text import inert, inert_text, json_dumps
+from ..training.trainer import TrainConfig
 
 _VALUE_LABELS = {int: "int", float: "float", str: "text", Path: "path"}
 
@@ -188,7 +188,7 @@ class EtaColumn(ProgressColumn):
         self._rates: dict[TaskID, Any] = {}
 
     def render(self, task: Task) -> Text:
-        from .progress import Rate, format_duration
+        from ..progress import Rate, format_duration
 
         if task.finished:
             return Text(format_duration(0), style="progress.remaining")
@@ -222,7 +222,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
     """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage; plain
     lines every few seconds when stderr is not a terminal (a log file, CI, nohup)."""
     if not err.is_terminal:
-        from .progress import PlainProgress
+        from ..progress import PlainProgress
 
         yield PlainProgress(sys.stderr)
         return
@@ -372,7 +372,7 @@ def _debias_specs(
 ) -> list[Any]:
     """``--debias`` and its settings as one spec per remedy; a setting without its remedy is
     a mistake said in one line."""
-    from .debias import DebiasSpec
+    from ..retrieval.debias import DebiasSpec
 
     specs = DebiasSpec.parse(debias, lir_rank, subspace_rank, fit)
     methods = {s.method for s in specs}
@@ -436,7 +436,7 @@ FusionWeightOpt = Annotated[
 
 
 def _load(collection: list[Path], lang: str | None, strict: bool):
-    from .collections import load_collection
+    from ..data.collections import load_collection
 
     c = load_collection(collection, lang=lang, strict=strict)
     summary = c.skipped_summary()
@@ -462,7 +462,7 @@ def data_get(
     ] = False,
 ) -> None:
     """Download XQuAD-R or MLQA-R (or copy it from a folder), verify it, write it atomically."""
-    from .sources import get_collection
+    from ..data.sources import get_collection
 
     target = to or Path("data") / name
     with progress_bar(f"getting {name}") as update:
@@ -518,8 +518,8 @@ def data_stats(
 
 def _cache_table(inv: Any, entries: bool) -> None:
     """The cache by kind (or entry by entry), then what is not xlir-tui's."""
-    from .paths import human_bytes
-    from .render import shorten
+    from ..evaluation.render import shorten
+    from ..storage.files import human_bytes
 
     def when(t: float | None) -> str:
         import time
@@ -571,7 +571,7 @@ def cache_list(
     as_json: JsonOpt = False,
 ) -> None:
     """What the cache holds, by kind: entries, size, outdated entries, last use."""
-    from .cache import inventory
+    from ..app.cache import inventory
 
     inv = inventory()
     if as_json:
@@ -581,7 +581,7 @@ def cache_list(
 
 
 def _age_option(value: str | None) -> float | None:
-    from .cache import parse_age
+    from ..app.cache import parse_age
 
     if value is None:
         return None
@@ -592,7 +592,7 @@ def _age_option(value: str | None) -> float | None:
 
 
 def _kinds_option(values: list[str] | None) -> list[str] | None:
-    from .cache import KINDS
+    from ..app.cache import KINDS
 
     if not values:
         return None
@@ -641,8 +641,8 @@ def cache_prune(
 ) -> None:
     """Remove cache entries: those matching every selector given (--kind, --older-than,
     --outdated), or --all. Only what xlir-tui wrote; never what a live process holds."""
-    from .cache import inventory, remove_entry, remove_stale, select
-    from .paths import human_bytes
+    from ..app.cache import inventory, remove_entry, remove_stale, select
+    from ..storage.files import human_bytes
 
     age: float | None = older_than  # type: ignore[assignment]  # seconds, from the callback
     if not (kind or age is not None or outdated or everything):
@@ -731,7 +731,7 @@ def index_cmd(
     """Index every candidate of a collection: an encoder and hnswlib, a lexical system, or a
     fusion of them (one index per fused system, searched together). With --debias, each
     remedy's fit is kept in the index; the first named is the index's own system."""
-    from .systems import IndexPlan, build_index
+    from ..app.index import IndexPlan, build_index
 
     plan = IndexPlan(
         collection,
@@ -764,7 +764,7 @@ def _system_spec(
     translate: Any = None,
 ) -> Any:
     """The system a command's ``--system``, ``--model`` and fusion flags name."""
-    from .systems import SYSTEMS, FusionSpec, SystemSpec
+    from ..retrieval.systems import SYSTEMS, FusionSpec, SystemSpec
 
     if system not in SYSTEMS:
         raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
@@ -781,8 +781,8 @@ def _encoder_options(
 ) -> dict[str, Any]:
     """The encoder settings a command passes to every model it loads (None: not given, the
     model's own)."""
-    from .backends import check_backend
-    from .encoders import POOLINGS
+    from ..models.backends import check_backend
+    from ..models.encoders import POOLINGS
 
     if pooling is not None and pooling not in POOLINGS:
         raise XlirError(f"--pooling {pooling!r}: choose {' or '.join(POOLINGS)}")
@@ -858,9 +858,9 @@ def search_cmd(
     With --translate-query, the query (written in --query-lang) is machine-translated first and
     the translation is searched (translate-test). With --debias, one ranking per remedy
     (without it: the index's own system, the first remedy it was built with)."""
-    from .index import FORMAT as DENSE_FORMAT
-    from .index import DenseIndex
-    from .systems import (
+    from ..retrieval.dense import FORMAT as DENSE_FORMAT
+    from ..retrieval.dense import DenseIndex
+    from ..retrieval.systems import (
         Models,
         TranslatedRetriever,
         check_index_folder,
@@ -907,7 +907,7 @@ def search_cmd(
         searched = translated.translate([query], [query_lang])[0]
         say(f"query translated to {translate.to}: {searched}")
     if retriever.encoder is not None:
-        from .encoders import exceeds_window
+        from ..models.encoders import exceeds_window
 
         cut = exceeds_window(retriever.encoder, searched)
         if cut is not None:
@@ -928,7 +928,7 @@ def _search_systems(
 ) -> None:
     """``search`` with remedies: each system's ranking, the query language a remedy used said
     once on stderr."""
-    from .encoders import exceeds_window
+    from ..models.encoders import exceeds_window
 
     cut = exceeds_window(systems[0].encoder, query)
     if cut is not None:
@@ -973,7 +973,7 @@ def _translate_query(
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
-    from .translation import PARALLEL
+    from ..models.translation import PARALLEL
 
     if mt == PARALLEL and command is not None:
         raise XlirError(
@@ -981,7 +981,7 @@ def _translate_query(
             f"{command} searches free text, which has none (use it with bias-report, or name a "
             "translation model)"
         )
-    from .systems import TranslateQuery
+    from ..retrieval.systems import TranslateQuery
 
     return TranslateQuery(translate_query, mt)
 
@@ -1012,8 +1012,8 @@ def _print_hits(
             result["note"] = note
         print_json(result)
         return
-    from .langs import lang_style
-    from .render import shorten
+    from ..evaluation.render import shorten
+    from ..langs import lang_style
 
     heading = shorten(query, 100) if title is None else f"{title}: {shorten(query, 100)}"
     table = Table(title=inert_text(heading), title_justify="left", show_lines=False)
@@ -1145,8 +1145,8 @@ def bias_report_cmd(
     language (translate-test), as a system of its own beside the plain model. With --debias,
     each model (and a fusion's dense part) is scored once per remedy, each compared with its
     plain system."""
-    from .report import ReportPlan, run_report
-    from .systems import FusionSpec
+    from ..evaluation.report import ReportPlan, run_report
+    from ..retrieval.systems import FusionSpec
 
     plan = ReportPlan(
         collection,
@@ -1179,7 +1179,7 @@ def bias_report_cmd(
     if as_json:
         print_json(result.report)
         return
-    from .render import render_report
+    from ..evaluation.render import render_report
 
     render_report(out, result.report)
 
@@ -1265,7 +1265,7 @@ def explore_cmd(
         _translate_query(translate_query, mt, "explore"),
     )
     if backend is None and index is None:
-        from .backends import REPORT_BACKEND
+        from ..models.backends import REPORT_BACKEND
 
         backend = REPORT_BACKEND
     options = _encoder_options(
@@ -1277,13 +1277,13 @@ def explore_cmd(
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
     # everything that can be checked before the app starts fails here, in one line
-    from .systems import plan_fits
-    from .tui.app import ExplorerApp, default_sample_data
+    from ..retrieval.systems import plan_fits
+    from ..tui.app import ExplorerApp, default_sample_data
 
     if index is not None:
-        from .index import FORMAT as DENSE_FORMAT
-        from .index import DenseIndex
-        from .systems import check_index_folder, index_format
+        from ..retrieval.dense import FORMAT as DENSE_FORMAT
+        from ..retrieval.dense import DenseIndex
+        from ..retrieval.systems import check_index_folder, index_format
 
         pool = check_index_folder(index)
         manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
@@ -1303,8 +1303,8 @@ def explore_cmd(
             f"{', '.join(known)}, and 'all' for the whole pool)"
         )
     if index is None and spec.uses_model:
-        from .embedded import embedded_name
-        from .encoders import resolve_model
+        from ..models.embedded import embedded_name
+        from ..models.encoders import resolve_model
 
         if embedded_name(model) is None:
             resolve_model(model)  # a folder is checked, a hub name found (or fetched) now
@@ -1369,7 +1369,7 @@ def translate_cmd(
     """Translate-train data: questions and answer sentences (and paragraphs) machine-translated
     into other languages, written as a collection that train reads, relevance kept by question
     id. An interrupted run continues where it stopped when run again."""
-    from .translation import Translator, check_out, model_code, translate_collection
+    from ..models.translation import Translator, check_out, model_code, translate_collection
 
     targets = split_langs(to)
     if not targets:
@@ -1407,7 +1407,7 @@ def _train_parameters() -> list[inspect.Parameter]:
     given), so that a config file, and on ``--resume`` the run's own settings, show through."""
     from dataclasses import fields
 
-    from .training import RENAMED, setting_type, shown_default
+    from ..training.trainer import RENAMED, setting_type, shown_default
 
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
     for f in fields(TrainConfig):
@@ -1501,8 +1501,8 @@ def _missing(ctx: typer.Context, name: str) -> Exception:
 
 def train_cmd(**values: Any) -> None:
     """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
-    from .paths import Terminated
-    from .training import describe_event, exit_status, train
+    from ..storage.files import Terminated
+    from ..training.trainer import describe_event, exit_status, train
 
     ctx = values.pop("ctx")
     config = values.pop("config")

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import DataError, XlirError
-from .paths import atomic_dir, check_output, write_json
-from .progress import Progress
+from .. import __version__
+from ..errors import DataError, XlirError
+from ..progress import Progress
+from ..storage.files import atomic_dir, check_output, write_json
 
 LAREQA_RAW = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 
@@ -59,7 +59,8 @@ PUBLIC: dict[str, PublicCollection] = {
 
 
 # Written beside the data by ``data get`` (not ``.json``: the loader reads every ``.json`` file).
-# What the folder holds; the output marker (:data:`xlir_tui.paths.MARKER_NAME`) says whose it is.
+# What the folder holds; the output marker (:data:`xlir_tui.storage.files.MARKER_NAME`) says whose
+# it is.
 MANIFEST_NAME = "collection.manifest"
 MANIFEST_FORMAT = "xlir-tui/collection"
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .errors import XlirError
-from .safe_text import inert, json_dumps
+from ..errors import XlirError
+from ..safe_text import inert, json_dumps
 
 __all__ = [
     "MARKER_NAME",
@@ -76,6 +76,16 @@ def cache_root() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "xlir-tui"
+
+
+def mark_used(folder: Path) -> None:
+    """Record that ``folder`` (a cache entry) is being used now, so pruning by age keeps it.
+
+    The folder's modification time is the record: one ``utime``, no file to write, nothing to
+    go wrong on a read-only cache (failures are ignored: pruning then sees an older time).
+    """
+    with contextlib.suppress(OSError):
+        os.utime(folder)
 
 
 def file_digest(path: Path, algorithm: str = "blake2b") -> str:
@@ -344,7 +354,7 @@ def new_marker(command: str) -> dict[str, str]:
     (two outputs of the same command are never the same output) and the time."""
     if command not in MARKER_COMMANDS:
         raise ValueError(f"unknown command {command!r} for an output marker")
-    from . import __version__
+    from .. import __version__
 
     return {
         "tool": MARKER_TOOL,

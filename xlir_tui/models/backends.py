@@ -5,8 +5,8 @@ transformer two to four times faster in an inference runtime with bfloat16 or in
 than in torch's float32 eager mode (``docs/benchmarks.md``). A backend replaces only the
 transformer's forward pass inside the loaded sentence-transformers model: tokenisation, prompts,
 truncation, pooling and normalisation stay sentence-transformers' own, so every backend reads
-exactly the same token ids and pools them the same way, and :class:`xlir_tui.encoders.Encoder`
-works unchanged on top.
+exactly the same token ids and pools them the same way, and
+:class:`xlir_tui.models.encoders.Encoder` works unchanged on top.
 
 Backends (``BACKENDS``):
 
@@ -36,12 +36,11 @@ caches what they produce and plugs the runtime into sentence-transformers' ``Tra
 module, which is the same place sentence-transformers' own backends plug theirs.
 
 An export is made once per model fingerprint and backend, under ``cache_root()/exports``,
-written through :func:`xlir_tui.paths.atomic_dir` under a lock, with a record of every file's
-size and digest. Each load checks the files against that record: a damaged export is refused
-with a one-line :class:`ModelError` naming the folder (delete it and it is made again), never
-used. A trained model folder is a new fingerprint, so it gets its export the first time it is
-encoded with a fast backend.
-"""
+written through :func:`xlir_tui.storage.files.atomic_dir` under a lock, with a record of every
+file's size and digest. Each load checks the files against that record: a damaged export is refused
+with a one-line :class:`ModelError` naming the folder (delete it and it is made again), never used.
+A trained model folder is a new fingerprint, so it gets its export the first time it is encoded with
+a fast backend."""
 
 from __future__ import annotations
 
@@ -59,8 +58,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
-from .paths import atomic_dir, cache_root, file_digest, folder_lock, text_digest
+from ..errors import ModelError
+from ..storage.files import atomic_dir, cache_root, file_digest, folder_lock, text_digest
 
 __all__ = [
     "BACKENDS",
@@ -373,7 +372,7 @@ def ensure_export(
     ``prompts`` (query, passage) are prepended to the calibration texts of a static
     quantisation, so calibration sees the inputs the model will see.
     """
-    from .cache import mark_used
+    from ..storage.files import mark_used
 
     folder = export_folder(fingerprint, backend)
     if folder.exists():  # exports appear whole (atomic_dir): one without its record is damaged

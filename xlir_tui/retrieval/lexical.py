@@ -26,14 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexFormatError, XlirError
-from .index import (
-    CandidatePool,
-    check_file_table,
-    collection_manifest,
-    collection_of,
-    file_table,
-)
+from ..errors import IndexFormatError, XlirError
+from .dense import CandidatePool, check_file_table, collection_manifest, collection_of, file_table
 
 # Scripts written without spaces between words.
 _NO_SPACE = (
@@ -257,7 +251,7 @@ class LexicalIndex:
         return index
 
     def save(self, out: Path, *, overwrite: bool = False) -> None:
-        from .paths import atomic_dir, write_json
+        from ..storage.files import atomic_dir, write_json
 
         with atomic_dir(out, overwrite=overwrite, command="index") as tmp:
             self.retriever.save(tmp / "retriever")

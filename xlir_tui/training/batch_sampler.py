@@ -1,18 +1,19 @@
 """The batch sampler the trainer draws hybrid, mono or cross batches from.
 
-Apart from :mod:`xlir_tui.sampling` (the training pairs and the rules a batch must follow)
+Apart from :mod:`xlir_tui.training.sampler` (the training pairs and the rules a batch must follow)
 because it subclasses sentence-transformers' ``DefaultBatchSampler``: importing that costs
 seconds (torch), and ``train`` checks its settings and data before anything slow loads.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from .sampling import PairIndex, check_sampling
+from .sampler import PairIndex, check_sampling
 
 
 class _Pool:
@@ -140,3 +141,23 @@ class LanguageBatchSampler(DefaultBatchSampler):
             if self.epoch == 0 and i < self.skip:
                 continue
             yield rows
+
+
+def sampler_factory(
+    pairs: PairIndex,
+    strategy: str,
+    alpha: float = 0.5,
+    lang_weighting: str = "uniform",
+    skip: int = 0,
+    epoch_offset: int = 0,
+) -> functools.partial:
+    """What ``SentenceTransformerTrainingArguments(batch_sampler=...)`` takes."""
+    return functools.partial(
+        LanguageBatchSampler,
+        pairs=pairs,
+        strategy=strategy,
+        alpha=alpha,
+        lang_weighting=lang_weighting,
+        skip=skip,
+        epoch_offset=epoch_offset,
+    )

@@ -2,8 +2,8 @@
 
 ``train`` fine-tunes a base encoder on the (question, answer sentence) pairs of parallel QA
 collections with ``MultipleNegativesRankingLoss`` (InfoNCE with in-batch negatives, optional hard
-negatives) and a :class:`~xlir_tui.batch_sampler.LanguageBatchSampler`. The output folder is a
-sentence-transformers model (safetensors) with its query and passage prompts, plus:
+negatives) and a :class:`~xlir_tui.training.batch_sampler.LanguageBatchSampler`. The output folder
+is a sentence-transformers model (safetensors) with its query and passage prompts, plus:
 
 - ``events.jsonl``: one JSON object per line, flushed as written, so another program (the
   explorer) can follow a run: ``start`` (settings), ``step`` (loss, lr, examples/s), ``eval``
@@ -50,9 +50,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import XlirError
-from .paths import (
+from .. import __version__
+from ..errors import XlirError
+from ..progress import Rate, format_duration
+from ..storage.files import (
     Terminated,
     apply_umask,
     atomic_dir,
@@ -63,7 +64,6 @@ from .paths import (
     remove_own_output,
     write_marker,
 )
-from .progress import Rate, format_duration
 
 EventSink = Callable[[dict[str, Any]], None]
 DEFAULT_QUERY_PROMPT = "Query: "
@@ -75,8 +75,8 @@ TRAINABLE_FILE = "trainable.safetensors"
 """A step checkpoint's float32 weights: the trained parameters only (the frozen ones are the
 base model's, checked by digest on resume)."""
 STRATEGIES = ("mono", "cross", "hybrid")
-"""How batches are drawn (:mod:`xlir_tui.sampling` draws them); here, with the other settings,
-so that checking ``--strategy`` imports nothing."""
+"""How batches are drawn (:mod:`xlir_tui.training.sampler` draws them); here, with the other
+settings, so that checking ``--strategy`` imports nothing."""
 LANG_WEIGHTINGS = ("uniform", "size")
 PRECISIONS = ("float32", "bfloat16")
 """The arithmetic of training's forward and backward passes (``--precision``). No float16:
@@ -432,14 +432,14 @@ class TrainConfig:
         """The ranges and combinations a run needs; nothing here reads a file or a model, and
         nothing here imports more than numpy and polars (a typo costs a second, not torch's
         import). A value from a config file is named with the file and its key."""
-        from .backends import BACKENDS, check_backend
+        from ..models.backends import BACKENDS, check_backend
 
         if not self.collections:
             raise XlirError("no training collection given")
         if not self.out:
             raise XlirError("no output folder given (--out)")
         if self.pooling is not None:
-            from .encoders import POOLINGS
+            from ..models.encoders import POOLINGS
 
             if self.pooling not in POOLINGS:
                 raise self.error(
@@ -658,11 +658,10 @@ def recorded_settings(checkpoint: Path) -> tuple[dict[str, Any], list[dict[str, 
 def check_out_folder(config: TrainConfig) -> Path | None:
     """The output folder is usable for this run: the checkpoint to resume from (with
     ``resume``), else a folder that is absent or empty, or (with ``overwrite``) a folder this
-    tool wrote (:func:`xlir_tui.paths.check_replaceable`); either way one that can be written (a
-    read-only folder, a path under a regular file: said now, not after the model has loaded).
-    Never one of the run's inputs (its collections, its evaluation collection, its base model's
-    folder) nor inside or around one.
-    """
+    tool wrote (:func:`xlir_tui.storage.files.check_replaceable`); either way one that can be
+    written (a read-only folder, a path under a regular file: said now, not after the model has
+    loaded). Never one of the run's inputs (its collections, its evaluation collection, its base
+    model's folder) nor inside or around one."""
     out = Path(config.out)
     check_apart(out, [*config.collections, *(config.eval or []), _base_folder(config)])
     if config.resume:
@@ -680,7 +679,7 @@ def check_out_folder(config: TrainConfig) -> Path | None:
 
 def _base_folder(config: TrainConfig) -> str | None:
     """The base model's folder when it is one (not an embedded model's name nor a hub name)."""
-    from .embedded import embedded_name
+    from ..models.embedded import embedded_name
 
     if not config.base or embedded_name(config.base) is not None:
         return None
@@ -691,18 +690,18 @@ def base_scale(spec: str) -> tuple[float, str]:
     """The InfoNCE scale to train ``spec`` with when ``--scale`` is not given, and where it
     comes from, without loading the model.
 
-    An embedded model has its own (:data:`xlir_tui.embedded.EMBEDDED`: multilingual-e5 was
+    An embedded model has its own (:data:`xlir_tui.models.embedded.EMBEDDED`: multilingual-e5 was
     pre-trained at temperature 0.01, so 100; fine-tuning it at 20 first flattens what it
     learned). A model trained here keeps the scale it was trained with (its
     ``xlir_train.json``), so training it further goes on at the same temperature. Any other
     model (a folder, a hub name) gets sentence-transformers' default, 20: nothing says what
     it was trained with."""
-    from .embedded import EMBEDDED, embedded_name
+    from ..models.embedded import EMBEDDED, embedded_name
 
     name = embedded_name(spec)
     if name is not None:
         return EMBEDDED[name].scale, name
-    from .encoders import _looks_like_path
+    from ..models.encoders import _looks_like_path
 
     if _looks_like_path(spec):
         path = Path(spec).expanduser() / TRAIN_FILE
@@ -751,12 +750,12 @@ def model_size(spec: str) -> ModelSize | None:
     a model or a checkpoint folder) from its safetensors headers. None for a hub name (fetching
     it for an estimate would be the slow work the estimate comes before) and for weights that
     are not safetensors."""
-    from .embedded import e5_parameters
-    from .encoders import local_model_folder
+    from ..models.embedded import e5_parameters
+    from ..models.encoders import local_model_folder
 
     folder = local_model_folder(spec)
     if folder is None:
-        from .embedded import DEFAULT_NAME, embedded_name
+        from ..models.embedded import DEFAULT_NAME, embedded_name
 
         counted = e5_parameters() if embedded_name(spec) == DEFAULT_NAME else None
         return ModelSize(*counted, 0) if counted else None
@@ -868,7 +867,7 @@ def describe_event(e: dict[str, Any]) -> str:
         strategy = s.get("strategy", "?")
         if strategy == "hybrid":
             strategy += f" (alpha {s.get('alpha')})"
-        from .encoders import display_name
+        from ..models.encoders import display_name
 
         base = display_name(str(s["base"])) if s.get("base") else "?"
         line = (
@@ -1065,7 +1064,7 @@ def plan_run(config: TrainConfig) -> RunPlan:
             done = int(json.loads(state.read_text(encoding="utf-8"))["step"])
         except (OSError, ValueError, KeyError, TypeError):
             raise XlirError("cannot read the checkpoint's step", path=state) from None
-    from .encoders import local_model_folder
+    from ..models.encoders import local_model_folder
 
     model_from = config.base
     if resume_from is not None and not (resume_from / TRAINABLE_FILE).exists():
@@ -1075,8 +1074,8 @@ def plan_run(config: TrainConfig) -> RunPlan:
     if config.scale is None:
         scale, scale_from = base_scale(config.base)
         config = _replaced(config, scale=scale)
-    from .collections import load_collection
-    from .sampling import build_pairs, check_sampling
+    from ..data.collections import load_collection
+    from .sampler import build_pairs, check_sampling
 
     collection = load_collection(config.collections, lang=config.file_lang)
     data, pairs = build_pairs(
@@ -1139,7 +1138,7 @@ class StopSignals:
     """What Ctrl-C (SIGINT), ``kill`` (SIGTERM) and a closed terminal (SIGHUP) do to a run.
 
     Until the output folder is made nothing has been written, so a signal interrupts at once
-    (``KeyboardInterrupt`` for SIGINT, :class:`~xlir_tui.paths.Terminated` for the others).
+    (``KeyboardInterrupt`` for SIGINT, :class:`~xlir_tui.storage.files.Terminated` for the others).
     Once the run trains (``gentle``), the first signal asks it to stop after the current step,
     which saves a checkpoint and the model, and a second one interrupts at once. Installed
     from the main thread only (the one Python delivers signals to); SIGTERM and SIGHUP only
@@ -1210,7 +1209,7 @@ def train(config: TrainConfig, on_event: EventSink | None = None) -> Path:
     with StopSignals() as signals:
         try:
             plan = plan_run(config)
-            from .encoders import load_encoder
+            from ..models.encoders import load_encoder
 
             old_checkpoint = plan.model_from != plan.config.base
             encoder = load_encoder(  # training runs in torch, whatever backend encodes elsewhere
@@ -1313,7 +1312,7 @@ def _run(
             **({"scale_from": plan.scale_from} if plan.scale_from else {}),
             version=__version__,
         )
-        from .sampling import sampler_factory
+        from .batch_sampler import sampler_factory
 
         consumed = done_steps * _world_size()  # batches every rank together has used
         trainer = runner.build_trainer(
@@ -1785,15 +1784,15 @@ class _Runner:
             return None
         from dataclasses import replace
 
-        from .report import evaluate_encoder
+        from ..evaluation.report import evaluate_encoder
 
         backend = self.config.backend
         model, runtime, fingerprint = self.model, None, f"training-step-{self.step}"
         if backend != "torch":
             import copy
 
-            from .backends import attach_backend
-            from .paths import text_digest
+            from ..models.backends import attach_backend
+            from ..storage.files import text_digest
 
             # the export replaces the transformer it runs: a copy, never the model in training
             fingerprint = text_digest(str(self.out.resolve()), fingerprint)

@@ -1,9 +1,9 @@
 """What the explorer does, without a UI: panes of results across languages, and bias statistics.
 
 A :class:`Workspace` holds one or two retrieval systems over a collection (the main one and the
-one it is compared with; :mod:`xlir_tui.systems`). :meth:`Workspace.run` answers one request, a
-free-text query or a question id of the collection, for 2 to 4 panes, each a (language, system)
-pair:
+one it is compared with; :mod:`xlir_tui.retrieval.systems`). :meth:`Workspace.run` answers one
+request, a free-text query or a question id of the collection, for 2 to 4 panes, each a (language,
+system) pair:
 
 - free text: each pane searches its language's pool (or the whole pool) with the typed query;
 - a question id: each pane runs the question's own translation in its language against the whole
@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .debias import DebiasSpec
-from .errors import XlirError
-from .index import CandidatePool, Hit
-from .metrics import average_precision, ranks_in_pool, top_k
-from .progress import StageProgress
-from .systems import (
+from ..errors import XlirError
+from ..evaluation.metrics import average_precision, ranks_in_pool
+from ..progress import StageProgress
+from ..retrieval.debias import DebiasSpec
+from ..retrieval.dense import CandidatePool, Hit
+from ..retrieval.ranking import top_k
+from ..retrieval.systems import (
     LEXICAL,
     DebiasedRetriever,
     DenseRetriever,
@@ -278,11 +279,11 @@ def write_session(
     """Write an explorer session into the folder ``out`` atomically: ``session.json`` (what
     was explored, the counts and the figures of :meth:`Session.summary`) and ``runs.parquet``
     (:meth:`Session.rows`: one row per run and system). Only a folder this tool wrote is
-    replaced, and only with ``overwrite`` (:func:`~xlir_tui.paths.atomic_dir`); the file
+    replaced, and only with ``overwrite`` (:func:`~xlir_tui.storage.files.atomic_dir`); the file
     names written are returned."""
-    from . import __version__
-    from .paths import atomic_dir
-    from .safe_text import json_dumps
+    from .. import __version__
+    from ..safe_text import json_dumps
+    from ..storage.files import atomic_dir
 
     document = {
         "format": SESSION_FORMAT,
@@ -349,7 +350,8 @@ class Workspace:
         self.collection = collection
         self.tags: list[list[str]] = [self.run_tags(system)]
         """What each system's name must be read with (a stopped run, a model trained on these
-        questions; :func:`~xlir_tui.runs.run_tags`), found once, in the worker that loads it."""
+        questions; :func:`~xlir_tui.training.runs.run_tags`), found once, in the worker that
+        loads it."""
         self.k = k
         self.session = Session()
         self.models = Models()
@@ -414,7 +416,7 @@ class Workspace:
 
     def run_tags(self, system: Retriever) -> list[str]:
         """A trained model's run as it bears on this collection's figures (none for others)."""
-        from .runs import run_tags
+        from ..training.runs import run_tags
 
         encoder = system.encoder
         spec = getattr(encoder, "spec", None) if encoder is not None else None
@@ -452,7 +454,7 @@ class Workspace:
             else:
                 systems = index_systems(system, list(debias), progress=progress, say=say)
         else:
-            from .collections import load_collection
+            from ..data.collections import load_collection
 
             c = load_collection(list(collection or []))
             plain_spec = SystemSpec(spec.system, spec.model, spec.fusion, spec.translate_query)
@@ -682,7 +684,7 @@ class Workspace:
         question_mode: bool,
     ) -> PaneResult:
         """Hits, shares and AP from one query's exact scores, ranked by the report's own rule
-        (:mod:`xlir_tui.metrics`), so a pane's AP is the report's AP for that query."""
+        (:mod:`xlir_tui.evaluation.metrics`), so a pane's AP is the report's AP for that query."""
         pool = self.pool
         tie_key = pool.tie_key
         query_lang = pane.lang if question_mode else None

@@ -2,14 +2,16 @@
 
 Why a wrapper rather than a bare ``SentenceTransformer``:
 
-- the embedded models (:mod:`xlir_tui.embedded`: ``default`` is multilingual-e5-small) and local
+- the embedded models (:mod:`xlir_tui.models.embedded`: ``default`` is multilingual-e5-small) and
+local
   folders must load with no network, and a hub name must fail within seconds when offline instead
   of hanging in retries;
 - query and passage prompts travel with the model (``config_sentence_transformers.json``), and
   every command must apply the same ones;
 - re-encoding 13k candidates costs minutes on a CPU, so embeddings are cached on disk, keyed by the
   model's fingerprint, the prompt, the backend and the text;
-- the same model can run in an inference runtime (``backend``: :mod:`xlir_tui.backends`), two to
+- the same model can run in an inference runtime (``backend``: :mod:`xlir_tui.models.backends`), two
+to
   four times faster than torch on a CPU, behind the same encode methods.
 
 ``sentence_transformers`` is imported lazily: it costs seconds, and nothing on a start-up path
@@ -31,11 +33,11 @@ from urllib.parse import urlparse
 import numpy as np
 import polars as pl
 
+from ..errors import ModelError
+from ..progress import Progress
+from ..storage.files import cache_root, text_digest
 from .backends import DEFAULT_BACKEND, Runtime, attach_backend, check_backend
 from .embedded import DEFAULT_MODEL, EMBEDDED, embedded_name, embedded_path
-from .errors import ModelError
-from .paths import cache_root, text_digest
-from .progress import Progress
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -190,7 +192,7 @@ class EmbeddingCache:
         keys: list[str] = []
         blocks: list[np.ndarray] = []
         if self.folder.exists():
-            from .cache import mark_used
+            from ..storage.files import mark_used
 
             mark_used(self.folder)
             for shard in sorted(self.folder.glob("*.parquet")):
@@ -304,7 +306,7 @@ class Encoder:
     """Candidates are read as the sentence followed by its paragraph (:func:`with_context`):
     ``--passage-context``, or a model trained so."""
     runtime: Runtime | None = None
-    """What runs the transformer (:mod:`xlir_tui.backends`); None is torch."""
+    """What runs the transformer (:mod:`xlir_tui.models.backends`); None is torch."""
     display: str = ""
     """The model's name for a person (:func:`display_name`); empty: :attr:`spec`."""
     _caches: dict[str, EmbeddingCache] = field(default_factory=dict, repr=False)
@@ -527,8 +529,9 @@ class Encoder:
 def with_context(sentence: str, context: str | None) -> str:
     """A candidate sentence followed by its paragraph: LAReQA's sentence-in-context input, as one
     text. The one place that builds it: training (``train --passage-context``,
-    :mod:`xlir_tui.sampling`) and encoding (``--passage-context``, :meth:`Encoder.candidate_texts`)
-    both call it, so a model reads its candidates as it was trained on them.
+    :mod:`xlir_tui.training.sampler`) and encoding (``--passage-context``,
+    :meth:`Encoder.candidate_texts`) both call it, so a model reads its candidates as it was trained
+    on them.
 
     LAReQA's reference implementation hands its response encoder the pair
     ``(sentence, context)``: the sentence, then the whole paragraph with the sentence still in it
@@ -586,10 +589,10 @@ def load_encoder(
     ``"Instruct: find the passage that answers the question\nQuery: "``) replaces the model's
     query prompt.
 
-    ``backend`` (one of :data:`xlir_tui.backends.BACKENDS`) runs the transformer in torch or in
-    an inference runtime; the first load of a model with a fast backend exports it into the
-    cache (seconds to a few minutes). Every backend gets the same thread count
-    (:func:`xlir_tui.backends.configure_threads`).
+    ``backend`` (one of :data:`xlir_tui.models.backends.BACKENDS`) runs the transformer in torch or
+    in an inference runtime; the first load of a model with a fast backend exports it into the cache
+    (seconds to a few minutes). Every backend gets the same thread count
+    (:func:`xlir_tui.models.backends.configure_threads`).
 
     ``passage_context`` reads each candidate as its sentence followed by its paragraph
     (:func:`with_context`, LAReQA's input) or as the sentence alone; None keeps what the model

@@ -1,4 +1,6 @@
-"""``xlir-tui index`` over several processes or machines, started by ``torchrun``.
+"""The index use case: ``xlir-tui index`` checked, built over a collection, and saved.
+
+Over several processes or machines, started by ``torchrun``:
 
 Encoding is what a large pool waits for (hours for 10^6 passages on one CPU), and it splits
 cleanly: each passage is encoded alone. The launcher, the rendezvous and the transport are
@@ -6,7 +8,7 @@ PyTorch's own (``torchrun`` and :mod:`torch.distributed`), so the command that r
 runs unchanged on a GPU cluster::
 
     torchrun --nproc-per-node 2 -m xlir_tui.cli index DATA --out IDX          # one machine
-    torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d \\
+    torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d \
         --rdzv-endpoint HOST:29400 -m xlir_tui.cli index DATA --out IDX      # on every node
 
 torchrun gives every process ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE``;
@@ -37,17 +39,139 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .errors import XlirError
+from ..errors import XlirError
+from ..progress import StageProgress
+from ..retrieval.debias import DebiasSpec
+from ..retrieval.systems import (
+    DenseRetriever,
+    Models,
+    Retriever,
+    SystemSpec,
+    attach_fits,
+    open_system,
+    plan_fits,
+)
 
-if TYPE_CHECKING:
-    from .systems import IndexPlan, Retriever
+
+@dataclass
+class IndexPlan:
+    """What ``xlir-tui index`` is asked to write, checked before any model loads."""
+
+    collection: list[Path]
+    out: Path
+    spec: SystemSpec = field(default_factory=SystemSpec)
+    file_lang: str | None = None
+    strict: bool = False
+    m: int | None = None
+    ef_construction: int | None = None
+    ef: int | None = None
+    """hnsw parameters; None: chosen by the pool's size (:func:`.index.hnsw_parameters`)."""
+    overwrite: bool = False
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    debias: list[DebiasSpec] = field(default_factory=list)
+    """``--debias``: a fit per remedy is saved beside the vectors; the first named is the
+    index's own system (what ``search`` and ``explore`` use unless told otherwise)."""
+
+    def validate(self) -> None:
+        if self.spec.translate_query is not None:
+            raise XlirError("an index holds the candidates: translate queries when searching")
+        if any(not d.plain for d in self.debias) and self.spec.system != "dense":
+            raise XlirError(
+                f"--debias goes with --system dense (a {self.spec.system} index keeps no fit)"
+            )
+        for name, value, low in (
+            ("m", self.m, 2),
+            ("ef-construction", self.ef_construction, 1),
+            ("ef", self.ef, 1),
+        ):
+            if value is not None and value < low:
+                raise XlirError(f"--{name} must be at least {low}, got {value}")
+        from ..storage.files import check_output
+
+        # the collection is read from where it is: an index never goes into or over it
+        check_output(Path(self.out), overwrite=self.overwrite, inputs=self.collection)
+
+
+def build_index(
+    plan: IndexPlan,
+    progress: StageProgress | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[Retriever, str]:
+    """Build the plan's system over its collection and save it; return it and a summary line.
+
+    Under ``torchrun`` the candidates are encoded by every rank and rank 0 writes the index
+    (:func:`build_index_ranks`); the other ranks return None and an empty line.
+    """
+    from ..data.collections import load_collection
+
+    ranks = launched()
+    if ranks is not None:
+        return build_index_ranks(plan, ranks, progress, notify)  # type: ignore[return-value]
+    plan.validate()
+    say = notify or (lambda _text: None)
+    collection = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
+    summary = collection.skipped_summary()
+    if summary:
+        say(f"warning: {summary}")
+    from ..storage.files import check_free_space
+
+    # vectors, graph and the collection's tables: a few KB a candidate at most
+    check_free_space(Path(plan.out), collection.candidates.height * 8192)
+    fit_plans = plan_fits(plan.debias, collection)  # bad fit input fails before the model loads
+    started = time.perf_counter()
+    models = Models(dict(plan.encoder_options), say)
+    retriever = open_system(
+        collection,
+        plan.spec,
+        models,
+        progress,
+        m=plan.m,
+        ef_construction=plan.ef_construction,
+        ef=plan.ef,
+    )
+    if not fit_plans:
+        retriever.save(Path(plan.out), overwrite=plan.overwrite)
+    else:
+        from ..retrieval.debias import obtain_fit
+
+        assert isinstance(retriever, DenseRetriever)
+        fits = {
+            p.spec.method: obtain_fit(
+                p,
+                retriever.encoder,
+                pool_vectors=retriever.index.vectors,
+                progress=progress,
+                say=say,
+            )[0]
+            for p in fit_plans
+        }
+        methods = [d.method for d in plan.debias]
+        retriever.index.save(
+            Path(plan.out),
+            overwrite=plan.overwrite,
+            attach=lambda folder: attach_fits(folder, methods, fits),
+        )
+    pool = retriever.pool
+    remedies = [d.method for d in plan.debias if not d.plain]
+    kept = f" (fits kept: {', '.join(remedies)})" if remedies else ""
+    encoder = retriever.encoder
+    read = (
+        " (each sentence with its paragraph)"
+        if encoder is not None and encoder.passage_context
+        else ""
+    )
+    return retriever, (
+        f"indexed {pool.size} candidates{read} in {len(pool.languages)} languages with "
+        f"{retriever.label} in {time.perf_counter() - started:.1f} s{kept} -> {plan.out}"
+    )
+
 
 GATHER_ROWS = 1 << 15
 """Rows each rank sends to rank 0 per gather (12 MB of 384-dimensional float32 vectors)."""
@@ -154,9 +278,8 @@ def gather_rows(block: np.ndarray, ranks: Ranks, counts: list[int]) -> np.ndarra
 class GatheredEncoder:
     """An encoder whose candidates are encoded by every rank and gathered on rank 0.
 
-    :meth:`~xlir_tui.index.DenseIndex.build` calls it on rank 0 like any encoder; every other
-    rank calls :meth:`encode_candidates` alone, to take its part.
-    """
+    :meth:`~xlir_tui.retrieval.dense.DenseIndex.build` calls it on rank 0 like any encoder; every
+    other rank calls :meth:`encode_candidates` alone, to take its part."""
 
     def __init__(self, encoder: Any, ranks: Ranks, progress: Progress | None) -> None:
         self._encoder = encoder
@@ -183,7 +306,7 @@ class GatheredEncoder:
         if vectors is not None and self._encoder.use_cache:
             # rank 0 keeps every vector, as one process would have: a report reuses them
             store = self._encoder.cache_for(self._encoder.passage_prompt)
-            from .encoders import EmbeddingCache
+            from ..models.encoders import EmbeddingCache
 
             keys = [EmbeddingCache.key(t) for t in self._encoder.candidate_texts(candidates)]
             store.add(keys, vectors)
@@ -196,12 +319,12 @@ def build_index_ranks(
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Retriever | None, str]:
-    """:func:`~xlir_tui.systems.build_index` as one rank of several: rank 0 returns the
+    """:func:`~xlir_tui.app.index.build_index` as one rank of several: rank 0 returns the
     retriever and the summary line, the others None and an empty line."""
     import torch
     import torch.distributed as dist
 
-    from .backends import configure_threads
+    from ..models.backends import configure_threads
 
     if torch.cuda.is_available():
         torch.cuda.set_device(ranks.local_rank)
@@ -221,10 +344,10 @@ def _build(
 ) -> tuple[Retriever | None, str]:
     import torch.distributed as dist
 
-    from .collections import load_collection
-    from .index import DenseIndex
-    from .paths import check_free_space
-    from .systems import DenseRetriever, Models
+    from ..data.collections import load_collection
+    from ..retrieval.dense import DenseIndex
+    from ..retrieval.systems import DenseRetriever, Models
+    from ..storage.files import check_free_space
 
     say = (notify if ranks.leader else None) or (lambda _text: None)
     started = time.perf_counter()

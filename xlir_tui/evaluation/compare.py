@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .errors import XlirError
+from ..errors import XlirError
 
 METRICS = (
     ("mono", "ap", True),
@@ -41,7 +41,7 @@ ALPHA = 0.05
 
 
 def per_query(table: pl.DataFrame) -> pl.DataFrame:
-    """One row per (query id, setting) from a :func:`~xlir_tui.metrics.query_table` with
+    """One row per (query id, setting) from a :func:`~xlir_tui.evaluation.metrics.query_table` with
     ``query_id``: cross pools averaged per query, rank distance kept for multi."""
     return (
         table.group_by("query_id", "query_lang", "setting")

@@ -28,8 +28,8 @@ from typing import Any
 
 import polars as pl
 
-from .errors import DataError, XlirError
-from .paths import atomic_dir, cache_root, file_digest, text_digest, write_json
+from ..errors import DataError, XlirError
+from ..storage.files import atomic_dir, cache_root, file_digest, text_digest, write_json
 from .segment import sentence_spans
 
 LOADER_VERSION = "3"  # 3: column types and lone surrogates checked
@@ -673,7 +673,7 @@ def load_collection(
         except Exception:
             pass  # an unreadable cache entry is rebuilt below
         else:
-            from .cache import mark_used
+            from ..storage.files import mark_used
 
             mark_used(cache_dir)
             return cached

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from .encoders import _hub_reachable, _looks_like_path, model_fingerprint
-from .errors import ModelError, XlirError
-from .paths import (
+from ..errors import ModelError, XlirError
+from ..progress import Progress, StageProgress
+from ..storage.files import (
     atomic_write_text,
     cache_root,
     check_apart,
@@ -43,10 +43,10 @@ from .paths import (
     write_json,
     write_marker,
 )
-from .progress import Progress, StageProgress
+from .encoders import _hub_reachable, _looks_like_path, model_fingerprint
 
 if TYPE_CHECKING:
-    from .collections import Collection
+    from ..data.collections import Collection
 
 FAMILIES = ("m2m100", "nllb", "marian")
 
@@ -406,7 +406,7 @@ class TranslationCache:
             return self._rows
         rows: dict[str, str] = {}
         if self.folder.is_dir():
-            from .cache import mark_used
+            from ..storage.files import mark_used
 
             mark_used(self.folder)
             for shard in sorted(self.folder.glob("*.parquet")):

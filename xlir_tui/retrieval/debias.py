@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IndexFormatError, ModelError, XlirError
+from ..errors import IndexFormatError, ModelError, XlirError
 
 __all__ = [
     "DEFAULT_LIR_RANK",
@@ -518,7 +518,7 @@ class DebiasFit:
         the writing atomic (an index's temporary folder, or :func:`_save_cached`)."""
         from safetensors.numpy import save_file
 
-        from .paths import file_digest, write_json
+        from ..storage.files import file_digest, write_json
 
         json_path = Path(json_path)
         arrays = json_path.with_suffix(".safetensors")
@@ -550,7 +550,7 @@ class DebiasFit:
         line naming it."""
         from safetensors.numpy import load_file
 
-        from .paths import file_digest
+        from ..storage.files import file_digest
 
         json_path = Path(json_path)
         try:
@@ -643,7 +643,7 @@ def method_name(method: str, parameters: dict[str, Any]) -> str:
 
 
 def _created_by() -> str:
-    from . import __version__
+    from .. import __version__
 
     return f"xlir-tui {__version__}"
 
@@ -753,7 +753,7 @@ class DebiasSpec:
 def model_identity(encoder: Any) -> dict[str, Any]:
     """What a fit records of the model whose vectors it was fitted on, and what makes vectors
     differ (weights, prompts, context, sequence length, backend)."""
-    from .encoders import VECTORS_VERSION
+    from ..models.encoders import VECTORS_VERSION
 
     runtime = getattr(encoder, "runtime", None)
     return {
@@ -772,7 +772,7 @@ def model_identity(encoder: Any) -> dict[str, Any]:
 def fit_key(identity: dict[str, Any], method: str, parameters: dict[str, Any], fp: str) -> str:
     """The cache key of a fit: the model's vectors, the method and its parameters, and the fit
     collection's fingerprint; the same key is the same fit."""
-    from .paths import text_digest
+    from ..storage.files import text_digest
 
     return text_digest(
         FIT_FORMAT,
@@ -815,7 +815,7 @@ def load_fit_source(spec: DebiasSpec) -> Any:
             head = None
         if isinstance(head, dict) and head.get("format") == FIT_FORMAT:
             return DebiasFit.load(paths[0])
-    from .collections import load_collection
+    from ..data.collections import load_collection
 
     return load_collection(paths)
 
@@ -951,7 +951,7 @@ def obtain_fit(
         fit = DebiasFit.load(json_path)
         fit.check_model(identity, json_path)
         return fit, "index"
-    from .paths import cache_root
+    from ..storage.files import cache_root
 
     cached = cache_root() / "debias" / f"{key}.json"
     if cached.is_file():
@@ -1005,7 +1005,7 @@ def _check_digests(json_path: Path, digests: dict[str, dict[str, Any]]) -> None:
     """Refuse a fit in an index folder whose files differ from the index manifest's file table
     (its entries for the fit's two files, hashed as the table says: ``xxh3_128``, or ``blake2b``
     in older manifests)."""
-    from .index import CONTENT_HASH, content_hash
+    from .dense import CONTENT_HASH, content_hash
 
     for path in (json_path, json_path.with_suffix(".safetensors")):
         entry = digests.get(path.name) or {}

@@ -21,18 +21,16 @@ strategy's property.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .collections import Collection
-from .encoders import with_context
-from .errors import XlirError
-from .training import LANG_WEIGHTINGS, STRATEGIES  # declared with the other settings
+from ..data.collections import Collection
+from ..errors import XlirError
+from ..models.encoders import with_context
+from .trainer import LANG_WEIGHTINGS, STRATEGIES  # declared with the other settings
 
 
 @dataclass
@@ -207,35 +205,3 @@ def check_sampling(
                 f"{batch_size} is larger than the number of question ids in any one language "
                 f"(at most {best})",
             )
-
-
-def sampler_factory(
-    pairs: PairIndex,
-    strategy: str,
-    alpha: float = 0.5,
-    lang_weighting: str = "uniform",
-    skip: int = 0,
-    epoch_offset: int = 0,
-) -> functools.partial:
-    """What ``SentenceTransformerTrainingArguments(batch_sampler=...)`` takes."""
-    from .batch_sampler import LanguageBatchSampler
-
-    return functools.partial(
-        LanguageBatchSampler,
-        pairs=pairs,
-        strategy=strategy,
-        alpha=alpha,
-        lang_weighting=lang_weighting,
-        skip=skip,
-        epoch_offset=epoch_offset,
-    )
-
-
-def __getattr__(name: str) -> Any:
-    """``LanguageBatchSampler`` lives in :mod:`xlir_tui.batch_sampler` (it subclasses a
-    sentence-transformers class, whose import costs seconds); still importable from here."""
-    if name == "LanguageBatchSampler":
-        from .batch_sampler import LanguageBatchSampler
-
-        return LanguageBatchSampler
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import XlirError
-from .paths import file_digest
-from .training import TRAIN_FILE
+from ..errors import XlirError
+from ..storage.files import file_digest
+from .trainer import TRAIN_FILE
 
 SIBLINGS = {"xquad-r": "mlqa-r", "mlqa-r": "xquad-r"}
 """LAReQA's two collections: training on one and evaluating on the other is the held-out setup
@@ -96,7 +96,7 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
 
 def _files(sources: Sequence[str | Path]) -> list[Path]:
     """The data files a list of collection folders and files names (none where it cannot)."""
-    from .collections import expand_sources
+    from ..data.collections import expand_sources
 
     try:
         return [p for p in expand_sources(list(sources)) if p.is_file()]
@@ -141,7 +141,7 @@ def run_tags(model: str | Path, explored: Sequence[str | Path]) -> list[str]:
 def public_name(folder: Path) -> str | None:
     """Which public collection a folder holds: the name its ``data get`` manifest records,
     else its own name when that is a public collection's (``xquad-r``, ``mlqa-r``)."""
-    from .sources import MANIFEST_NAME, PUBLIC
+    from ..data.sources import MANIFEST_NAME, PUBLIC
 
     with contextlib.suppress(OSError, ValueError):
         manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))

@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from . import __version__
-from .collections import Collection
-from .encoders import Encoder
-from .errors import IndexFormatError, ModelError, XlirError
-from .paths import MARKER_NAME, atomic_dir, file_digest, write_json
-from .progress import Progress
+from .. import __version__
+from ..data.collections import Collection
+from ..errors import IndexFormatError, ModelError, XlirError
+from ..models.encoders import Encoder
+from ..progress import Progress
+from ..storage.files import MARKER_NAME, atomic_dir, file_digest, write_json
 
 FORMAT = "xlir-tui/dense-index"
 FORMAT_VERSION = 1
@@ -337,7 +337,7 @@ class CandidatePool:
     def tie_key(self) -> np.ndarray:
         """Each candidate's place when equal scores are ordered as trec_eval orders them."""
         if self._tie_key is None:
-            from .metrics import trec_tie_key
+            from .ranking import trec_tie_key
 
             self._tie_key = trec_tie_key(self._ids)
         return self._tie_key

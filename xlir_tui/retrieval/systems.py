@@ -15,7 +15,7 @@ systems, or any of them with machine-translated queries (translate-test). Every 
   manifest names.
 
 A dense system may also pass its vectors through a language-bias remedy fitted without training
-(``--debias``, :mod:`xlir_tui.debias`): :class:`DebiasedRetriever` wraps it.
+(``--debias``, :mod:`xlir_tui.retrieval.debias`): :class:`DebiasedRetriever` wraps it.
 
 A :class:`SystemSpec` is what a person asks for (``--system``, ``--model``, ``--fuse``,
 ``--translate-query``, ``--debias``); :func:`open_system` builds it over a collection and
@@ -35,10 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexFormatError, XlirError
+from ..models.translation import PARALLEL
+from ..progress import Progress, StageProgress, stage_callback
 from .debias import DebiasFit, DebiasSpec
-from .errors import IndexFormatError, XlirError
-from .index import FORMAT as DENSE_FORMAT
-from .index import (
+from .dense import FORMAT as DENSE_FORMAT
+from .dense import (
     FUSION_FORMAT,
     CandidatePool,
     DenseIndex,
@@ -48,9 +50,7 @@ from .index import (
     scores_of,
 )
 from .lexical import LEXICAL_FORMAT, LexicalIndex, fuse
-from .metrics import top_k
-from .progress import Progress, StageProgress, stage_callback
-from .translation import PARALLEL
+from .ranking import top_k
 
 __all__ = [
     "FUSABLE",
@@ -213,7 +213,8 @@ class Models:
     """
 
     options: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of :func:`xlir_tui.encoders.load_encoder` (batch_size, pooling, ...)."""
+    """Keyword arguments of :func:`xlir_tui.models.encoders.load_encoder` (batch_size,
+    pooling, ...)."""
     notify: Callable[[str], None] | None = None
     """Told ``loading model X ...`` before a slow load."""
     _encoders: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
@@ -227,7 +228,7 @@ class Models:
         """The encoder of ``model`` with this store's options."""
         key = (model, json.dumps(self.options, sort_keys=True, default=str))
         if key not in self._encoders:
-            from .encoders import display_name, load_encoder
+            from ..models.encoders import display_name, load_encoder
 
             self._say(f"loading model {display_name(model)} ...")
             options = {k: v for k, v in self.options.items() if v is not None}
@@ -242,7 +243,7 @@ class Models:
             return self.encoder(model)
         key = ("recorded", json.dumps(recorded, sort_keys=True, default=str))
         if key not in self._encoders:
-            from .encoders import display_name, load_encoder_of
+            from ..models.encoders import display_name, load_encoder_of
 
             self._say(f"loading model {display_name(recorded['model'])} ...")
             options = {
@@ -262,7 +263,7 @@ class Models:
 
     def translator(self, mt: str) -> Any:
         if mt not in self._translators:
-            from .translation import Translator
+            from ..models.translation import Translator
 
             self._say(f"loading translation model {mt} ...")
             self._translators[mt] = Translator.load(mt)
@@ -361,7 +362,7 @@ class Retriever:
 
 
 class DenseRetriever(Retriever):
-    """An encoder with its candidates' vectors (:class:`~xlir_tui.index.DenseIndex`)."""
+    """An encoder with its candidates' vectors (:class:`~xlir_tui.retrieval.dense.DenseIndex`)."""
 
     system = "dense"
 
@@ -446,9 +447,8 @@ class DenseRetriever(Retriever):
 
 def cached_index(collection: Any, encoder: Any, progress: Progress | None = None) -> DenseIndex:
     """The index of ``collection`` for ``encoder``, built once and kept in the cache folder."""
-    from .cache import mark_used
-    from .encoders import VECTORS_VERSION
-    from .paths import cache_root, text_digest
+    from ..models.encoders import VECTORS_VERSION
+    from ..storage.files import cache_root, mark_used, text_digest
 
     key = text_digest(
         collection.fingerprint,
@@ -470,7 +470,8 @@ def cached_index(collection: Any, encoder: Any, progress: Progress | None = None
 
 
 class LexicalRetriever(Retriever):
-    """BM25 or character n-grams over the candidates (:class:`~xlir_tui.lexical.LexicalIndex`)."""
+    """BM25 or character n-grams over the candidates
+    (:class:`~xlir_tui.retrieval.lexical.LexicalIndex`)."""
 
     sparse = True
 
@@ -612,7 +613,7 @@ class FusionRetriever(Retriever):
         return lambda lo, hi: self.spec.combine([s(lo, hi) for s in scorers])
 
     def save(self, folder: Path, *, overwrite: bool = False) -> None:
-        from .paths import atomic_dir, write_json
+        from ..storage.files import atomic_dir, write_json
 
         collection = self.collection()
         with atomic_dir(Path(folder), overwrite=overwrite, command="index") as tmp:
@@ -681,7 +682,7 @@ class TranslatedRetriever(Retriever):
     ) -> list[str]:
         """Each query in the target language (unchanged when its language is unknown or is the
         target already)."""
-        from .translation import translate_queries
+        from ..models.translation import translate_queries
 
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
@@ -728,7 +729,7 @@ class TranslatedRetriever(Retriever):
 
 class DebiasedRetriever(DenseRetriever):
     """A dense system whose query and candidate vectors pass through a fitted language-bias
-    remedy (:class:`~xlir_tui.debias.DebiasFit`) before they are compared.
+    remedy (:class:`~xlir_tui.retrieval.debias.DebiasFit`) before they are compared.
 
     The candidates are transformed once, here (13k vectors: milliseconds); every query is
     transformed after encoding. Scoring and searching are exact dot products over the
@@ -954,7 +955,7 @@ def index_systems(
 class ParallelRetriever(TranslatedRetriever):
     """Translate-test with a perfect translator: each of a collection's questions searched as
     its own human translation in one language
-    (:class:`~xlir_tui.translation.ParallelQuestions`, ``--mt parallel``). Reported as any
+    (:class:`~xlir_tui.models.translation.ParallelQuestions`, ``--mt parallel``). Reported as any
     translated system, with ``translate_query: {to, mt: "parallel"}``."""
 
     def __init__(self, inner: Retriever, parallel: Any) -> None:
@@ -1004,7 +1005,7 @@ def open_system(
     translate = spec.translate_query
     questions = None
     if translate is not None and translate.mt == PARALLEL:
-        from .translation import ParallelQuestions
+        from ..models.translation import ParallelQuestions
 
         # refused here, before any encoding, when the collection lacks the questions
         questions = ParallelQuestions.of(collection, translate.to)
@@ -1053,120 +1054,6 @@ def check_index_folder(folder: str | Path) -> CandidatePool:
 
 
 # --------------------------------------------------------------------------- index folders
-
-
-@dataclass
-class IndexPlan:
-    """What ``xlir-tui index`` is asked to write, checked before any model loads."""
-
-    collection: list[Path]
-    out: Path
-    spec: SystemSpec = field(default_factory=SystemSpec)
-    file_lang: str | None = None
-    strict: bool = False
-    m: int | None = None
-    ef_construction: int | None = None
-    ef: int | None = None
-    """hnsw parameters; None: chosen by the pool's size (:func:`.index.hnsw_parameters`)."""
-    overwrite: bool = False
-    encoder_options: dict[str, Any] = field(default_factory=dict)
-    debias: list[DebiasSpec] = field(default_factory=list)
-    """``--debias``: a fit per remedy is saved beside the vectors; the first named is the
-    index's own system (what ``search`` and ``explore`` use unless told otherwise)."""
-
-    def validate(self) -> None:
-        if self.spec.translate_query is not None:
-            raise XlirError("an index holds the candidates: translate queries when searching")
-        if any(not d.plain for d in self.debias) and self.spec.system != "dense":
-            raise XlirError(
-                f"--debias goes with --system dense (a {self.spec.system} index keeps no fit)"
-            )
-        for name, value, low in (
-            ("m", self.m, 2),
-            ("ef-construction", self.ef_construction, 1),
-            ("ef", self.ef, 1),
-        ):
-            if value is not None and value < low:
-                raise XlirError(f"--{name} must be at least {low}, got {value}")
-        from .paths import check_output
-
-        # the collection is read from where it is: an index never goes into or over it
-        check_output(Path(self.out), overwrite=self.overwrite, inputs=self.collection)
-
-
-def build_index(
-    plan: IndexPlan,
-    progress: StageProgress | None = None,
-    notify: Callable[[str], None] | None = None,
-) -> tuple[Retriever, str]:
-    """Build the plan's system over its collection and save it; return it and a summary line.
-
-    Under ``torchrun`` the candidates are encoded by every rank and rank 0 writes the index
-    (:mod:`xlir_tui.distributed`); the other ranks return None and an empty line.
-    """
-    from .collections import load_collection
-    from .distributed import build_index_ranks, launched
-
-    ranks = launched()
-    if ranks is not None:
-        return build_index_ranks(plan, ranks, progress, notify)  # type: ignore[return-value]
-    plan.validate()
-    say = notify or (lambda _text: None)
-    collection = load_collection(plan.collection, lang=plan.file_lang, strict=plan.strict)
-    summary = collection.skipped_summary()
-    if summary:
-        say(f"warning: {summary}")
-    from .paths import check_free_space
-
-    # vectors, graph and the collection's tables: a few KB a candidate at most
-    check_free_space(Path(plan.out), collection.candidates.height * 8192)
-    fit_plans = plan_fits(plan.debias, collection)  # bad fit input fails before the model loads
-    started = time.perf_counter()
-    models = Models(dict(plan.encoder_options), say)
-    retriever = open_system(
-        collection,
-        plan.spec,
-        models,
-        progress,
-        m=plan.m,
-        ef_construction=plan.ef_construction,
-        ef=plan.ef,
-    )
-    if not fit_plans:
-        retriever.save(Path(plan.out), overwrite=plan.overwrite)
-    else:
-        from .debias import obtain_fit
-
-        assert isinstance(retriever, DenseRetriever)
-        fits = {
-            p.spec.method: obtain_fit(
-                p,
-                retriever.encoder,
-                pool_vectors=retriever.index.vectors,
-                progress=progress,
-                say=say,
-            )[0]
-            for p in fit_plans
-        }
-        methods = [d.method for d in plan.debias]
-        retriever.index.save(
-            Path(plan.out),
-            overwrite=plan.overwrite,
-            attach=lambda folder: attach_fits(folder, methods, fits),
-        )
-    pool = retriever.pool
-    remedies = [d.method for d in plan.debias if not d.plain]
-    kept = f" (fits kept: {', '.join(remedies)})" if remedies else ""
-    encoder = retriever.encoder
-    read = (
-        " (each sentence with its paragraph)"
-        if encoder is not None and encoder.passage_context
-        else ""
-    )
-    return retriever, (
-        f"indexed {pool.size} candidates{read} in {len(pool.languages)} languages with "
-        f"{retriever.label} in {time.perf_counter() - started:.1f} s{kept} -> {plan.out}"
-    )
 
 
 def plan_fits(specs: Sequence[DebiasSpec], pool: Any) -> list[Any]:

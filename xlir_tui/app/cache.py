@@ -1,4 +1,5 @@
-"""What xlir-tui keeps in its cache folder (:func:`~xlir_tui.paths.cache_root`), and pruning it.
+"""What xlir-tui keeps in its cache folder (:func:`~xlir_tui.storage.files.cache_root`), and pruning
+it.
 
 The cache holds what can be made again, at a cost: built embedded models, models exported for a
 backend, embeddings, the explorer's indexes, parsed collections, translations, and the explorer's
@@ -23,7 +24,7 @@ kind            recognised by
 
 Anything else (a file of the user's, a folder of another tool) is listed as unknown and never
 removed. A writer's unfinished temporary (``.NAME.tmp-PID@HOST@...``) is removed only once its
-process is gone (:func:`~xlir_tui.paths.remove_stale_temporaries`).
+process is gone (:func:`~xlir_tui.storage.files.remove_stale_temporaries`).
 
 Removal never takes what a live process holds: an entry whose lock (``.NAME.lock``, held while a
 model is built or exported) is taken, or that was used in the last :data:`IN_USE_S` seconds
@@ -50,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .paths import cache_root, remove_stale_temporaries
+from ..storage.files import cache_root, mark_used, remove_stale_temporaries
 
 __all__ = [
     "IN_USE_S",
@@ -84,16 +85,6 @@ _SHARD_TEMP = re.compile(r"^\.[0-9a-f]{32}(\.parquet)?\.tmp$")
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def mark_used(folder: Path) -> None:
-    """Record that ``folder`` (a cache entry) is being used now, so pruning by age keeps it.
-
-    The folder's modification time is the record: one ``utime``, no file to write, nothing to
-    go wrong on a read-only cache (failures are ignored: pruning then sees an older time).
-    """
-    with contextlib.suppress(OSError):
-        os.utime(folder)
 
 
 def parse_age(text: str) -> float:
@@ -253,14 +244,14 @@ def _recognise(kind: str, path: Path) -> tuple[str, bool, str] | None:
         record = _json(path / "xlir_embedded.json")
         if not isinstance(record, dict) or "name" not in record:
             return None
-        from .embedded import e5_folder
+        from ..models.embedded import e5_folder
 
         return f"{record['name']} ({record.get('package', '?')})", path != e5_folder(), ""
     if kind == "exports":
         record = _json(path / "xlir_export.json")
         if not isinstance(record, dict) or "backend" not in record:
             return None
-        from .backends import EXPORT_VERSION
+        from ..models.backends import EXPORT_VERSION
 
         old = record.get("export_version") != EXPORT_VERSION
         fingerprint = str(record.get("fingerprint", ""))
@@ -268,7 +259,7 @@ def _recognise(kind: str, path: Path) -> tuple[str, bool, str] | None:
     if kind == "embeddings":
         manifest = _json(path / "manifest.json")
         if isinstance(manifest, dict) and manifest.get("format") == "xlir-tui/embeddings":
-            from .encoders import VECTORS_VERSION
+            from ..models.encoders import VECTORS_VERSION
 
             backend = str(manifest.get("backend", "?")).split("/")[0]
             prompt = manifest.get("prompt") or ""
@@ -297,7 +288,7 @@ def _recognise(kind: str, path: Path) -> tuple[str, bool, str] | None:
             or ("loader_version" in manifest and "fingerprint" in manifest)
         ):
             return None
-        from .collections import LOADER_VERSION
+        from ..data.collections import LOADER_VERSION
 
         return "a parsed collection", manifest.get("loader_version") != LOADER_VERSION, ""
     if kind == "translations":
@@ -356,9 +347,9 @@ def _scan_kind(kind: str, folder: Path, inv: Inventory) -> None:
 
 
 def _scan_fits(folder: Path, children: list[Path], inv: Inventory) -> None:
-    """The remedies' fits (``debias/KEY.json`` + ``KEY.safetensors``, xlir_tui/debias.py): an
-    entry is the pair, recognised by its description's format."""
-    from .debias import FIT_FORMAT
+    """The remedies' fits (``debias/KEY.json`` + ``KEY.safetensors``, xlir_tui/retrieval/debias.py):
+    an entry is the pair, recognised by its description's format."""
+    from ..retrieval.debias import FIT_FORMAT
 
     pairs: dict[str, list[Path]] = {}
     for p in children:
@@ -477,8 +468,9 @@ def _lock_if_free(lock: Path) -> Iterator[bool]:
 
 def _trash_name(path: Path) -> Path:
     """A temporary name of this process beside ``path``, in the form of
-    :func:`~xlir_tui.paths.atomic_dir`'s temporaries, so that a prune killed between the rename
-    and the deletion leaves something the next writer of ``path`` (or the next prune) removes."""
+    :func:`~xlir_tui.storage.files.atomic_dir`'s temporaries, so that a prune killed between the
+    rename and the deletion leaves something the next writer of ``path`` (or the next prune)
+    removes."""
     host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64] or "host"
     return path.parent / f".{path.name}.tmp-{os.getpid()}@{host}@{secrets.token_hex(4)}"
 

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
-from .paths import atomic_write_text, cache_root, folder_lock
+from ..errors import ModelError
+from ..storage.files import atomic_write_text, cache_root, folder_lock
 
 DEFAULT_MODEL = "default"
 E5_NAME = "multilingual-e5-small"
@@ -453,7 +453,7 @@ def settle_loading_options(folder: Path) -> bool:
     transformers writes the loading option ``local_files_only`` into ``tokenizer_config.json``
     with the value the environment gave (``HF_HUB_OFFLINE`` forces it true): a build made with
     ``HF_HUB_OFFLINE=1`` and one made without differ in that byte alone, so their fingerprints
-    (:func:`xlir_tui.encoders.model_fingerprint`) differ and an index built in one shell is
+    (:func:`xlir_tui.models.encoders.model_fingerprint`) differ and an index built in one shell is
     refused in the other. The option says nothing about the model; it is set to ``true``, what
     an offline build writes (so every folder built offline keeps its fingerprint), and the
     build record's size for the file follows.
@@ -516,7 +516,7 @@ def ensure_e5() -> Path:
         if _LOADING_OPTION.search(_read_or_empty(folder / "tokenizer_config.json")):
             with folder_lock(folder):  # built in a shell without HF_HUB_OFFLINE, before this
                 settle_loading_options(folder)
-        from .cache import mark_used
+        from ..storage.files import mark_used
 
         mark_used(folder)
         return folder

@@ -21,25 +21,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from . import __version__
-from .collections import Collection
-from .encoders import Encoder
-from .errors import XlirError
-from .index import DenseIndex
-from .langs import lang_color
-from .metrics import (
-    Ranked,
-    average_precision,
-    query_table,
-    rank_scored,
-    summarize,
-    trec_tie_key,
-)
-from .paths import atomic_dir
-from .progress import Progress, StageProgress, stage_callback
+from .. import __version__
+from ..data.collections import Collection
+from ..errors import XlirError
+from ..langs import lang_color
+from ..models.encoders import Encoder
+from ..progress import Progress, StageProgress, stage_callback
+from ..retrieval.dense import DenseIndex
+from ..retrieval.ranking import trec_tie_key
+from ..storage.files import atomic_dir
+from .metrics import Ranked, average_precision, query_table, rank_scored, summarize
 
 if TYPE_CHECKING:
-    from .systems import FusionSpec, Retriever, SystemSpec, TranslateQuery
+    from ..retrieval.systems import FusionSpec, Retriever, SystemSpec, TranslateQuery
 
 REPORT_FORMAT = "xlir-tui/bias-report"
 REPORT_FORMAT_VERSION = 2
@@ -60,9 +54,9 @@ class Evaluation:
 
     def queries(self) -> pl.DataFrame:
         """Per query and setting: AP, rank distance and, with ``map_depth``, AP cut there
-        (:func:`~xlir_tui.metrics.query_table`), with the question's id, the system's label and
-        the label of its baseline (the system it is compared with, so the rows of the two pair
-        up by query)."""
+        (:func:`~xlir_tui.evaluation.metrics.query_table`), with the question's id, the system's
+        label and the label of its baseline (the system it is compared with, so the rows of the two
+        pair up by query)."""
         table = query_table(self.ranked, self.map_depth)
         ids = pl.Series("query_id", self.question_ids, dtype=pl.String)
         return table.select(
@@ -214,7 +208,7 @@ def evaluate(
 def evaluate_encoder(collection: Collection, encoder: Encoder, **options: Any) -> Evaluation:
     """:func:`evaluate` for the dense system of an encoder already loaded (training's
     evaluations, benchmarks)."""
-    from .systems import DenseRetriever
+    from ..retrieval.systems import DenseRetriever
 
     index = DenseIndex.build(collection, encoder, None, graph=False)
     return evaluate(collection, DenseRetriever(index, encoder), **options)
@@ -499,12 +493,12 @@ class ReportPlan:
     are compared; 0: no comparison)."""
     seed: int = 0
     debias: list[Any] = field(default_factory=list)
-    """``--debias``: each :class:`~xlir_tui.debias.DebiasSpec` makes every system with a dense
-    part a system of its own (``none``: the plain one); none given: the plain systems."""
+    """``--debias``: each :class:`~xlir_tui.retrieval.debias.DebiasSpec` makes every system with a
+    dense part a system of its own (``none``: the plain one); none given: the plain systems."""
 
     def validate(self) -> None:
         """Every check that needs no model and no encoding."""
-        from .systems import SYSTEMS
+        from ..retrieval.systems import SYSTEMS
 
         self.systems = list(dict.fromkeys(self.systems or ["dense"]))
         self.models = list(dict.fromkeys(self.models or ["default"]))
@@ -512,7 +506,7 @@ class ReportPlan:
         if unknown:
             raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
         if "fusion" in self.systems and self.fusion is None:
-            from .systems import FusionSpec
+            from ..retrieval.systems import FusionSpec
 
             self.fusion = FusionSpec()
         if self.k < 1:
@@ -526,7 +520,7 @@ class ReportPlan:
         if self.index is not None and len(self.models) > 1:
             raise XlirError("--index goes with a single --model (each model needs its own index)")
         if self.out is not None:
-            from .paths import check_output
+            from ..storage.files import check_output
 
             # what the report reads is never where it writes (a report onto its collection)
             check_output(self.out, overwrite=self.overwrite, inputs=[*self.collection, self.index])
@@ -556,7 +550,7 @@ class ReportPlan:
         """The systems in the order named (``dense`` standing for each model, each followed by
         its translated twin, then by each remedy of ``debias``; a fusion by one system per
         remedy of its dense part)."""
-        from .systems import SystemSpec
+        from ..retrieval.systems import SystemSpec
 
         remedies = self.debias or [None]
         with_plain = not self.debias or any(d.plain for d in self.debias)
@@ -614,11 +608,11 @@ def run_report(
     """
     import contextlib
 
-    from .collections import load_collection
-    from .compare import DEFAULT_RESAMPLES
-    from .debias import obtain_fit
-    from .index import DenseIndex
-    from .systems import (
+    from ..data.collections import load_collection
+    from ..models.translation import PARALLEL, ParallelQuestions
+    from ..retrieval.debias import obtain_fit
+    from ..retrieval.dense import DenseIndex
+    from ..retrieval.systems import (
         DebiasedRetriever,
         Models,
         ParallelRetriever,
@@ -627,7 +621,7 @@ def run_report(
         open_system,
         plan_fits,
     )
-    from .translation import PARALLEL, ParallelQuestions
+    from .compare import DEFAULT_RESAMPLES
 
     say = notify or (lambda _text: None)
     plan.validate()
@@ -641,7 +635,7 @@ def run_report(
     # every remedy against the pool (languages, ranks, --debias-fit) before any model loads
     fit_plans = {p.spec: p for p in plan_fits(plan.debias, c)}
     if plan.out is not None:
-        from .paths import check_free_space
+        from ..storage.files import check_free_space
 
         check_free_space(plan.out, plan.estimated_bytes(c))
     models = Models(dict(plan.encoder_options), say)
@@ -650,7 +644,7 @@ def run_report(
         parallel = ParallelQuestions.of(full, plan.translate_query.to, c)
     elif plan.translate_query is not None:
         translator = models.translator(plan.translate_query.mt)
-        from .translation import model_code
+        from ..models.translation import model_code
 
         model_code(translator.family, plan.translate_query.to)
         for source in c.languages:

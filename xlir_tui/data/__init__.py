@@ -1,0 +1,1 @@
+"""Data: parallel QA collections, where to get them, sentence segmentation."""

@@ -1,0 +1,1 @@
+"""Evaluation: LAReQA metrics, paired comparisons, scoring a model, reports and their renderings."""

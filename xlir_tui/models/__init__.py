@@ -1,0 +1,1 @@
+"""Models: encoders, their inference backends, the embedded defaults, translation models."""

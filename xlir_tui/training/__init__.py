@@ -1,0 +1,1 @@
+"""Training: settings, batch samplers, the trainer and its run folder."""
