@@ -36,58 +36,20 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from study import LEGACY, SETTINGS
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-REMEDIES = "none,center,lir,leace,subspace"
-CEILING = ["--translate-query", "en", "--mt", "parallel"]
-TRAINED = "study-scale100-hardneg"
-"""The records folder of the best training setting of docs/training.md (its ``study.json``
-holds the settings every trained run must have been trained with)."""
-TRAINING_KEYS = tuple(k for k in SETTINGS if k != "backend" and k not in LEGACY)
-"""The training settings a run folder's ``xlir_train.json`` must share with that study."""
-LATENCY_QUERIES = 200
-"""Questions of the one-query latency of the cost cell (``bench/bench_debias.py``)."""
-INPUTS = ("sentence", "context")
-KINDS = ("remedies", "ceiling", "costs")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One command of the study: which model (``default`` or a seed ``s0``...), which candidate
-    input, and what is scored (the five systems, the translate-test ceiling, or the costs)."""
-
-    model: str
-    input: str
-    kind: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.model}-{self.input}-{self.kind}"
-
-    @property
-    def seed(self) -> int | None:
-        return None if self.model == "default" else int(self.model[1:])
-
-
-def plan(seeds: list[int]) -> list[Cell]:
-    """Every cell, in the order they run: the untrained default first (its vectors are in the
-    cache), its in-context cells next, then the trained seeds, their in-context cells last."""
-    cells = [
-        Cell("default", "sentence", "remedies"),
-        Cell("default", "sentence", "ceiling"),
-        Cell("default", "sentence", "costs"),
-        Cell("default", "context", "remedies"),
-        Cell("default", "context", "ceiling"),
-    ]
-    cells += [Cell(f"s{seed}", "sentence", "remedies") for seed in seeds]
-    cells += [Cell(f"s{seed}", "context", "remedies") for seed in seeds]
-    return cells
+from remedies_plan import (
+    CEILING,
+    DATA,
+    LATENCY_QUERIES,
+    REMEDIES,
+    ROOT,
+    TRAINED,
+    TRAINING_KEYS,
+    Cell,
+    plan,
+)
 
 
 def fail(message: str) -> int:
@@ -293,7 +255,7 @@ def run_cell(cell: Cell, model: str, args: argparse.Namespace, records: Path) ->
 def train_command_of(folder: Path) -> str:
     """The ``xlir-tui train`` command of a run, from its ``xlir_train.json``: as bench/study.py
     gave it (its ``train_command``), for the page."""
-    from study import train_command
+    from study import LEGACY, train_command
 
     settings = json.loads((folder / "xlir_train.json").read_text(encoding="utf-8"))["settings"]
     ns = argparse.Namespace(
