@@ -83,18 +83,17 @@ class EtaColumn(ProgressColumn):
         return Text("--:--" if left is None else format_duration(left), style="progress.remaining")
 
 
-def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
+def _progress() -> Progress:
     """Progress bars on stderr; hidden when stderr is not a terminal (logs, pipes, CI). A
     stage's name is shown as text, never as markup (it may hold a language code)."""
     return Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        *extra,
         TimeElapsedColumn(),
         EtaColumn(),
         console=err,
-        transient=transient,
+        transient=True,
         disable=not err.is_terminal,
     )
 
