@@ -47,7 +47,7 @@ def test_the_bar_shows_an_eta_after_one_slow_update() -> None:
     """rich's own column needs two updates within 30 s; ours needs one, however slow."""
     from rich.progress import Progress
 
-    from xlir_tui.cli import EtaColumn
+    from xlir_tui.cli.output import EtaColumn
 
     now = [1000.0]
     column = EtaColumn()

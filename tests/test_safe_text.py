@@ -127,11 +127,11 @@ def test_progress_bars_show_stage_names_as_text(monkeypatch) -> None:
     as text, not parsed (a MarkupError) and not sent to the terminal."""
     from rich.console import Console
 
-    from xlir_tui import cli
+    from xlir_tui.cli import output
 
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=buffer, force_terminal=True, width=120))
-    with cli.stage_progress() as update:
+    monkeypatch.setattr(output, "err", Console(file=buffer, force_terminal=True, width=120))
+    with output.stage_progress() as update:
         update(f"translating to {HOSTILE_LANG} {PAYLOADS[1]}", 1, 2)
         update(f"translating to {HOSTILE_LANG} {PAYLOADS[1]}", 2, 2)
     drawn = buffer.getvalue()
@@ -236,7 +236,7 @@ def test_search_table_on_a_colour_terminal(
     """With colours on, the only escape sequences written are Rich's own colours."""
     from rich.console import Console
 
-    from xlir_tui import cli
+    from xlir_tui.cli import output
 
     index = tmp_path / "idx"
     code, _, err = run_cli(
@@ -244,8 +244,8 @@ def test_search_table_on_a_colour_terminal(
     )
     assert code == 0, err
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=buffer, force_terminal=True, width=160))
-    monkeypatch.setattr(cli, "err", Console(file=buffer, force_terminal=True, soft_wrap=True))
+    monkeypatch.setattr(output, "out", Console(file=buffer, force_terminal=True, width=160))
+    monkeypatch.setattr(output, "err", Console(file=buffer, force_terminal=True, soft_wrap=True))
     code, _, _ = run_cli(["search", str(index), "bees [/]", "-k", "24"], capsys)
     assert code == 0
     drawn = buffer.getvalue()
