@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..app.cache import KINDS
 from ..safe_text import inert_text
 from . import output
 from .options import JsonOpt
@@ -94,7 +95,6 @@ def _age_option(value: str | None) -> float | None:
 
 
 def _kinds_option(values: list[str] | None) -> list[str] | None:
-    from ..app.cache import KINDS
 
     if not values:
         return None
@@ -109,8 +109,7 @@ KindOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--kind",
-        help="Only entries of these kinds, repeatable or comma-separated: models, exports, "
-        "embeddings, indexes, collections, translations, train-logs.",
+        help=f"Only entries of these kinds, repeatable or comma-separated: {', '.join(KINDS)}.",
         callback=_kinds_option,
         metavar="<kind>",
     ),
