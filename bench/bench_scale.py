@@ -415,7 +415,7 @@ def phase_report(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
     from xlir_tui.evaluation.metrics import summarize
     from xlir_tui.evaluation.report import rank_collection
     from xlir_tui.retrieval.dense import DenseIndex
-    from xlir_tui.retrieval.systems import DenseRetriever
+    from xlir_tui.retrieval.dense_system import DenseRetriever
 
     index = DenseIndex.load(folder / "index")
     collection = index.collection()

@@ -156,7 +156,9 @@ def evaluate_system(system: str, eval_data: str, backend: str, fusion: str = "")
     """The bias-report entry of a lexical system or a fusion with the default model."""
     from xlir_tui.data.collections import load_collection
     from xlir_tui.evaluation.report import evaluate as run
-    from xlir_tui.retrieval.systems import FusionSpec, Models, SystemSpec, open_system
+    from xlir_tui.models.store import Models
+    from xlir_tui.retrieval.specs import FusionSpec, SystemSpec
+    from xlir_tui.retrieval.systems import open_system
 
     c = load_collection(eval_data)
     spec = SystemSpec(

@@ -704,7 +704,7 @@ def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> N
     """Free text in three panes is one encoding; the explorer's queries stay out of the
     embedding cache (the index keeps the candidates)."""
     from xlir_tui.app.explore import Pane, Workspace
-    from xlir_tui.retrieval.systems import SystemSpec
+    from xlir_tui.retrieval.specs import SystemSpec
 
     ws = Workspace.open(collection=[str(SAMPLE)], spec=SystemSpec("dense", str(tiny_model)))
     encoder = ws.systems[0].encoder
@@ -793,7 +793,7 @@ async def test_explore_with_a_fusion_beside_a_lexical_system(tiny_model: Path) -
     """``explore --system fusion``: the main pane fuses the model with BM25; bm25 compares."""
     import numpy as np
 
-    from xlir_tui.retrieval.systems import FusionSpec, SystemSpec
+    from xlir_tui.retrieval.specs import FusionSpec, SystemSpec
 
     spec = FusionSpec.parse("dense,bm25", "rrf", "0.4")
     app = make_app(tiny_model, langs=["de", "en"], spec=SystemSpec("fusion", str(tiny_model), spec))

@@ -305,7 +305,8 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
     from xlir_tui.app.explore import Pane, Workspace
     from xlir_tui.evaluation.metrics import query_table
     from xlir_tui.evaluation.report import evaluate
-    from xlir_tui.retrieval.systems import SystemSpec, open_system
+    from xlir_tui.retrieval.specs import SystemSpec
+    from xlir_tui.retrieval.systems import open_system
 
     c = sample_collection
     system = open_system(c, SystemSpec("bm25"))

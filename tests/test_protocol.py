@@ -172,7 +172,7 @@ def test_the_explorer_reads_candidates_with_their_paragraph(
     """explore --collection C --passage-context: the kept index is the in-context one, apart
     from the sentence-only index of the same collection and model."""
     from xlir_tui.app.explore import Workspace
-    from xlir_tui.retrieval.systems import SystemSpec
+    from xlir_tui.retrieval.specs import SystemSpec
 
     def opened(context: bool):
         return Workspace.open(

@@ -29,25 +29,17 @@ import polars as pl
 
 from ..errors import XlirError
 from ..evaluation.metrics import average_precision, ranks_in_pool
+from ..models.store import Models
 from ..progress import StageProgress
-from ..retrieval.debias import DebiasSpec
+from ..retrieval.debias_fits import index_debias
 from ..retrieval.dense import CandidatePool, Hit
+from ..retrieval.dense_system import DebiasedRetriever, DenseRetriever, debiased, index_systems
+from ..retrieval.fusion_system import FusionRetriever
 from ..retrieval.ranking import top_k
-from ..retrieval.systems import (
-    LEXICAL,
-    DebiasedRetriever,
-    DenseRetriever,
-    FusionRetriever,
-    Models,
-    Retriever,
-    SystemSpec,
-    TranslatedRetriever,
-    debiased,
-    index_debias,
-    index_systems,
-    load_system,
-    open_system,
-)
+from ..retrieval.retriever import Retriever
+from ..retrieval.specs import LEXICAL, DebiasSpec, SystemSpec
+from ..retrieval.systems import load_system, open_system
+from ..retrieval.translated_system import TranslatedRetriever
 
 REMEDY_CHOICE = "debias:"
 """The compare dialog's prefix of a remedy of the main system (``debias:center``)."""

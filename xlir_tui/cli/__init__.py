@@ -372,7 +372,7 @@ def _debias_specs(
 ) -> list[Any]:
     """``--debias`` and its settings as one spec per remedy; a setting without its remedy is
     a mistake said in one line."""
-    from ..retrieval.debias import DebiasSpec
+    from ..retrieval.specs import DebiasSpec
 
     specs = DebiasSpec.parse(debias, lir_rank, subspace_rank, fit)
     methods = {s.method for s in specs}
@@ -764,7 +764,7 @@ def _system_spec(
     translate: Any = None,
 ) -> Any:
     """The system a command's ``--system``, ``--model`` and fusion flags name."""
-    from ..retrieval.systems import SYSTEMS, FusionSpec, SystemSpec
+    from ..retrieval.specs import SYSTEMS, FusionSpec, SystemSpec
 
     if system not in SYSTEMS:
         raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
@@ -858,17 +858,13 @@ def search_cmd(
     With --translate-query, the query (written in --query-lang) is machine-translated first and
     the translation is searched (translate-test). With --debias, one ranking per remedy
     (without it: the index's own system, the first remedy it was built with)."""
+    from ..models.store import Models
+    from ..retrieval.debias_fits import plan_fits
     from ..retrieval.dense import FORMAT as DENSE_FORMAT
     from ..retrieval.dense import DenseIndex
-    from ..retrieval.systems import (
-        Models,
-        TranslatedRetriever,
-        check_index_folder,
-        index_format,
-        index_systems,
-        load_system,
-        plan_fits,
-    )
+    from ..retrieval.dense_system import index_systems
+    from ..retrieval.systems import check_index_folder, index_format, load_system
+    from ..retrieval.translated_system import TranslatedRetriever
 
     if langs is not None and old_langs is not None:
         raise XlirError("give --langs once (--lang is its old spelling)")
@@ -981,7 +977,7 @@ def _translate_query(
             f"{command} searches free text, which has none (use it with bias-report, or name a "
             "translation model)"
         )
-    from ..retrieval.systems import TranslateQuery
+    from ..retrieval.specs import TranslateQuery
 
     return TranslateQuery(translate_query, mt)
 
@@ -1146,7 +1142,7 @@ def bias_report_cmd(
     each model (and a fusion's dense part) is scored once per remedy, each compared with its
     plain system."""
     from ..evaluation.report import ReportPlan, run_report
-    from ..retrieval.systems import FusionSpec
+    from ..retrieval.specs import FusionSpec
 
     plan = ReportPlan(
         collection,
@@ -1277,7 +1273,7 @@ def explore_cmd(
     if panes is not None and not 2 <= len(panes) <= 4:
         raise XlirError(f"--langs takes 2 to 4 languages, got {len(panes)}")
     # everything that can be checked before the app starts fails here, in one line
-    from ..retrieval.systems import plan_fits
+    from ..retrieval.debias_fits import plan_fits
     from ..tui.app import ExplorerApp, default_sample_data
 
     if index is not None:

@@ -33,7 +33,8 @@ from ..storage.files import atomic_dir
 from .metrics import Ranked, average_precision, query_table, rank_scored, summarize
 
 if TYPE_CHECKING:
-    from ..retrieval.systems import FusionSpec, Retriever, SystemSpec, TranslateQuery
+    from ..retrieval.retriever import Retriever
+    from ..retrieval.specs import FusionSpec, SystemSpec, TranslateQuery
 
 REPORT_FORMAT = "xlir-tui/bias-report"
 REPORT_FORMAT_VERSION = 2
@@ -208,7 +209,7 @@ def evaluate(
 def evaluate_encoder(collection: Collection, encoder: Encoder, **options: Any) -> Evaluation:
     """:func:`evaluate` for the dense system of an encoder already loaded (training's
     evaluations, benchmarks)."""
-    from ..retrieval.systems import DenseRetriever
+    from ..retrieval.dense_system import DenseRetriever
 
     index = DenseIndex.build(collection, encoder, None, graph=False)
     return evaluate(collection, DenseRetriever(index, encoder), **options)
@@ -498,7 +499,7 @@ class ReportPlan:
 
     def validate(self) -> None:
         """Every check that needs no model and no encoding."""
-        from ..retrieval.systems import SYSTEMS
+        from ..retrieval.specs import SYSTEMS
 
         self.systems = list(dict.fromkeys(self.systems or ["dense"]))
         self.models = list(dict.fromkeys(self.models or ["default"]))
@@ -506,7 +507,7 @@ class ReportPlan:
         if unknown:
             raise XlirError(f"unknown --system {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
         if "fusion" in self.systems and self.fusion is None:
-            from ..retrieval.systems import FusionSpec
+            from ..retrieval.specs import FusionSpec
 
             self.fusion = FusionSpec()
         if self.k < 1:
@@ -550,7 +551,7 @@ class ReportPlan:
         """The systems in the order named (``dense`` standing for each model, each followed by
         its translated twin, then by each remedy of ``debias``; a fusion by one system per
         remedy of its dense part)."""
-        from ..retrieval.systems import SystemSpec
+        from ..retrieval.specs import SystemSpec
 
         remedies = self.debias or [None]
         with_plain = not self.debias or any(d.plain for d in self.debias)
@@ -609,18 +610,14 @@ def run_report(
     import contextlib
 
     from ..data.collections import load_collection
+    from ..models.store import Models
     from ..models.translation import PARALLEL, ParallelQuestions
-    from ..retrieval.debias import obtain_fit
+    from ..retrieval.debias_fits import obtain_fit, plan_fits
     from ..retrieval.dense import DenseIndex
-    from ..retrieval.systems import (
-        DebiasedRetriever,
-        Models,
-        ParallelRetriever,
-        SystemSpec,
-        TranslatedRetriever,
-        open_system,
-        plan_fits,
-    )
+    from ..retrieval.dense_system import DebiasedRetriever
+    from ..retrieval.specs import SystemSpec
+    from ..retrieval.systems import open_system
+    from ..retrieval.translated_system import ParallelRetriever, TranslatedRetriever
     from .compare import DEFAULT_RESAMPLES
 
     say = notify or (lambda _text: None)

@@ -417,7 +417,7 @@ class ExplorerApp(App[None]):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_workspace(self) -> None:
         from ..app.explore import Workspace
-        from ..retrieval.systems import SystemSpec
+        from ..retrieval.specs import SystemSpec
 
         def progress(stage: str, done: int, total: int) -> None:
             note = ""
