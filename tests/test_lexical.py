@@ -81,8 +81,8 @@ def test_fusion() -> None:
 def test_chargram_on_xquad_r_through_the_report_metrics(shared_data: Path) -> None:
     """Lexical scores go through the same metrics as embeddings: strong mono, weak cross."""
     from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.evaluate import relevance_rows
     from xlir_tui.evaluation.metrics import rank_scored, summarize
-    from xlir_tui.evaluation.report import relevance_rows
     from xlir_tui.retrieval.ranking import trec_tie_key
 
     c = load_collection(shared_data / "xquad-r").restrict(["en", "de", "ru"])

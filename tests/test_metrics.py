@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from xlir_tui.data.collections import Collection
+from xlir_tui.evaluation.evaluate import evaluate_encoder, relevance_rows
+from xlir_tui.evaluation.exports import build_report, write_outputs
 from xlir_tui.evaluation.metrics import rank_scored, summarize
-from xlir_tui.evaluation.report import build_report, evaluate_encoder, relevance_rows, write_outputs
 from xlir_tui.retrieval.dense import Scores, scores_of
 from xlir_tui.retrieval.ranking import trec_tie_key
 
@@ -303,8 +304,8 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
     """BM25 scores tie at every zero: the explorer's pane AP and rank distance must follow the
     report's tie rule (trec_eval's order), query by query."""
     from xlir_tui.app.explore import Pane, Workspace
+    from xlir_tui.evaluation.evaluate import evaluate
     from xlir_tui.evaluation.metrics import query_table
-    from xlir_tui.evaluation.report import evaluate
     from xlir_tui.retrieval.specs import SystemSpec
     from xlir_tui.retrieval.systems import open_system
 

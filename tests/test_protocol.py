@@ -18,8 +18,9 @@ from test_bad_input import assert_one_line_error
 from test_metrics import rank_hand, read_trec_run
 
 from xlir_tui.data.collections import load_collection
+from xlir_tui.evaluation.evaluate import evaluate_encoder
+from xlir_tui.evaluation.exports import build_report, write_outputs
 from xlir_tui.evaluation.metrics import summarize
-from xlir_tui.evaluation.report import build_report, evaluate_encoder, write_outputs
 from xlir_tui.models.encoders import EmbeddingCache, load_encoder, with_context
 
 
