@@ -341,9 +341,7 @@ def _build(
     import torch.distributed as dist
 
     from ..data.collections import load_collection
-    from ..models.store import Models
     from ..retrieval.dense import DenseIndex
-    from ..retrieval.dense_system import DenseRetriever
     from ..storage.files import check_free_space
 
     say = (notify if ranks.leader else None) or (lambda _text: None)
