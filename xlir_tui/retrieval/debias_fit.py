@@ -141,32 +141,9 @@ class DebiasFit:
                 for lang, mu in m.items():
                     tensors[f"{role}.mean.{lang}"] = mu
         elif method == "lir":
-            ranks = dict(zip(ROLES, lir_rank, strict=True))
-            for role, (x, langs) in data.items():
-                for lang, rows in rows_by_language(langs).items():
-                    high = min(len(rows), dimension - 1)
-                    check_rank(
-                        f"--lir-rank ({PLURAL[role]})",
-                        ranks[role],
-                        1,
-                        high,
-                        f"the fit has {len(rows)} {PLURAL[role]} in {lang}, vectors of "
-                        f"dimension {dimension}",
-                    )
-                    tensors[f"{role}.lir.{lang}"] = lir_directions(x[rows], ranks[role])
-            parameters = {"query_rank": ranks["query"], "candidate_rank": ranks["candidate"]}
+            tensors, parameters = _lir_tensors(data, lir_rank, dimension)
         elif method == "leace":
-            from importlib.metadata import version
-
-            for role, (x, langs) in data.items():
-                if len(set(langs)) < 2:
-                    continue  # one language: nothing to erase (queries are then left as they are)
-                for name, array in leace_eraser(x, langs).items():
-                    tensors[f"{role}.leace.{name}"] = array
-            parameters = {
-                "package": f"concept-erasure {version('concept-erasure')}",
-                "constrain_cov_trace": False,
-            }
+            tensors, parameters = _leace_tensors(data)
         elif method == "subspace":
             rank = subspace_rank if subspace_rank is not None else len(languages["candidate"]) - 1
             check_rank(
@@ -415,6 +392,48 @@ class DebiasFit:
                 f"{identity['model']}",
                 path=where,
             )
+
+
+Roles = dict[str, tuple[np.ndarray, list[str]]]
+"""Per role (``query``, ``candidate``): the fit texts' vectors and their languages."""
+
+
+def _lir_tensors(
+    data: Roles, lir_rank: tuple[int, int], dimension: int
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """LIR's directions per role and language (each rank checked against the texts there)."""
+    ranks = dict(zip(ROLES, lir_rank, strict=True))
+    tensors: dict[str, np.ndarray] = {}
+    for role, (x, langs) in data.items():
+        for lang, rows in rows_by_language(langs).items():
+            high = min(len(rows), dimension - 1)
+            check_rank(
+                f"--lir-rank ({PLURAL[role]})",
+                ranks[role],
+                1,
+                high,
+                f"the fit has {len(rows)} {PLURAL[role]} in {lang}, vectors of "
+                f"dimension {dimension}",
+            )
+            tensors[f"{role}.lir.{lang}"] = lir_directions(x[rows], ranks[role])
+    return tensors, {"query_rank": ranks["query"], "candidate_rank": ranks["candidate"]}
+
+
+def _leace_tensors(data: Roles) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """LEACE's eraser per role, and the package that fitted it."""
+    from importlib.metadata import version
+
+    tensors: dict[str, np.ndarray] = {}
+    for role, (x, langs) in data.items():
+        if len(set(langs)) < 2:
+            continue  # one language: nothing to erase (queries are then left as they are)
+        for name, array in leace_eraser(x, langs).items():
+            tensors[f"{role}.leace.{name}"] = array
+    parameters = {
+        "package": f"concept-erasure {version('concept-erasure')}",
+        "constrain_cov_trace": False,
+    }
+    return tensors, parameters
 
 
 def method_name(method: str, parameters: dict[str, Any]) -> str:

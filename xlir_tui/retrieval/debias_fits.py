@@ -221,26 +221,11 @@ def obtain_fit(
         return plan.file, "file"
     collection = plan.collection
     spec = plan.spec
-    parameters: dict[str, Any] = {}
-    if spec.method == "lir":
-        parameters = {"query_rank": spec.lir_rank[0], "candidate_rank": spec.lir_rank[1]}
-    elif spec.method == "subspace":
-        rank = spec.subspace_rank
-        if rank is None:
-            rank = len(set(collection.candidates["lang"].to_list())) - 1
-        parameters = {"rank": rank}
+    parameters = _parameters(spec, collection)
     key = fit_key(identity, spec.method, parameters, collection.fingerprint)
-    for json_path, digests in saved:
-        try:
-            meta = json.loads(Path(json_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if meta.get("key") != key:
-            continue
-        check_digests(Path(json_path), digests)
-        fit = DebiasFit.load(json_path)
-        fit.check_model(identity, json_path)
-        return fit, "index"
+    kept = _kept_fit(key, identity, saved)
+    if kept is not None:
+        return kept
     from ..storage.files import cache_root
 
     cached = cache_root() / "debias" / f"{key}.json"
@@ -253,6 +238,60 @@ def obtain_fit(
             pass  # a damaged cache entry is fitted again
     if say is not None:
         say(f"fitting {spec.method} on {collection.name} ...")
+    fit, encode_s = _fit_now(plan, encoder, parameters, pool_vectors, progress)
+    fit.info.update(
+        {
+            "model": identity,
+            "fit_collection": fit_collection_info(collection),
+            "key": key,
+            "encode_s": round(encode_s, 3),
+        }
+    )
+    _save_cached(fit, cached)
+    return fit, "fitted"
+
+
+def _parameters(spec: DebiasSpec, collection: Any) -> dict[str, Any]:
+    """The parameters a fit of ``spec`` on ``collection`` records (and its key holds)."""
+    if spec.method == "lir":
+        return {"query_rank": spec.lir_rank[0], "candidate_rank": spec.lir_rank[1]}
+    if spec.method == "subspace":
+        rank = spec.subspace_rank
+        if rank is None:
+            rank = len(set(collection.candidates["lang"].to_list())) - 1
+        return {"rank": rank}
+    return {}
+
+
+def _kept_fit(
+    key: str, identity: dict[str, Any], saved: Sequence[tuple[Path, dict[str, Any]]]
+) -> tuple[DebiasFit, str] | None:
+    """The fit of ``key`` an index folder keeps (``saved``), checked against the index
+    manifest's hashes and the model; None when the folder keeps none."""
+    for json_path, digests in saved:
+        try:
+            meta = json.loads(Path(json_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if meta.get("key") != key:
+            continue
+        check_digests(Path(json_path), digests)
+        fit = DebiasFit.load(json_path)
+        fit.check_model(identity, json_path)
+        return fit, "index"
+    return None
+
+
+def _fit_now(
+    plan: FitPlan,
+    encoder: Any,
+    parameters: dict[str, Any],
+    pool_vectors: np.ndarray | None,
+    progress: Progress | None,
+) -> tuple[DebiasFit, float]:
+    """Encode the fit collection's questions and candidates (the pool's vectors when it is the
+    pool) and fit the remedy on them; the fit and the seconds spent encoding."""
+    collection, spec = plan.collection, plan.spec
     started = time.perf_counter()
     questions = encoder.encode_queries(
         collection.questions["text"].to_list(),
@@ -279,16 +318,7 @@ def obtain_fit(
         lir_rank=spec.lir_rank,
         subspace_rank=parameters.get("rank"),
     )
-    fit.info.update(
-        {
-            "model": identity,
-            "fit_collection": fit_collection_info(collection),
-            "key": key,
-            "encode_s": round(encode_s, 3),
-        }
-    )
-    _save_cached(fit, cached)
-    return fit, "fitted"
+    return fit, encode_s
 
 
 def check_digests(json_path: Path, digests: dict[str, dict[str, Any]]) -> None:
