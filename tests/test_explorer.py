@@ -720,6 +720,10 @@ def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> N
     encoder.encode_queries = counting
     results = ws.run([Pane("en"), Pane("de"), Pane(None)], text="honey bee queen")
     assert seen == [["honey bee queen"]]
+    assert not ws.session.runs  # answering records nothing: the session figures are record's
+    assert ws.record(results, None, "honey bee queen", systems=[object()]) == 0  # replaced
+    assert ws.record(results, None, "honey bee queen") == 1
+    assert ws.record(results, None, "honey bee queen") == 0  # each run once per system
     assert [{h.lang for h in r.hits} for r in results[:2]] == [{"en"}, {"de"}]
     seen.clear()
     ws.run([Pane("en"), Pane("th")], qid="p01-q1")  # two translations: two queries

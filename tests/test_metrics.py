@@ -324,7 +324,7 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
     ws = Workspace(system, c)
     checked = ties = 0
     for qid in ws.question_ids[:12]:
-        results = ws.run([Pane("th"), Pane("zh"), Pane("en")], qid=qid, record=False)
+        results = ws.run([Pane("th"), Pane("zh"), Pane("en")], qid=qid)
         for r in results:
             q = row_of[(qid, r.pane.lang)]
             assert r.ap == pytest.approx(report_ap[q], abs=1e-12), (qid, r.pane.lang)
