@@ -67,7 +67,7 @@ class ReportPlan:
     are compared; 0: no comparison)."""
     seed: int = 0
     debias: list[Any] = field(default_factory=list)
-    """``--debias``: each :class:`~xlir_tui.retrieval.debias.DebiasSpec` makes every system with a
+    """``--debias``: each :class:`~xlir_tui.retrieval.specs.DebiasSpec` makes every system with a
     dense part a system of its own (``none``: the plain one); none given: the plain systems."""
 
     def validate(self) -> None:

@@ -14,9 +14,9 @@ __all__ = ["Models"]
 class Models:
     """Encoders and translation models, each loaded once, with the options every command shares.
 
-    The only place that loads a model for a system: :func:`open_system` and :func:`load_system`
-    both ask it, so a report comparing a dense system and a fusion over the same model encodes
-    with one loaded copy.
+    The only place that loads a model for a system: ``open_system`` and ``load_system``
+    (:mod:`xlir_tui.retrieval.systems`) both ask it, so a report comparing a dense system and a
+    fusion over the same model encodes with one loaded copy.
     """
 
     options: dict[str, Any] = field(default_factory=dict)

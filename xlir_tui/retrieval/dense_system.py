@@ -141,7 +141,7 @@ def cached_index(collection: Any, encoder: Any, progress: Progress | None = None
 
 class DebiasedRetriever(DenseRetriever):
     """A dense system whose query and candidate vectors pass through a fitted language-bias
-    remedy (:class:`~xlir_tui.retrieval.debias.DebiasFit`) before they are compared.
+    remedy (:class:`~xlir_tui.retrieval.debias_fit.DebiasFit`) before they are compared.
 
     The candidates are transformed once, here (13k vectors: milliseconds); every query is
     transformed after encoding. Scoring and searching are exact dot products over the

@@ -22,9 +22,10 @@ FUSION_FORMAT_VERSION = 1
 
 
 class FusionRetriever(Retriever):
-    """Two or more systems whose scores are fused (:class:`FusionSpec`). Saved as one ordinary
-    index folder per part beside a manifest holding the spec, so each part is checked on load
-    exactly as it is alone."""
+    """Two or more systems whose scores are fused
+    (:class:`~xlir_tui.retrieval.specs.FusionSpec`). Saved as one ordinary index folder per part
+    beside a manifest holding the spec, so each part is checked on load exactly as it is
+    alone."""
 
     system = "fusion"
 
