@@ -11,8 +11,8 @@ Measured, for the same model (``default``: multilingual-e5-small) in each backen
    machine's noise; the ratio to torch is taken round by round, and the cosine of every vector
    with torch's. torch on one thread is measured beside (``torch-1-thread``): on a loaded
    machine, two OpenMP threads may be slower than one;
-3. retrieval quality: ``xlir_tui.evaluation.report.evaluate`` on the whole collection, mono / cross
-/ multi
+3. retrieval quality: ``xlir_tui.evaluation.evaluate.evaluate`` on the whole collection,
+   mono / cross / multi
    mAP of each backend minus torch's (criterion for a report default: |difference| <= 0.005 in
    each), and the whole ``evaluate`` wall time (target <= 3.5 minutes for the report default).
    torch uses the embedding cache (leave ``XLIR_TUI_CACHE`` unset to reuse the user's), so its
@@ -75,7 +75,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from xlir_tui.data.collections import load_collection
-    from xlir_tui.evaluation.report import evaluate
+    from xlir_tui.evaluation.evaluate import evaluate
     from xlir_tui.models.encoders import load_encoder
     from xlir_tui.retrieval.dense import DenseIndex
     from xlir_tui.storage.files import cache_root

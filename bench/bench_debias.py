@@ -55,9 +55,10 @@ def main() -> int:
     )
     from xlir_tui.data.collections import load_collection
     from xlir_tui.models.encoders import load_encoder
-    from xlir_tui.retrieval.debias import DebiasFit
+    from xlir_tui.retrieval.debias_fit import DebiasFit
     from xlir_tui.retrieval.dense import DenseIndex
-    from xlir_tui.retrieval.systems import DebiasedRetriever, DenseRetriever, Retriever
+    from xlir_tui.retrieval.dense_system import DebiasedRetriever, DenseRetriever
+    from xlir_tui.retrieval.retriever import Retriever
 
     collection = load_collection(args.data)
     encoder = load_encoder(args.model, backend=args.backend)

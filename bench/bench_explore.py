@@ -171,7 +171,7 @@ def main() -> int:
     # build (or find) the model and the index in the ordinary cache: the targets below are
     # for a collection the explorer has seen
     from xlir_tui.app.explore import Workspace
-    from xlir_tui.retrieval.systems import SystemSpec
+    from xlir_tui.retrieval.specs import SystemSpec
 
     t = time.perf_counter()
     Workspace.open(

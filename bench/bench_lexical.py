@@ -30,7 +30,7 @@ def main() -> int:
         return 1
     from xlir_tui.data.collections import load_collection
     from xlir_tui.retrieval.lexical import LexicalIndex
-    from xlir_tui.retrieval.systems import LexicalRetriever
+    from xlir_tui.retrieval.lexical_system import LexicalRetriever
 
     c = load_collection(args.data)
     questions = c.questions["text"].to_list()

@@ -60,7 +60,7 @@ def main() -> int:
 
     from xlir_tui.data.collections import load_collection
     from xlir_tui.evaluation.compare import compare, per_query
-    from xlir_tui.evaluation.report import evaluate_encoder
+    from xlir_tui.evaluation.evaluate import evaluate_encoder
     from xlir_tui.models.encoders import load_encoder
     from xlir_tui.training.trainer import CHECKPOINTS, EVENTS_FILE, store_weights_as
 

@@ -412,10 +412,10 @@ def phase_search(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
 def phase_report(real: dict[str, Any], n: int, folder: Path) -> dict[str, Any]:
     import torch
 
+    from xlir_tui.evaluation.evaluate import rank_collection
     from xlir_tui.evaluation.metrics import summarize
-    from xlir_tui.evaluation.report import rank_collection
     from xlir_tui.retrieval.dense import DenseIndex
-    from xlir_tui.retrieval.systems import DenseRetriever
+    from xlir_tui.retrieval.dense_system import DenseRetriever
 
     index = DenseIndex.load(folder / "index")
     collection = index.collection()
@@ -461,7 +461,7 @@ def _report_chunk() -> int | None:
     """The chunk ``evaluate`` passes (its default), None when the tool sizes it itself."""
     import inspect
 
-    from xlir_tui.evaluation.report import evaluate
+    from xlir_tui.evaluation.evaluate import evaluate
 
     default = inspect.signature(evaluate).parameters["chunk"].default
     return default

@@ -121,7 +121,7 @@ def main() -> int:
 
     import xlir_tui.models.backends as b
     from xlir_tui.data.collections import load_collection
-    from xlir_tui.evaluation.report import evaluate
+    from xlir_tui.evaluation.evaluate import evaluate
     from xlir_tui.models.encoders import load_encoder
 
     collection = load_collection(args.data)

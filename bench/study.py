@@ -143,7 +143,7 @@ def evaluate(model: str, eval_data: str, backend: str) -> tuple[dict[str, Any], 
     """The bias-report entry of ``model`` on the evaluation collection and its per-query AP."""
     from xlir_tui.data.collections import load_collection
     from xlir_tui.evaluation.compare import per_query
-    from xlir_tui.evaluation.report import evaluate_encoder
+    from xlir_tui.evaluation.evaluate import evaluate_encoder
     from xlir_tui.models.encoders import load_encoder
 
     options = {"backend": backend} if backend != "torch" else {}
@@ -155,8 +155,10 @@ def evaluate(model: str, eval_data: str, backend: str) -> tuple[dict[str, Any], 
 def evaluate_system(system: str, eval_data: str, backend: str, fusion: str = "") -> dict:
     """The bias-report entry of a lexical system or a fusion with the default model."""
     from xlir_tui.data.collections import load_collection
-    from xlir_tui.evaluation.report import evaluate as run
-    from xlir_tui.retrieval.systems import FusionSpec, Models, SystemSpec, open_system
+    from xlir_tui.evaluation.evaluate import evaluate as run
+    from xlir_tui.models.store import Models
+    from xlir_tui.retrieval.specs import FusionSpec, SystemSpec
+    from xlir_tui.retrieval.systems import open_system
 
     c = load_collection(eval_data)
     spec = SystemSpec(

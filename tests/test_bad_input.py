@@ -163,7 +163,7 @@ def test_search_bad_values(capsys, sample_index: Path, monkeypatch) -> None:
         raise AssertionError("a model was loaded before the languages were checked")
 
     with monkeypatch.context() as m:
-        m.setattr("xlir_tui.retrieval.systems.Models.encoder_of", no_model)
+        m.setattr("xlir_tui.models.store.Models.encoder_of", no_model)
         code, _, err = run_cli(["search", str(sample_index), "x", "--langs", "en,xx"], capsys)
     assert_one_line_error(code, err, "no candidate in language xx")
     code, _, err = run_cli(["search", str(sample_index), "x", "--lang", "en,xx"], capsys)
@@ -200,7 +200,7 @@ def test_values_that_would_be_ignored_are_refused(
     def no_model(*args, **kwargs):
         raise AssertionError("a model was loaded before the values were checked")
 
-    monkeypatch.setattr("xlir_tui.retrieval.systems.Models.encoder_of", no_model)
+    monkeypatch.setattr("xlir_tui.models.store.Models.encoder_of", no_model)
     args = [str(sample_index) if a == "IDX" else a for a in args]
     code, _, err = run_cli(args, capsys)
     assert_one_line_error(code, err, *needles)

@@ -223,7 +223,7 @@ def test_remedy_fits_are_entries_and_other_files_beside_them_are_not(
 ) -> None:
     """A remedy's fit in the cache (its description and its arrays) is one entry of kind
     ``debias``; a JSON file of another shape beside it is not the tool's and is never pruned."""
-    from xlir_tui.retrieval.debias import FIT_FORMAT
+    from xlir_tui.retrieval.debias_fit import FIT_FORMAT
 
     root = tmp_path / "cache"
     monkeypatch.setenv("XLIR_TUI_CACHE", str(root))

@@ -15,14 +15,14 @@ from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import XlirError
 from xlir_tui.retrieval.debias import (
-    DebiasFit,
-    DebiasSpec,
     identify_language,
     language_means,
     lir_directions,
-    model_identity,
     subspace_limit,
 )
+from xlir_tui.retrieval.debias_fit import DebiasFit
+from xlir_tui.retrieval.debias_fits import model_identity
+from xlir_tui.retrieval.specs import DebiasSpec
 
 LANGS = ("de", "en", "zh")
 

@@ -704,7 +704,7 @@ def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> N
     """Free text in three panes is one encoding; the explorer's queries stay out of the
     embedding cache (the index keeps the candidates)."""
     from xlir_tui.app.explore import Pane, Workspace
-    from xlir_tui.retrieval.systems import SystemSpec
+    from xlir_tui.retrieval.specs import SystemSpec
 
     ws = Workspace.open(collection=[str(SAMPLE)], spec=SystemSpec("dense", str(tiny_model)))
     encoder = ws.systems[0].encoder
@@ -720,6 +720,10 @@ def test_a_request_encodes_each_query_once_and_keeps_none(tiny_model: Path) -> N
     encoder.encode_queries = counting
     results = ws.run([Pane("en"), Pane("de"), Pane(None)], text="honey bee queen")
     assert seen == [["honey bee queen"]]
+    assert not ws.session.runs  # answering records nothing: the session figures are record's
+    assert ws.record(results, None, "honey bee queen", systems=[object()]) == 0  # replaced
+    assert ws.record(results, None, "honey bee queen") == 1
+    assert ws.record(results, None, "honey bee queen") == 0  # each run once per system
     assert [{h.lang for h in r.hits} for r in results[:2]] == [{"en"}, {"de"}]
     seen.clear()
     ws.run([Pane("en"), Pane("th")], qid="p01-q1")  # two translations: two queries
@@ -793,7 +797,7 @@ async def test_explore_with_a_fusion_beside_a_lexical_system(tiny_model: Path) -
     """``explore --system fusion``: the main pane fuses the model with BM25; bm25 compares."""
     import numpy as np
 
-    from xlir_tui.retrieval.systems import FusionSpec, SystemSpec
+    from xlir_tui.retrieval.specs import FusionSpec, SystemSpec
 
     spec = FusionSpec.parse("dense,bm25", "rrf", "0.4")
     app = make_app(tiny_model, langs=["de", "en"], spec=SystemSpec("fusion", str(tiny_model), spec))

@@ -153,7 +153,7 @@ def test_scoring_a_mapped_index_copies_no_vectors(sample_index: Path, tiny_encod
     import tracemalloc
     import warnings
 
-    from xlir_tui.retrieval.systems import DenseRetriever
+    from xlir_tui.retrieval.dense_system import DenseRetriever
 
     rng = np.random.default_rng(0)
     base = DenseIndex.load(sample_index)

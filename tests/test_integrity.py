@@ -14,10 +14,11 @@ from conftest import run_cli
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import IndexFormatError, ModelError
+from xlir_tui.models.store import Models
 from xlir_tui.retrieval import dense as index_module
 from xlir_tui.retrieval.dense import DenseIndex
 from xlir_tui.retrieval.lexical import LexicalIndex
-from xlir_tui.retrieval.systems import Models, check_index_folder, load_system
+from xlir_tui.retrieval.systems import check_index_folder, load_system
 
 
 def flip_a_byte(path: Path, at: int = -5) -> None:

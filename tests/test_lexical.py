@@ -81,8 +81,8 @@ def test_fusion() -> None:
 def test_chargram_on_xquad_r_through_the_report_metrics(shared_data: Path) -> None:
     """Lexical scores go through the same metrics as embeddings: strong mono, weak cross."""
     from xlir_tui.data.collections import load_collection
+    from xlir_tui.evaluation.evaluate import relevance_rows
     from xlir_tui.evaluation.metrics import rank_scored, summarize
-    from xlir_tui.evaluation.report import relevance_rows
     from xlir_tui.retrieval.ranking import trec_tie_key
 
     c = load_collection(shared_data / "xquad-r").restrict(["en", "de", "ru"])
@@ -150,7 +150,7 @@ def test_lexical_index_and_search_cli(
 
 
 def test_fusion_spec_parse() -> None:
-    from xlir_tui.retrieval.systems import FusionSpec
+    from xlir_tui.retrieval.specs import FusionSpec
 
     assert FusionSpec.parse() == FusionSpec(("dense", "chargram"), "rrf", (0.5, 0.5))
     spec = FusionSpec.parse("dense,bm25,chargram", "interpolate", "0.6")
@@ -180,7 +180,8 @@ def test_fusion_index_and_search_cli(
     from test_bad_input import assert_one_line_error
 
     from xlir_tui.data.collections import load_collection
-    from xlir_tui.retrieval.systems import FusionSpec, load_system
+    from xlir_tui.retrieval.specs import FusionSpec
+    from xlir_tui.retrieval.systems import load_system
 
     out = tmp_path / "fused"
     args = ["index", str(sample_dir), "--system", "fusion", "--out", str(out)]

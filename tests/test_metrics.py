@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from xlir_tui.data.collections import Collection
+from xlir_tui.evaluation.evaluate import evaluate_encoder, relevance_rows
+from xlir_tui.evaluation.exports import build_report, write_outputs
 from xlir_tui.evaluation.metrics import rank_scored, summarize
-from xlir_tui.evaluation.report import build_report, evaluate_encoder, relevance_rows, write_outputs
 from xlir_tui.retrieval.dense import Scores, scores_of
 from xlir_tui.retrieval.ranking import trec_tie_key
 
@@ -303,9 +304,10 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
     """BM25 scores tie at every zero: the explorer's pane AP and rank distance must follow the
     report's tie rule (trec_eval's order), query by query."""
     from xlir_tui.app.explore import Pane, Workspace
+    from xlir_tui.evaluation.evaluate import evaluate
     from xlir_tui.evaluation.metrics import query_table
-    from xlir_tui.evaluation.report import evaluate
-    from xlir_tui.retrieval.systems import SystemSpec, open_system
+    from xlir_tui.retrieval.specs import SystemSpec
+    from xlir_tui.retrieval.systems import open_system
 
     c = sample_collection
     system = open_system(c, SystemSpec("bm25"))
@@ -322,7 +324,7 @@ def test_explorer_ap_equals_the_report_on_a_lexical_system_with_ties(sample_coll
     ws = Workspace(system, c)
     checked = ties = 0
     for qid in ws.question_ids[:12]:
-        results = ws.run([Pane("th"), Pane("zh"), Pane("en")], qid=qid, record=False)
+        results = ws.run([Pane("th"), Pane("zh"), Pane("en")], qid=qid)
         for r in results:
             q = row_of[(qid, r.pane.lang)]
             assert r.ap == pytest.approx(report_ap[q], abs=1e-12), (qid, r.pane.lang)

@@ -18,8 +18,9 @@ from test_bad_input import assert_one_line_error
 from test_metrics import rank_hand, read_trec_run
 
 from xlir_tui.data.collections import load_collection
+from xlir_tui.evaluation.evaluate import evaluate_encoder
+from xlir_tui.evaluation.exports import build_report, write_outputs
 from xlir_tui.evaluation.metrics import summarize
-from xlir_tui.evaluation.report import build_report, evaluate_encoder, write_outputs
 from xlir_tui.models.encoders import EmbeddingCache, load_encoder, with_context
 
 
@@ -172,7 +173,7 @@ def test_the_explorer_reads_candidates_with_their_paragraph(
     """explore --collection C --passage-context: the kept index is the in-context one, apart
     from the sentence-only index of the same collection and model."""
     from xlir_tui.app.explore import Workspace
-    from xlir_tui.retrieval.systems import SystemSpec
+    from xlir_tui.retrieval.specs import SystemSpec
 
     def opened(context: bool):
         return Workspace.open(

@@ -150,7 +150,9 @@ def test_hard_negatives_and_early_stopping(
                 }
             }
 
-    monkeypatch.setattr("xlir_tui.evaluation.report.evaluate", lambda *a, **k: Entry(next(scores)))
+    monkeypatch.setattr(
+        "xlir_tui.evaluation.evaluate.evaluate", lambda *a, **k: Entry(next(scores))
+    )
     out = tmp_path / "run"
     code, _, err = run_cli(
         [

@@ -197,7 +197,7 @@ def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_in
     assert "query translated to en" in err
 
     from xlir_tui.app.explore import Pane, Workspace
-    from xlir_tui.retrieval.systems import SystemSpec, TranslateQuery
+    from xlir_tui.retrieval.specs import SystemSpec, TranslateQuery
 
     ws = Workspace.open(
         index=str(sample_index),
@@ -216,7 +216,7 @@ def test_translate_test_in_search_and_the_workspace(capsys, m2m: Path, sample_in
 async def test_the_explorer_translates_typed_queries(m2m: Path, tiny_model: Path) -> None:
     from test_explorer import SIZE, panes, ready, settle
 
-    from xlir_tui.retrieval.systems import SystemSpec, TranslateQuery
+    from xlir_tui.retrieval.specs import SystemSpec, TranslateQuery
     from xlir_tui.tui.app import ExplorerApp
 
     app = ExplorerApp(

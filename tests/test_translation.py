@@ -12,13 +12,15 @@ import shutil
 import subprocess
 import sys
 import warnings
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
 from conftest import SAMPLE
 
-from xlir_tui.data.collections import load_collection
+from xlir_tui.data.collections import Collection, load_collection
 from xlir_tui.errors import ModelError, XlirError
 from xlir_tui.models.translation import (
     FAMILIES,
@@ -28,10 +30,9 @@ from xlir_tui.models.translation import (
     TranslationCache,
     Translator,
     model_code,
-    subset_collection,
     translate_collection,
 )
-from xlir_tui.storage.files import MARKER_NAME
+from xlir_tui.storage.files import MARKER_NAME, text_digest
 
 LANGS = ("en", "de", "es", "fr")
 TINY = {
@@ -178,6 +179,19 @@ def small():
     collection = load_collection(SAMPLE)
     qids = sorted(collection.questions["qid"].unique().to_list())[:5]
     return subset_collection(collection, qids)
+
+
+def subset_collection(collection: Collection, qids: Sequence[str]) -> Collection:
+    """The collection restricted to some questions (all candidates kept): a small trial run."""
+    keep = pl.Series(list(qids), dtype=pl.String).implode()
+    questions = collection.questions.filter(pl.col("qid").is_in(keep))
+    relevance = collection.relevance.filter(pl.col("question_id").is_in(questions["id"].implode()))
+    return replace(
+        collection,
+        questions=questions,
+        relevance=relevance,
+        fingerprint=text_digest(collection.fingerprint, "qids", *sorted(qids)),
+    )
 
 
 def _never_empty(tr: Translator, monkeypatch: pytest.MonkeyPatch) -> Translator:

@@ -347,9 +347,10 @@ def _scan_kind(kind: str, folder: Path, inv: Inventory) -> None:
 
 
 def _scan_fits(folder: Path, children: list[Path], inv: Inventory) -> None:
-    """The remedies' fits (``debias/KEY.json`` + ``KEY.safetensors``, xlir_tui/retrieval/debias.py):
-    an entry is the pair, recognised by its description's format."""
-    from ..retrieval.debias import FIT_FORMAT
+    """The remedies' fits (``debias/KEY.json`` + ``KEY.safetensors``,
+    xlir_tui/retrieval/debias_fits.py): an entry is the pair, recognised by its description's
+    format."""
+    from ..retrieval.debias_fit import FIT_FORMAT
 
     pairs: dict[str, list[Path]] = {}
     for p in children:

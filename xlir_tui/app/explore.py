@@ -29,25 +29,17 @@ import polars as pl
 
 from ..errors import XlirError
 from ..evaluation.metrics import average_precision, ranks_in_pool
+from ..models.store import Models
 from ..progress import StageProgress
-from ..retrieval.debias import DebiasSpec
+from ..retrieval.debias_fits import index_debias
 from ..retrieval.dense import CandidatePool, Hit
+from ..retrieval.dense_system import DebiasedRetriever, DenseRetriever, debiased, index_systems
+from ..retrieval.fusion_system import FusionRetriever
 from ..retrieval.ranking import top_k
-from ..retrieval.systems import (
-    LEXICAL,
-    DebiasedRetriever,
-    DenseRetriever,
-    FusionRetriever,
-    Models,
-    Retriever,
-    SystemSpec,
-    TranslatedRetriever,
-    debiased,
-    index_debias,
-    index_systems,
-    load_system,
-    open_system,
-)
+from ..retrieval.retriever import Retriever
+from ..retrieval.specs import LEXICAL, DebiasSpec, SystemSpec
+from ..retrieval.systems import load_system, open_system
+from ..retrieval.translated_system import TranslatedRetriever
 
 REMEDY_CHOICE = "debias:"
 """The compare dialog's prefix of a remedy of the main system (``debias:center``)."""
@@ -612,9 +604,9 @@ class Workspace:
         text: str | None = None,
         qid: str | None = None,
         k: int | None = None,
-        record: bool = True,
     ) -> list[PaneResult]:
-        """Answer a free-text query (``text``) or a question of the collection (``qid``)."""
+        """Answer a free-text query (``text``) or a question of the collection (``qid``); what
+        counts in the session figures is :meth:`record`'s to say."""
         k = k or self.k
         if (text is None) == (qid is None):
             raise XlirError("give a query text or a question id")
@@ -664,10 +656,28 @@ class Workspace:
                         results[
                             i
                         ].note = "not translated: the query's language is unknown (--query-lang)"
-        final = [r for r in results if r is not None]
-        if record:
-            self.session.record(final, qid, text)
-        return final
+        return [r for r in results if r is not None]
+
+    def record(
+        self,
+        results: Sequence[PaneResult],
+        qid: str | None,
+        text: str | None,
+        systems: Sequence[Retriever] | None = None,
+    ) -> int:
+        """Add a request's results to the session figures: each run once per system, and only
+        whole-pool runs (:meth:`Session.record`). A result of a compared system replaced while
+        the query ran (``systems``: those it ran with; None: the current ones) is left out: it
+        would count as the new one's. The number of figures added."""
+        ran_with = list(self.systems) if systems is None else list(systems)
+        current = [
+            r
+            for r in results
+            if r.pane.system < len(ran_with)
+            and r.pane.system < len(self.systems)
+            and self.systems[r.pane.system] is ran_with[r.pane.system]
+        ]
+        return self.session.record(current, qid, text)
 
     def _empty(self, pane: Pane, query: str, note: str) -> PaneResult:
         name = self.names[pane.system] if pane.system < len(self.systems) else ""

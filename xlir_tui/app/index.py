@@ -47,17 +47,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import XlirError
+from ..models.store import Models
 from ..progress import StageProgress
-from ..retrieval.debias import DebiasSpec
-from ..retrieval.systems import (
-    DenseRetriever,
-    Models,
-    Retriever,
-    SystemSpec,
-    attach_fits,
-    open_system,
-    plan_fits,
-)
+from ..retrieval.debias_fits import attach_fits, plan_fits
+from ..retrieval.dense_system import DenseRetriever
+from ..retrieval.retriever import Retriever
+from ..retrieval.specs import DebiasSpec, SystemSpec
+from ..retrieval.systems import open_system
 
 
 @dataclass
@@ -139,7 +135,7 @@ def build_index(
     if not fit_plans:
         retriever.save(Path(plan.out), overwrite=plan.overwrite)
     else:
-        from ..retrieval.debias import obtain_fit
+        from ..retrieval.debias_fits import obtain_fit
 
         assert isinstance(retriever, DenseRetriever)
         fits = {
@@ -346,7 +342,6 @@ def _build(
 
     from ..data.collections import load_collection
     from ..retrieval.dense import DenseIndex
-    from ..retrieval.systems import DenseRetriever, Models
     from ..storage.files import check_free_space
 
     say = (notify if ranks.leader else None) or (lambda _text: None)

@@ -161,7 +161,7 @@ def _check_panes(
 ) -> None:
     """The index or collection explored is readable, its remedies can be fitted, and every
     pane's language is one it has (or ``all``)."""
-    from ..retrieval.systems import plan_fits
+    from ..retrieval.debias_fits import plan_fits
     from ..tui.app import default_sample_data
 
     if index is not None:

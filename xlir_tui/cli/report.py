@@ -156,8 +156,8 @@ def bias_report_cmd(
     language (translate-test), as a system of its own beside the plain model. With --debias,
     each model (and a fusion's dense part) is scored once per remedy, each compared with its
     plain system."""
-    from ..evaluation.report import ReportPlan, run_report
-    from ..retrieval.systems import FusionSpec
+    from ..app.report import ReportPlan, run_report
+    from ..retrieval.specs import FusionSpec
 
     fused = system is not None and "fusion" in system
     plan = ReportPlan(

@@ -75,7 +75,9 @@ def search_cmd(
     With --translate-query, the query (written in --query-lang) is machine-translated first and
     the translation is searched (translate-test). With --debias, one ranking per remedy
     (without it: the index's own system, the first remedy it was built with)."""
-    from ..retrieval.systems import Models, index_systems, load_system
+    from ..models.store import Models
+    from ..retrieval.dense_system import index_systems
+    from ..retrieval.systems import load_system
 
     if langs is not None and old_langs is not None:
         raise XlirError("give --langs once (--lang is its old spelling)")
@@ -115,7 +117,8 @@ def _check_index(index: Path, wanted: list[str] | None, remedies: list[Any]) -> 
     model loads."""
     from ..retrieval.dense import FORMAT as DENSE_FORMAT
     from ..retrieval.dense import DenseIndex
-    from ..retrieval.systems import check_index_folder, index_format, plan_fits
+    from ..retrieval.debias_fits import plan_fits
+    from ..retrieval.systems import check_index_folder, index_format
 
     pool = check_index_folder(index)
     pool.rows_for(wanted)

@@ -50,7 +50,7 @@ def debias_specs(
 ) -> list[Any]:
     """``--debias`` and its settings as one spec per remedy; a setting without its remedy is
     a mistake said in one line."""
-    from ..retrieval.debias import DebiasSpec
+    from ..retrieval.specs import DebiasSpec
 
     specs = DebiasSpec.parse(debias, lir_rank, subspace_rank, fit)
     methods = {s.method for s in specs}
@@ -74,7 +74,7 @@ def system_spec(
     translate: Any = None,
 ) -> Any:
     """The system a command's ``--system``, ``--model`` and fusion flags name."""
-    from ..retrieval.systems import SYSTEMS, FusionSpec, SystemSpec
+    from ..retrieval.specs import SYSTEMS, FusionSpec, SystemSpec
 
     if system not in SYSTEMS:
         raise XlirError(f"unknown --system {system!r} (known: {', '.join(SYSTEMS)})")
@@ -131,6 +131,6 @@ def query_translation(
             f"{command} searches free text, which has none (use it with bias-report, or name a "
             "translation model)"
         )
-    from ..retrieval.systems import TranslateQuery
+    from ..retrieval.specs import TranslateQuery
 
     return TranslateQuery(translate_query, mt)

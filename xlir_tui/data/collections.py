@@ -45,7 +45,6 @@ CANDIDATE_SCHEMA = {
     "text": pl.String,
     "context": pl.String,
 }
-RELEVANCE_SCHEMA = {"question_id": pl.String, "candidate_id": pl.String}
 SKIPPED_SCHEMA = {"file": pl.String, "lang": pl.String, "qid": pl.String, "reason": pl.String}
 # How each skip reason begins, and how a summary names it.
 NO_SENTENCE = "answer_start"
@@ -414,78 +413,89 @@ def _load_squad(file: Path, lang: str, b: _Builder) -> None:
             where = f"{where_a}.paragraphs[{pi}]"
             context = _require(para, "context", str, file, where)
             qas = _require(para, "qas", list, file, where)
-            if "sentence_breaks" in para:
-                breaks = _require(para, "sentence_breaks", list, file, where)
-                spans = []
-                for bi, br in enumerate(breaks):
-                    ok = (
-                        isinstance(br, list)
-                        and len(br) == 2
-                        and all(isinstance(x, int) and not isinstance(x, bool) for x in br)
-                        and 0 <= br[0] <= br[1] <= len(context)
-                    )
-                    if not ok:
-                        raise DataError(
-                            f"{where}.sentence_breaks[{bi}]: expected [start, end] within the "
-                            f"paragraph (length {len(context)}), found {br!r}",
-                            path=file,
-                        )
-                    spans.append((br[0], br[1]))
-                if "sentences" in para:
-                    sentences = _require(para, "sentences", list, file, where)
-                    if len(sentences) != len(spans) or not all(
-                        isinstance(s, str) for s in sentences
-                    ):
-                        raise DataError(
-                            f"{where}: {len(sentences)} sentences but {len(spans)} sentence_breaks",
-                            path=file,
-                        )
-                else:
-                    sentences = [context[s:e] for s, e in spans]
-            else:
-                spans = sentence_spans(context)
-                sentences = [context[s:e] for s, e in spans]
+            spans, sentences = _squad_sentences(para, context, file, where)
             # A byte-order mark opens some paragraphs (XQuAD-R th.json): offsets count it, but
             # it is not part of the sentence a model should read.
             sentences = [x.lstrip("\ufeff") for x in sentences]
             _, cids = b.add_paragraph(file, where, lang, context, sentences)
             for qi, qa in enumerate(qas):
-                wq = f"{where}.qas[{qi}]"
-                qid = _require(qa, "id", (str, int), file, wq)
-                qid = str(qid)
-                text = _require(qa, "question", str, file, wq)
-                answers = _require(qa, "answers", list, file, wq)
-                if not answers:
-                    raise DataError(f"{wq}.answers: empty (question {qid!r})", path=file)
-                start = _require(answers[0], "answer_start", int, file, f"{wq}.answers[0]")
-                asked = b.add_question(file, wq, lang, qid, text.lstrip("\ufeff"))
+                _add_squad_question(b, file, f"{where}.qas[{qi}]", lang, qa, context, spans, cids)
                 n_questions += 1
-                if not 0 <= start < len(context):
-                    raise DataError(
-                        f"{wq}: question {qid!r}: answer_start {start} is outside the paragraph "
-                        f"(length {len(context)})",
-                        path=file,
-                    )
-                hit = [i for i, (s, e) in enumerate(spans) if s <= start < e]
-                if not hit:
-                    b.skip(
-                        file,
-                        wq,
-                        lang,
-                        qid,
-                        f"answer_start {start} lies in no sentence of the paragraph",
-                    )
-                    continue
-                cid = cids[hit[0]]
-                if cid is None:
-                    if asked:
-                        b.skip(file, wq, lang, qid, BLANK_ANSWER)
-                    continue
-                # A blank question still has its answer: the translations of the question
-                # in other languages are relevant to it (LAReQA).
-                b.answers.append((qid, lang, cid))
     if n_questions == 0:
         raise DataError("contains no questions", path=file)
+
+
+def _squad_sentences(
+    para: Any, context: str, file: Path, where: str
+) -> tuple[list[tuple[int, int]], list[str]]:
+    """A paragraph's sentence spans and sentences: LAReQA's ``sentence_breaks`` (and
+    ``sentences``) when given, checked against the paragraph; otherwise segmented here."""
+    if "sentence_breaks" not in para:
+        spans = sentence_spans(context)
+        return spans, [context[s:e] for s, e in spans]
+    breaks = _require(para, "sentence_breaks", list, file, where)
+    spans = []
+    for bi, br in enumerate(breaks):
+        ok = (
+            isinstance(br, list)
+            and len(br) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in br)
+            and 0 <= br[0] <= br[1] <= len(context)
+        )
+        if not ok:
+            raise DataError(
+                f"{where}.sentence_breaks[{bi}]: expected [start, end] within the "
+                f"paragraph (length {len(context)}), found {br!r}",
+                path=file,
+            )
+        spans.append((br[0], br[1]))
+    if "sentences" not in para:
+        return spans, [context[s:e] for s, e in spans]
+    sentences = _require(para, "sentences", list, file, where)
+    if len(sentences) != len(spans) or not all(isinstance(s, str) for s in sentences):
+        raise DataError(
+            f"{where}: {len(sentences)} sentences but {len(spans)} sentence_breaks",
+            path=file,
+        )
+    return spans, sentences
+
+
+def _add_squad_question(
+    b: _Builder,
+    file: Path,
+    wq: str,
+    lang: str,
+    qa: Any,
+    context: str,
+    spans: list[tuple[int, int]],
+    cids: list[str | None],
+) -> None:
+    """One question of a paragraph, relevant to the sentence that holds its first answer."""
+    qid = str(_require(qa, "id", (str, int), file, wq))
+    text = _require(qa, "question", str, file, wq)
+    answers = _require(qa, "answers", list, file, wq)
+    if not answers:
+        raise DataError(f"{wq}.answers: empty (question {qid!r})", path=file)
+    start = _require(answers[0], "answer_start", int, file, f"{wq}.answers[0]")
+    asked = b.add_question(file, wq, lang, qid, text.lstrip("\ufeff"))
+    if not 0 <= start < len(context):
+        raise DataError(
+            f"{wq}: question {qid!r}: answer_start {start} is outside the paragraph "
+            f"(length {len(context)})",
+            path=file,
+        )
+    hit = [i for i, (s, e) in enumerate(spans) if s <= start < e]
+    if not hit:
+        b.skip(file, wq, lang, qid, f"answer_start {start} lies in no sentence of the paragraph")
+        return
+    cid = cids[hit[0]]
+    if cid is None:
+        if asked:
+            b.skip(file, wq, lang, qid, BLANK_ANSWER)
+        return
+    # A blank question still has its answer: the translations of the question in other
+    # languages are relevant to it (LAReQA).
+    b.answers.append((qid, lang, cid))
 
 
 ROW_FIELDS = ("qid", "question", "passage")

@@ -177,8 +177,3 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             spans.append((s, e))
         start = cut
     return spans
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text`` (see :func:`sentence_spans`)."""
-    return [text[s:e] for s, e in sentence_spans(text)]

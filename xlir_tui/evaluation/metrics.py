@@ -406,9 +406,60 @@ def summarize(
     langs = ranked.langs
     n_lang = len(langs)
     cut = map_key(map_depth) if map_depth is not None else None
+    pair_rows = _pair_rows(ranked, map_depth)
+    mono = [p for p in pair_rows if p["setting"] == "mono"]
+    cross = [p for p in pair_rows if p["setting"] == "cross"]
+    multi, per_lang_multi = _multi(ranked, map_depth)
+    summary: dict[str, Any] = {
+        "mono": _mean_setting(mono, "r@1", cut),
+        "cross": _mean_setting(cross, "r@1", cut) if n_lang > 1 else None,
+        "multi": multi,
+    }
+    multi_by = {langs[r["q_lang"]]: r for r in per_lang_multi}
+    # language shares in the top k of the whole pool
+    sizes = ranked.pool_sizes
+    expected = sizes / sizes.sum()
+    languages: dict[str, Any] = {}
+    for x, lang in enumerate(langs):
+        mono_x = next((p for p in mono if p["query_lang"] == lang), None)
+        entry: dict[str, Any] = {
+            "questions": int((ranked.q_lang == x).sum()),
+            "candidates": int(sizes[x]),
+            "mono": (
+                {"map": mono_x["map"], **({cut: mono_x[cut]} if cut else {}), "r@1": mono_x["r@1"]}
+                if mono_x
+                else None
+            ),
+            "cross": (
+                {
+                    "map_as_query": _mean([p["map"] for p in cross if p["query_lang"] == lang]),
+                    "map_as_pool": _mean([p["map"] for p in cross if p["pool_lang"] == lang]),
+                }
+                if n_lang > 1
+                else None
+            ),
+            "multi": _language_multi(ranked, x, multi_by.get(lang), expected, cut),
+        }
+        languages[lang] = entry
+    if peer and n_lang > 1:
+        for x, lang in enumerate(langs):
+            if languages[lang]["multi"] is not None:
+                languages[lang]["multi"]["peer"] = _peer(ranked, x)
+    return {
+        "summary": summary,
+        "languages": languages,
+        "pairs": pair_rows,
+        "bias": _bias(ranked, languages, expected),
+    }
+
+
+def _pair_rows(ranked: Ranked, map_depth: int | None) -> list[dict[str, Any]]:
+    """mAP and R@1 of each (query language, pool language) pair: mono on the diagonal."""
+    langs = ranked.langs
+    cut = map_key(map_depth) if map_depth is not None else None
     cut_ap = [f"ap@{map_depth}"] if cut else []
     per_pool = _ap_frame(ranked, "lang", by_pool=True, depth=map_depth)
-    pair_rows = [
+    return [
         {
             "query_lang": langs[row["q_lang"]],
             "pool_lang": langs[row["c_lang"]],
@@ -420,15 +471,16 @@ def summarize(
         }
         for row in _means(per_pool, ["q_lang", "c_lang"], ["ap", *cut_ap, "r@1"])
     ]
-    mono = [p for p in pair_rows if p["setting"] == "mono"]
-    cross = [p for p in pair_rows if p["setting"] == "cross"]
+
+
+def _multi(
+    ranked: Ranked, map_depth: int | None
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The multi setting over the whole pool: its figures, and the same per query language."""
+    cut = map_key(map_depth) if map_depth is not None else None
+    cut_ap = [f"ap@{map_depth}"] if cut else []
     multi_q = _ap_frame(ranked, "all", by_pool=False, depth=map_depth)
-    summary: dict[str, Any] = {
-        "mono": _mean_setting(mono, "r@1", cut),
-        "cross": _mean_setting(cross, "r@1", cut) if n_lang > 1 else None,
-        "multi": None,
-    }
-    per_lang_multi = [
+    per_lang = [
         {
             "q_lang": r["q_lang"],
             "map": r["ap"],
@@ -439,73 +491,54 @@ def summarize(
         }
         for r in _means(multi_q, ["q_lang"], ["ap", *cut_ap, "r@10", "rank_distance"])
     ]
-    multi_by = {langs[r["q_lang"]]: r for r in per_lang_multi}
-    if n_lang > 1:
-        summary["multi"] = {
-            "map": float(np.mean(multi_q["ap"].to_numpy())),
-            **({cut: float(np.mean(multi_q[cut_ap[0]].to_numpy()))} if cut else {}),
-            "r@10": float(np.mean(multi_q["r@10"].to_numpy())),
-            "rank_distance": float(np.mean([r["rank_distance"] for r in per_lang_multi])),
-            "questions": multi_q.height,
-        }
-    # language shares in the top k of the whole pool
-    sizes = ranked.pool_sizes
-    expected = sizes / sizes.sum()
-    languages: dict[str, Any] = {}
-    for x, lang in enumerate(langs):
-        rows = ranked.q_lang == x
-        n_q = int(rows.sum())
-        entry: dict[str, Any] = {"questions": n_q, "candidates": int(sizes[x])}
-        mono_x = next((p for p in mono if p["query_lang"] == lang), None)
-        entry["mono"] = (
-            {
-                "map": mono_x["map"],
-                **({cut: mono_x[cut]} if cut else {}),
-                "r@1": mono_x["r@1"],
-            }
-            if mono_x
-            else None
-        )
-        from_x = [p for p in cross if p["query_lang"] == lang]
-        to_x = [p for p in cross if p["pool_lang"] == lang]
-        entry["cross"] = (
-            {
-                "map_as_query": _mean([p["map"] for p in from_x]),
-                "map_as_pool": _mean([p["map"] for p in to_x]),
-            }
-            if n_lang > 1
-            else None
-        )
-        if n_lang > 1 and lang in multi_by and n_q:
-            row = multi_by[lang]
-            shares = ranked.topk_counts[rows].sum(axis=0) / (n_q * ranked.k)
-            entry["multi"] = {
-                "map": row["map"],
-                **({cut: row[cut]} if cut else {}),
-                "r@10": row["r@10"],
-                "rank_distance": row["rank_distance"],
-                "top_k_shares": {langs[y]: float(shares[y]) for y in range(n_lang)},
-                "same_language_share": float(shares[x]),
-                "expected_same_language_share": float(expected[x]),
-                "same_language_ratio": float(shares[x] / expected[x]) if expected[x] else None,
-            }
-        else:
-            entry["multi"] = None
-        languages[lang] = entry
-    if peer and n_lang > 1:
-        for x, lang in enumerate(langs):
-            if languages[lang]["multi"] is not None:
-                languages[lang]["multi"]["peer"] = _peer(ranked, x)
+    if len(ranked.langs) < 2:
+        return None, per_lang
+    multi = {
+        "map": float(np.mean(multi_q["ap"].to_numpy())),
+        **({cut: float(np.mean(multi_q[cut_ap[0]].to_numpy()))} if cut else {}),
+        "r@10": float(np.mean(multi_q["r@10"].to_numpy())),
+        "rank_distance": float(np.mean([r["rank_distance"] for r in per_lang])),
+        "questions": multi_q.height,
+    }
+    return multi, per_lang
+
+
+def _language_multi(
+    ranked: Ranked, x: int, row: dict[str, Any] | None, expected: np.ndarray, cut: str | None
+) -> dict[str, Any] | None:
+    """Language ``x``'s questions in the multi setting: their figures (``row``) and the shares
+    of each language in their top k, against the shares the pool sizes would give."""
+    langs = ranked.langs
+    rows = ranked.q_lang == x
+    n_q = int(rows.sum())
+    if len(langs) < 2 or row is None or not n_q:
+        return None
+    shares = ranked.topk_counts[rows].sum(axis=0) / (n_q * ranked.k)
+    return {
+        "map": row["map"],
+        **({cut: row[cut]} if cut else {}),
+        "r@10": row["r@10"],
+        "rank_distance": row["rank_distance"],
+        "top_k_shares": {langs[y]: float(shares[y]) for y in range(len(langs))},
+        "same_language_share": float(shares[x]),
+        "expected_same_language_share": float(expected[x]),
+        "same_language_ratio": float(shares[x] / expected[x]) if expected[x] else None,
+    }
+
+
+def _bias(ranked: Ranked, languages: dict[str, Any], expected: np.ndarray) -> dict[str, Any]:
+    """The report's bias block: the same-language share of the top k against the expected."""
+    langs = ranked.langs
     bias: dict[str, Any] = {
         "k": ranked.k,
-        "expected_shares": {langs[y]: float(expected[y]) for y in range(n_lang)},
+        "expected_shares": {langs[y]: float(expected[y]) for y in range(len(langs))},
     }
-    if n_lang > 1:
+    if len(langs) > 1:
         same = [v["multi"]["same_language_share"] for v in languages.values() if v["multi"]]
         exp = [v["multi"]["expected_same_language_share"] for v in languages.values() if v["multi"]]
         bias["same_language_share"] = _mean(same)
         bias["expected_same_language_share"] = _mean(exp)
-    return {"summary": summary, "languages": languages, "pairs": pair_rows, "bias": bias}
+    return bias
 
 
 def _peer(ranked: Ranked, x: int) -> dict[str, float] | None:

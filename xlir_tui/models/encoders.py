@@ -602,47 +602,9 @@ def load_encoder(
         raise ModelError(f"--pooling {pooling!r}: choose {' or '.join(POOLINGS)}")
     check_backend(backend)
     path = resolve_model(spec)
-    import logging
-    import warnings
-
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.disable_progress_bar()
-
-        try:
-            model = SentenceTransformer(
-                str(path),
-                device=device,
-                trust_remote_code=trust_remote_code,
-                local_files_only=True,
-            )
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"cannot load model: {first}", path=spec) from None
+    model = _sentence_transformer(path, spec, device, trust_remote_code)
     fingerprint = model_fingerprint(path)
-    pooler = _pooling_module(model)
-    if (path / "modules.json").exists():
-        if pooling is not None and pooler is not None and pooler.pooling_mode != pooling:
-            raise ModelError(
-                f"--pooling {pooling}: this sentence-transformers model pools with "
-                f"{pooler.pooling_mode} (--pooling applies to plain transformers models)",
-                path=spec,
-            )
-    elif pooler is not None:
-        if pooling is not None and pooler.pooling_mode != pooling:
-            from sentence_transformers.sentence_transformer.modules import Pooling
-
-            index = next(i for i, m in enumerate(model) if m is pooler)
-            model[index] = Pooling(pooler.embedding_dimension, pooling)
-            pooler = model[index]
-        # the embeddings depend on the pooling chosen here, not only on the weights
-        fingerprint = text_digest(fingerprint, f"pooling={pooler.pooling_mode}")
+    pooler, fingerprint = _choose_pooling(model, path, spec, pooling, fingerprint)
     if pooler is not None:
         _set_padding(model, pooler.pooling_mode)
     prompts = dict(getattr(model, "prompts", {}) or {})
@@ -667,6 +629,62 @@ def load_encoder(
         use_cache=use_cache,
         runtime=runtime if backend != "torch" else None,
     )
+
+
+def _sentence_transformer(
+    path: Path, spec: str, device: str | None, trust_remote_code: bool
+) -> Any:
+    """The model folder as a ``SentenceTransformer``, quietly (no progress bars or warnings of
+    the libraries); a folder it cannot load is one line naming it."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+
+        try:
+            return SentenceTransformer(
+                str(path),
+                device=device,
+                trust_remote_code=trust_remote_code,
+                local_files_only=True,
+            )
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"cannot load model: {first}", path=spec) from None
+
+
+def _choose_pooling(
+    model: Any, path: Path, spec: str, pooling: str | None, fingerprint: str
+) -> tuple[Any, str]:
+    """The model's pooling module after ``--pooling`` (a plain transformers model takes it; a
+    sentence-transformers model keeps its own and refuses another), and the fingerprint of its
+    vectors (which depend on the pooling chosen here, not only on the weights)."""
+    pooler = _pooling_module(model)
+    if (path / "modules.json").exists():
+        if pooling is not None and pooler is not None and pooler.pooling_mode != pooling:
+            raise ModelError(
+                f"--pooling {pooling}: this sentence-transformers model pools with "
+                f"{pooler.pooling_mode} (--pooling applies to plain transformers models)",
+                path=spec,
+            )
+    elif pooler is not None:
+        if pooling is not None and pooler.pooling_mode != pooling:
+            from sentence_transformers.sentence_transformer.modules import Pooling
+
+            index = next(i for i, m in enumerate(model) if m is pooler)
+            model[index] = Pooling(pooler.embedding_dimension, pooling)
+            pooler = model[index]
+        # the embeddings depend on the pooling chosen here, not only on the weights
+        fingerprint = text_digest(fingerprint, f"pooling={pooler.pooling_mode}")
+    return pooler, fingerprint
 
 
 def canonical_spec(spec: str, path: Path) -> str:

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1202,16 +1202,3 @@ def translate_collection(
     with contextlib.suppress(OSError):
         (out / SETTINGS_NAME).unlink()
     return summary
-
-
-def subset_collection(collection: Collection, qids: Sequence[str]) -> Collection:
-    """The collection restricted to some questions (all candidates kept): a small trial run."""
-    keep = pl.Series(list(qids), dtype=pl.String).implode()
-    questions = collection.questions.filter(pl.col("qid").is_in(keep))
-    relevance = collection.relevance.filter(pl.col("question_id").is_in(questions["id"].implode()))
-    return replace(
-        collection,
-        questions=questions,
-        relevance=relevance,
-        fingerprint=text_digest(collection.fingerprint, "qids", *sorted(qids)),
-    )

@@ -1784,7 +1784,7 @@ class _Runner:
             return None
         from dataclasses import replace
 
-        from ..evaluation.report import evaluate_encoder
+        from ..evaluation.evaluate import evaluate_encoder
 
         backend = self.config.backend
         model, runtime, fingerprint = self.model, None, f"training-step-{self.step}"

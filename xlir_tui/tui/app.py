@@ -417,7 +417,7 @@ class ExplorerApp(App[None]):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_workspace(self) -> None:
         from ..app.explore import Workspace
-        from ..retrieval.systems import SystemSpec
+        from ..retrieval.specs import SystemSpec
 
         def progress(stage: str, done: int, total: int) -> None:
             note = ""
@@ -471,9 +471,9 @@ class ExplorerApp(App[None]):
         started = time.perf_counter()
         ws = self.workspace
         systems = list(ws.systems)
-        results = ws.run(panes, text=text, qid=qid, record=False)
+        results = ws.run(panes, text=text, qid=qid)
         if record:
-            self.record(results, text, qid, systems)
+            ws.record(results, qid, text, systems)
         notes = []
         if text is not None:
             from ..models.encoders import exceeds_window
@@ -488,23 +488,6 @@ class ExplorerApp(App[None]):
         self.post_message(
             ResultsReady(request, results, (time.perf_counter() - started) * 1000, notes)
         )
-
-    def record(
-        self, results: list[Any], text: str | None, qid: str | None, systems: list[Any]
-    ) -> None:
-        """Add results to the session figures (in the query worker): each run once per system,
-        and only whole-pool runs (:meth:`~xlir_tui.app.explore.Session.record`). A result of a
-        compared system replaced while the query ran (``systems``: those it ran with) is left
-        out: it would count as the new one's."""
-        ws = self.workspace
-        current = [
-            r
-            for r in results
-            if r.pane.system < len(systems)
-            and r.pane.system < len(ws.systems)
-            and ws.systems[r.pane.system] is systems[r.pane.system]
-        ]
-        ws.session.record(current, qid, text)
 
     def choose_compared(self, choice: str | None) -> None:
         """A compare choice (a system's name or folder; None: stop comparing). It is the last
