@@ -45,7 +45,7 @@ from .. import __version__
 from ..cells import measure_as_terminals
 from ..errors import XlirError
 from ..safe_text import inert, inert_text, json_dumps
-from ..training.trainer import TrainConfig
+from ..training.config import TrainConfig
 
 _VALUE_LABELS = {int: "int", float: "float", str: "text", Path: "path"}
 
@@ -1407,7 +1407,7 @@ def _train_parameters() -> list[inspect.Parameter]:
     given), so that a config file, and on ``--resume`` the run's own settings, show through."""
     from dataclasses import fields
 
-    from ..training.trainer import RENAMED, setting_type, shown_default
+    from ..training.config import RENAMED, setting_type, shown_default
 
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
     for f in fields(TrainConfig):
@@ -1502,7 +1502,8 @@ def _missing(ctx: typer.Context, name: str) -> Exception:
 def train_cmd(**values: Any) -> None:
     """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
     from ..storage.files import Terminated
-    from ..training.trainer import describe_event, exit_status, train
+    from ..training.events import describe_event, exit_status
+    from ..training.trainer import train
 
     ctx = values.pop("ctx")
     config = values.pop("config")
