@@ -5,9 +5,10 @@
 
 Copies the model's folder (its weights stored in float32) once per type: float32, float16 and
 bfloat16, each written by the same conversion ``train`` uses
-(``xlir_tui.training.trainer.store_weights_as``). Each copy is loaded as every command loads a model
-(its configuration says float32, so the weights come back as float32) and encodes the collection
-with the torch backend, which computes in float32: the stored type is the only difference. Prints,
+(``xlir_tui.training.checkpoints.store_weights_as``). Each copy is loaded as every command loads a
+model (its configuration says float32, so the weights come back as float32) and encodes the
+collection with the torch backend, which computes in float32: the stored type is the only
+difference. Prints,
 per type, the weights' size on disk, the mAP in the mono, cross and multi settings and the multi
 rank distance, each copy's difference from float32 query by query (mean, 95% bootstrap interval,
 paired randomisation test, Holm-corrected: ``xlir_tui.evaluation.compare``), and the cosine between
@@ -62,7 +63,8 @@ def main() -> int:
     from xlir_tui.evaluation.compare import compare, per_query
     from xlir_tui.evaluation.evaluate import evaluate_encoder
     from xlir_tui.models.encoders import load_encoder
-    from xlir_tui.training.trainer import CHECKPOINTS, EVENTS_FILE, store_weights_as
+    from xlir_tui.models.run_files import EVENTS_FILE
+    from xlir_tui.training.checkpoints import CHECKPOINTS, store_weights_as
 
     langs = [x.strip() for x in args.langs.split(",") if x.strip()]
     collection = load_collection(args.eval)

@@ -78,7 +78,8 @@ def variant(name: str) -> dict[str, Any]:
 def one_run(train: str, name: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """Train ``args.steps`` steps of variant ``name``; the wall and CPU seconds of every step
     but the first, and the size of what the run wrote."""
-    from xlir_tui.training.trainer import TrainConfig, latest_checkpoint
+    from xlir_tui.training.checkpoints import latest_checkpoint
+    from xlir_tui.training.config import TrainConfig
     from xlir_tui.training.trainer import train as run_training
 
     wall: list[float] = []
@@ -194,8 +195,8 @@ def sampler_throughput(train: str, batch_size: int, seq: int, steps: int, rounds
     from xlir_tui.data.collections import load_collection
     from xlir_tui.models.encoders import load_encoder
     from xlir_tui.training.batch_sampler import sampler_factory
+    from xlir_tui.training.forward import freeze_input_embeddings
     from xlir_tui.training.sampler import build_pairs
-    from xlir_tui.training.trainer import freeze_input_embeddings
 
     data, pairs = build_pairs(load_collection(train))
     dataset = datasets.Dataset.from_dict(data.to_dict(as_series=False))

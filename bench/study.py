@@ -272,7 +272,7 @@ def make_parser() -> argparse.ArgumentParser:
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
     """What makes one study differ from another (kept in ``study.json``); the scale as the run
     gets it (the base model's when not given)."""
-    from xlir_tui.training.trainer import base_scale
+    from xlir_tui.training.plan import base_scale
 
     settings = {k: getattr(args, k) for k in SETTINGS}
     if settings["scale"] is None:

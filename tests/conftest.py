@@ -140,6 +140,19 @@ def sample_index(tiny_encoder, sample_collection, tmp_path_factory: pytest.TempP
     return out
 
 
+def read_events(path: Path) -> list[dict]:
+    """The events of a run so far; a half-written last line (a run in progress) is left out."""
+    out: list[dict] = []
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run ``xlir-tui ARGS`` in-process through the real entry point; return (code, out, err)."""
     from xlir_tui.cli import main

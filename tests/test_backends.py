@@ -224,7 +224,7 @@ def test_weights_stored_in_half_precision_load_as_float32_for_every_backend(
 
     import torch
 
-    from xlir_tui.training.trainer import store_weights_as
+    from xlir_tui.training.checkpoints import store_weights_as
 
     half = tmp_path / dtype
     shutil.copytree(prompted_model, half)

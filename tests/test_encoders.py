@@ -57,6 +57,28 @@ def test_fingerprint_changes_with_weights(tiny_model: Path, tmp_path: Path) -> N
     assert model_fingerprint(other) != model_fingerprint(tiny_model)
 
 
+def test_a_run_s_files_are_no_part_of_the_fingerprint(tiny_model: Path, tmp_path: Path) -> None:
+    """A trained model's event log and record change as the run goes on; its weights do not."""
+    from xlir_tui.models.run_files import EVENTS_FILE, TRAIN_FILE
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model, copy)
+    (copy / EVENTS_FILE).write_text('{"event": "start"}\n')
+    (copy / TRAIN_FILE).write_text('{"settings": {}}')
+    assert model_fingerprint(copy) == model_fingerprint(tiny_model)
+
+
+def test_a_derived_encoder_has_caches_of_its_own(tiny_encoder) -> None:
+    """The evaluations during training encode with a copy of the model in training: what the
+    copy caches must never reach the original's caches, nor the original's the copy."""
+    before = tiny_encoder.cache_for("derived-test: ")
+    copy = tiny_encoder.derived(use_cache=False)
+    assert copy.use_cache is False and tiny_encoder.use_cache is True
+    assert copy.fingerprint == tiny_encoder.fingerprint
+    assert copy.cache_for("derived-test: ") is not before
+    assert tiny_encoder.cache_for("derived-test: ") is before
+
+
 def test_not_a_model_folder(tmp_path: Path) -> None:
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.txt").write_text("hello")

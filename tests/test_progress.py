@@ -66,7 +66,7 @@ def test_the_bar_shows_an_eta_after_one_slow_update() -> None:
 
 
 def test_a_step_line_says_the_eta() -> None:
-    from xlir_tui.training.trainer import describe_event
+    from xlir_tui.training.events import describe_event
 
     step = {"event": "step", "step": 3, "total_steps": 10, "loss": 1.5, "examples_per_s": 4.0}
     assert "ETA" not in describe_event(step)  # an older run's events read as before
@@ -96,7 +96,7 @@ def test_scoring_reports_its_start_so_the_first_chunk_gives_an_eta() -> None:
 
 
 def test_a_start_line_names_the_base_model_by_its_display_name() -> None:
-    from xlir_tui.training.trainer import describe_event
+    from xlir_tui.training.events import describe_event
 
     start = {
         "event": "start",

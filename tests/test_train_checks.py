@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, read_events, run_cli
 from test_bad_input import assert_one_line_error
 
-from xlir_tui.training.trainer import TrainConfig, disk_need, model_size, read_events
+from xlir_tui.training.config import TrainConfig
+from xlir_tui.training.sizing import disk_need, model_size
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 

@@ -331,7 +331,7 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
     assert not screen.query_one("#form").display  # the run's line instead of the form
     # the run got its settings as the TOML file train --config reads
     from xlir_tui.storage.files import cache_root
-    from xlir_tui.training.trainer import TrainConfig
+    from xlir_tui.training.config import TrainConfig
 
     settings = TrainConfig.from_toml(cache_root() / "train-logs" / "run.toml")
     assert settings["batch_size"] == 8 and settings["base"] == str(tiny_model)
@@ -373,7 +373,7 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
 async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path: Path) -> None:
     """TrainConfig's defaults fill the form; a bad value is its one-line error, in place, and
     no process starts."""
-    from xlir_tui.training.trainer import TrainConfig
+    from xlir_tui.training.config import TrainConfig
 
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=SIZE) as pilot:

@@ -10,18 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import build_tiny_model, run_cli
+from conftest import build_tiny_model, read_events, run_cli
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.storage.files import MARKER_NAME
-from xlir_tui.training.trainer import (
-    TRAINABLE_FILE,
-    TrainConfig,
-    base_scale,
-    default_precision,
-    read_events,
-    training_forward,
-)
+from xlir_tui.training.checkpoints import TRAINABLE_FILE
+from xlir_tui.training.config import TrainConfig
+from xlir_tui.training.forward import default_precision, training_forward
+from xlir_tui.training.plan import base_scale
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 

@@ -18,15 +18,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-
-from xlir_tui.training.trainer import read_events
+from conftest import ROOT, read_events
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
 CHILD = """
 import os, signal, sys, time
 import xlir_tui.models.encoders as encoders
+import xlir_tui.training.saving as saving
 import xlir_tui.training.trainer as training
 {patch}
 from xlir_tui.cli import main
@@ -44,17 +43,17 @@ encoders.load_encoder = load_encoder
 """
 
 SIGNAL_TWICE = """
-build, save = training._Runner.build_trainer, training.save_trainable
-def build_trainer(self, *args, **kwargs):
-    trainer = build(self, *args, **kwargs)
+build, save = training.build_trainer, saving.save_trainable
+def build_trainer(*args, **kwargs):
+    trainer = build(*args, **kwargs)
     os.kill(os.getpid(), signal.SIGTERM)  # the first: stop after the step, and save
     return trainer
 def save_trainable(model, folder):
     os.kill(os.getpid(), signal.SIGTERM)  # the second, while the stop's checkpoint is written
     time.sleep(60)
     return save(model, folder)
-training._Runner.build_trainer = build_trainer
-training.save_trainable = save_trainable
+training.build_trainer = build_trainer
+saving.save_trainable = save_trainable
 """
 
 
@@ -211,12 +210,12 @@ def test_a_second_signal_before_any_checkpoint_leaves_no_folder(
 
 
 SIGNAL_AFTER_THE_LAST_STEP = """
-finish = training._Runner.finish
-def late_finish(self, trainer):
+finish = training.Run.finish
+def late_finish(self):
     os.kill(os.getpid(), signal.SIGTERM)  # a stop asked for once every step is done
     time.sleep(0.2)
-    return finish(self, trainer)
-training._Runner.finish = late_finish
+    return finish(self)
+training.Run.finish = late_finish
 """
 
 

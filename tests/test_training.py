@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, read_events, run_cli
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import XlirError
-from xlir_tui.training.trainer import TrainConfig, describe_event, read_events
+from xlir_tui.training.config import TrainConfig
+from xlir_tui.training.events import describe_event
 
 SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
@@ -669,10 +670,10 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
     (the real signal is in test_ctrl_c_stops_cleanly_and_resume_finishes; here it comes at a
     known point, after the last step and before the final checkpoint)."""
 
-    def interrupted(self, trainer) -> None:
+    def interrupted(self) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("xlir_tui.training.trainer._Runner.finish", interrupted)
+    monkeypatch.setattr("xlir_tui.training.trainer.Run.finish", interrupted)
     out = tmp_path / "run"
     code, _, err = run_cli(
         [

@@ -115,9 +115,9 @@ def search_cmd(
 def _check_index(index: Path, wanted: list[str] | None, remedies: list[Any]) -> None:
     """A damaged folder, an unknown language or a fit that cannot serve fails here, before any
     model loads."""
+    from ..retrieval.debias_fits import plan_fits
     from ..retrieval.dense import FORMAT as DENSE_FORMAT
     from ..retrieval.dense import DenseIndex
-    from ..retrieval.debias_fits import plan_fits
     from ..retrieval.systems import check_index_folder, index_format
 
     pool = check_index_folder(index)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from ..safe_text import inert
-from ..training.trainer import TrainConfig
+from ..training.config import TrainConfig
 from .options import Command
 from .output import say, train_progress
 
@@ -25,7 +25,7 @@ def _train_parameters() -> list[inspect.Parameter]:
     """The ``train`` command's arguments, made from :class:`TrainConfig`'s fields: one place
     holds each setting's name, type, default and help. Every option defaults to None (not
     given), so that a config file, and on ``--resume`` the run's own settings, show through."""
-    from ..training.trainer import RENAMED, setting_type, shown_default
+    from ..training.config import RENAMED, setting_type, shown_default
 
     params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
     for f in dataclasses.fields(TrainConfig):
@@ -92,7 +92,8 @@ def _missing(ctx: typer.Context, name: str) -> Exception:
 def train_cmd(**values: Any) -> None:
     """Fine-tune an encoder with mono, cross or hybrid batches (hybrid batch training)."""
     from ..storage.files import Terminated
-    from ..training.trainer import describe_event, exit_status, train
+    from ..training.events import describe_event, exit_status
+    from ..training.trainer import train
 
     ctx = values.pop("ctx")
     config = values.pop("config")

@@ -38,6 +38,7 @@ from ..progress import Progress
 from ..storage.files import cache_root, text_digest
 from .backends import DEFAULT_BACKEND, Runtime, attach_backend, check_backend
 from .embedded import DEFAULT_MODEL, EMBEDDED, embedded_name, embedded_path
+from .run_files import EVENTS_FILE, TRAIN_FILE
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -139,7 +140,7 @@ def model_fingerprint(path: Path) -> str:
         for p in path.rglob("*")
         if p.is_file()
         and not any(part.startswith((".", "checkpoint")) for part in p.relative_to(path).parts)
-        and p.name not in {"README.md", "events.jsonl", "xlir_train.json"}
+        and p.name not in {"README.md", EVENTS_FILE, TRAIN_FILE}
     )
     for p in files:
         size = p.stat().st_size
@@ -310,6 +311,13 @@ class Encoder:
     display: str = ""
     """The model's name for a person (:func:`display_name`); empty: :attr:`spec`."""
     _caches: dict[str, EmbeddingCache] = field(default_factory=dict, repr=False)
+
+    def derived(self, **changes: Any) -> Encoder:
+        """A copy with ``changes`` (another model, runtime, fingerprint, prompts) and caches of
+        its own: the original's, keyed by what it was, must never serve what the copy is."""
+        from dataclasses import replace
+
+        return replace(self, **changes, _caches={})
 
     @property
     def dimension(self) -> int:
@@ -549,7 +557,7 @@ def trained_with_context(path: Path) -> bool:
     import json
 
     try:
-        info = json.loads((path / "xlir_train.json").read_text(encoding="utf-8"))
+        info = json.loads((path / TRAIN_FILE).read_text(encoding="utf-8"))
         return bool(info.get("settings", {}).get("passage_context", False))
     except (OSError, ValueError, AttributeError):
         return False

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import XlirError
+from ..models.run_files import TRAIN_FILE
 from ..storage.files import file_digest
-from .trainer import TRAIN_FILE
 
 SIBLINGS = {"xquad-r": "mlqa-r", "mlqa-r": "xquad-r"}
 """LAReQA's two collections: training on one and evaluating on the other is the held-out setup

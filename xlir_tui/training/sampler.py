@@ -30,7 +30,7 @@ import polars as pl
 from ..data.collections import Collection
 from ..errors import XlirError
 from ..models.encoders import with_context
-from .trainer import LANG_WEIGHTINGS, STRATEGIES  # declared with the other settings
+from .config import LANG_WEIGHTINGS, STRATEGIES  # declared with the other settings
 
 
 @dataclass

@@ -760,7 +760,7 @@ def clock(seconds: float) -> str:
 class TrainScreen(Dialog):
     """Start ``xlir-tui train`` in a separate process and follow its event log.
 
-    The form starts from :class:`~xlir_tui.training.trainer.TrainConfig`'s defaults and is checked
+    The form starts from :class:`~xlir_tui.training.config.TrainConfig`'s defaults and is checked
     by the training code's own rules before anything starts; the run gets the settings as the TOML
     file ``--config`` reads, so the explorer and the command line cannot disagree on them. Dismissed
     with the trained model's folder when the person asks to load it.
@@ -816,8 +816,8 @@ class TrainScreen(Dialog):
     def defaults(self) -> dict[str, Any]:
         """The form's first values: TrainConfig's defaults, training data other than the
         explored collection, the explored collection as evaluation data, a new output folder."""
+        from ..training.config import TrainConfig
         from ..training.runs import explored_folder, training_suggestion
-        from ..training.trainer import TrainConfig
 
         config = TrainConfig()
         suggestion = training_suggestion(self.explored)
@@ -836,7 +836,7 @@ class TrainScreen(Dialog):
     def compose(self) -> ComposeResult:
         from dataclasses import fields
 
-        from ..training.trainer import TrainConfig, shown_default
+        from ..training.config import TrainConfig, shown_default
 
         meta = {f.name: f.metadata for f in fields(TrainConfig)}
         values = self.defaults()
@@ -960,7 +960,8 @@ class TrainScreen(Dialog):
     def settings(self) -> Any:
         """The form as training settings, checked as ``xlir-tui train`` checks them (types,
         ranges, the output folder); an :class:`XlirError` names what is wrong."""
-        from ..training.trainer import TrainConfig, check_out_folder, settings_from_text
+        from ..training.config import TrainConfig, settings_from_text
+        from ..training.plan import check_out_folder
 
         texts: dict[str, str | bool] = {}
         for name, _ in self.FIELDS:
@@ -1072,8 +1073,10 @@ class TrainScreen(Dialog):
     def follow(self, config: Any) -> None:
         """Write the settings, start the process and post its events until it ends (never
         touches widgets)."""
+        from ..models.run_files import EVENTS_FILE
         from ..storage.files import atomic_write_text, cache_root
-        from ..training.trainer import EventFollower, last_error, start_training_process
+        from ..training.events import EventFollower
+        from ..training.process import last_error, start_training_process
 
         out = Path(config.out)
         logs = cache_root() / "train-logs"
@@ -1088,7 +1091,7 @@ class TrainScreen(Dialog):
         except OSError as e:
             self.post_message(TrainingEnded("failed", str(out), f"cannot start: {e}"))
             return
-        follower = EventFollower(out / "events.jsonl")
+        follower = EventFollower(out / EVENTS_FILE)
         status, reason = None, ""
         worker = get_current_worker()
         while True:
@@ -1113,7 +1116,7 @@ class TrainScreen(Dialog):
 
     # -- following it ----------------------------------------------------------------------
     def on_training_event(self, message: TrainingEvent) -> None:
-        from ..training.trainer import describe_event
+        from ..training.events import describe_event
 
         e = message.event
         bar = self.query_one("#progress", ProgressBar)
