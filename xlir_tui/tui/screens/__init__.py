@@ -1,5 +1,6 @@
 """Modal screens of the explorer, one module per dialog: help and a paragraph, the question
-picker, the pane languages, compare, export, training (its form, its run), a question or a failure.
+picker, the pane languages, compare, export, training (the dialog and its form; the process it
+starts is :mod:`xlir_tui.tui.train_process`'s), a question or a failure.
 
 Every dialog fits an 80x24 terminal: widths follow the screen up to a comfortable maximum, long
 lists scroll inside the dialog, and on short screens form widgets drop their borders

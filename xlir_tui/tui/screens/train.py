@@ -112,9 +112,7 @@ class TrainScreen(Dialog):
         self.explored = list(explored)  # the files of the collection being explored
         self.explored_name = explored_name or "the explored collection"
         self.out_root = out_root
-        self.form = TrainForm(
-            self.explored, out_root, self.explored_name, classes="form", id="form"
-        )
+        self.form: TrainForm  # made with the dialog's widgets (its defaults are read then)
         self.training = TrainingProcess()
         """The run started last (one not started yet before Start)."""
         self.out: str | None = None
@@ -128,6 +126,9 @@ class TrainScreen(Dialog):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="train") as box:
             box.border_title = "Train a model (hybrid batch training)"
+            self.form = TrainForm(
+                self.explored, self.out_root, self.explored_name, classes="form", id="form"
+            )
             yield self.form
             yield Line(self.form.data_line(self.form.first_values), id="data-note")
             yield Line("", id="summary")
