@@ -67,7 +67,8 @@ def default_pane_count(width: int) -> int:
 
 
 class ExplorerApp(CompareActions, DialogActions, App[None]):
-    """``xlir-tui explore``."""
+    """``xlir-tui explore``. The compare key and its workers are in :class:`CompareActions`,
+    the keys that open the other dialogs in :class:`DialogActions`."""
 
     CSS_PATH = Path(__file__).parent / "explorer.tcss"  # absolute: subclasses live elsewhere
     TITLE = "xlir-tui explorer"
@@ -379,6 +380,21 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             and ws.systems[r.pane.system] is systems[r.pane.system]
         ]
         ws.session.record(current, qid, text)
+
+    def choose_compared(self, choice: str | None) -> None:
+        """A compare choice (a system's name or folder; None: stop comparing). It is the last
+        choice from now on: a system still opening for an earlier one is dropped when it
+        comes (loading a model can take 20 s, and it used to replace a later ``none``)."""
+        self.choice += 1
+        self.choice_text = choice
+        ws = self.workspace
+        if choice is None:
+            self.compare = False
+            self.notify(f"{ws.names[0]} alone again")
+            self.rebuild_panes()
+            return
+        self.status(f"loading {choice} ...")
+        self.load_second_model(choice, self.choice)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "query" and event.state in (

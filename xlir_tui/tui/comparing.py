@@ -14,8 +14,10 @@ from .screens.compare import STOP_COMPARING, CompareScreen
 
 
 class CompareActions:
-    """The compare key and its workers, for :class:`~xlir_tui.tui.app.ExplorerApp` (a mixin:
-    it uses the app's workspace, panes and status line)."""
+    """The compare key and the workers that open the system chosen, for
+    :class:`~xlir_tui.tui.app.ExplorerApp` (a mixin: it uses the app's workspace, panes and
+    status line; a choice goes through the app's ``choose_compared``, which a trained model's
+    Load into compare shares)."""
 
     workspace: Any
     choice: int
@@ -52,21 +54,6 @@ class CompareActions:
             ),
             chosen,
         )
-
-    def choose_compared(self, choice: str | None) -> None:
-        """A compare choice (a system's name or folder; None: stop comparing). It is the last
-        choice from now on: a system still opening for an earlier one is dropped when it
-        comes (loading a model can take 20 s, and it used to replace a later ``none``)."""
-        self.choice += 1
-        self.choice_text = choice
-        ws = self.workspace
-        if choice is None:
-            self.compare = False
-            self.notify(f"{ws.names[0]} alone again")
-            self.rebuild_panes()
-            return
-        self.status(f"loading {choice} ...")
-        self.load_second_model(choice, self.choice)
 
     @work(thread=True, group="model", exit_on_error=False)
     def load_second_model(self, choice: str, number: int) -> None:
