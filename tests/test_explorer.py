@@ -12,7 +12,7 @@ from test_bad_input import assert_one_line_error
 from textual.widgets import OptionList, SelectionList
 
 from xlir_tui.tui.app import FREE, QUESTION, ExplorerApp, default_pane_count
-from xlir_tui.tui.screens import ErrorScreen
+from xlir_tui.tui.screens.confirm import ErrorScreen
 from xlir_tui.tui.widgets import LoadingPanel, ResultPane, hit_text
 
 SIZE = (120, 40)
@@ -419,7 +419,9 @@ def test_snapshot_compare(
     (trained / "modules.json").write_text("[]")
     stamp = time.mktime((2026, 1, 1, 12, 0, 0, 0, 0, -1))
     os.utime(trained, (stamp, stamp))
-    monkeypatch.setattr("xlir_tui.tui.screens.recent_models", lambda: [Path("runs/hybrid-a0.5")])
+    monkeypatch.setattr(
+        "xlir_tui.tui.screens.compare.recent_models", lambda: [Path("runs/hybrid-a0.5")]
+    )
 
     async def open_it(pilot) -> None:
         await pilot.press("f6")
@@ -455,7 +457,7 @@ def test_hit_text_wraps_at_the_given_width() -> None:
 def test_share_chart_bars_and_the_pool_line() -> None:
     """Bars in eighths of a row, side by side for two systems, the pool's share as a tick
     where no bar stands, and never wider than asked."""
-    from xlir_tui.tui.widgets import share_chart
+    from xlir_tui.tui.bias import share_chart
 
     langs = ["ar", "de", "en", "zh"]
     pool = ([0.25] * 4, (1, 1, 1))
@@ -491,7 +493,7 @@ def test_the_size_is_the_terminal_s_it_draws_on(monkeypatch) -> None:
 
     from textual.drivers.linux_driver import LinuxDriver
 
-    from xlir_tui.tui.app import sized_driver, terminal_size
+    from xlir_tui.tui.terminal import sized_driver, terminal_size
 
     terminals = {2: os.terminal_size((200, 50))}
 

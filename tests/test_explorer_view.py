@@ -27,7 +27,8 @@ from test_explorer import (
 
 from xlir_tui.app.explore import Workspace
 from xlir_tui.tui.app import QUESTION, ExplorerApp
-from xlir_tui.tui.screens import STOP_COMPARING, ExportScreen
+from xlir_tui.tui.screens.compare import STOP_COMPARING
+from xlir_tui.tui.screens.export import ExportScreen
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +282,9 @@ async def test_the_question_picker_searches_every_language(tiny_model: Path) -> 
 async def test_compare_does_not_offer_what_is_shown(
     tiny_model: Path, other_model: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr("xlir_tui.tui.screens.recent_models", lambda: [tiny_model, other_model])
+    monkeypatch.setattr(
+        "xlir_tui.tui.screens.compare.recent_models", lambda: [tiny_model, other_model]
+    )
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
@@ -522,7 +525,7 @@ def test_a_pane_title_keeps_the_remedy_when_it_is_cut() -> None:
 
 
 def test_the_session_heading_has_a_tiny_form_for_narrow_plots() -> None:
-    from xlir_tui.tui.widgets import session_counts
+    from xlir_tui.tui.bias import session_counts
 
     session = {"questions": 2, "question_runs": 5, "free_texts": 4, "languages": ["en", "de", "fr"]}
     assert session_counts(session, short=True) == "session: 2 questions in 5 runs + 4 free texts"

@@ -22,7 +22,9 @@ from xlir_tui.training.runs import (
 )
 from xlir_tui.tui.messages import TrainingEnded, TrainingEvent
 from xlir_tui.tui.plots import loss_sparkline, step_ticks
-from xlir_tui.tui.screens import CompareScreen, ConfirmScreen, StepRate, TrainScreen
+from xlir_tui.tui.screens.compare import CompareScreen
+from xlir_tui.tui.screens.confirm import ConfirmScreen
+from xlir_tui.tui.screens.train import StepRate, TrainScreen
 from xlir_tui.tui.widgets import ResultPane
 
 STAMP = "20260101-000000"
@@ -30,7 +32,7 @@ STAMP = "20260101-000000"
 
 def freeze_time(monkeypatch) -> None:
     """The output folder's name is made from the time: one fixed name for snapshots."""
-    monkeypatch.setattr("xlir_tui.tui.screens.time.strftime", lambda fmt, *a: STAMP)
+    monkeypatch.setattr("xlir_tui.tui.screens.train_form.time.strftime", lambda fmt, *a: STAMP)
 
 
 def sample_copy(folder: Path, name: str, langs: tuple[str, ...] = ("en", "de")) -> Path:
@@ -215,7 +217,7 @@ async def test_the_frozen_box_says_its_state_and_keys_and_clicks_agree(tiny_mode
         assert box.value is False
         screen.query_one("#collections").value = "elsewhere"
         await pilot.press("space")  # the box has the focus still
-        assert screen.settings().freeze_embeddings is True
+        assert screen.form.settings().freeze_embeddings is True
 
 
 async def test_the_training_data_is_not_the_explored_collection_by_default(
@@ -242,7 +244,7 @@ async def test_the_training_data_is_not_the_explored_collection_by_default(
         await pilot.pause(0.3)
         error = text_of(screen.query_one("#error"))
         assert "training data: name a collection to train on (not sample_data" in error
-        assert screen.proc is None
+        assert screen.training.proc is None
 
 
 async def test_a_sibling_collection_is_the_default_training_data(
@@ -282,7 +284,7 @@ async def test_training_on_the_explored_questions_asks_first(
         assert app.focused.id == "no"
         await pilot.press("escape")
         await settle(app, pilot, lambda: app.screen is screen)
-        assert screen.proc is None and not (tmp_path / "run").exists()
+        assert screen.training.proc is None and not (tmp_path / "run").exists()
         assert "not started" in text_of(screen.query_one("#error"))
         assert not screen.query_one("#start").disabled
 
@@ -315,8 +317,8 @@ async def test_a_stopped_run_on_these_questions_is_labelled_everywhere(
         try:
             await follow_stopped_run(app, pilot, screen, out, tiny_model)
         finally:
-            if screen.proc is not None and screen.proc.poll() is None:
-                screen.proc.kill()  # a failed check must not leave a run training
+            if screen.training.proc is not None and screen.training.proc.poll() is None:
+                screen.training.proc.kill()  # a failed check must not leave a run training
 
 
 async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_model: Path) -> None:
@@ -336,7 +338,7 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
     settings = TrainConfig.from_toml(cache_root() / "train-logs" / "run.toml")
     assert settings["batch_size"] == 8 and settings["base"] == str(tiny_model)
     assert settings.get("eval", []) == []  # cleared: no evaluation
-    assert "--config" in screen.proc.args
+    assert "--config" in screen.training.proc.args
     await tab_to(app, pilot, "cancel")
     await pilot.press("enter")
     assert "ETA" not in text_of(screen.query_one("#run-status"))
@@ -394,15 +396,15 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
         out = tmp_path / "run"
         screen.query_one("#collections").value = str(tmp_path / "elsewhere")
         screen.query_one("#out").value = str(out)
-        settings = screen.settings()
+        settings = screen.form.settings()
         assert settings.scale is None and settings.precision is None
         screen.query_one("#precision").value = "float32"
         screen.query_one("#scale").value = "50"
-        settings = screen.settings()
+        settings = screen.form.settings()
         assert settings.scale == 50.0 and settings.precision == "float32"
         screen.query_one("#scale").value = "-1"
         with pytest.raises(XlirError, match="--scale must be positive, got -1.0"):
-            screen.settings()
+            screen.form.settings()
         screen.query_one("#scale").value = ""
         screen.query_one("#precision").value = ""
         for alpha, needle in (
@@ -414,7 +416,7 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
             await pilot.press("enter")
             await pilot.pause(0.3)  # a button ignores a second press while it shows the first
             assert text_of(screen.query_one("#error")).strip() == needle
-            assert screen.proc is None and not screen.query_one("#start").disabled
+            assert screen.training.proc is None and not screen.query_one("#start").disabled
         screen.query_one("#alpha").value = "0.5"
         screen.query_one("#batch_size").value = "3.5"
         await tab_to(app, pilot, "start")
@@ -428,7 +430,7 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert "xlir-tui did not write" in text_of(screen.query_one("#error"))
-        assert screen.proc is None and not out.joinpath("events.jsonl").exists()
+        assert screen.training.proc is None and not out.joinpath("events.jsonl").exists()
         await tab_to(app, pilot, "close")
         await pilot.press("enter")
         await pilot.pause()
@@ -486,7 +488,7 @@ async def test_a_run_cancelled_while_it_starts_leaves_nothing(
         status = text_of(screen.query_one("#run-status")).strip()
         assert status == "training cancelled: stopped before training began: nothing was written"
         assert not screen.query_one("#load").display and screen.query_one("#new").display
-        assert screen.proc.returncode != 0 and not out.exists()
+        assert screen.training.proc.returncode != 0 and not out.exists()
         await pilot.press("enter")  # New run has the focus
         await pilot.pause()
         assert screen.query_one("#form").display and screen.query_one("#start").display

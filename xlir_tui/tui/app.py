@@ -17,7 +17,6 @@ Text from data reaches the screen only made inert (:mod:`xlir_tui.safe_text`): w
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Iterable
@@ -28,7 +27,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, HorizontalScroll
+from textual.containers import Horizontal
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
@@ -38,20 +37,16 @@ from textual.worker import Worker, WorkerState
 from ..cells import measure_as_terminals, wrap
 from ..evaluation.render import shorten
 from ..safe_text import inert, inert_text
-from .messages import LoadProgress, ResultsReady, SystemFailed, SystemOpened, WorkspaceReady
-from .screens import (
-    SHORT,
-    STOP_COMPARING,
-    CompareScreen,
-    ErrorScreen,
-    ExportScreen,
-    HelpScreen,
-    LanguagesScreen,
-    ParagraphScreen,
-    QuestionPicker,
-    TrainScreen,
-)
-from .widgets import INERT, BiasPanel, LoadingPanel, ResultPane, bias_line, session_counts
+from .bias import BiasPanel, bias_line
+from .comparing import CompareActions
+from .dialog_actions import DialogActions
+from .messages import LoadProgress, ResultsReady, WorkspaceReady
+from .pane_row import PaneRow
+from .screens.confirm import ErrorScreen
+from .screens.dialog import SHORT
+from .screens.help import ParagraphScreen
+from .terminal import sized_driver
+from .widgets import INERT, LoadingPanel, ResultPane
 
 FREE, QUESTION = "free text", "question"
 TALL = 34
@@ -66,134 +61,14 @@ MODEL_BUILD_S = 30
 """About how long the embedded default model takes to build on first use (a 2-core CPU)."""
 
 
-class PaneRow(HorizontalScroll, can_focus=False):
-    """The row of panes: it shares its width among them again whenever that width changes,
-    and when more panes than fit are shown, it moves by whole panes to the focused one.
-
-    In compare mode the panes come in groups of ``group`` (one language, each system), and
-    the row moves by whole groups, so that a language's panes are always seen side by side.
-
-    Its overflow is hidden (see explorer.tcss): Textual would centre a focused pane, leaving
-    halves of two panes in view; the borders of the panes at the edges say what waits beyond.
-    """
-
-    group = 1
-    """Panes that stay together: the systems compared, else 1."""
-
-    def on_resize(self) -> None:
-        self.app.fit_panes()  # type: ignore[attr-defined]
-
-    def on_descendant_focus(self, event: Any) -> None:
-        pane = event.widget if isinstance(event.widget, ResultPane) else event.widget.parent
-        if isinstance(pane, ResultPane):
-            self.show_pane(pane)
-
-    def show_pane(self, pane: ResultPane | None = None) -> None:
-        """Bring ``pane`` into view (None: keep the view), and mark the edges."""
-        panes = list(self.query(ResultPane))
-        if not panes:
-            return
-        step = panes[0].outer_size.width + 1  # a pane and its left margin
-        fit = max(1, self.size.width // step) if step > 1 else len(panes)
-        group = self.group if fit % self.group == 0 else 1
-        first = round(self.scroll_x / step) if step > 1 else 0
-        if pane in panes:
-            i = panes.index(pane)
-            if i < first:
-                first = i - i % group
-            elif i >= first + fit:
-                first = -(-(i - fit + 1) // group) * group  # up to a whole group
-        first = max(0, min(first, len(panes) - fit))
-        x = first * step if step > 1 else 0
-        if x != self.scroll_x:
-            # Through scroll_to, not set_scroll: set_scroll moves the row without telling the
-            # screen, and a terminal then kept parts of the old frame (de's border over en's
-            # results). force: the row's overflow is hidden, which refuses a plain scroll.
-            self.scroll_to(x, None, animate=False, force=True, immediate=True)
-            self.refresh()  # every cell of the row, the margins between panes included
-        left, right = panes[:first], panes[first + fit :]
-        for i, p in enumerate(panes):
-            edge = []
-            if i == first and left:
-                edge.append(f"← {waiting(left, group)}")
-            if i == first + fit - 1 and right:
-                edge.append(f"{waiting(right, group)} → (Tab)")
-            p.border_subtitle = inert_text(" · ".join(edge)) if edge else None
-
-
-def waiting(panes: list[ResultPane], group: int) -> str:
-    """What waits beyond an edge of the pane row: ``N more``, or in compare mode (``group``
-    systems per language) the languages, since a count of panes would not say which."""
-    if group == 1:
-        return f"{len(panes)} more"
-    langs = dict.fromkeys(p.pane.lang or "all" for p in panes if p.pane is not None)
-    return " ".join(langs)
-
-
-def terminal_size(stream: Any = None) -> tuple[int, int] | None:
-    """The size of the terminal the explorer draws on: ``COLUMNS`` and ``LINES`` when both
-    are set (as :func:`shutil.get_terminal_size` reads them), else the first of ``stream``
-    (the driver's output, stderr), stdin, stdout and ``/dev/tty`` that is a terminal; None
-    when none is.
-
-    Textual asks :func:`shutil.get_terminal_size`, which looks at stdout only: with stdout
-    redirected (``xlir-tui explore > log``) it drew at 80x24 in a larger terminal.
-    """
-    try:
-        columns, lines = int(os.environ["COLUMNS"]), int(os.environ["LINES"])
-        if columns > 0 and lines > 0:
-            return columns, lines
-    except (KeyError, ValueError):
-        pass
-    fds: list[int] = []
-    try:
-        if stream is not None:
-            fds.append(stream.fileno())
-    except (AttributeError, ValueError, OSError):
-        pass
-    fds += [0, 1]
-    for fd in fds:
-        try:
-            size = os.get_terminal_size(fd)
-        except (OSError, ValueError):
-            continue
-        if size.columns > 0 and size.lines > 0:
-            return size.columns, size.lines
-    try:
-        fd = os.open("/dev/tty", os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        return None
-    try:
-        size = os.get_terminal_size(fd)
-        return (size.columns, size.lines) if size.columns > 0 and size.lines > 0 else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def sized_driver(base: type[Driver]) -> type[Driver]:
-    """``base`` (Textual's driver for this platform) measuring the terminal it draws on with
-    :func:`terminal_size`; ``base`` itself when it measures no terminal."""
-    if not hasattr(base, "_get_terminal_size"):
-        return base
-
-    class SizedDriver(base):  # type: ignore[valid-type,misc]
-        def _get_terminal_size(self) -> tuple[int, int]:
-            size = terminal_size(getattr(self, "_file", None))
-            return size if size is not None else super()._get_terminal_size()
-
-    SizedDriver.__name__ = SizedDriver.__qualname__ = f"Sized{base.__name__}"
-    return SizedDriver
-
-
 def default_pane_count(width: int) -> int:
     """Panes that fit ``width`` columns at a readable width (about 40 columns each)."""
     return 2 if width < 110 else 4 if width >= 180 else 3
 
 
-class ExplorerApp(App[None]):
-    """``xlir-tui explore``."""
+class ExplorerApp(CompareActions, DialogActions, App[None]):
+    """``xlir-tui explore``. The compare key and its workers are in :class:`CompareActions`,
+    the keys that open the other dialogs in :class:`DialogActions`."""
 
     CSS_PATH = Path(__file__).parent / "explorer.tcss"  # absolute: subclasses live elsewhere
     TITLE = "xlir-tui explorer"
@@ -504,30 +379,6 @@ class ExplorerApp(App[None]):
         self.status(f"loading {choice} ...")
         self.load_second_model(choice, self.choice)
 
-    @work(thread=True, group="model", exit_on_error=False)
-    def load_second_model(self, choice: str, number: int) -> None:
-        """Open the system named in the compare dialog (a model, bm25, chargram, fusion) and
-        score the session's earlier runs with it; post it for the app to put in place if
-        ``number`` is still the last choice. Its progress is shown only while it is."""
-
-        from ..app.explore import stage_label
-        from ..models.encoders import display_name
-
-        name = display_name(choice)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if number == self.choice:
-                self.post_message(LoadProgress(stage_label(stage, name), done, total))
-
-        ws = self.workspace
-        try:
-            system = ws.open_choice(choice, progress=progress)
-            figures = ws.score_runs(system) if number == self.choice else {}
-        except Exception as e:  # shown if still wanted, else dropped with the choice
-            self.post_message(SystemFailed(number, str(e) or type(e).__name__))
-            return
-        self.post_message(SystemOpened(number, system, figures))
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "query" and event.state in (
             WorkerState.SUCCESS,
@@ -600,36 +451,6 @@ class ExplorerApp(App[None]):
         else:
             what = f"question {self.qid}" if self.mode == QUESTION else "query"
             self.status(f"{what}: {len(message.results)} panes · F1 keys · Ctrl+P commands")
-
-    def on_system_opened(self, message: SystemOpened) -> None:
-        if message.choice != self.choice:
-            return  # a later choice was made meanwhile: it wins
-        ws = self.workspace
-        ws.set_compared(message.system, message.figures)
-        self.compared_choice = self.choice_text
-        # runs recorded while it opened: scored now, so that the session stays paired
-        missing = [k for k in ws.session.runs if k not in ws.session.figures[1]]
-        if missing:
-            self.score_missing(missing, self.choice)
-        self.compare = True
-        self.notify(f"comparing with {ws.names[1]}")
-        self.status(f"comparing with {ws.names[1]}")  # not its last loading stage
-        self.rebuild_panes()
-
-    def on_system_failed(self, message: SystemFailed) -> None:
-        if message.choice != self.choice:
-            return
-        self.notify(message.error, title="error", severity="error", timeout=8)
-        self.status(f"error: {message.error}", "red")
-
-    @work(thread=True, group="model", exit_on_error=False)
-    def score_missing(self, runs: list[Any], number: int) -> None:
-        """Score with the compared system the runs recorded while it was opening."""
-        ws = self.workspace
-        figures = ws.score_runs(ws.systems[1], runs)
-        if number == self.choice:
-            ws.session.add_figures(1, figures)
-            self.call_from_thread(self.refresh_bias)
 
     # -- panes and queries -------------------------------------------------------------------
     def comparing(self) -> bool:
@@ -792,9 +613,6 @@ class ExplorerApp(App[None]):
                 self.push_screen(ParagraphScreen(hit, self.workspace.context_of(hit.id)))
 
     # -- actions -----------------------------------------------------------------------------
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
-
     def action_toggle_bias(self) -> None:
         width, height = self.size
         self.bias_shown = self.bias_place(width, height) == "off"
@@ -821,11 +639,6 @@ class ExplorerApp(App[None]):
         self.mode = QUESTION
         self.submit()
 
-    def action_pick_question(self) -> None:
-        if self.workspace is not None:
-            lang = next((x for x in self.langs if x), None)
-            self.push_screen(QuestionPicker(self.workspace, lang), self.set_question)
-
     def action_next_question(self) -> None:
         if self.workspace is None:
             return
@@ -845,116 +658,6 @@ class ExplorerApp(App[None]):
             else "each pane searches the whole pool"
         )
         self.rebuild_panes()
-
-    def action_choose_languages(self) -> None:
-        if self.workspace is None:
-            return
-
-        def apply(langs: list[str] | None) -> None:
-            if not langs:
-                return
-            chosen: list[str | None] = [None if x == "all" else x for x in langs]
-            if chosen == self.langs:
-                # said, not silent: an Apply that changes nothing looked like a broken one
-                self.notify(f"the panes stay {' · '.join(langs)}")
-                return
-            self.langs = chosen
-            self.rebuild_panes()
-
-        current = [x or "all" for x in self.langs]
-        self.push_screen(
-            LanguagesScreen(self.workspace.languages, current, language_counts(self.workspace)),
-            apply,
-        )
-
-    def action_compare(self) -> None:
-        if self.workspace is None:
-            return
-
-        def chosen(spec: str | None) -> None:
-            if spec == STOP_COMPARING:
-                self.choose_compared(None)
-            elif spec:
-                self.choose_compared(spec)
-
-        from .screens import recent_models
-
-        encoder = self.workspace.systems[0].encoder
-        trained = list(dict.fromkeys([*self.trained, *recent_models()]))
-        comparing = self.workspace.names[1] if self.comparing() else None
-        shown = [self.workspace.systems[0].label]
-        if comparing and self.compared_choice:
-            shown.append(self.compared_choice)
-        self.push_screen(
-            CompareScreen(
-                encoder.spec if encoder is not None else None,
-                trained,
-                comparing,
-                shown,
-                self.workspace.remedies(),
-            ),
-            chosen,
-        )
-
-    def action_train(self) -> None:
-        if self.workspace is None:
-            return
-        collection = self.workspace.collection
-        out_root = Path("runs")
-
-        def trained(path: str | None) -> None:
-            if path:
-                self.trained.insert(0, Path(path))
-                self.choose_compared(path)
-
-        self.push_screen(TrainScreen(collection.sources, out_root, collection.name), trained)
-
-    def action_export_session(self) -> None:
-        """Ctrl+S: write the session's figures and runs into a folder (:class:`ExportScreen`)."""
-        ws = self.workspace
-        if ws is None:
-            return
-        names = self.shown_names()
-        summary = ws.session.summary(list(range(len(names))), names, self.lang_order())
-        if not summary["runs"]:
-            self.notify("nothing to export yet: Enter records a query, F2 runs the questions")
-            return
-        from ..app.explore import default_session_folder
-
-        def chosen(answer: tuple[str, bool] | None) -> None:
-            if answer:
-                self.export_session(Path(answer[0]), answer[1])
-
-        counts = session_counts(summary)
-        if len(names) > 1:
-            counts += f", the same for {' and '.join(names)}"
-        self.push_screen(ExportScreen(str(default_session_folder()), counts), chosen)
-
-    @work(thread=True, group="export", exit_on_error=False)
-    def export_session(self, out: Path, overwrite: bool) -> None:
-        """Write the session (:func:`~xlir_tui.app.explore.write_session`) in a worker."""
-        import datetime
-
-        from ..app.explore import write_session
-
-        ws = self.workspace
-        names = self.shown_names()
-        places = list(range(len(names)))
-        langs = self.lang_order()
-        summary = ws.session.summary(places, names, langs)
-        rows = ws.session.rows(places, names, langs)
-        about = {
-            "collection": ws.collection.name,
-            "candidates": ws.pool.size,
-            "k": ws.k,
-            "pane_languages": [x or "all" for x in self.langs],
-            "pool_shares": {x: ws.expected.get(x, 0.0) for x in langs},
-            "exported": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        }
-        write_session(out, summary, rows, about, overwrite=overwrite)
-        self.call_from_thread(
-            self.notify, f"session written to {out} ({summary['runs']} runs per system)"
-        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -1005,19 +708,6 @@ def counts_line(ws: Any) -> str:
         f"{ws.collection.name}: {ids:,} questions in {langs} languages ({q.height:,} in all), "
         f"{ws.pool.size:,} candidates{where}"
     )
-
-
-def language_counts(ws: Any) -> dict[str, str]:
-    """Per language (and ``all``): its candidates and questions, for the languages dialog."""
-    q = ws.collection.questions
-    questions = dict(q.group_by("lang").len().iter_rows())
-    sizes = {lang: round(share * ws.pool.size) for lang, share in ws.expected.items()}
-    out = {
-        lang: f"{sizes.get(lang, 0):,} candidates, {questions.get(lang, 0):,} questions"
-        for lang in ws.languages
-    }
-    out["all"] = f"the whole pool: {ws.pool.size:,} candidates"
-    return out
 
 
 def default_sample_data() -> Path:
