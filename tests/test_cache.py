@@ -187,14 +187,16 @@ def test_a_prune_killed_half_way_leaves_a_temporary_the_next_one_removes(cache: 
     assert remove_stale_temporaries(cache / "collections" / "x") == [dead]
 
 
-def test_bad_selectors_are_command_line_mistakes(capsys, cache: Path) -> None:
-    for args, says in (
-        ([], "say what to prune"),
-        (["--older-than", "month"], "is not an age"),
-        (["--kind", "exports,weights"], "unknown kind weights"),
+def test_bad_selectors_are_one_line_each(capsys, cache: Path) -> None:
+    """No selector is a command line that does not say what to do (status 2); a selector's
+    value that is not allowed is a bad value (status 1), as in every command."""
+    for args, says, status in (
+        ([], "say what to prune", 2),
+        (["--older-than", "month"], "is not an age", 1),
+        (["--kind", "exports,weights"], "unknown --kind weights", 1),
     ):
         code, out, err = run_cli(["cache", "prune", *args], capsys)
-        assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+        assert code == status and says in err and len(err.strip().splitlines()) == 1, err
         assert out == ""
 
 

@@ -204,6 +204,9 @@ def test_every_help_page_reads_at_80_columns(capsys, monkeypatch) -> None:
                 assert help_starts <= 50, (path, line)  # 30 columns or more of help text
     code, out, _ = run_cli(["train", "--help"], capsys)
     assert "--no-hard-negatives turns it off" in " ".join(out.split()).replace("│", "")
+    code, out, _ = run_cli(["--help"], capsys)
+    index_line = next(x for x in out.splitlines() if x.startswith("│ index "))
+    assert len(index_line.rstrip(" │")) > 70, index_line  # the paragraph fills the line
     code, out, _ = run_cli(["bias-report", "--help"], capsys)
     intro = out.split("╭")[0]
     assert "machine-translated into that language" in " ".join(intro.split())

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ..app.cache import KINDS
+from ..errors import XlirError
 from ..safe_text import inert_text
 from . import output
 from .options import JsonOpt
@@ -91,7 +92,7 @@ def _age_option(value: str | None) -> float | None:
     try:
         return parse_age(value)
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise XlirError(f"--older-than {e}") from None
 
 
 def _kinds_option(values: list[str] | None) -> list[str] | None:
@@ -101,7 +102,7 @@ def _kinds_option(values: list[str] | None) -> list[str] | None:
     kinds = [k.strip() for v in values for k in v.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
-        raise typer.BadParameter(f"unknown kind {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
+        raise XlirError(f"unknown --kind {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
     return kinds
 
 

@@ -46,7 +46,13 @@ class _OwnWords:
         negated = {
             p: (p.secondary_opts, p.help) for p in params if getattr(p, "secondary_opts", None)
         }
-        saved_help = self.help  # type: ignore[attr-defined]
+        # rich keeps a docstring's line breaks: each paragraph becomes one line, in this page
+        # and in a group's list of its commands
+        shown = [self, *getattr(self, "commands", {}).values()]
+        saved_help = {c: c.help for c in shown}
+        for c in shown:
+            if c.help:
+                c.help = "\n\n".join(" ".join(par.split()) for par in c.help.split("\n\n"))
         for p in params:
             p.display_type_rich = lambda ctx=None, p=p: _value_label(p)
         for p in marked:
@@ -56,8 +62,6 @@ class _OwnWords:
             text = text or ""
             p.help = f"{text[:-1]}; {said})" if text.endswith(")") else f"{text} ({said})".strip()
             p.secondary_opts = []
-        if saved_help:  # rich keeps a docstring's line breaks: each paragraph becomes one line
-            self.help = "\n\n".join(" ".join(par.split()) for par in saved_help.split("\n\n"))
         try:
             super().format_help(ctx, formatter)  # type: ignore[misc]
         finally:
@@ -65,7 +69,8 @@ class _OwnWords:
                 p.required = False
             for p, (opposite, text) in negated.items():
                 p.secondary_opts, p.help = opposite, text
-            self.help = saved_help
+            for c, text in saved_help.items():
+                c.help = text
 
 
 class Command(_OwnWords, TyperCommand):

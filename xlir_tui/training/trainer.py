@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -389,7 +390,16 @@ def build_trainer(run: Run, data: Any, sampler: Any, resume_from: Path | None) -
         )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    logging.getLogger("transformers.trainer_utils").addFilter(_no_token_alignment_notice)
     return trainer
+
+
+def _no_token_alignment_notice(record: logging.LogRecord) -> bool:
+    """transformers' notice that it copied the tokenizer's special-token ids into the model's
+    config when training starts: the ids are the tokenizer's either way, nothing in the run
+    changes, and on the default encoder it is printed on every run, into a line a person reads
+    for the run's own progress. Every other message of transformers still shows."""
+    return "new PAD/BOS/EOS tokens" not in record.getMessage()
 
 
 def _training_args(run: Run, negatives: bool, sampler: Any) -> Any:
