@@ -20,7 +20,7 @@ import inspect
 import json
 import sys
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +42,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .. import __version__
+from .. import progress as core_progress
 from ..cells import measure_as_terminals
 from ..errors import XlirError
 from ..safe_text import inert, inert_text, json_dumps
@@ -218,7 +219,7 @@ def _progress(*extra: TextColumn, transient: bool = True) -> Progress:
 
 
 @contextmanager
-def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+def stage_progress() -> Iterator[core_progress.StageProgress]:
     """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage; plain
     lines every few seconds when stderr is not a terminal (a log file, CI, nohup)."""
     if not err.is_terminal:
@@ -238,7 +239,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[core_progress.Progress]:
     """One bar, handed to the core as a ``progress(done, total)`` callback."""
     with stage_progress() as update:
         yield lambda done, total: update(description, done, total)

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError, ModelError, XlirError
+from ..progress import StageProgress
 
 __all__ = [
     "DEFAULT_LIR_RANK",
@@ -95,7 +96,6 @@ DESCRIPTIONS = {
     "leace": "language erased by LEACE (Belrose et al. 2023)",
     "subspace": "the span of the language means projected out (no query language needed)",
 }
-Progress = Callable[[str, int, int], None]
 
 
 # ------------------------------------------------------------------------------ algebra
@@ -910,7 +910,7 @@ def obtain_fit(
     *,
     pool_vectors: np.ndarray | None = None,
     saved: Sequence[tuple[Path, dict[str, str]]] = (),
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     say: Callable[[str], None] | None = None,
 ) -> tuple[DebiasFit, str]:
     """The fit of ``plan`` for ``encoder``'s vectors, and where it came from (``file``,
