@@ -974,7 +974,7 @@ def _translate_query(
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
-    from ..models.translation import PARALLEL
+    from ..models.parallel import PARALLEL
 
     if mt == PARALLEL and command is not None:
         raise XlirError(
@@ -1370,7 +1370,8 @@ def translate_cmd(
     """Translate-train data: questions and answer sentences (and paragraphs) machine-translated
     into other languages, written as a collection that train reads, relevance kept by question
     id. An interrupted run continues where it stopped when run again."""
-    from ..models.translation import Translator, check_out, model_code, translate_collection
+    from ..app.translate import check_out, translate_collection
+    from ..models.translator import Translator, model_code
 
     targets = split_langs(to)
     if not targets:

@@ -609,7 +609,7 @@ def run_report(
     import contextlib
 
     from ..data.collections import load_collection
-    from ..models.translation import PARALLEL, ParallelQuestions
+    from ..models.parallel import PARALLEL, ParallelQuestions
     from ..retrieval.debias import obtain_fit
     from ..retrieval.dense import DenseIndex
     from ..retrieval.systems import (
@@ -644,7 +644,7 @@ def run_report(
         parallel = ParallelQuestions.of(full, plan.translate_query.to, c)
     elif plan.translate_query is not None:
         translator = models.translator(plan.translate_query.mt)
-        from ..models.translation import model_code
+        from ..models.translator import model_code
 
         model_code(translator.family, plan.translate_query.to)
         for source in c.languages:

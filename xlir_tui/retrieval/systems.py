@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError, XlirError
-from ..models.translation import PARALLEL
+from ..models.parallel import PARALLEL
 from ..progress import Progress, StageProgress, stage_callback
 from .debias import DebiasFit, DebiasSpec
 from .dense import FORMAT as DENSE_FORMAT
@@ -263,7 +263,7 @@ class Models:
 
     def translator(self, mt: str) -> Any:
         if mt not in self._translators:
-            from ..models.translation import Translator
+            from ..models.translator import Translator
 
             self._say(f"loading translation model {mt} ...")
             self._translators[mt] = Translator.load(mt)
@@ -682,18 +682,17 @@ class TranslatedRetriever(Retriever):
     ) -> list[str]:
         """Each query in the target language (unchanged when its language is unknown or is the
         target already)."""
-        from ..models.translation import translate_queries
+        from ..models.translator import translate_queries
 
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         known = [i for i, lang in enumerate(langs) if lang is not None]
-        stage = (lambda name: stage_callback(progress, name)) if progress else None
         done = translate_queries(
             self.translator,
             [queries[i] for i in known],
             [langs[i] for i in known],  # type: ignore[misc]
             self.to,
-            stage,
+            progress,
         )
         for i, text in zip(known, done, strict=True):
             queries[i] = text
@@ -955,7 +954,7 @@ def index_systems(
 class ParallelRetriever(TranslatedRetriever):
     """Translate-test with a perfect translator: each of a collection's questions searched as
     its own human translation in one language
-    (:class:`~xlir_tui.models.translation.ParallelQuestions`, ``--mt parallel``). Reported as any
+    (:class:`~xlir_tui.models.parallel.ParallelQuestions`, ``--mt parallel``). Reported as any
     translated system, with ``translate_query: {to, mt: "parallel"}``."""
 
     def __init__(self, inner: Retriever, parallel: Any) -> None:
@@ -1005,7 +1004,7 @@ def open_system(
     translate = spec.translate_query
     questions = None
     if translate is not None and translate.mt == PARALLEL:
-        from ..models.translation import ParallelQuestions
+        from ..models.parallel import ParallelQuestions
 
         # refused here, before any encoding, when the collection lacks the questions
         questions = ParallelQuestions.of(collection, translate.to)
