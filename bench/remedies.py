@@ -36,16 +36,13 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from study import LEGACY, SETTINGS
+from remedies_settings import CEILING, DATA, ROOT, Cell
+from study_settings import LEGACY, SETTINGS
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 REMEDIES = "none,center,lir,leace,subspace"
-CEILING = ["--translate-query", "en", "--mt", "parallel"]
 TRAINED = "study-scale100-hardneg"
 """The records folder of the best training setting of docs/training.md (its ``study.json``
 holds the settings every trained run must have been trained with)."""
@@ -55,24 +52,6 @@ LATENCY_QUERIES = 200
 """Questions of the one-query latency of the cost cell (``bench/bench_debias.py``)."""
 INPUTS = ("sentence", "context")
 KINDS = ("remedies", "ceiling", "costs")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One command of the study: which model (``default`` or a seed ``s0``...), which candidate
-    input, and what is scored (the five systems, the translate-test ceiling, or the costs)."""
-
-    model: str
-    input: str
-    kind: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.model}-{self.input}-{self.kind}"
-
-    @property
-    def seed(self) -> int | None:
-        return None if self.model == "default" else int(self.model[1:])
 
 
 def plan(seeds: list[int]) -> list[Cell]:
