@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import build_tiny_model, run_cli
+from conftest import SMALL, build_tiny_model, run_cli, train_args
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.storage.files import MARKER_NAME
@@ -22,8 +22,6 @@ from xlir_tui.training.trainer import (
     read_events,
     training_forward,
 )
-
-SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
 
 def start_settings(out: Path) -> dict:
@@ -122,11 +120,10 @@ def test_precision_scale_and_save_dtype_are_honoured_and_recorded(
     monkeypatch.setattr("xlir_tui.training.trainer.training_forward", watched)
     out = tmp_path / "bf16"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
+        train_args(
+            sample_dir,
+            tiny_model,
+            out,
             "--steps",
             "2",
             "--precision",
@@ -138,10 +135,7 @@ def test_precision_scale_and_save_dtype_are_honoured_and_recorded(
             "--freeze-embeddings",
             "--eval",
             str(sample_dir),
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        ),
         capsys,
     )
     assert code == 0, err

@@ -13,13 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, SMALL, run_cli, train_args
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import XlirError
 from xlir_tui.training.trainer import TrainConfig, describe_event, read_events
-
-SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
 
 def events(out: Path) -> list[dict]:
@@ -31,11 +29,10 @@ def test_train_writes_a_usable_model(
 ) -> None:
     out = tmp_path / "run"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
+        train_args(
+            sample_dir,
+            tiny_model,
+            out,
             "--strategy",
             "hybrid",
             "--steps",
@@ -44,10 +41,7 @@ def test_train_writes_a_usable_model(
             "3",
             "--eval",
             str(sample_dir),
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        ),
         capsys,
     )
     assert code == 0, err
@@ -96,17 +90,7 @@ def test_train_writes_a_usable_model(
     assert code == 0, err
     # an existing output folder is refused
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "1",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, out, "--steps", "1"),
         capsys,
     )
     assert_one_line_error(code, err, "output folder exists")
@@ -153,11 +137,10 @@ def test_hard_negatives_and_early_stopping(
     monkeypatch.setattr("xlir_tui.evaluation.report.evaluate", lambda *a, **k: Entry(next(scores)))
     out = tmp_path / "run"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
+        train_args(
+            sample_dir,
+            tiny_model,
+            out,
             "--steps",
             "20",
             "--eval",
@@ -169,10 +152,7 @@ def test_hard_negatives_and_early_stopping(
             "--early-stopping",
             "2",
             "--hard-negatives",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        ),
         capsys,
     )
     assert code == 0, err
@@ -267,17 +247,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
 
 def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "never"
-    base = [
-        "train",
-        str(sample_dir),
-        "--base",
-        str(tiny_model),
-        "--steps",
-        "1",
-        "--out",
-        str(out),
-        *SMALL,
-    ]
+    base = train_args(sample_dir, tiny_model, out, "--steps", "1")
     code, _, err = run_cli([*base, "--alpha", "1.5"], capsys)
     assert_one_line_error(code, err, "--alpha must be between 0 and 1")
     code, _, err = run_cli([*base, "--strategy", "sideways"], capsys)
@@ -320,17 +290,7 @@ def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "1",
-            "--out",
-            str(blocker / "run"),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, blocker / "run", "--steps", "1"),
         capsys,
     )
     assert_one_line_error(code, err, "cannot write here", "is a file, not a folder")
@@ -411,18 +371,7 @@ def test_passage_context_travels_with_the_model(
 ) -> None:
     out = tmp_path / "ctx"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "2",
-            "--passage-context",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, out, "--steps", "2", "--passage-context"),
         capsys,
     )
     assert code == 0, err
@@ -569,21 +518,17 @@ def test_resume_refuses_changed_settings_unless_asked(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    first = [
-        "train",
-        str(sample_dir),
-        "--base",
-        str(tiny_model),
+    first = train_args(
+        sample_dir,
+        tiny_model,
+        out,
         "--steps",
         "4",
         "--checkpoint-every",
         "1",
         "--keep-checkpoints",
         "2",
-        "--out",
-        str(out),
-        *SMALL,
-    ]
+    )
     code, _, err = run_cli(first, capsys)
     assert code == 0, err
     ckpts = out / "checkpoints"
@@ -673,17 +618,7 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
     monkeypatch.setattr("xlir_tui.training.trainer._Runner.finish", interrupted)
     out = tmp_path / "run"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "2",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, out, "--steps", "2"),
         capsys,
     )
     assert code == 130 and "Traceback" not in err
