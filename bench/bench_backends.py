@@ -27,38 +27,25 @@ console and to ``bench/results/backends.json``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from bench_common import ROOT, collection_parser, uptime, use_this_checkout
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def uptime() -> str:
-    try:
-        return subprocess.run(
-            ["uptime"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        return "uptime unavailable"
+use_this_checkout()
 
 
 def main() -> int:
     from xlir_tui.models.backends import BACKENDS
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "xquad-r"))
-    parser.add_argument("--model", default="default")
+    parser = collection_parser(__doc__.splitlines()[0])
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--texts", type=int, default=512, help="texts per throughput round")

@@ -14,31 +14,19 @@ LAReQA's input, which ``bias-report --passage-context`` pays once per model and 
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench_common import collection_parser, uptime, use_this_checkout
 
-
-def uptime() -> str:
-    try:
-        return subprocess.run(
-            ["uptime"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        return "uptime unavailable"
+use_this_checkout()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "xquad-r"))
-    parser.add_argument("--model", default="default")
+    parser = collection_parser(__doc__.splitlines()[0])
     parser.add_argument("--backend", default="openvino")
     parser.add_argument("--texts", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)

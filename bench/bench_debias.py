@@ -20,7 +20,6 @@ The figures go to stdout and to ``--out`` (JSON).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -28,19 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_common import ROOT, collection_parser, percentile
 
-ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("center", "lir", "leace", "subspace")
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "xquad-r"))
-    parser.add_argument("--model", default="default")
+    parser = collection_parser(__doc__.splitlines()[0])
     parser.add_argument("--backend", default="openvino")
     parser.add_argument("--latency-queries", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "debias.json"))

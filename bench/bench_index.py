@@ -25,7 +25,6 @@ build <= 10% of the first. The script prints each figure with its target; it doe
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -34,18 +33,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
+from bench_common import ROOT, collection_parser, percentile
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "xquad-r"))
-    parser.add_argument("--model", default="default")
+    parser = collection_parser(__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=2000, help="questions for recall@10")
     parser.add_argument("--latency-queries", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=64)

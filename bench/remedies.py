@@ -39,17 +39,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-from remedies_plan import (
-    CEILING,
-    DATA,
-    LATENCY_QUERIES,
-    REMEDIES,
-    ROOT,
-    TRAINED,
-    TRAINING_KEYS,
-    Cell,
-    plan,
-)
+from remedies_settings import CEILING, DATA, ROOT, Cell
+from study_settings import LEGACY, SETTINGS
+
+REMEDIES = "none,center,lir,leace,subspace"
+TRAINED = "study-scale100-hardneg"
+"""The records folder of the best training setting of docs/training.md (its ``study.json``
+holds the settings every trained run must have been trained with)."""
+TRAINING_KEYS = tuple(k for k in SETTINGS if k != "backend" and k not in LEGACY)
+"""The training settings a run folder's ``xlir_train.json`` must share with that study."""
+LATENCY_QUERIES = 200
+"""Questions of the one-query latency of the cost cell (``bench/bench_debias.py``)."""
+INPUTS = ("sentence", "context")
+KINDS = ("remedies", "ceiling", "costs")
+
+
+def plan(seeds: list[int]) -> list[Cell]:
+    """Every cell, in the order they run: the untrained default first (its vectors are in the
+    cache), its in-context cells next, then the trained seeds, their in-context cells last."""
+    cells = [
+        Cell("default", "sentence", "remedies"),
+        Cell("default", "sentence", "ceiling"),
+        Cell("default", "sentence", "costs"),
+        Cell("default", "context", "remedies"),
+        Cell("default", "context", "ceiling"),
+    ]
+    cells += [Cell(f"s{seed}", "sentence", "remedies") for seed in seeds]
+    cells += [Cell(f"s{seed}", "context", "remedies") for seed in seeds]
+    return cells
 
 
 def fail(message: str) -> int:
@@ -255,7 +272,7 @@ def run_cell(cell: Cell, model: str, args: argparse.Namespace, records: Path) ->
 def train_command_of(folder: Path) -> str:
     """The ``xlir-tui train`` command of a run, from its ``xlir_train.json``: as bench/study.py
     gave it (its ``train_command``), for the page."""
-    from study import LEGACY, train_command
+    from study import train_command
 
     settings = json.loads((folder / "xlir_train.json").read_text(encoding="utf-8"))["settings"]
     ns = argparse.Namespace(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from remedies_plan import CEILING, ROOT, Cell
+from remedies_settings import CEILING, ROOT, Cell
 from seed_stats import figures, mean_sd, seed_average
 
 from xlir_tui.evaluation.compare import compare, holm

@@ -153,6 +153,16 @@ def read_events(path: Path) -> list[dict]:
     return out
 
 
+SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
+"""A training run small enough for a test: batches of 8 texts of at most 32 tokens."""
+
+
+def train_args(data: Path, base: Path, out: Path, *options: str) -> list[str]:
+    """``train DATA --base BASE OPTIONS --out OUT`` with the :data:`SMALL` batches: a test's run
+    of the tiny model."""
+    return ["train", str(data), "--base", str(base), *options, "--out", str(out), *SMALL]
+
+
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run ``xlir-tui ARGS`` in-process through the real entry point; return (code, out, err)."""
     from xlir_tui.cli import main

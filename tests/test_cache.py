@@ -167,11 +167,11 @@ def test_prune_keeps_what_a_live_process_holds(cache: Path) -> None:
 
 
 def test_a_prune_killed_half_way_leaves_a_temporary_the_next_one_removes(cache: Path) -> None:
-    from xlir_tui.app.cache import _trash_name, remove_stale
-    from xlir_tui.storage.files import remove_stale_temporaries
+    from xlir_tui.app.cache import remove_stale
+    from xlir_tui.storage.files import remove_stale_temporaries, temp_name
 
     entry = next(e for e in inventory().entries if e.kind == "collections")
-    trash = _trash_name(entry.path)
+    trash = temp_name(entry.path)
     entry.path.rename(trash)  # renamed, not yet deleted: then the process died
     dead = trash.with_name(trash.name.replace(f"-{os.getpid()}@", "-999999999@"))
     trash.rename(dead)
@@ -180,7 +180,7 @@ def test_a_prune_killed_half_way_leaves_a_temporary_the_next_one_removes(cache: 
     assert not [e for e in inv.entries if e.kind == "collections"]  # never loaded as an entry
     assert remove_stale(inv) == [dead] and not dead.exists()
     # the writers' own rule recognises the same name
-    trash = _trash_name(cache / "collections" / "x")
+    trash = temp_name(cache / "collections" / "x")
     trash.mkdir()
     dead = trash.with_name(trash.name.replace(f"-{os.getpid()}@", "-999999999@"))
     trash.rename(dead)

@@ -349,7 +349,7 @@ def test_a_run_from_before_markers_is_resumed_but_never_replaced(
 
 
 def test_translate_output_rules(tmp_path: Path, thesis: Path, sample_dir: Path) -> None:
-    from xlir_tui.models.translation import SETTINGS_NAME, SUMMARY_FORMAT, SUMMARY_NAME, check_out
+    from xlir_tui.app.translate import SETTINGS_NAME, SUMMARY_FORMAT, SUMMARY_NAME, check_out
 
     assert check_out(tmp_path / "new", False) == "new"
     with pytest.raises(XlirError, match="did not write"):

@@ -341,7 +341,7 @@ def test_parallel_questions_go_by_row(tmp_path: Path) -> None:
     """Two German questions with the same text and different English versions (as XQuAD-R
     has): each row gets its own; the text alone is ambiguous and refused."""
     from xlir_tui.errors import XlirError
-    from xlir_tui.models.translation import ParallelQuestions
+    from xlir_tui.models.parallel import ParallelQuestions
 
     def row(qid: str, lang: str, question: str) -> dict[str, str]:
         return {"qid": qid, "lang": lang, "question": question, "passage": f"{qid} {lang}."}

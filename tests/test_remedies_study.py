@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import remedies  # noqa: E402
-import remedies_plan  # noqa: E402
 import remedies_report  # noqa: E402
 
 TRAINING = {
@@ -53,7 +52,7 @@ def fake_run(folder: Path, seed: int, *, done: bool = True, **changes: object) -
     folder.mkdir(parents=True)
     settings = {
         "collections": ["../shared/data/mlqa-r"],
-        **{k: TRAINING[k] for k in remedies_plan.TRAINING_KEYS},
+        **{k: TRAINING[k] for k in remedies.TRAINING_KEYS},
         "strategy": "hybrid",
         "alpha": 0.5,
         "seed": seed,

@@ -15,8 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import study  # noqa: E402
 import study_report  # noqa: E402
+import study_settings  # noqa: E402
 
 
 def run_study(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +64,7 @@ def test_an_unknown_run_and_too_few_seeds_are_refused(tmp_path: Path, data: list
 
 
 def test_the_command_on_the_page_gives_back_the_settings() -> None:
-    settings = study.settings_of(study.make_parser().parse_args([]))
+    settings = study_settings.settings_of(study_settings.make_parser().parse_args([]))
     settings.update(steps=50, lr=1e-5, freeze_embeddings=True, hard_negatives=True)
     settings.update(precision="bfloat16", length_group_size=8, save_dtype="float16")
     command = study_report._study_command(settings, "--only", "hybrid-a0.5-s0")
@@ -72,7 +72,7 @@ def test_the_command_on_the_page_gives_back_the_settings() -> None:
     assert "--only" in argv and "--base" not in argv  # defaults are left out
     assert "--scale" not in argv  # the default model's own, 100
     assert "--precision bfloat16 --length-group-size 8 --save-dtype float16" in command
-    assert study.settings_of(study.make_parser().parse_args(argv)) == settings
+    assert study_settings.settings_of(study_settings.make_parser().parse_args(argv)) == settings
 
 
 def record(run: str, mono: float, multi: float, rd: float, seed: int = 0) -> dict:
@@ -92,7 +92,9 @@ def record(run: str, mono: float, multi: float, rd: float, seed: int = 0) -> dic
 
 def test_runs_under_other_settings_are_shown_beside_the_same_run(tmp_path: Path) -> None:
     main = tmp_path / "study"
-    settings = study.settings_of(study.make_parser().parse_args(["--steps", "50", "--scale", "20"]))
+    settings = study_settings.settings_of(
+        study_settings.make_parser().parse_args(["--steps", "50", "--scale", "20"])
+    )
     recs, by = {}, {"hybrid": []}
     for seed, (mono, multi, rd) in enumerate([(0.75, 0.54, 360), (0.76, 0.55, 370)]):
         name = f"hybrid-a0.5-s{seed}"
@@ -150,10 +152,14 @@ def write_run(folder: Path, seed: int, shift: float) -> None:
 
 
 def test_a_bfloat16_study_is_compared_with_its_float32_seeds(tmp_path: Path) -> None:
-    settings = study.settings_of(study.make_parser().parse_args(["--steps", "50"]))
+    settings = study_settings.settings_of(
+        study_settings.make_parser().parse_args(["--steps", "50"])
+    )
     main = tmp_path / "study-scale100-hardneg"
     main.mkdir()
-    old = {k: v for k, v in settings.items() if k not in study.LEGACY}  # recorded before them
+    old = {
+        k: v for k, v in settings.items() if k not in study_settings.LEGACY
+    }  # recorded before them
     (main / "study.json").write_text(json.dumps({"settings": old}))
     low = tmp_path / "study-scale100-hardneg-bf16"
     low.mkdir()

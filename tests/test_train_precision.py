@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import build_tiny_model, read_events, run_cli
+from conftest import SMALL, build_tiny_model, read_events, run_cli, train_args
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.storage.files import MARKER_NAME
@@ -18,8 +18,6 @@ from xlir_tui.training.checkpoints import TRAINABLE_FILE
 from xlir_tui.training.config import TrainConfig
 from xlir_tui.training.forward import default_precision, training_forward
 from xlir_tui.training.plan import base_scale
-
-SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
 
 def start_settings(out: Path) -> dict:
@@ -118,11 +116,10 @@ def test_precision_scale_and_save_dtype_are_honoured_and_recorded(
     monkeypatch.setattr("xlir_tui.training.trainer.training_forward", watched)
     out = tmp_path / "bf16"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
+        train_args(
+            sample_dir,
+            tiny_model,
+            out,
             "--steps",
             "2",
             "--precision",
@@ -134,10 +131,7 @@ def test_precision_scale_and_save_dtype_are_honoured_and_recorded(
             "--freeze-embeddings",
             "--eval",
             str(sample_dir),
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        ),
         capsys,
     )
     assert code == 0, err

@@ -13,14 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, read_events, run_cli
+from conftest import ROOT, SMALL, read_events, run_cli, train_args
 from test_bad_input import assert_one_line_error
 
 from xlir_tui.errors import XlirError
 from xlir_tui.training.config import TrainConfig
 from xlir_tui.training.events import describe_event
-
-SMALL = ["--batch-size", "8", "--max-seq-length", "32"]
 
 
 def events(out: Path) -> list[dict]:
@@ -32,11 +30,10 @@ def test_train_writes_a_usable_model(
 ) -> None:
     out = tmp_path / "run"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
+        train_args(
+            sample_dir,
+            tiny_model,
+            out,
             "--strategy",
             "hybrid",
             "--steps",
@@ -45,10 +42,7 @@ def test_train_writes_a_usable_model(
             "3",
             "--eval",
             str(sample_dir),
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        ),
         capsys,
     )
     assert code == 0, err
@@ -97,17 +91,7 @@ def test_train_writes_a_usable_model(
     assert code == 0, err
     # an existing output folder is refused
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "1",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, out, "--steps", "1"),
         capsys,
     )
     assert_one_line_error(code, err, "output folder exists")
@@ -156,11 +140,10 @@ def test_hard_negatives_and_early_stopping(
     )
     out = tmp_path / "run"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
+        train_args(
+            sample_dir,
+            tiny_model,
+            out,
             "--steps",
             "20",
             "--eval",
@@ -172,10 +155,7 @@ def test_hard_negatives_and_early_stopping(
             "--early-stopping",
             "2",
             "--hard-negatives",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        ),
         capsys,
     )
     assert code == 0, err
@@ -270,17 +250,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(
 
 def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "never"
-    base = [
-        "train",
-        str(sample_dir),
-        "--base",
-        str(tiny_model),
-        "--steps",
-        "1",
-        "--out",
-        str(out),
-        *SMALL,
-    ]
+    base = train_args(sample_dir, tiny_model, out, "--steps", "1")
     code, _, err = run_cli([*base, "--alpha", "1.5"], capsys)
     assert_one_line_error(code, err, "--alpha must be between 0 and 1")
     code, _, err = run_cli([*base, "--strategy", "sideways"], capsys)
@@ -323,17 +293,7 @@ def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "1",
-            "--out",
-            str(blocker / "run"),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, blocker / "run", "--steps", "1"),
         capsys,
     )
     assert_one_line_error(code, err, "cannot write here", "is a file, not a folder")
@@ -414,18 +374,7 @@ def test_passage_context_travels_with_the_model(
 ) -> None:
     out = tmp_path / "ctx"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "2",
-            "--passage-context",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, out, "--steps", "2", "--passage-context"),
         capsys,
     )
     assert code == 0, err
@@ -572,21 +521,17 @@ def test_resume_refuses_changed_settings_unless_asked(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    first = [
-        "train",
-        str(sample_dir),
-        "--base",
-        str(tiny_model),
+    first = train_args(
+        sample_dir,
+        tiny_model,
+        out,
         "--steps",
         "4",
         "--checkpoint-every",
         "1",
         "--keep-checkpoints",
         "2",
-        "--out",
-        str(out),
-        *SMALL,
-    ]
+    )
     code, _, err = run_cli(first, capsys)
     assert code == 0, err
     ckpts = out / "checkpoints"
@@ -676,17 +621,7 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
     monkeypatch.setattr("xlir_tui.training.trainer.Run.finish", interrupted)
     out = tmp_path / "run"
     code, _, err = run_cli(
-        [
-            "train",
-            str(sample_dir),
-            "--base",
-            str(tiny_model),
-            "--steps",
-            "2",
-            "--out",
-            str(out),
-            *SMALL,
-        ],
+        train_args(sample_dir, tiny_model, out, "--steps", "2"),
         capsys,
     )
     assert code == 130 and "Traceback" not in err

@@ -7,30 +7,27 @@ aligned with inputs, what is cached, what a resumed run skips), never the qualit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pytest
 from conftest import SAMPLE
 
+from xlir_tui.app.translate import SETTINGS_NAME, SUMMARY_NAME, translate_collection
 from xlir_tui.data.collections import Collection, load_collection
 from xlir_tui.errors import ModelError, XlirError
-from xlir_tui.models.translation import (
+from xlir_tui.models.translator import (
     FAMILIES,
     NLLB_CODES,
-    SETTINGS_NAME,
-    SUMMARY_NAME,
     TranslationCache,
     Translator,
     model_code,
-    translate_collection,
 )
 from xlir_tui.storage.files import MARKER_NAME, text_digest
 
@@ -173,25 +170,25 @@ def _load(models: dict[str, Path], family: str, **kw) -> Translator:
     return Translator.load(str(models[family]), **kw)
 
 
+def subset_collection(collection: Collection, qids: list[str]) -> Collection:
+    """The collection restricted to some questions (all candidates kept): a small trial run."""
+    keep = pl.Series(list(qids), dtype=pl.String).implode()
+    questions = collection.questions.filter(pl.col("qid").is_in(keep))
+    relevance = collection.relevance.filter(pl.col("question_id").is_in(questions["id"].implode()))
+    return dataclasses.replace(
+        collection,
+        questions=questions,
+        relevance=relevance,
+        fingerprint=text_digest(collection.fingerprint, "qids", *sorted(qids)),
+    )
+
+
 @pytest.fixture(scope="module")
 def small():
     """The sample collection cut to five questions (all candidates kept)."""
     collection = load_collection(SAMPLE)
     qids = sorted(collection.questions["qid"].unique().to_list())[:5]
     return subset_collection(collection, qids)
-
-
-def subset_collection(collection: Collection, qids: Sequence[str]) -> Collection:
-    """The collection restricted to some questions (all candidates kept): a small trial run."""
-    keep = pl.Series(list(qids), dtype=pl.String).implode()
-    questions = collection.questions.filter(pl.col("qid").is_in(keep))
-    relevance = collection.relevance.filter(pl.col("question_id").is_in(questions["id"].implode()))
-    return replace(
-        collection,
-        questions=questions,
-        relevance=relevance,
-        fingerprint=text_digest(collection.fingerprint, "qids", *sorted(qids)),
-    )
 
 
 def _never_empty(tr: Translator, monkeypatch: pytest.MonkeyPatch) -> Translator:
@@ -249,7 +246,7 @@ def test_model_codes() -> None:
 
 def test_import_is_cheap() -> None:
     code = (
-        "import sys, xlir_tui.models.translation; "
+        "import sys, xlir_tui.models.translator, xlir_tui.app.translate; "
         "print(sorted(m for m in ('torch', 'transformers', 'textual', 'typer') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -33,7 +33,7 @@ process, then deleted: a prune that is killed half way leaves no half entry that
 loaded, only a temporary that the next writer or prune removes.
 
 "Last used" is the time of an entry's folder: the commands that read an entry touch it
-(:func:`mark_used`), and a write into it changes it too.
+(:func:`~xlir_tui.storage.files.mark_used`), and a write into it changes it too.
 """
 
 from __future__ import annotations
@@ -42,16 +42,15 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..storage.files import cache_root, mark_used, remove_stale_temporaries
+from ..storage.files import cache_root, remove_stale_temporaries, temp_name
+from ..storage.shards import MANIFEST_NAME, SHARD_NAME, SHARD_TEMP
 
 __all__ = [
     "IN_USE_S",
@@ -59,7 +58,6 @@ __all__ = [
     "Entry",
     "Inventory",
     "inventory",
-    "mark_used",
     "parse_age",
     "remove_entry",
     "select",
@@ -80,8 +78,6 @@ KINDS = (
 IN_USE_S = 300.0
 """An entry used less than this many seconds ago is never removed: a process may be loading it."""
 
-_HASH_SHARD = re.compile(r"^[0-9a-f]{32}\.parquet$")
-_SHARD_TEMP = re.compile(r"^\.[0-9a-f]{32}(\.parquet)?\.tmp$")
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -230,8 +226,8 @@ def _shard_folder(path: Path) -> bool:
         names = [p.name for p in path.iterdir()]
     except OSError:
         return False
-    shards = [n for n in names if _HASH_SHARD.match(n)]
-    rest = [n for n in names if not _HASH_SHARD.match(n) and not _SHARD_TEMP.match(n)]
+    shards = [n for n in names if SHARD_NAME.match(n)]
+    rest = [n for n in names if not SHARD_NAME.match(n) and not SHARD_TEMP.match(n)]
     return bool(shards) and not rest
 
 
@@ -257,10 +253,10 @@ def _recognise(kind: str, path: Path) -> tuple[str, bool, str] | None:
         fingerprint = str(record.get("fingerprint", ""))
         return f"{record['backend']} export of model {fingerprint or '?'}", old, fingerprint
     if kind == "embeddings":
-        manifest = _json(path / "manifest.json")
-        if isinstance(manifest, dict) and manifest.get("format") == "xlir-tui/embeddings":
-            from ..models.encoders import VECTORS_VERSION
+        from ..models.encoders import VECTORS_VERSION, EmbeddingCache
 
+        manifest = _json(path / MANIFEST_NAME)
+        if isinstance(manifest, dict) and manifest.get("format") == EmbeddingCache.FORMAT:
             backend = str(manifest.get("backend", "?")).split("/")[0]
             prompt = manifest.get("prompt") or ""
             what = f"{manifest.get('model', '?')}, {backend}" + (
@@ -268,7 +264,7 @@ def _recognise(kind: str, path: Path) -> tuple[str, bool, str] | None:
             )
             outdated = manifest.get("vectors") != VECTORS_VERSION
             return what, outdated, str(manifest.get("fingerprint", ""))
-        if (path / "manifest.json").exists() or not _shard_folder(path):
+        if (path / MANIFEST_NAME).exists() or not _shard_folder(path):
             return None
         return "vectors of an older xlir-tui (padded batches)", True, ""
     if kind == "indexes":
@@ -467,15 +463,6 @@ def _lock_if_free(lock: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-def _trash_name(path: Path) -> Path:
-    """A temporary name of this process beside ``path``, in the form of
-    :func:`~xlir_tui.storage.files.atomic_dir`'s temporaries, so that a prune killed between the
-    rename and the deletion leaves something the next writer of ``path`` (or the next prune)
-    removes."""
-    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64] or "host"
-    return path.parent / f".{path.name}.tmp-{os.getpid()}@{host}@{secrets.token_hex(4)}"
-
-
 def remove_entry(entry: Entry, *, now: float | None = None) -> str | None:
     """Remove ``entry``; None when removed, else why it stays (held by a live process)."""
     now = time.time() if now is None else now
@@ -489,7 +476,9 @@ def remove_entry(entry: Entry, *, now: float | None = None) -> str | None:
         if not free:
             return "in use (a process holds its lock)"
         for p in entry.files:
-            trash = _trash_name(p)
+            # a temporary of this process, as atomic_dir names them: a prune killed between the
+            # rename and the deletion leaves what the next writer of p (or the next prune) removes
+            trash = temp_name(p)
             try:
                 p.rename(trash)
             except FileNotFoundError:

@@ -173,7 +173,6 @@ GATHER_ROWS = 1 << 15
 """Rows each rank sends to rank 0 per gather (12 MB of 384-dimensional float32 vectors)."""
 TIMEOUT = timedelta(hours=12)
 """How long a rank waits for the others at a step: the slowest rank's whole shard."""
-Progress = Callable[[str, int, int], None]
 
 
 class RankFailure(XlirError):
@@ -277,7 +276,7 @@ class GatheredEncoder:
     :meth:`~xlir_tui.retrieval.dense.DenseIndex.build` calls it on rank 0 like any encoder; every
     other rank calls :meth:`encode_candidates` alone, to take its part."""
 
-    def __init__(self, encoder: Any, ranks: Ranks, progress: Progress | None) -> None:
+    def __init__(self, encoder: Any, ranks: Ranks, progress: StageProgress | None) -> None:
         self._encoder = encoder
         self._ranks = ranks
         self._progress = progress
@@ -312,7 +311,7 @@ class GatheredEncoder:
 def build_index_ranks(
     plan: IndexPlan,
     ranks: Ranks,
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Retriever | None, str]:
     """:func:`~xlir_tui.app.index.build_index` as one rank of several: rank 0 returns the
@@ -335,7 +334,7 @@ def build_index_ranks(
 def _build(
     plan: IndexPlan,
     ranks: Ranks,
-    progress: Progress | None,
+    progress: StageProgress | None,
     notify: Callable[[str], None] | None,
 ) -> tuple[Retriever | None, str]:
     import torch.distributed as dist

@@ -19,8 +19,9 @@ from ..errors import XlirError
 from ..evaluation.compare import ALPHA, DEFAULT_RESAMPLES, compare, per_query
 from ..evaluation.evaluate import Evaluation, evaluate
 from ..evaluation.exports import build_report, write_outputs
+from ..models.parallel import PARALLEL, ParallelQuestions
 from ..models.store import Models
-from ..models.translation import PARALLEL, ParallelQuestions, model_code
+from ..models.translator import model_code
 from ..retrieval.debias_fits import FitPlan, obtain_fit, plan_fits
 from ..retrieval.dense import DenseIndex
 from ..retrieval.dense_system import DebiasedRetriever

@@ -9,7 +9,7 @@ language or a collection.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from .. import progress as core_progress
 from ..cells import measure_as_terminals
 from ..safe_text import inert, inert_text, json_dumps
 
@@ -99,7 +100,7 @@ def _progress() -> Progress:
 
 
 @contextmanager
-def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+def stage_progress() -> Iterator[core_progress.StageProgress]:
     """Bars handed to the core as ``progress(stage, done, total)``: one bar per stage; plain
     lines every few seconds when stderr is not a terminal (a log file, CI, nohup)."""
     if not err.is_terminal:
@@ -119,7 +120,7 @@ def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[core_progress.Progress]:
     """One bar, handed to the core as a ``progress(done, total)`` callback."""
     with stage_progress() as update:
         yield lambda done, total: update(description, done, total)

@@ -133,7 +133,7 @@ def _translated(
 ) -> str:
     """The query machine-translated as ``--translate-query`` asks (translate-test), said on
     stderr."""
-    from ..retrieval.systems import TranslatedRetriever
+    from ..retrieval.translated_system import TranslatedRetriever
 
     translated = TranslatedRetriever(retriever, models.translator(translate.mt), translate.to)
     searched = translated.translate([query], [query_lang])[0]

@@ -1,5 +1,5 @@
 """``xlir-tui translate``: translate-train data, a collection machine-translated into other
-languages (the work is :mod:`xlir_tui.models.translation`'s)."""
+languages (the work is :mod:`xlir_tui.app.translate`'s)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def translate_cmd(
     """Translate-train data: questions and answer sentences (and paragraphs) machine-translated
     into other languages, written as a collection that train reads, relevance kept by question
     id. An interrupted run continues where it stopped when run again."""
-    from ..models.translation import Translator, check_out, model_code, translate_collection
+    from ..app.translate import check_out, translate_collection
+    from ..models.translator import Translator, model_code
 
     targets = split_langs(to)
     if not targets:

@@ -123,7 +123,7 @@ def query_translation(
         return None
     if translate_query is None or mt is None:
         raise XlirError("--translate-query and --mt go together")
-    from ..models.translation import PARALLEL
+    from ..models.parallel import PARALLEL
 
     if mt == PARALLEL and command is not None:
         raise XlirError(

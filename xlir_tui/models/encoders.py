@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import polars as pl
 from ..errors import ModelError
 from ..progress import Progress
 from ..storage.files import cache_root, text_digest
+from ..storage.shards import ShardFolder, shard_key
 from .backends import DEFAULT_BACKEND, Runtime, attach_backend, check_backend
 from .embedded import DEFAULT_MODEL, EMBEDDED, embedded_name, embedded_path
 from .run_files import EVENTS_FILE, TRAIN_FILE
@@ -162,15 +162,16 @@ texts of about the same length, whose vectors depended a little on their batch."
 class EmbeddingCache:
     """Embeddings on disk, keyed by text, for one (model fingerprint, prompt, backend).
 
-    Stored as parquet shards (``key`` = a 128-bit hash of the text, ``vector``), never pickle,
-    with a ``manifest.json`` that says whose vectors they are (``xlir-tui cache list`` shows
-    it). Shards are written atomically and merged when they grow many; a merge removes only
-    the shards this process read or wrote, never one another process wrote meanwhile.
+    A folder of parquet shards (``key`` = :func:`~xlir_tui.storage.shards.shard_key` of the
+    text, ``vector``) with a ``manifest.json`` that says whose vectors they are (``xlir-tui
+    cache list`` shows it), kept by :class:`~xlir_tui.storage.shards.ShardFolder`: written
+    atomically, merged when they grow many, a merge removing only the shards this process read
+    or wrote.
     """
 
     MAX_SHARDS = 16
-    MANIFEST = "manifest.json"
     FORMAT = "xlir-tui/embeddings"
+    key = staticmethod(shard_key)
 
     def __init__(
         self, folder: Path, dimension: int, describe: dict[str, Any] | None = None
@@ -178,37 +179,26 @@ class EmbeddingCache:
         self.folder = folder
         self.dimension = dimension
         self.describe = describe or {}
+        record = {"format": self.FORMAT, "dimension": dimension, **self.describe}
+        self._shards = ShardFolder(folder, record, self.MAX_SHARDS)
         self._rows: dict[str, int] | None = None
         self._vectors: np.ndarray = np.zeros((0, dimension), dtype=np.float32)
-        self._shards: set[str] = set()
-        """The shards whose rows are in memory: what a merge may replace."""
 
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    def _parse(self, frame: pl.DataFrame) -> tuple[list[str], np.ndarray] | None:
+        vec = frame["vector"].to_numpy().astype(np.float32, copy=False)
+        if vec.ndim != 2 or vec.shape[1] != self.dimension:
+            return None
+        return frame["key"].to_list(), vec
 
     def _load(self) -> dict[str, int]:
         if self._rows is not None:
             return self._rows
-        keys: list[str] = []
-        blocks: list[np.ndarray] = []
-        if self.folder.exists():
-            from ..storage.files import mark_used
-
-            mark_used(self.folder)
-            for shard in sorted(self.folder.glob("*.parquet")):
-                try:
-                    frame = pl.read_parquet(shard)
-                    vec = frame["vector"].to_numpy().astype(np.float32, copy=False)
-                except Exception:
-                    continue  # a damaged shard only costs re-encoding
-                if vec.ndim != 2 or vec.shape[1] != self.dimension:
-                    continue
-                keys.extend(frame["key"].to_list())
-                blocks.append(vec)
-                self._shards.add(shard.name)
+        shards = self._shards.read(self._parse)
+        keys = [k for shard_keys, _ in shards for k in shard_keys]
         self._vectors = (
-            np.concatenate(blocks) if blocks else np.zeros((0, self.dimension), np.float32)
+            np.concatenate([vec for _, vec in shards])
+            if shards
+            else np.zeros((0, self.dimension), np.float32)
         )
         self._rows = {k: i for i, k in enumerate(keys)}
         return self._rows
@@ -245,47 +235,23 @@ class EmbeddingCache:
         for i, k in enumerate(keys):
             rows[k] = start + i
         self._vectors = np.concatenate([self._vectors, vectors])
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._write_manifest()
-            if len(self._shards) >= self.MAX_SHARDS:
-                all_keys: list[str | None] = [None] * len(self._vectors)
-                for k, r in rows.items():
-                    all_keys[r] = k
-                keep = [i for i, k in enumerate(all_keys) if k is not None]
-                merged = self._write([all_keys[i] for i in keep], self._vectors[keep])
-                for name in self._shards:
-                    (self.folder / name).unlink(missing_ok=True)
-                self._shards = {merged}
-            else:
-                self._shards.add(self._write(keys, vectors))
-        except OSError:
-            pass  # a read-only cache only costs speed
 
-    def _write_manifest(self) -> None:
-        """Say whose vectors these are, once (``xlir-tui cache`` reads it)."""
-        path = self.folder / self.MANIFEST
-        if path.exists():
-            return
-        import json
+        def merged() -> pl.DataFrame:
+            all_keys: list[str | None] = [None] * len(self._vectors)
+            for k, r in rows.items():
+                all_keys[r] = k
+            keep = [i for i, k in enumerate(all_keys) if k is not None]
+            return self._frame([all_keys[i] for i in keep], self._vectors[keep])
 
-        record = {"format": self.FORMAT, "dimension": self.dimension, **self.describe}
-        tmp = self.folder / f".{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.rename(path)
+        self._shards.add(lambda: self._frame(keys, vectors), merged)
 
-    def _write(self, keys: Sequence[str | None], vectors: np.ndarray) -> str:
-        frame = pl.DataFrame(
+    def _frame(self, keys: Sequence[str | None], vectors: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame(
             {
                 "key": pl.Series(keys, dtype=pl.String),
                 "vector": pl.Series(vectors, dtype=pl.Array(pl.Float32, self.dimension)),
             }
         )
-        name = f"{uuid.uuid4().hex}.parquet"
-        tmp = self.folder / f".{name}.tmp"
-        frame.write_parquet(tmp)
-        tmp.rename(self.folder / name)
-        return name
 
 
 @dataclass

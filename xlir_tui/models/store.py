@@ -70,7 +70,7 @@ class Models:
 
     def translator(self, mt: str) -> Any:
         if mt not in self._translators:
-            from .translation import Translator
+            from .translator import Translator
 
             self._say(f"loading translation model {mt} ...")
             self._translators[mt] = Translator.load(mt)

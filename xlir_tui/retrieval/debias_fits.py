@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IndexFormatError, XlirError
+from ..progress import StageProgress
 from .debias import PLURAL, ROLES
 from .debias_fit import FIT_FORMAT, FIT_FORMAT_VERSION, DebiasFit, check_rank
 from .dense import CONTENT_HASH, DenseIndex, content_hash
@@ -36,8 +37,6 @@ __all__ = [
     "plan_fit",
     "plan_fits",
 ]
-
-Progress = Callable[[str, int, int], None]
 
 
 def model_identity(encoder: Any) -> dict[str, Any]:
@@ -200,7 +199,7 @@ def obtain_fit(
     *,
     pool_vectors: np.ndarray | None = None,
     saved: Sequence[tuple[Path, dict[str, str]]] = (),
-    progress: Progress | None = None,
+    progress: StageProgress | None = None,
     say: Callable[[str], None] | None = None,
 ) -> tuple[DebiasFit, str]:
     """The fit of ``plan`` for ``encoder``'s vectors, and where it came from (``file``,
@@ -287,7 +286,7 @@ def _fit_now(
     encoder: Any,
     parameters: dict[str, Any],
     pool_vectors: np.ndarray | None,
-    progress: Progress | None,
+    progress: StageProgress | None,
 ) -> tuple[DebiasFit, float]:
     """Encode the fit collection's questions and candidates (the pool's vectors when it is the
     pool) and fit the remedy on them; the fit and the seconds spent encoding."""

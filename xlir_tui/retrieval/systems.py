@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..models.parallel import PARALLEL
 from ..models.store import Models
-from ..models.translation import PARALLEL
 from ..progress import StageProgress
 from .dense import FORMAT as DENSE_FORMAT
 from .dense import FUSION_FORMAT, CandidatePool, DenseIndex
@@ -68,7 +68,7 @@ def open_system(
     translate = spec.translate_query
     questions = None
     if translate is not None and translate.mt == PARALLEL:
-        from ..models.translation import ParallelQuestions
+        from ..models.parallel import ParallelQuestions
 
         # refused here, before any encoding, when the collection lacks the questions
         questions = ParallelQuestions.of(collection, translate.to)

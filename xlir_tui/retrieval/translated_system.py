@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..progress import StageProgress, stage_callback
+from ..progress import StageProgress
 from .dense import Hit
 from .retriever import Retriever, Scorer
 
@@ -56,18 +56,17 @@ class TranslatedRetriever(Retriever):
     ) -> list[str]:
         """Each query in the target language (unchanged when its language is unknown or is the
         target already)."""
-        from ..models.translation import translate_queries
+        from ..models.translator import translate_queries
 
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         known = [i for i, lang in enumerate(langs) if lang is not None]
-        stage = (lambda name: stage_callback(progress, name)) if progress else None
         done = translate_queries(
             self.translator,
             [queries[i] for i in known],
             [langs[i] for i in known],  # type: ignore[misc]
             self.to,
-            stage,
+            progress,
         )
         for i, text in zip(known, done, strict=True):
             queries[i] = text
@@ -104,7 +103,7 @@ class TranslatedRetriever(Retriever):
 class ParallelRetriever(TranslatedRetriever):
     """Translate-test with a perfect translator: each of a collection's questions searched as
     its own human translation in one language
-    (:class:`~xlir_tui.models.translation.ParallelQuestions`, ``--mt parallel``). Reported as any
+    (:class:`~xlir_tui.models.parallel.ParallelQuestions`, ``--mt parallel``). Reported as any
     translated system, with ``translate_query: {to, mt: "parallel"}``."""
 
     def __init__(self, inner: Retriever, parallel: Any) -> None:

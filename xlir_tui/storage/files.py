@@ -59,6 +59,8 @@ __all__ = [
     "ownership",
     "remove_own_output",
     "remove_stale_temporaries",
+    "signal_guard",
+    "temp_name",
     "text_digest",
     "write_json",
     "write_marker",
@@ -128,6 +130,14 @@ def _temp_prefix(name: str, kind: str = "tmp") -> str:
     return f".{name}.{kind}-"
 
 
+def temp_name(target: Path, kind: str = "tmp") -> Path:
+    """A new hidden name beside ``target`` that names this process and host as its owner
+    (``.NAME.tmp-PID@HOST@RANDOM``), so a later writer of ``target`` removes it once the owner
+    is known dead (:func:`remove_stale_temporaries`). Only the name: nothing is created."""
+    owner = f"{os.getpid()}@{_host()}@{secrets.token_hex(4)}"
+    return target.parent / f"{_temp_prefix(target.name, kind)}{owner}"
+
+
 def _make_temp(parent: Path, name: str, *, directory: bool, kind: str = "tmp") -> Path:
     """Create a new temporary sibling of ``parent / name`` named after this process and host.
 
@@ -136,9 +146,8 @@ def _make_temp(parent: Path, name: str, *, directory: bool, kind: str = "tmp") -
     the owner in the name is what lets a later run tell a dead process's leftover from a live
     writer's work without a file inside the folder (index folders list every file they hold).
     """
-    prefix = f"{_temp_prefix(name, kind)}{os.getpid()}@{_host()}@"
     for _ in range(100):
-        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        path = temp_name(parent / name, kind)
         try:
             if directory:
                 os.mkdir(path)  # mode 0o777 less the umask
@@ -287,7 +296,7 @@ def _say(line: str) -> None:
 
 
 @contextlib.contextmanager
-def _signal_guard() -> Iterator[None]:
+def signal_guard() -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Terminated` while the main thread writes an output.
 
     Installed only in the main thread (the only one Python delivers signals to), only over the
@@ -694,7 +703,7 @@ def atomic_dir(
         if not ours:
             check_replaceable(target, overwrite)
 
-    with _signal_guard():
+    with signal_guard():
         remove_stale_temporaries(target)
         check()
         _make_parent(target)
@@ -708,10 +717,7 @@ def atomic_dir(
                 yield tmp
                 check()  # something may have appeared meanwhile
                 if os.path.lexists(target):
-                    old = parent / (
-                        f"{_temp_prefix(target.name, 'old')}{os.getpid()}@{_host()}@"
-                        f"{secrets.token_hex(4)}"
-                    )
+                    old = temp_name(parent / target.name, "old")
                     target.rename(old)
                 tmp.rename(target)
                 placed = True
@@ -755,7 +761,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file through a temporary name and a rename (the user's umask, one-line
     errors, the temporary removed on any interruption)."""
     path = Path(path)
-    with _signal_guard():
+    with signal_guard():
         tmp: Path | None = None
         _make_parent(path)
         try:

@@ -1,14 +1,16 @@
-"""Machine translation of collections: M2M100, NLLB and MarianMT models, cached and resumable.
+"""Machine translation models: M2M100, NLLB and MarianMT, by hub name or folder, cached on disk.
 
 Why this module exists: a retrieval benchmark in a language nobody annotated can be made by
 translating the questions and answer sentences of an existing one (translate-test / translate-train
-style). That costs hours of seq2seq decoding on a CPU, so:
+style), and a query can be translated into the language a system searches best. That costs hours
+of seq2seq decoding on a CPU, so:
 
-- every translation is cached on disk, keyed by the model's fingerprint, the language pair and the
-  decoding settings, so a rerun (or a second collection that shares sentences) costs nothing;
-- :func:`translate_collection` appends finished questions to ``.part`` files with an fsync per
-  chunk, so a Ctrl-C or a crash loses at most one chunk, and a restart skips what is done;
+- every translation is cached on disk (:class:`TranslationCache`), keyed by the model's
+  fingerprint, the language pair and the decoding settings, so a rerun (or a second collection
+  that shares sentences) costs nothing;
 - texts are deduplicated and batched longest first, so padding wastes little compute.
+
+Translating a whole collection, resumably, is the use case :mod:`xlir_tui.app.translate`.
 
 ``torch`` and ``transformers`` are imported inside functions: importing this module must stay
 cheap, because the CLI imports it to print ``--help``.
@@ -16,47 +18,22 @@ cheap, because the CLI imports it to print ``--help``.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 import re
-import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from ..errors import ModelError, XlirError
-from ..progress import Progress, StageProgress
-from ..storage.files import (
-    atomic_write_text,
-    cache_root,
-    check_apart,
-    check_replaceable,
-    ownership,
-    remove_own_output,
-    text_digest,
-    write_json,
-    write_marker,
-)
+from ..progress import Progress, StageProgress, stage_callback
+from ..storage.files import cache_root, text_digest
+from ..storage.shards import ShardFolder, shard_key
 from .encoders import _hub_reachable, _looks_like_path, model_fingerprint
 
-if TYPE_CHECKING:
-    from ..data.collections import Collection
-
 FAMILIES = ("m2m100", "nllb", "marian")
-
-SUMMARY_NAME = "translate.manifest"
-"""Written last into a finished output folder. Not ``translate.json``: the collection loader reads
-every ``*.json`` in a folder as a SQuAD file, and the output folder must load as a collection."""
-SETTINGS_NAME = "translate.settings"
-"""The settings of a run in progress, compared on restart so a resume never mixes two runs."""
-SUMMARY_FORMAT = "xlir-tui/translation"
-FORMAT_VERSION = 1
 
 
 # Plain ISO 639-1 codes -> the FLORES-200 codes NLLB uses as language tokens.
@@ -176,7 +153,6 @@ M2M100_LANGS = frozenset({
 _NLLB_RE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 _MARIAN_RE = re.compile(r"^[a-z]{2,3}(?:_[a-z]{2,4})?$")
 _OPUS_PAIR_RE = re.compile(r"opus-mt-(?:tc-big-)?([a-z]{2})-([a-z]{2})$")
-_NO_SPACE_LANGS = frozenset({"zh", "ja", "yue", "zho_Hans", "zho_Hant", "jpn_Jpan", "yue_Hant"})
 
 
 def model_code(family: str, lang: str) -> str:
@@ -386,39 +362,32 @@ def _load_model(spec: str, device: str | None) -> _Model:
 class TranslationCache:
     """Translations on disk for one (model, language pair, decoding settings), keyed by text.
 
-    Parquet shards with ``key`` (128-bit blake2b of the source text) and ``text`` (the
-    translation), never pickle. Each shard is written under a temporary name and renamed, so a
-    crash leaves no half shard; a damaged shard is skipped (it only costs re-translating).
+    A folder of parquet shards with ``key`` (:func:`~xlir_tui.storage.shards.shard_key` of the
+    source text) and ``text`` (the translation), kept by
+    :class:`~xlir_tui.storage.shards.ShardFolder`: written atomically, a damaged shard skipped
+    (it only costs re-translating), merged when they grow many.
     """
 
     MAX_SHARDS = 16
+    key = staticmethod(shard_key)
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._shards = ShardFolder(folder, max_shards=self.MAX_SHARDS)
         self._rows: dict[str, str] | None = None
 
     @staticmethod
-    def key(text: str) -> str:
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    def _parse(frame: pl.DataFrame) -> dict[str, str] | None:
+        if frame.schema["key"] != pl.String or frame.schema["text"] != pl.String:
+            return None
+        return dict(zip(frame["key"].to_list(), frame["text"].to_list(), strict=True))
 
     def _load(self) -> dict[str, str]:
-        if self._rows is not None:
-            return self._rows
-        rows: dict[str, str] = {}
-        if self.folder.is_dir():
-            from ..storage.files import mark_used
-
-            mark_used(self.folder)
-            for shard in sorted(self.folder.glob("*.parquet")):
-                try:
-                    frame = pl.read_parquet(shard, columns=["key", "text"])
-                    if frame.schema["key"] != pl.String or frame.schema["text"] != pl.String:
-                        continue
-                    rows.update(zip(frame["key"].to_list(), frame["text"].to_list(), strict=True))
-                except Exception:
-                    continue  # a damaged shard only costs re-translating
-        self._rows = rows
-        return rows
+        if self._rows is None:
+            self._rows = {}
+            for shard in self._shards.read(self._parse, columns=["key", "text"]):
+                self._rows.update(shard)
+        return self._rows
 
     def get(self, text: str) -> str | None:
         return self._load().get(self.key(text))
@@ -433,33 +402,16 @@ class TranslationCache:
         if not fresh:
             return
         rows.update(fresh)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            shards = sorted(self.folder.glob("*.parquet"))
-            if len(shards) >= self.MAX_SHARDS:
-                self._write(rows)
-                for s in shards:
-                    s.unlink(missing_ok=True)
-            else:
-                self._write(fresh)
-        except OSError:
-            pass  # a read-only cache folder only costs speed
+        self._shards.add(lambda: self._frame(fresh), lambda: self._frame(rows))
 
-    def _write(self, rows: dict[str, str]) -> None:
-        frame = pl.DataFrame(
+    @staticmethod
+    def _frame(rows: dict[str, str]) -> pl.DataFrame:
+        return pl.DataFrame(
             {
                 "key": pl.Series(list(rows), dtype=pl.String),
                 "text": pl.Series(list(rows.values()), dtype=pl.String),
             }
         )
-        name = uuid.uuid4().hex
-        tmp = self.folder / f".{name}.tmp"
-        try:
-            frame.write_parquet(tmp)
-            tmp.rename(self.folder / f"{name}.parquet")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -741,464 +693,19 @@ def translate_queries(
     texts: Sequence[str],
     langs: Sequence[str],
     pivot: str,
-    stage: Callable[[str], Progress | None] | None = None,
+    progress: StageProgress | None = None,
 ) -> list[str]:
     """``texts`` (each in its language of ``langs``) translated into ``pivot``, one batch per
-    source language; texts already in ``pivot`` stay as they are."""
+    source language (one stage of ``progress`` each); texts already in ``pivot`` stay as they
+    are."""
     out = list(texts)
     by_lang: dict[str, list[int]] = {}
     for i, lang in enumerate(langs):
         if lang != pivot:
             by_lang.setdefault(lang, []).append(i)
     for lang, rows in sorted(by_lang.items()):
-        step = stage(f"translating {lang} queries to {pivot}") if stage else None
+        step = stage_callback(progress, f"translating {lang} queries to {pivot}")
         done = translator.translate([texts[i] for i in rows], lang, pivot, progress=step)
         for i, text in zip(rows, done, strict=True):
             out[i] = text
     return out
-
-
-PARALLEL = "parallel"
-"""``--mt parallel``: translate-test with the collection's own human translations."""
-
-
-class ParallelQuestions:
-    """A perfect translator for a parallel collection: each question becomes the question with
-    the same ``qid`` in language ``to``, as the collection's translators wrote it.
-
-    XQuAD's questions are professional translations of one another, so scoring each question
-    by its own English version measures translate-test with no translation error at all: the
-    ceiling any machine translation model can reach on that collection (``bias-report
-    --translate-query en --mt parallel``). It replaces the collection's questions, and only
-    those: free text (``search``, the explorer) has no parallel question.
-
-    The mapping goes by row, not by text: XQuAD-R has identical questions in one language with
-    different ``qid`` and different English versions (37 of them), which a text lookup would
-    confuse. A list of queries that is not the scored collection's questions in order is looked
-    up by text, and refused where the text is unknown or ambiguous.
-    """
-
-    name = PARALLEL
-    family = PARALLEL
-
-    def __init__(
-        self, rows: Sequence[tuple[str, str, str]], target: dict[str, str], to: str
-    ) -> None:
-        self.rows = list(rows)
-        """(lang, text, qid) of every question scored, in collection order."""
-        self.target = target
-        """qid -> its question in ``to``."""
-        self.to = to
-        self._texts = [text for _, text, _ in self.rows]
-        self._langs = [lang for lang, _, _ in self.rows]
-        self._by_text: dict[tuple[str, str], set[str]] = {}
-        for lang, text, qid in self.rows:
-            self._by_text.setdefault((lang, text), set()).add(target[qid])
-
-    @classmethod
-    def of(
-        cls, collection: Collection, to: str, scored: Collection | None = None
-    ) -> ParallelQuestions:
-        """The translations of ``scored``'s questions (default: ``collection``'s) into ``to``,
-        taken from ``collection`` (which may hold languages ``scored`` leaves out, as with
-        ``--langs``). Refused in one line when ``collection`` has no question in ``to``, or when
-        a scored question id has no ``to`` version: replacing only some questions would not
-        measure the ceiling, and scoring fewer questions than the plain system would leave
-        the two without a paired comparison."""
-        scored = scored if scored is not None else collection
-        questions = collection.questions
-        target = dict(questions.filter(pl.col("lang") == to).select("qid", "text").iter_rows())
-        if not target:
-            raise XlirError(
-                f"--mt parallel: collection {collection.name} has no {to} questions (it has "
-                f"{', '.join(collection.languages) or 'none'}): there is no parallel question to "
-                "search with"
-            )
-        qids = scored.questions["qid"].unique().sort().to_list()
-        missing = [q for q in qids if q not in target]
-        if missing:
-            raise XlirError(
-                f"--mt parallel: {len(missing)} of {len(qids)} question ids of "
-                f"{collection.name} have no {to} question (e.g. {missing[0]}); the "
-                f"translate-test ceiling needs each question's own {to} version (choose a "
-                "--translate-query language every question has)"
-            )
-        rows = scored.questions.select("lang", "text", "qid").rows()
-        return cls(rows, target, to)
-
-    def translate_questions(self, texts: Sequence[str], langs: Sequence[str | None]) -> list[str]:
-        """Each question's ``to`` version (questions in ``to`` stay as they are)."""
-        texts, langs = list(texts), list(langs)
-        if texts == self._texts and langs == self._langs:
-            return [text if lang == self.to else self.target[qid] for lang, text, qid in self.rows]
-        out = []
-        for text, lang in zip(texts, langs, strict=True):
-            found = self._by_text.get((lang or "", text), set())
-            if lang == self.to:
-                out.append(text)
-            elif len(found) == 1:
-                out.append(next(iter(found)))
-            else:
-                why = "is not a question of the collection" if not found else "is ambiguous"
-                raise XlirError(
-                    f"--mt parallel: the query {text[:60]!r} ({lang}) {why}: parallel "
-                    "translations exist only for the collection's own questions"
-                )
-        return out
-
-
-# --------------------------------------------------------------------------------------------
-# Translating a collection
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One source question with its answer sentence (and that sentence's paragraph)."""
-
-    qid: str
-    question: str
-    passage: str
-    context: str
-    sentences: tuple[str, ...]  # the paragraph's sentences, in order
-
-
-def _source_items(
-    collection: Collection, source: str, paragraphs: bool
-) -> tuple[list[_Item], list[str]]:
-    """The source-language questions with their answer sentences, in collection order; plus the
-    qids of questions with no answer sentence in the source language (they cannot be kept)."""
-    questions = collection.questions.filter(pl.col("lang") == source)
-    if questions.is_empty():
-        raise XlirError(
-            f"collection {collection.name} has no questions in {source} "
-            f"(it has {', '.join(collection.languages) or 'none'})"
-        )
-    candidates = collection.candidates.filter(pl.col("lang") == source)
-    answer_of: dict[str, str] = {}  # question id -> its answer sentence in the source language
-    for question_id, cid in (
-        collection.relevance.filter(pl.col("candidate_id").is_in(candidates["id"].implode()))
-        .sort("candidate_id")
-        .iter_rows()
-    ):
-        answer_of.setdefault(question_id, cid)
-    by_id = {row["id"]: row for row in candidates.iter_rows(named=True)}
-    sentences: dict[str, tuple[str, ...]] = {}
-    if paragraphs:
-        ordered = candidates.sort("paragraph_id", "sentence_index")
-        grouped: dict[str, list[str]] = {}
-        for pid, text in ordered.select("paragraph_id", "text").iter_rows():
-            grouped.setdefault(pid, []).append(text)
-        sentences = {pid: tuple(texts) for pid, texts in grouped.items()}
-    items: list[_Item] = []
-    skipped: list[str] = []
-    for qid, text, question_id in questions.select("qid", "text", "id").iter_rows():
-        cid = answer_of.get(question_id)
-        if cid is None:
-            skipped.append(qid)
-            continue
-        cand = by_id[cid]
-        context = (cand["context"] or cand["text"]) if paragraphs else ""
-        items.append(
-            _Item(
-                qid=qid,
-                question=text,
-                passage=cand["text"],
-                context=context,
-                sentences=sentences.get(cand["paragraph_id"], (cand["text"],)),
-            )
-        )
-    if not items:
-        raise XlirError(
-            f"collection {collection.name}: no {source} question has an answer sentence in {source}"
-        )
-    return items, skipped
-
-
-def _items_digest(items: list[_Item], paragraphs: bool) -> str:
-    parts: list[str] = []
-    for it in items:
-        parts += [it.qid, it.question, it.passage]
-        if paragraphs:
-            parts += [it.context, *it.sentences]
-    return text_digest(*parts)
-
-
-def _join_sentences(sentences: Sequence[str], lang: str) -> str:
-    sep = "" if lang in _NO_SPACE_LANGS or lang.split("-")[0] in _NO_SPACE_LANGS else " "
-    return sep.join(s.strip() for s in sentences if s.strip())
-
-
-def _read_part(path: Path, wanted: set[str], lang: str) -> tuple[dict[str, dict[str, Any]], bool]:
-    """Complete, valid rows of a ``.part`` (or finished) file by qid; and whether any were dropped.
-
-    A crash can cut the last line (even inside a UTF-8 character), so only lines that end with a
-    newline and parse are kept.
-    """
-    rows: dict[str, dict[str, Any]] = {}
-    dropped = False
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return rows, False
-    lines = data.split(b"\n")
-    if lines[-1]:
-        dropped = True  # a truncated last line
-    for raw in lines[:-1]:
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            dropped = True
-            continue
-        ok = (
-            isinstance(row, dict)
-            and row.get("lang") == lang
-            and row.get("qid") in wanted
-            and row.get("qid") not in rows
-            and all(isinstance(row.get(k), str) and row[k].strip() for k in ("question", "passage"))
-        )
-        if not ok:
-            dropped = True
-            continue
-        rows[row["qid"]] = row
-    return rows, dropped
-
-
-def _row_line(row: dict[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False) + "\n"
-
-
-def _append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append rows and make them durable: after this returns, a crash keeps them."""
-    if not rows:
-        return
-    with path.open("a", encoding="utf-8") as f:
-        f.write("".join(_row_line(r) for r in rows))
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def check_out(out: Path, overwrite: bool, inputs: Sequence[str | Path] = ()) -> str:
-    """What ``translate`` will do with ``out``: ``new`` (absent or empty), ``resume`` (an
-    unfinished translation) or ``replace`` (a finished output of this tool, with ``overwrite``).
-
-    Needs no model, so the command runs it before one loads. The output is never one of the
-    ``inputs`` (the collection), never a link, a file or a folder of someone else's; an
-    unfinished translation written before outputs carried a marker is still resumed (resuming
-    deletes nothing), but never replaced.
-    """
-    out = Path(out)
-    check_apart(out, inputs)
-    found = ownership(out)
-    if found.state in ("absent", "empty"):
-        return "new"
-    unfinished = (out / SETTINGS_NAME).is_file() and not (out / SUMMARY_NAME).exists()
-    if found.state == "foreign" and unfinished and not overwrite:
-        try:
-            settings = json.loads((out / SETTINGS_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            settings = None
-        if isinstance(settings, dict) and settings.get("format") == f"{SUMMARY_FORMAT}-run":
-            return "resume"
-    if found.state == "ours" and unfinished and not overwrite:
-        return "resume"
-    check_replaceable(out, overwrite)
-    return "replace"
-
-
-def _prepare_out(
-    out: Path, settings: dict[str, Any], overwrite: bool, inputs: Sequence[str | Path] = ()
-) -> bool:
-    """Make ``out`` ready for this run; return whether an unfinished run is resumed."""
-    settings_file = out / SETTINGS_NAME
-    plan = check_out(out, overwrite, inputs)
-    if plan == "resume":
-        try:
-            old = json.loads(settings_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            old = None
-        if not isinstance(old, dict):
-            raise XlirError(
-                f"unreadable {SETTINGS_NAME} (pass --overwrite to start over)", path=out
-            )
-        differ = [k for k in settings if old.get(k) != settings[k]]
-        if differ:
-            what = ", ".join(f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in differ)
-            raise XlirError(
-                "output folder holds an unfinished translation with other settings "
-                f"({what}); pass --overwrite to start over or use the same settings",
-                path=out,
-            )
-        return True
-    if plan == "replace":
-        remove_own_output(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "translate")
-    write_json(settings_file, {**settings, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    return False
-
-
-def translate_collection(
-    collection: Collection,
-    translator: Translator,
-    targets: Sequence[str],
-    out: Path,
-    *,
-    source: str = "en",
-    paragraphs: bool = False,
-    overwrite: bool = False,
-    chunk: int = 64,
-    progress: StageProgress | None = None,
-) -> dict[str, Any]:
-    """Translate a collection's ``source`` questions and answer sentences into ``targets``.
-
-    Writes ``out/<lang>.jsonl`` rows (``qid, lang, question, passage`` and, with ``paragraphs``,
-    ``context``) for the source language and every target, so ``out`` loads as a parallel
-    collection whose questions share qids (LAReQA relevance across languages). Without
-    ``paragraphs`` rows carry no context: each answer sentence is its own paragraph. With it,
-    the answer's paragraph is translated sentence by sentence (what MT models are trained on, and
-    nothing is cut at ``max_length``), so the translated answer is part of its translated context.
-
-    Resumable: rows go to ``<lang>.jsonl.part`` with an fsync per ``chunk`` questions; a rerun with
-    the same settings skips finished questions. The summary, also returned, is written last as
-    ``out/translate.manifest``.
-    """
-    started = time.perf_counter()
-    out = Path(out)
-    if isinstance(targets, str):
-        targets = [t for t in targets.split(",") if t.strip()]
-    targets = list(dict.fromkeys(t.strip() for t in targets))
-    if not targets:
-        raise XlirError("no target language given")
-    if not isinstance(chunk, int) or chunk < 1:
-        raise XlirError(f"chunk must be a positive integer, not {chunk!r}")
-    if source in targets:
-        raise XlirError(f"target language {source} is the source language")
-    # Every check before any work: a typo in the last target must not cost the first ones' hours.
-    model_code(translator.family, source)
-    for t in targets:
-        model_code(translator.family, t)
-    for t in targets:
-        translator.check(source, t)
-    items, skipped = _source_items(collection, source, paragraphs)
-    settings = {
-        "format": f"{SUMMARY_FORMAT}-run",
-        "format_version": FORMAT_VERSION,
-        "family": translator.family,
-        "fingerprints": {t: translator.pair_fingerprint(source, t) for t in targets},
-        "source": source,
-        "targets": targets,
-        "paragraphs": paragraphs,
-        "num_beams": translator.num_beams,
-        "max_length": translator.max_length,
-        "questions": _items_digest(items, paragraphs),
-    }
-    resumed = _prepare_out(out, settings, overwrite, collection.sources)
-    wanted = {it.qid for it in items}
-    order = {it.qid: i for i, it in enumerate(items)}
-    languages = [source, *targets]
-
-    def part_of(lang: str) -> Path:
-        return out / f"{lang}.jsonl.part"
-
-    done: dict[str, dict[str, dict[str, Any]]] = {}
-    for lang in languages:
-        part, final = part_of(lang), out / f"{lang}.jsonl"
-        if not part.exists() and final.exists():
-            final.rename(part)  # a crash while finishing: take it back as unfinished
-        rows, dropped = _read_part(part, wanted, lang)
-        if dropped:
-            atomic_write_text(part, "".join(_row_line(r) for r in rows.values()))
-        done[lang] = rows
-
-    def row_of(it: _Item, lang: str, question: str, passage: str, context: str) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "qid": it.qid,
-            "lang": lang,
-            "question": question,
-            "passage": passage,
-        }
-        if paragraphs:
-            row["context"] = context
-        return row
-
-    pending_source = [it for it in items if it.qid not in done[source]]
-    _append_rows(
-        part_of(source),
-        [row_of(it, source, it.question, it.passage, it.context) for it in pending_source],
-    )
-    hits0, misses0 = translator.cache_hits, translator.cache_misses
-    translated: dict[str, int] = {}
-    empty: dict[str, list[str]] = {}
-    for tgt in targets:
-        pending = [it for it in items if it.qid not in done[tgt]]
-        total = len(items)
-        finished = total - len(pending)
-        translated[tgt] = 0
-        if progress:
-            progress(tgt, finished, total)
-        for start in range(0, len(pending), chunk):
-            part_items = pending[start : start + chunk]
-            texts: list[str] = []
-            for it in part_items:
-                texts += [it.question, it.passage]
-                if paragraphs:
-                    texts += list(it.sentences)
-            texts = list(dict.fromkeys(texts))
-            result = dict(zip(texts, translator.translate(texts, source, tgt), strict=True))
-            translated[tgt] += sum(1 for t in texts if t.strip())
-            rows = []
-            for it in part_items:
-                question, passage = result[it.question], result[it.passage]
-                context = _join_sentences([result[s] for s in it.sentences], tgt)
-                if not question.strip() or not passage.strip() or (paragraphs and not context):
-                    # The loader refuses empty fields; such a question is left out and reported.
-                    empty.setdefault(tgt, []).append(it.qid)
-                    continue
-                rows.append(row_of(it, tgt, question, passage, context))
-            _append_rows(part_of(tgt), rows)
-            finished += len(part_items)
-            if progress:
-                progress(tgt, finished, total)
-
-    # Finish: each language's rows in collection order (so a resumed run writes the same bytes
-    # as an uninterrupted one), the .part files replaced, and the summary last.
-    counts: dict[str, int] = {}
-    files: list[str] = []
-    for lang in languages:
-        rows, _ = _read_part(part_of(lang), wanted, lang)
-        ordered = sorted(rows.values(), key=lambda r: order[r["qid"]])
-        counts[lang] = len(ordered)
-        if ordered:  # an empty file would make the folder unloadable
-            atomic_write_text(out / f"{lang}.jsonl", "".join(_row_line(r) for r in ordered))
-            files.append(f"{lang}.jsonl")
-        part_of(lang).unlink(missing_ok=True)
-    summary = {
-        "format": SUMMARY_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "mt": translator.name,
-        "family": translator.family,
-        "fingerprint": translator.fingerprint,
-        "fingerprints": settings["fingerprints"],
-        "source": source,
-        "targets": targets,
-        "paragraphs": paragraphs,
-        "num_beams": translator.num_beams,
-        "max_length": translator.max_length,
-        "collection": collection.name,
-        "collection_fingerprint": collection.fingerprint,
-        "questions": counts,
-        "skipped_no_answer": skipped,
-        "empty_translations": empty,
-        "translated_texts": translated,
-        "cache_hits": translator.cache_hits - hits0,
-        "cache_misses": translator.cache_misses - misses0,
-        "resumed": resumed,
-        "seconds": round(time.perf_counter() - started, 3),
-        "files": files,
-    }
-    write_json(out / SUMMARY_NAME, summary)
-    with contextlib.suppress(OSError):
-        (out / SETTINGS_NAME).unlink()
-    return summary
