@@ -1,5 +1,5 @@
 """``xlir-tui bias-report``: LAReQA's mAP and language bias for each system compared (the
-work is :mod:`xlir_tui.evaluation.report`'s; here the options become its plan)."""
+work is :mod:`xlir_tui.app.report`'s; here the options become its plan)."""
 
 from __future__ import annotations
 
