@@ -8,7 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from xlir_tui.cells import clusters, measure_as_terminals, text_width, truncate, wrap
+from xlir_tui.cells import (
+    THANTHAKHAT,
+    clusters,
+    measure_as_terminals,
+    text_width,
+    truncate,
+    wrap,
+)
 from xlir_tui.evaluation.render import shorten
 
 HINDI = (
@@ -67,6 +74,17 @@ def test_thai_breaks_between_words(width: int) -> None:
         assert any(word in line for line in lines), (word, lines)
     # a Thai line never starts with a following vowel (those stand after their consonant)
     assert not any(x[0] in "ะาำิีึืุูั" for x in lines)
+
+
+@pytest.mark.parametrize("width", range(4, 24))
+def test_a_silent_thai_letter_stays_with_its_syllable(width: int) -> None:
+    """ICU cuts an unknown name by syllable and puts a letter silenced by ``์`` (thanthakhat)
+    on a piece of its own (``มา|เนา|ส์``): no line may start with it."""
+    text = "เมืองหลวงคือมาเนาส์ ซึ่งมีประชากรมาก"
+    lines = wrap(text, width)
+    assert not any(THANTHAKHAT in clusters(x)[0] for x in lines if x), lines
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert all(terminal_width(x) <= width for x in lines if len(clusters(x)) > 1)
 
 
 def test_a_word_longer_than_a_line_is_cut_between_clusters() -> None:

@@ -67,13 +67,30 @@ def clusters(text: str) -> list[str]:
     return list(CharacterBreaker(text, "en"))
 
 
+THANTHAKHAT = "\u0e4c"
+"""Thai's mark of a silent letter (the ``์`` of ``มาเนาส์``, Manaus)."""
+
+
 def _segments(text: str) -> list[str]:
-    """``text`` cut at every place a line may break, each piece with its trailing spaces."""
+    """``text`` cut at every place a line may break, each piece with its trailing spaces.
+
+    ICU's breaks, with one correction: a piece that starts with a letter silenced by
+    THANTHAKHAT stays with the piece before it. ICU's dictionary does not know most
+    transliterated names and cuts them by syllable, and it cuts such a silent letter off as a
+    piece of its own (``มา|เนา|ส์``); a line starting with it reads as a broken syllable, since
+    the silent letter belongs to the one before."""
     if not text:
         return []
     from icu4py.breakers import LineBreaker
 
-    return list(LineBreaker(text, "en"))
+    pieces: list[str] = []
+    for piece in LineBreaker(text, "en"):
+        first = clusters(piece)[:1]
+        if pieces and first and THANTHAKHAT in first[0] and not pieces[-1].endswith(" "):
+            pieces[-1] += piece
+        else:
+            pieces.append(piece)
+    return pieces
 
 
 def _fold(word: str, width: int) -> list[str]:
