@@ -168,6 +168,19 @@ def test_run_tags_say_stopped_and_trained_on_these_questions(tmp_path: Path) -> 
     assert run_record(tmp_path / "broken") is None
 
 
+def test_the_report_says_a_runs_tags_before_any_model_loads(tmp_path: Path) -> None:
+    """bias-report on the questions a stopped run trained on says both, as the explorer does."""
+    from xlir_tui.app.report import ReportPlan, _tell_run_tags
+
+    memory = trained_folder(tmp_path / "memory", [str(SAMPLE)], stopped=True)
+    said: list[str] = []
+    _tell_run_tags(ReportPlan([SAMPLE], models=[str(memory), "default"]), said.append)
+    assert said == [f"note: {memory}: stopped at step 2 of 221; trained on these questions"] or (
+        len(said) == 1
+        and said[0].endswith(": stopped at step 2 of 221; trained on these questions")
+    )
+
+
 def test_step_rate_from_the_first_step() -> None:
     """The first step's own rate, then the events' times, smoothed."""
     rate = StepRate(examples_per_step=32)

@@ -249,9 +249,23 @@ def _prepare(plan: ReportPlan, say: Say) -> _Run:
             translator.check(source, translate.to)  # every pair before any work
     if len(c.languages) == 1:
         say(f"note: only one language ({c.languages[0]}): the cross and multi settings are absent")
+    _tell_run_tags(plan, say)
     if plan.index is not None:
         run.prebuilt = _prebuilt(plan.index, run.models, plan.models[0])
     return run
+
+
+def _tell_run_tags(plan: ReportPlan, say: Say) -> None:
+    """What must be read with a trained model's figures, said before any model loads (as the
+    explorer says it after the model's name): a run stopped before its last step, a model
+    trained on files of the collection it is now scored on (its figures are not held out)."""
+    from ..models.encoders import display_name
+    from ..training.runs import run_tags
+
+    for model in dict.fromkeys(plan.models):
+        tags = run_tags(model, plan.collection)
+        if tags:
+            say(f"note: {display_name(model)}: {'; '.join(tags)}")
 
 
 def _prebuilt(folder: Path, models: Models, model: str) -> DenseIndex:
