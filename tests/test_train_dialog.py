@@ -175,10 +175,10 @@ def test_the_report_says_a_runs_tags_before_any_model_loads(tmp_path: Path) -> N
     memory = trained_folder(tmp_path / "memory", [str(SAMPLE)], stopped=True)
     said: list[str] = []
     _tell_run_tags(ReportPlan([SAMPLE], models=[str(memory), "default"]), said.append)
-    assert said == [f"note: {memory}: stopped at step 2 of 221; trained on these questions"] or (
-        len(said) == 1
-        and said[0].endswith(": stopped at step 2 of 221; trained on these questions")
-    )
+    from xlir_tui.models.encoders import display_name
+
+    shown = display_name(str(memory))
+    assert said == [f"note: {shown}: stopped at step 2 of 221; trained on these questions"]
 
 
 def test_step_rate_from_the_first_step() -> None:
