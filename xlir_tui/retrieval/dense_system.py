@@ -31,6 +31,17 @@ from .specs import DebiasSpec, SystemSpec
 __all__ = ["DebiasedRetriever", "DenseRetriever", "cached_index", "debiased", "index_systems"]
 
 
+def vector_scorer(qvec: np.ndarray, vectors: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """The scores of queries ``lo:hi`` of ``qvec`` against every candidate, by the one rule of
+    the dense index (:func:`~xlir_tui.retrieval.dense.scores_of`): for a few queries one product
+    (no thread-pool fight), else block by block of candidates (:class:`Scores`)."""
+    if len(qvec) <= 8:
+        scores = scores_of(qvec, vectors)
+        return lambda lo, hi: scores[lo:hi]
+    score = Scores(vectors)
+    return lambda lo, hi: score(qvec[lo:hi])
+
+
 class DenseRetriever(Retriever):
     """An encoder with its candidates' vectors (:class:`~xlir_tui.retrieval.dense.DenseIndex`)."""
 
@@ -93,12 +104,7 @@ class DenseRetriever(Retriever):
     ) -> Scorer:
         step = stage_callback(progress, "encoding questions")
         qvec = self._encoder.encode_queries(list(queries), progress=step, cache=self.query_cache)
-        vectors = np.asarray(self.index.vectors)  # a memory-mapped index stays mapped
-        if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
-            scores = scores_of(qvec, vectors)
-            return lambda lo, hi: scores[lo:hi]
-        score = Scores(vectors)  # the same rule as scores_of, block by block of candidates
-        return lambda lo, hi: score(qvec[lo:hi])
+        return vector_scorer(qvec, np.asarray(self.index.vectors))  # a mapped index stays mapped
 
     def search(
         self,
@@ -239,12 +245,7 @@ class DebiasedRetriever(DenseRetriever):
         self.queries_s += time.perf_counter() - started
         unseen = set(self.fit.unseen(langs))
         self.fallback_queries = sum(1 for x in langs if x in unseen)
-        vectors = self.vectors
-        if len(queries) <= 8:  # a few queries: one product, without a thread-pool fight
-            scores = scores_of(qvec, vectors)
-            return lambda lo, hi: scores[lo:hi]
-        score = Scores(vectors)  # the plain system's rule: a remedy changes vectors, not scoring
-        return lambda lo, hi: score(qvec[lo:hi])
+        return vector_scorer(qvec, self.vectors)  # a remedy changes vectors, not scoring
 
     def search(
         self,
