@@ -13,6 +13,7 @@ from conftest import SAMPLE
 from test_explorer import SIZE, SIZES, make_app, ready, settle, snapshot_dialog, tab_to, text_of
 
 from xlir_tui.errors import XlirError
+from xlir_tui.training.events import describe_event
 from xlir_tui.training.runs import (
     explored_folder,
     run_record,
@@ -205,14 +206,14 @@ async def test_the_frozen_box_says_its_state_and_keys_and_clicks_agree(tiny_mode
         def shown() -> str:
             return box.render().plain
 
-        assert box.value is False and shown().startswith("[ ] not frozen")
+        assert box.value is False and shown().startswith("[ ] not frozen: trained")
         await tab_to(app, pilot, "freeze_embeddings")
         await pilot.press("space")
-        assert box.value is True and shown().startswith("[x] frozen")
+        assert box.value is True and shown().startswith("[x] frozen: not trained")
         await pilot.press("enter")
-        assert box.value is False and shown().startswith("[ ] not frozen")
+        assert box.value is False and shown().startswith("[ ] not frozen: trained")
         await pilot.click("#freeze_embeddings")
-        assert box.value is True and shown().startswith("[x] frozen")
+        assert box.value is True and shown().startswith("[x] frozen: not trained")
         await pilot.click("#freeze_embeddings")
         assert box.value is False
         screen.query_one("#collections").value = "elsewhere"
@@ -506,7 +507,16 @@ async def test_cancel_stops_the_estimate_at_once(tiny_model: Path) -> None:
         feed_run(screen, 1)
         await pilot.pause()
         status = text_of(screen.query_one("#run-status"))
-        assert "ETA 0:00:20" in status and status.count("ETA") == 1  # 39 steps at 0.5 s
+        assert "ETA 00:20" in status and status.count("ETA") == 1  # 39 steps at 0.5 s
+        # the command line's format (format_duration), not a dialog's own
+        assert describe_event(step_event(1) | {"eta_s": 20.0}).endswith("ETA 00:20")
+        metrics = {"mono": None, "cross": None, "multi": 0.41234, "rank_distance": 77.4549}
+        screen.post_message(
+            TrainingEvent({"event": "eval", "step": 1, "collection": "c", "metrics": metrics})
+        )
+        await pilot.pause()
+        evals = text_of(screen.query_one("#evals"))
+        assert "multi 0.412 mAP, rank distance 77.5" in evals and "rank_distance" not in evals
         screen.cancel_run()
         assert text_of(screen.query_one("#run-status")).strip() == (
             "stopping after the current step ..."
