@@ -27,7 +27,7 @@ from test_explorer import (
 
 from xlir_tui.app.explore import Workspace
 from xlir_tui.tui.app import QUESTION, ExplorerApp
-from xlir_tui.tui.screens.compare import STOP_COMPARING
+from xlir_tui.tui.screens.compare import STOP_COMPARING, CompareScreen
 from xlir_tui.tui.screens.export import ExportScreen
 
 
@@ -94,6 +94,35 @@ async def test_none_chosen_while_a_model_loads_stays_chosen(
         assert {p.pane.system for p in panes(app)} == {0}
         assert app.workspace.names[1] == "bm25"  # the late model was never put in place
         assert not any("other" in str(n.message) for n in app._notifications)
+
+
+async def test_the_first_comparison_can_be_cancelled_while_it_loads(
+    tiny_model: Path, other_model: Path, slow_other: threading.Event
+) -> None:
+    """F6 while the first compared model still loads: `none` is listed (there was no way to
+    cancel it) and cancels it; Up from `none` stays there (it wrapped round to the last
+    entry), Down from the last entry stays there."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await compare_with(app, pilot, str(other_model))  # held in slow_other
+        await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+        await pilot.press("f6")
+        choices = app.screen.query_one("#choices")
+        assert choice_ids(app)[0] == STOP_COMPARING
+        assert choices.highlighted == 1  # not none: Enter by habit does not cancel
+        await pilot.press("up", "up")
+        assert choices.highlighted == 0
+        await pilot.press("end", "down")
+        assert choices.highlighted == choices.option_count - 1
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, CompareScreen))
+        slow_other.set()
+        await settle(app, pilot)
+        await pilot.pause(0.2)
+        assert not app.compare and len(panes(app)) == 2
+        assert {p.pane.system for p in panes(app)} == {0}
+        assert not any("other" in name for name in app.workspace.names)  # never put in place
 
 
 async def test_a_later_choice_wins_over_a_slower_earlier_one(
