@@ -561,3 +561,51 @@ def test_the_session_heading_has_a_tiny_form_for_narrow_plots() -> None:
     assert session_counts(session, short=True, tiny=True) == "session: 2 q in 5 runs + 4 free"
     session |= {"question_runs": 6, "free_texts": 1}
     assert session_counts(session, tiny=True) == "session: 2 q × 3 langs + 1 free"
+
+
+def test_a_plot_heading_always_fits_by_one_rule() -> None:
+    """The first form that fits, else the shortest cut with an ellipsis: never cut unmarked."""
+    from xlir_tui.cells import text_width
+    from xlir_tui.tui.bias import fit_heading, session_counts
+
+    session = {"questions": 1, "question_runs": 5, "free_texts": 3, "languages": list("abcde")}
+    forms = [session_counts(session, short=True), session_counts(session, short=True, tiny=True)]
+    assert forms == [
+        "session: 1 question × 5 langs + 3 free texts",
+        "session: 1 q × 5 langs + 3 free",
+    ]
+    for width in range(4, 60):
+        shown = fit_heading(forms, width)
+        assert text_width(shown) <= width
+        assert shown in forms or (shown.endswith("…") and width < len(forms[1]))
+        if width >= len(forms[0]):
+            assert shown == forms[0]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_session_plot_heading_fits_its_plot(tiny_model: Path, size) -> None:
+    """A question in five languages and three free texts: the session plot's first line is
+    a whole form of its heading, inside the plot (it read `session: 1 question × 5 langs + 3`,
+    the rest lost against the figures)."""
+    app = make_app(tiny_model, langs=["en", "de", "fr", "es", "zh"])
+    async with app.run_test(size=size) as pilot:
+        await ready(app, pilot)
+        session = app.workspace.session
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: len(session.runs) == 5)
+        await pilot.press("f2")
+        plot = app.query_one("#plot-session")
+        for n, word in enumerate(("honey", "volcano", "river"), 1):
+            app.query_one("#query").value = ""
+            await pilot.press(*word, "enter")
+            await settle(app, pilot, lambda n=n: f"+ {n} free" in plot.headings[0])
+        if app.size.height < 30:
+            await pilot.press("f9")
+        await pilot.pause()
+        assert plot.heading in (
+            "session: 1 question × 5 langs + 3 free texts",
+            "session: 1 q × 5 langs + 3 free",
+        )
+        region = plot.content_region
+        first = composed(app).split("\n")[region.y][region.x : region.right]
+        assert plot.heading in first
