@@ -54,6 +54,15 @@ def text_of(widget) -> str:
     return console.export_text()
 
 
+def rendered(renderable) -> str:
+    """The plain text a rich renderable shows (a list entry's name and description)."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
+
+
 def panes(app: ExplorerApp) -> list[ResultPane]:
     return list(app.query(ResultPane))
 
@@ -258,7 +267,7 @@ async def test_compare_mode_reaches_every_language(tiny_model: Path) -> None:
         await pilot.press("escape")
         await pilot.press("f6")
         choices = app.screen.query_one("#choices")
-        assert "stop comparing with bm25" in str(choices.get_option_at_index(0).prompt)
+        assert "stop comparing with bm25" in rendered(choices.get_option_at_index(0).prompt)
         choices.highlighted = 0
         await pilot.press("enter")
         await settle(app, pilot, lambda: not app.compare and len(panes(app)) == 3)

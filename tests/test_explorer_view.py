@@ -27,7 +27,7 @@ from test_explorer import (
 
 from xlir_tui.app.explore import Workspace
 from xlir_tui.tui.app import QUESTION, ExplorerApp
-from xlir_tui.tui.screens.compare import STOP_COMPARING
+from xlir_tui.tui.screens.compare import STOP_COMPARING, CompareScreen
 from xlir_tui.tui.screens.export import ExportScreen
 
 
@@ -94,6 +94,35 @@ async def test_none_chosen_while_a_model_loads_stays_chosen(
         assert {p.pane.system for p in panes(app)} == {0}
         assert app.workspace.names[1] == "bm25"  # the late model was never put in place
         assert not any("other" in str(n.message) for n in app._notifications)
+
+
+async def test_the_first_comparison_can_be_cancelled_while_it_loads(
+    tiny_model: Path, other_model: Path, slow_other: threading.Event
+) -> None:
+    """F6 while the first compared model still loads: `none` is listed (there was no way to
+    cancel it) and cancels it; Up from `none` stays there (it wrapped round to the last
+    entry), Down from the last entry stays there."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await compare_with(app, pilot, str(other_model))  # held in slow_other
+        await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+        await pilot.press("f6")
+        choices = app.screen.query_one("#choices")
+        assert choice_ids(app)[0] == STOP_COMPARING
+        assert choices.highlighted == 1  # not none: Enter by habit does not cancel
+        await pilot.press("up", "up")
+        assert choices.highlighted == 0
+        await pilot.press("end", "down")
+        assert choices.highlighted == choices.option_count - 1
+        await pilot.press("home", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, CompareScreen))
+        slow_other.set()
+        await settle(app, pilot)
+        await pilot.pause(0.2)
+        assert not app.compare and len(panes(app)) == 2
+        assert {p.pane.system for p in panes(app)} == {0}
+        assert not any("other" in name for name in app.workspace.names)  # never put in place
 
 
 async def test_a_later_choice_wins_over_a_slower_earlier_one(
@@ -532,3 +561,51 @@ def test_the_session_heading_has_a_tiny_form_for_narrow_plots() -> None:
     assert session_counts(session, short=True, tiny=True) == "session: 2 q in 5 runs + 4 free"
     session |= {"question_runs": 6, "free_texts": 1}
     assert session_counts(session, tiny=True) == "session: 2 q × 3 langs + 1 free"
+
+
+def test_a_plot_heading_always_fits_by_one_rule() -> None:
+    """The first form that fits, else the shortest cut with an ellipsis: never cut unmarked."""
+    from xlir_tui.cells import text_width
+    from xlir_tui.tui.bias import fit_heading, session_counts
+
+    session = {"questions": 1, "question_runs": 5, "free_texts": 3, "languages": list("abcde")}
+    forms = [session_counts(session, short=True), session_counts(session, short=True, tiny=True)]
+    assert forms == [
+        "session: 1 question × 5 langs + 3 free texts",
+        "session: 1 q × 5 langs + 3 free",
+    ]
+    for width in range(4, 60):
+        shown = fit_heading(forms, width)
+        assert text_width(shown) <= width
+        assert shown in forms or (shown.endswith("…") and width < len(forms[1]))
+        if width >= len(forms[0]):
+            assert shown == forms[0]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_session_plot_heading_fits_its_plot(tiny_model: Path, size) -> None:
+    """A question in five languages and three free texts: the session plot's first line is
+    a whole form of its heading, inside the plot (it read `session: 1 question × 5 langs + 3`,
+    the rest lost against the figures)."""
+    app = make_app(tiny_model, langs=["en", "de", "fr", "es", "zh"])
+    async with app.run_test(size=size) as pilot:
+        await ready(app, pilot)
+        session = app.workspace.session
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: len(session.runs) == 5)
+        await pilot.press("f2")
+        plot = app.query_one("#plot-session")
+        for n, word in enumerate(("honey", "volcano", "river"), 1):
+            app.query_one("#query").value = ""
+            await pilot.press(*word, "enter")
+            await settle(app, pilot, lambda n=n: f"+ {n} free" in plot.headings[0])
+        if app.size.height < 30:
+            await pilot.press("f9")
+        await pilot.pause()
+        assert plot.heading in (
+            "session: 1 question × 5 langs + 3 free texts",
+            "session: 1 q × 5 langs + 3 free",
+        )
+        region = plot.content_region
+        first = composed(app).split("\n")[region.y][region.x : region.right]
+        assert plot.heading in first

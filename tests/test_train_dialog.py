@@ -10,9 +10,20 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE
-from test_explorer import SIZE, SIZES, make_app, ready, settle, snapshot_dialog, tab_to, text_of
+from test_explorer import (
+    SIZE,
+    SIZES,
+    composed,
+    make_app,
+    ready,
+    settle,
+    snapshot_dialog,
+    tab_to,
+    text_of,
+)
 
 from xlir_tui.errors import XlirError
+from xlir_tui.training.events import describe_event
 from xlir_tui.training.runs import (
     explored_folder,
     run_record,
@@ -22,7 +33,7 @@ from xlir_tui.training.runs import (
 )
 from xlir_tui.tui.messages import TrainingEnded, TrainingEvent
 from xlir_tui.tui.plots import loss_sparkline, step_ticks
-from xlir_tui.tui.screens.compare import CompareScreen
+from xlir_tui.tui.screens.compare import NAME_COLUMN, CompareScreen
 from xlir_tui.tui.screens.confirm import ConfirmScreen
 from xlir_tui.tui.screens.train import StepRate, TrainScreen
 from xlir_tui.tui.widgets import ResultPane
@@ -218,14 +229,14 @@ async def test_the_frozen_box_says_its_state_and_keys_and_clicks_agree(tiny_mode
         def shown() -> str:
             return box.render().plain
 
-        assert box.value is False and shown().startswith("[ ] not frozen")
+        assert box.value is False and shown().startswith("[ ] not frozen: trained")
         await tab_to(app, pilot, "freeze_embeddings")
         await pilot.press("space")
-        assert box.value is True and shown().startswith("[x] frozen")
+        assert box.value is True and shown().startswith("[x] frozen: not trained")
         await pilot.press("enter")
-        assert box.value is False and shown().startswith("[ ] not frozen")
+        assert box.value is False and shown().startswith("[ ] not frozen: trained")
         await pilot.click("#freeze_embeddings")
-        assert box.value is True and shown().startswith("[x] frozen")
+        assert box.value is True and shown().startswith("[x] frozen: not trained")
         await pilot.click("#freeze_embeddings")
         assert box.value is False
         screen.query_one("#collections").value = "elsewhere"
@@ -385,6 +396,43 @@ async def follow_stopped_run(app, pilot, screen: TrainScreen, out: Path, tiny_mo
     assert "of 400, trained on these questions, " in notes[str(out)]
 
 
+async def test_the_compare_list_wraps_descriptions_in_their_column(
+    tiny_model: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """F6 at 80 columns with a stopped run trained on the explored questions: each line of the
+    list either starts an entry with its name or goes on with a description under the
+    descriptions (they wrapped to the list's left edge: `ranks)` under the names), and the
+    run's tags are there whole."""
+    monkeypatch.chdir(tmp_path)
+    trained_folder(tmp_path / "runs" / "hybrid-with-a-long-name-a0.5", [str(SAMPLE)], True)
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f6")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        choices = app.screen.query_one("#choices")
+        choices.styles.max_height = 40  # every entry in view
+        await pilot.pause()
+        region = choices.content_region
+        lines = [
+            line[region.x : region.right]
+            for line in composed(app).split("\n")[region.y : region.bottom]
+        ]
+        pad = NAME_COLUMN + 2
+        starts = [line[:pad].strip() for line in lines]
+        names = [s for s in starts if s]
+        # a line with something in the names' column starts an entry: one per entry
+        assert len(names) == choices.option_count
+        assert names[:3] == ["multilingual-e5-small", "all-minilm-l6-v2", "bm25"]
+        assert "fusion" in names and not any(s.startswith("ranks)") for s in starts)
+        run = starts.index(next(s for s in names if s.startswith("runs/hybrid")))
+        assert names[-1].endswith("…")  # a long name cut in its column, the column not widened
+        end = next((i for i in range(run + 1, len(starts)) if starts[i]), len(starts))
+        note = " ".join(line[pad:].strip() for line in lines[run:end])
+        assert note.startswith("stopped at step 2 of 221, trained on these questions, ")
+
+
 async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path: Path) -> None:
     """TrainConfig's defaults fill the form; a bad value is its one-line error, in place, and
     no process starts."""
@@ -519,7 +567,16 @@ async def test_cancel_stops_the_estimate_at_once(tiny_model: Path) -> None:
         feed_run(screen, 1)
         await pilot.pause()
         status = text_of(screen.query_one("#run-status"))
-        assert "ETA 0:00:20" in status and status.count("ETA") == 1  # 39 steps at 0.5 s
+        assert "ETA 00:20" in status and status.count("ETA") == 1  # 39 steps at 0.5 s
+        # the command line's format (format_duration), not a dialog's own
+        assert describe_event(step_event(1) | {"eta_s": 20.0}).endswith("ETA 00:20")
+        metrics = {"mono": None, "cross": None, "multi": 0.41234, "rank_distance": 77.4549}
+        screen.post_message(
+            TrainingEvent({"event": "eval", "step": 1, "collection": "c", "metrics": metrics})
+        )
+        await pilot.pause()
+        evals = text_of(screen.query_one("#evals"))
+        assert "multi 0.412 mAP, rank distance 77.5" in evals and "rank_distance" not in evals
         screen.cancel_run()
         assert text_of(screen.query_one("#run-status")).strip() == (
             "stopping after the current step ..."

@@ -511,7 +511,11 @@ def test_describe_event_is_the_line_a_person_reads() -> None:
     assert describe_event({"event": "done", "step": 1, "path": "r"}) == "done: 1 step; model in r"
     assert describe_event({"event": "failed", "step": 0, "reason": "x"}) == "failed at step 0: x"
     ev = {"event": "eval", "step": 2, "collection": "c", "metrics": {"mono": 0.5, "multi": None}}
-    assert describe_event(ev) == "eval at step 2 on c: mono 0.5000"
+    assert describe_event(ev) == "eval at step 2 on c: mono 0.500 mAP"
+    ev["metrics"] = {"mono": 0.5, "cross": 0.41234, "multi": 0.3, "rank_distance": 77.4549}
+    assert describe_event(ev) == (
+        "eval at step 2 on c: mono 0.500, cross 0.412, multi 0.300 mAP, rank distance 77.5"
+    )
 
 
 # ------------------------------------------------------------------ resume, faults, sizes

@@ -23,6 +23,17 @@ from .config import changes_text
 EventSink = Callable[[dict[str, Any]], None]
 
 
+def eval_figures(metrics: dict[str, float | None]) -> str:
+    """``mono 0.512, multi 0.301 mAP, rank distance 77.5``: an evaluation's figures in the
+    words and precision the explorer and the study write them (the event's keys are names for
+    programs: ``rank_distance 77.4549`` read as a variable, not a figure)."""
+    maps = [f"{k} {v:.3f}" for k, v in metrics.items() if k != "rank_distance" and v is not None]
+    parts = [", ".join(maps) + " mAP"] if maps else []
+    if metrics.get("rank_distance") is not None:
+        parts.append(f"rank distance {metrics['rank_distance']:.1f}")
+    return ", ".join(parts)
+
+
 def count(n: int | float, word: str, plural: str | None = None) -> str:
     """``1 step``, ``2 steps``: the only English plural rule these messages need."""
     return f"{n} {word if n == 1 else plural or word + 's'}"
@@ -62,8 +73,7 @@ def describe_event(e: dict[str, Any]) -> str:
             + (f"  ETA {format_duration(eta)}" if eta is not None else "")
         )
     if kind == "eval":
-        figures = ", ".join(f"{k} {v:.4f}" for k, v in e["metrics"].items() if v is not None)
-        return f"eval at step {e['step']} on {e['collection']}: {figures}"
+        return f"eval at step {e['step']} on {e['collection']}: {eval_figures(e['metrics'])}"
     if kind == "checkpoint":
         return f"checkpoint at step {e['step']}"
     by = f" by {e['signal']}" if kind == "stopped" and e.get("signal") else ""

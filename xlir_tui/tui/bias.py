@@ -108,31 +108,49 @@ def share_chart(
     return out
 
 
+def fit_heading(headings: Sequence[str], width: int) -> str:
+    """The first of ``headings`` (longest first) that fits ``width`` columns, else the last cut
+    with an ellipsis: one rule wherever a plot is drawn, at the width it is drawn at (the
+    session plot's heading was chosen for a width read before the layout had settled, and cut
+    without a mark: ``session: 1 question × 5 langs + 3``)."""
+    for heading in headings:
+        if text_width(inert(heading)) <= width:
+            return heading
+    return shorten(headings[-1], max(width, 1))
+
+
 class SharePlot(Static):
-    """A :func:`share_chart`, drawn again only when its data or its size change."""
+    """A :func:`share_chart`, drawn again only when its data or its size change; its heading
+    the longest of its forms that fits (:func:`fit_heading`)."""
 
     def __init__(self, heading: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.heading = heading
+        """The heading drawn (the one of :attr:`headings` that fits)."""
+        self.headings: list[str] = [heading]
         self.langs: list[str] = []
         self.series: list[tuple[list[float], tuple[int, int, int]]] = []
         self._drawn: tuple[Any, ...] | None = None
 
     def set_data(
         self,
-        heading: str,
+        heading: str | Sequence[str],
         langs: list[str],
         series: list[tuple[list[float], tuple[int, int, int]]],
     ) -> None:
-        """``series``: the pool's shares first, then each system's."""
-        self.heading, self.langs, self.series = heading, langs, series
+        """``heading``: one, or its forms longest first; ``series``: the pool's shares first,
+        then each system's."""
+        self.headings = [heading] if isinstance(heading, str) else list(heading)
+        self.heading = self.headings[0]
+        self.langs, self.series = langs, series
         self.draw()
 
     def draw(self) -> None:
         width, height = self.content_size
-        key = (self.heading, tuple(self.langs), repr(self.series), width, height)
+        key = (tuple(self.headings), tuple(self.langs), repr(self.series), width, height)
         if key != self._drawn and width > 0:
             self._drawn = key
+            self.heading = fit_heading(self.headings, width)
             chart = share_chart(self.heading, self.langs, self.series, width, height)
             self.update(chart, layout=False)
 
@@ -186,11 +204,12 @@ class BiasPanel(Vertical):
                 mine = session["systems"][place]["all"]["shares"]
                 past.append(([mine.get(x, 0.0) for x in langs], SYSTEM_COLORS[place % 2]))
         self.query_one("#plot-query", SharePlot).set_data("this query", langs, now)
-        heading = session_counts(session, short=True) if runs else "session: none yet (Enter)"
-        room = self.query_one("#plot-session", SharePlot).size.width - 2
-        if runs and room > 0 and text_width(heading) > room:  # 80x24: cut, "+ 4 fr" was left
-            heading = session_counts(session, short=True, tiny=True)
-        self.query_one("#plot-session", SharePlot).set_data(heading, langs, past if runs else [])
+        headings = (
+            [session_counts(session, short=True), session_counts(session, short=True, tiny=True)]
+            if runs
+            else ["session: none yet (Enter)", "session"]
+        )
+        self.query_one("#plot-session", SharePlot).set_data(headings, langs, past if runs else [])
         self.query_one("#bias-text", Static).update(
             bias_figures(results, session, expected, system_names)
         )

@@ -25,6 +25,7 @@ class CompareActions:
     compared_choice: str | None
     compare: bool
     trained: list[Path]
+    workers: Any
 
     def action_compare(self) -> None:
         if self.workspace is None:
@@ -41,6 +42,8 @@ class CompareActions:
         encoder = self.workspace.systems[0].encoder
         trained = list(dict.fromkeys([*self.trained, *recent_models()]))
         comparing = self.workspace.names[1] if self.comparing() else None
+        # the first comparison still opening: `none` is listed, so that it can be cancelled
+        loading = self.choice_text if not comparing and self.loading_compared() else None
         shown = [self.workspace.systems[0].label]
         if comparing and self.compared_choice:
             shown.append(self.compared_choice)
@@ -51,9 +54,14 @@ class CompareActions:
                 comparing,
                 shown,
                 self.workspace.remedies(),
+                loading=loading,
             ),
             chosen,
         )
+
+    def loading_compared(self) -> bool:
+        """Whether a system chosen to compare with is still opening."""
+        return any(w.name == "load_second_model" and w.is_running for w in self.workers)
 
     @work(thread=True, group="model", exit_on_error=False)
     def load_second_model(self, choice: str, number: int) -> None:

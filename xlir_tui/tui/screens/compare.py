@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
+from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -51,6 +51,34 @@ def recent_models(limit: int = 5) -> list[Path]:
     return models[:limit]
 
 
+class ChoiceList(OptionList):
+    """An option list whose cursor stops at its ends: Up from ``none`` at the top wrapped round
+    to the last entry, and a person compared with a system never meant."""
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted is None or self.highlighted > 0:
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if self.highlighted is None or self.highlighted < self.option_count - 1:
+            super().action_cursor_down()
+
+
+def choice_prompt(shown: str, note: str, pad: int) -> Table:
+    """One entry of the list: the name in a column of ``pad`` cells (a longer name cut with an
+    ellipsis), the description in its own column beside it, wrapped there (a Text padded to
+    the column ran its second line from the list's left edge, under the names)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(width=pad, no_wrap=True, overflow="ellipsis", style="bold")
+    grid.add_column(ratio=1, style="dim")
+    grid.add_row(shown, note)
+    return grid
+
+
+NAME_COLUMN = 24
+"""The widest the names' column gets: the descriptions keep the rest of an 80-column list."""
+
+
 class CompareScreen(Dialog):
     """Choose a second system to compare with the first: from a list (embedded models,
     lexical systems, the fusion, models trained lately) or by a path (completed as it is
@@ -67,11 +95,13 @@ class CompareScreen(Dialog):
         shown: list[str] | None = None,
         remedies: list[tuple[str, str]] | None = None,
         explored: list[str] | None = None,
+        loading: str | None = None,
     ) -> None:
         super().__init__()
         self.main_model = main_model
         self.trained = trained if trained is not None else recent_models()
         self.comparing = comparing  # the name of the system compared now
+        self.loading = loading  # a choice still opening: ``none`` cancels it
         self.remedies = remedies or []
         """(choice, what it does) of each language-bias remedy of the main system."""
         self.explored = explored  # the explored collection's files; None: the app's
@@ -112,6 +142,8 @@ class CompareScreen(Dialog):
         out: list[tuple[str, str]] = []
         if self.comparing:
             out.append((STOP_COMPARING, f"stop comparing with {self.comparing}"))
+        elif self.loading:
+            out.append((STOP_COMPARING, f"cancel: {self.loading} is still loading"))
         for name, model in EMBEDDED.items():
             default = " (default)" if embedded_name("default") == name else ""
             languages = model.languages.split(" (")[0]
@@ -148,12 +180,9 @@ class CompareScreen(Dialog):
                 )
                 for v, note in self.choices()
             ]
-            pad = min(max(len(shown) for shown, _, _ in choices), 28)
-            yield OptionList(
-                *(
-                    Option(Text.assemble((f"{shown:<{pad}}", "bold"), "  ", (note, "dim")), id=v)
-                    for shown, v, note in choices
-                ),
+            pad = min(max(len(shown) for shown, _, _ in choices), NAME_COLUMN)
+            yield ChoiceList(
+                *(Option(choice_prompt(shown, note, pad), id=v) for shown, v, note in choices),
                 id="choices",
             )
             path = Input(
@@ -175,7 +204,7 @@ class CompareScreen(Dialog):
         super().on_mount()
         choices = self.query_one("#choices", OptionList)
         # the first system, not none: F6 then Enter by habit should not stop comparing
-        choices.highlighted = 1 if self.comparing else 0
+        choices.highlighted = 1 if self.comparing or self.loading else 0
         choices.focus()
 
     @on(OptionList.OptionSelected, "#choices")

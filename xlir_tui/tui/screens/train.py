@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from ...errors import XlirError
+from ...progress import format_duration
 from ...safe_text import inert, inert_text
 from ..messages import TrainingDataChecked, TrainingEnded, TrainingEvent
 from ..train_process import TrainingProcess
@@ -76,12 +77,6 @@ class StepRate:
         if self.per_step is None:
             return None
         return max(total - step, 0) * self.per_step
-
-
-def clock(seconds: float) -> str:
-    """``0:04:12``: hours, minutes and seconds, as the explorer's other bars write time."""
-    s = round(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 class TrainScreen(Dialog):
@@ -321,7 +316,7 @@ class TrainScreen(Dialog):
                 status.update(inert_text(f"stopping after the current step; {line}"))
             else:
                 left = self.rate.left(e["step"], e["total_steps"])
-                eta = f"  ETA {clock(left)}" if left is not None else ""
+                eta = f"  ETA {format_duration(left)}" if left is not None else ""
                 status.update(inert_text(line + eta))
         elif e["event"] == "eval":
             self.query_one("#evals", Static).update(inert_text(describe_event(e)))

@@ -43,7 +43,7 @@ class StateBox(Checkbox):
 
 
 STATE_WORDS: dict[str, tuple[str, str]] = {
-    "freeze_embeddings": ("frozen", "not frozen: trained"),
+    "freeze_embeddings": ("frozen: not trained", "not frozen: trained"),
 }
 """A yes/no setting's words in the training form (on, off); others say ``on`` and ``off``."""
 
