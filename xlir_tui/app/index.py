@@ -68,7 +68,8 @@ class IndexPlan:
     m: int | None = None
     ef_construction: int | None = None
     ef: int | None = None
-    """hnsw parameters; None: chosen by the pool's size (:func:`xlir_tui.retrieval.dense.hnsw_parameters`)."""
+    """hnsw parameters; None: chosen by the pool's size
+    (:func:`xlir_tui.retrieval.dense.hnsw_parameters`)."""
     overwrite: bool = False
     encoder_options: dict[str, Any] = field(default_factory=dict)
     debias: list[DebiasSpec] = field(default_factory=list)
