@@ -19,6 +19,26 @@ SAMPLE = ROOT / "sample_data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+SLOW_FIXTURES = {"snap_compare", "shared_data"}
+"""Fixtures that make a test slow: a screen drawn and compared (the explorer started in a
+pilot), the real collections of ``../shared/data``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier (``-m "not slow"``, run on every change) leaves out what takes seconds a
+    test: besides tests marked ``slow`` by hand (a training run, a child process, the real
+    default model), every explorer pilot (an ``async`` test starts the Textual app) and every
+    test of :data:`SLOW_FIXTURES`. The whole suite runs them all."""
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        if (inspect.iscoroutinefunction(function) or SLOW_FIXTURES & set(item.fixturenames)) and (
+            "slow" not in item.keywords
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test session gets its own cache folder; nothing touches the user's cache."""

@@ -14,7 +14,6 @@ import pytest
 
 from xlir_tui.models.encoders import EmbeddingCache
 from xlir_tui.models.translator import TranslationCache
-from xlir_tui.storage.files import Terminated
 
 
 def _embeddings(folder: Path) -> tuple[Callable[[str], None], Callable[[str], bool]]:
@@ -93,22 +92,63 @@ def test_ctrl_c_while_writing_a_shard_leaves_no_temporary(
     assert _temporaries(folder) == [] and not list(folder.glob("*.parquet"))
 
 
-@CACHES
-def test_sigterm_while_writing_a_shard_removes_the_temporary(
-    cache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        pytest.skip("SIGTERM is handled by someone else here: the guard stays out of the way")
+_SIGTERM_CHILD = """
+import json, os, signal, sys
+from pathlib import Path
+import numpy as np
+import polars as pl
+from xlir_tui.models.encoders import EmbeddingCache
+from xlir_tui.models.translator import TranslationCache
+from xlir_tui.storage.files import Terminated
+
+signal.signal(signal.SIGTERM, signal.SIG_DFL)  # whatever the parent ignores or handles
+kind, folder = sys.argv[1], Path(sys.argv[2])
+
+def half_write(self, path, *args, **kwargs):
+    Path(path).write_bytes(b"PAR1 half a shard")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+pl.DataFrame.write_parquet = half_write
+try:
+    if kind == "emb":
+        EmbeddingCache(folder, 2, {"model": "m"}).add(["text"], np.ones((1, 2), np.float32))
+    else:
+        TranslationCache(folder).add({"text": "TEXT"})
+    print(json.dumps({"stopped": False}))
+except Terminated as e:
+    print(json.dumps({
+        "stopped": True,
+        "code": e.code,
+        "removed": [str(p) for p in e.removed],
+        "left": sorted(os.listdir(folder)),
+        "handler_back": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
+    }))
+"""
+
+
+@pytest.mark.parametrize("kind", ["emb", "mt"])
+def test_sigterm_while_writing_a_shard_removes_the_temporary(kind: str, tmp_path: Path) -> None:
+    """In a child process of its own (a signal to this one would stop the test run): SIGTERM
+    in the middle of a shard's write removes the temporary, says so, stops with status 143 and
+    puts the default handler back."""
+    import json
+    import subprocess
+    import sys
+
     folder = tmp_path / "entry"
-    add, _ = cache(folder)
-    _fail_while_writing(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    with pytest.raises(Terminated) as caught:
-        add("text")
-    assert caught.value.code == 128 + signal.SIGTERM
-    (removed,) = caught.value.removed
-    assert removed.parent == folder and not removed.exists()
-    assert _temporaries(folder) == [] and not list(folder.glob("*.parquet"))
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is put back
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_CHILD, kind, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["stopped"] and result["code"] == 128 + signal.SIGTERM
+    (removed,) = result["removed"]
+    assert Path(removed).parent == folder and not Path(removed).exists()
+    assert not [x for x in result["left"] if x.endswith((".tmp", ".parquet"))], result["left"]
+    assert result["handler_back"]
 
 
 def test_translation_merge_keeps_shards_of_other_processes(tmp_path: Path) -> None:
