@@ -52,6 +52,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("backend", FAST)
+@pytest.mark.slow
 def test_tiny_model_matches_torch(prompted_model: Path, backend: str) -> None:
     """Prompts, truncation, pooling and normalisation are sentence-transformers' own in every
     backend: queries and passages match torch's, and the vectors stay unit length."""
@@ -125,6 +126,7 @@ def test_unknown_backend_is_one_line(prompted_model: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["onnx-int8", "openvino"])
+@pytest.mark.slow
 def test_a_damaged_export_is_refused_in_one_line(tmp_path: Path, backend: str) -> None:
     model = build_tiny_model(tmp_path / "tiny", seed=3)
     enc = load_encoder(str(model), use_cache=False, backend=backend)
@@ -196,6 +198,7 @@ def default_torch():
 
 
 @pytest.mark.parametrize("backend", FAST)
+@pytest.mark.slow
 def test_default_model_matches_torch(default_torch, backend: str) -> None:
     enc = load_encoder("default", use_cache=False, backend=backend)
     assert enc.describe()["model"] == "multilingual-e5-small"
@@ -214,6 +217,7 @@ def test_default_model_matches_torch(default_torch, backend: str) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.slow
 def test_weights_stored_in_half_precision_load_as_float32_for_every_backend(
     prompted_model: Path, tmp_path: Path, dtype: str
 ) -> None:

@@ -16,6 +16,7 @@ def second_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("m2") / "tiny-b", seed=7)
 
 
+@pytest.mark.slow
 def test_json_shape(capsys, sample_dir: Path, tiny_model: Path) -> None:
     code, out, err = run_cli(
         ["bias-report", str(sample_dir), "--model", str(tiny_model), "--json", "--peer"], capsys
@@ -42,6 +43,7 @@ def test_json_shape(capsys, sample_dir: Path, tiny_model: Path) -> None:
     assert 0 <= en["unk_rate"] <= 1
 
 
+@pytest.mark.slow
 def test_terminal_report_compares_models(
     capsys, sample_dir: Path, tiny_model: Path, second_model: Path
 ) -> None:
@@ -156,6 +158,7 @@ def test_one_language_says_so(capsys, sample_dir: Path, tiny_model: Path) -> Non
     assert "absent" in err
 
 
+@pytest.mark.slow
 def test_bad_input(
     capsys, sample_dir: Path, tiny_model: Path, sample_index: Path, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 from conftest import ROOT
 
 PACKAGE = ROOT / "xlir_tui"
@@ -46,6 +47,7 @@ def _core_modules() -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_core_runs_without_ui_packages() -> None:
     """Importing every core module pulls in neither textual nor typer at run time."""
     core = _core_modules()

@@ -55,6 +55,7 @@ def test_data_stats_json(capsys, sample_dir: Path) -> None:
     assert code == 0 and "relevant pairs" in out and "zh" in out
 
 
+@pytest.mark.slow
 def test_index_and_search(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "idx"
     code, _, err = run_cli(

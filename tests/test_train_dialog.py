@@ -77,10 +77,14 @@ def trained_folder(folder: Path, collections: list[str], stopped: bool, steps: i
 
 
 def other_collection(folder: Path) -> Path:
-    """A collection that shares no file with the sample (its English file, one word changed)."""
+    """A collection that shares no file with the sample (its English and German files, one word
+    changed in each): two languages, so that a hybrid run can train on it."""
     folder.mkdir(parents=True)
-    text = (SAMPLE / "en.json").read_text(encoding="utf-8")
-    (folder / "en.json").write_text(text.replace("volcano", "volcanO"), encoding="utf-8")
+    for lang, word in (("en", "volcano"), ("de", "Vulkan")):
+        text = (SAMPLE / f"{lang}.json").read_text(encoding="utf-8")
+        assert word in text
+        changed = text.replace(word, word[:-1] + word[-1].upper())
+        (folder / f"{lang}.json").write_text(changed, encoding="utf-8")
     return folder
 
 

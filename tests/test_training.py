@@ -25,6 +25,7 @@ def events(out: Path) -> list[dict]:
     return read_events(out / "events.jsonl")
 
 
+@pytest.mark.slow
 def test_train_writes_a_usable_model(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -119,6 +120,7 @@ def test_config_file_with_command_line_winning(
     assert_one_line_error(code, err, "unknown setting 'stratgy'")
 
 
+@pytest.mark.slow
 def test_hard_negatives_and_early_stopping(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path, monkeypatch
 ) -> None:
@@ -175,6 +177,7 @@ def test_hard_negatives_and_early_stopping(
     assert any((final[k] != last[k]).any() for k in last)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_resume_finishes(
     sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -302,6 +305,7 @@ def test_bad_input(capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path) -
     assert not out.exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(sample_dir: Path, tiny_model: Path, tmp_path: Path) -> None:
     """torchrun, 2 processes (gloo): every rank trains on other batches, each keeps its kind."""
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -369,6 +373,7 @@ def test_ddp_two_cpu_processes(sample_dir: Path, tiny_model: Path, tmp_path: Pat
     assert not first & {json.dumps(b) for b in per_rank[1]}  # different batches per rank
 
 
+@pytest.mark.slow
 def test_passage_context_travels_with_the_model(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -521,6 +526,7 @@ def test_describe_event_is_the_line_a_person_reads() -> None:
 # ------------------------------------------------------------------ resume, faults, sizes
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_settings_unless_asked(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
@@ -633,6 +639,7 @@ def test_an_interrupt_before_any_checkpoint_leaves_no_folder(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_evaluation_with_a_fast_backend_matches_torch_and_leaves_no_export(
     capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
