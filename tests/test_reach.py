@@ -1,0 +1,95 @@
+"""The reach study's bookkeeping (bench/reach.py, bench/reach_report.py): which steps it plans
+(screening on the first seed), the settings each configuration trains with, what it refuses, and
+the page's verdicts. No training here: records are written by hand in the records' format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import reach  # noqa: E402
+import reach_report  # noqa: E402
+import reach_settings  # noqa: E402
+
+
+def record(seed: int, mono: float, multi: float, rd: float, train_min: float = 20.0) -> dict:
+    return {
+        "run": f"hybrid-a0.5-s{seed}",
+        "seed": seed,
+        "train_s": train_min * 60,
+        "summary": {
+            "mono": {"map": mono},
+            "cross": {"map": 0.7},
+            "multi": {"map": multi, "r@10": 0.5, "rank_distance": rd},
+        },
+        "bias": {"same_language_share": 0.2},
+    }
+
+
+def keep(folder: Path, name: str, rec: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(rec))
+
+
+def test_the_configurations_train_the_best_setting_with_one_lever_changed() -> None:
+    best = reach_settings.settings("best")
+    assert best["steps"] == 50 and best["hard_negatives"] and best["freeze_embeddings"]
+    assert best["precision"] == "bfloat16" and best["scale"] == 100.0
+    for name, (_, lever) in reach_settings.CONFIGS.items():
+        changed = {k: v for k, v in reach_settings.settings(name).items() if best[k] != v}
+        assert changed == lever, name
+    # the best configuration is the study already on record, not a new folder
+    assert reach_settings.records_of("best").name == "study-scale100-hardneg-bf16"
+
+
+def test_a_first_seed_far_from_the_target_gets_no_more_seeds(tmp_path: Path) -> None:
+    folder = reach_settings.records_of("context", tmp_path)
+    assert reach.todo("context", tmp_path) == [("train", 0), ("center", 0)]
+    keep(folder, "hybrid-a0.5-s0", record(0, 0.82, 0.60, 340))
+    assert reach.todo("context", tmp_path) == [("center", 0)]  # screened out
+    keep(folder, "hybrid-a0.5-s0", record(0, 0.82, 0.645, 260))
+    assert reach.todo("context", tmp_path) == [
+        ("center", 0),
+        ("train", 1),
+        ("center", 1),
+        ("train", 2),
+        ("center", 2),
+    ]
+
+
+def test_the_page_says_which_configuration_reaches_and_why_not(tmp_path: Path) -> None:
+    ok = reach_settings.records_of("context", tmp_path)
+    for seed, multi in enumerate((0.665, 0.66, 0.67)):
+        keep(ok, f"hybrid-a0.5-s{seed}", record(seed, 0.81, multi, 240))
+        keep(ok, f"center-s{seed}", record(seed, 0.80, multi + 0.01, 230))
+    slow = reach_settings.records_of("batch128", tmp_path)
+    for seed in reach_settings.SEEDS:
+        keep(slow, f"hybrid-a0.5-s{seed}", record(seed, 0.81, 0.67, 240, train_min=95))
+    far = reach_settings.records_of("lr1e-4", tmp_path)
+    keep(far, "hybrid-a0.5-s0", record(0, 0.81, 0.60, 350))
+    doc = tmp_path / "reach.md"
+    reach_report.write_page(doc, ["context", "batch128", "lr1e-4", "unfrozen"], tmp_path)
+    rows = {line.split(" | ")[0][2:]: line for line in doc.read_text().splitlines() if "|" in line}
+    assert rows["context"].endswith("| **yes** |") and "0.665 ± 0.005" in rows["context"]
+    assert rows["context + center"].endswith("| **yes** |")
+    assert "no: training 95 min > 90" in rows["batch128"]
+    assert "more than 0.02 below 0.66" in rows["lr1e-4"]
+    assert rows["unfrozen"].endswith("not run yet |")
+    assert "--records docs/records/reach-context" not in doc.read_text()  # tmp, not the repo's
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_unknown_configuration_is_refused_in_one_line() -> None:
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "reach.py"), "--configs", "context,faster"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert res.returncode == 1 and res.stderr.count("\n") == 1
+    assert "--configs faster: not a configuration" in res.stderr
