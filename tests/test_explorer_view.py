@@ -24,6 +24,7 @@ from test_explorer import (
     settle,
     text_of,
 )
+from textual.widgets import LoadingIndicator
 
 from xlir_tui.app.explore import Workspace
 from xlir_tui.tui.app import QUESTION, ExplorerApp
@@ -108,7 +109,12 @@ async def test_the_first_comparison_can_be_cancelled_while_it_loads(
         await compare_with(app, pilot, str(other_model))  # held in slow_other
         await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
         await pilot.press("f6")
+        await pilot.pause(0.1)
         choices = app.screen.query_one("#choices")
+        # the dialog is drawn, not hidden behind Textual's loading indicator (it was, while an
+        # attribute of the dialog shadowed Widget.loading)
+        assert not app.screen.loading and not app.screen.query(LoadingIndicator)
+        assert choices.region.height > 0
         assert choice_ids(app)[0] == STOP_COMPARING
         assert choices.highlighted == 1  # not none: Enter by habit does not cancel
         await pilot.press("up", "up")
@@ -302,6 +308,14 @@ async def test_the_question_picker_searches_every_language(tiny_model: Path) -> 
         assert options.option_count and all(
             "\n" not in options.get_option_at_index(i).prompt.plain
             for i in range(options.option_count)
+        )
+        total = len(app.workspace.question_ids)
+        matches = str(app.screen.query_one("#matches").render())
+        assert matches == f"{options.option_count} of {total} questions match 'volcano'"
+        await pilot.press(*"zzqx")  # nothing has it: said, not an empty list alone
+        assert options.option_count == 0
+        assert str(app.screen.query_one("#matches").render()) == (
+            f"no question has 'volcanozzqx' in any language or its id (of {total})"
         )
 
 

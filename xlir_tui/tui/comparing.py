@@ -54,7 +54,7 @@ class CompareActions:
                 comparing,
                 shown,
                 self.workspace.remedies(),
-                loading=loading,
+                pending=loading,
             ),
             chosen,
         )

@@ -95,13 +95,13 @@ class CompareScreen(Dialog):
         shown: list[str] | None = None,
         remedies: list[tuple[str, str]] | None = None,
         explored: list[str] | None = None,
-        loading: str | None = None,
+        pending: str | None = None,
     ) -> None:
         super().__init__()
         self.main_model = main_model
         self.trained = trained if trained is not None else recent_models()
         self.comparing = comparing  # the name of the system compared now
-        self.loading = loading  # a choice still opening: ``none`` cancels it
+        self.pending = pending  # a choice still opening: ``none`` cancels it
         self.remedies = remedies or []
         """(choice, what it does) of each language-bias remedy of the main system."""
         self.explored = explored  # the explored collection's files; None: the app's
@@ -142,8 +142,8 @@ class CompareScreen(Dialog):
         out: list[tuple[str, str]] = []
         if self.comparing:
             out.append((STOP_COMPARING, f"stop comparing with {self.comparing}"))
-        elif self.loading:
-            out.append((STOP_COMPARING, f"cancel: {self.loading} is still loading"))
+        elif self.pending:
+            out.append((STOP_COMPARING, f"cancel: {self.pending} is still loading"))
         for name, model in EMBEDDED.items():
             default = " (default)" if embedded_name("default") == name else ""
             languages = model.languages.split(" (")[0]
@@ -204,7 +204,7 @@ class CompareScreen(Dialog):
         super().on_mount()
         choices = self.query_one("#choices", OptionList)
         # the first system, not none: F6 then Enter by habit should not stop comparing
-        choices.highlighted = 1 if self.comparing or self.loading else 0
+        choices.highlighted = 1 if self.comparing or self.pending else 0
         choices.focus()
 
     @on(OptionList.OptionSelected, "#choices")
