@@ -489,6 +489,38 @@ def test_share_chart_bars_and_the_pool_line() -> None:
     series = [([0.1] * 10, (1, 1, 1)), ([0.5] + [0.05] * 9, (2, 2, 2)), ([0.3] * 10, (3, 3, 3))]
     chart = share_chart("this query", ten, series, 32, 11).plain.split("\n")
     assert chart[0].strip() == "this query · top 60%" and "┤" not in "".join(chart)
+    # eleven languages, one system in 30 columns: groups of two cells leave no room for a tag
+    # and a space, so the tags take two rows, every other language on each; every tag whole
+    # (one letter each made el, en and es all "e"), each under its own bar
+    eleven = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
+    pool = ([1 / 11] * 11, (1, 1, 1))
+    one = ([0.3] * 11, (2, 2, 2))
+    chart = share_chart("x", eleven, [pool, one], 30, 11).plain.split("\n")
+    assert len(chart) == 11 and max(len(x) for x in chart) <= 30
+    assert chart[-2].split() == eleven[0::2] and chart[-1].split() == eleven[1::2]
+    bar_columns = [x for x, ch in enumerate(chart[-4]) if ch == "█"]
+    tag_columns = [max(chart[-2].find(t), chart[-1].find(t)) for t in eleven]
+    assert tag_columns == bar_columns
+
+
+def test_the_session_counts_fit_their_column_without_breaking_a_phrase() -> None:
+    """Beside the figures at 120x40 the counts wrapped mid-phrase (``+ 2`` / ``free texts``):
+    the longest form that fits is drawn, else two lines broken where the counts join."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from xlir_tui.tui.bias import Fitted, session_counts
+
+    session = {"questions": 4, "question_runs": 16, "free_texts": 2, "languages": list("abc")}
+    full, short = session_counts(session), session_counts(session, short=True)
+    forms = [Text(x + ", paired") for x in (full, short, short.replace(" + ", "\n+ ", 1))]
+    drawn = {}
+    for width in (80, 38):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(Fitted(forms))
+        drawn[width] = console.export_text().rstrip("\n").split("\n")
+    assert drawn[80] == ["session: 4 questions in 16 runs + 2 free texts, paired"]
+    assert drawn[38] == ["session: 4 questions in 16 runs", "+ 2 free texts, paired"]
 
 
 def test_default_pane_count_follows_the_width() -> None:

@@ -29,6 +29,10 @@ EXPECTED_COLOR = (140, 140, 140)
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 
 
+TAG_WIDTH = 2
+"""Columns of a language tag under the share chart (ISO 639-1 codes)."""
+
+
 def share_chart(
     heading: str,
     langs: list[str],
@@ -47,7 +51,6 @@ def share_chart(
     if not langs or len(series) < 2:
         return Text(inert(heading).center(width)[:width], style="bold")
     (pool, _), systems = series[0], series[1:]
-    rows = max(height - 3, 2)
     top = max(max(values) for values, _ in series)
     ceiling = min(1.0, max(0.2, math.ceil(top * 5 - 1e-9) / 5))
     axis = 5  # "100%" and the axis line; left out when the groups would not fit
@@ -58,6 +61,10 @@ def share_chart(
         heading = scaled if len(inert(scaled)) <= width else heading
     out = Text(inert(heading).center(width)[:width], style="bold")
     group = max(1 + len(systems), (width - axis) // len(langs))
+    # a group narrower than a two-letter tag and a space: tags on two rows, every other
+    # language on each, so that el, en and es stay apart (one letter each made them all "e")
+    staggered = group - 1 < TAG_WIDTH
+    rows = max(height - 3 - staggered, 2)
     bar = max(1, min(4, (group - 1) // len(systems)))
     before = (group - bar * len(systems)) // 2  # bars in the middle of their group
     pool_style = rgb(EXPECTED_COLOR)
@@ -97,14 +104,19 @@ def share_chart(
     out.append("\n")
     out.append(Text(("   0└" if axis else "") + "─" * (group * len(langs)))[:width])
     out.stylize("dim", len(out) - min(width, axis + group * len(langs)))
-    labels = Text(" " * axis)
-    for lang in langs:
-        code = inert(lang)[: group - 1]
-        left = max(0, min(before + (bar * len(systems) - len(code)) // 2, group - len(code)))
-        labels.append((" " * left + code).ljust(group), style=lang_style(lang))
-    labels.truncate(width)
-    out.append("\n")
-    out.append_text(labels)
+    for parity in (0, 1) if staggered else (None,):
+        labels = Text(" " * axis)
+        for i, lang in enumerate(langs):
+            if parity is not None and i % 2 != parity:
+                continue
+            span = group * (2 if parity is not None else 1)  # a tag may use its neighbour's
+            code = inert(lang)[: max(1, min(TAG_WIDTH, span - 1))]
+            left = max(0, min(before + (bar * len(systems) - len(code)) // 2, span - len(code)))
+            labels.append(" " * (axis + group * i - len(labels)))
+            labels.append(" " * left + code, style=lang_style(lang))
+        labels.truncate(width)
+        out.append("\n")
+        out.append_text(labels)
     return out
 
 
@@ -117,6 +129,23 @@ def fit_heading(headings: Sequence[str], width: int) -> str:
         if text_width(inert(heading)) <= width:
             return heading
     return shorten(headings[-1], max(width, 1))
+
+
+class Fitted:
+    """The first of several forms of a text (longest first) whose lines all fit the width it
+    is drawn at, else the last: a Rich renderable, so a resize chooses again. The session's
+    counts beside the figures wrapped mid-phrase in a narrow column (``+ 2`` / ``free
+    texts``)."""
+
+    def __init__(self, forms: Sequence[Text]) -> None:
+        self.forms = list(forms)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        for form in self.forms:
+            if all(text_width(line) <= options.max_width for line in form.plain.split("\n")):
+                yield form
+                return
+        yield self.forms[-1]
 
 
 class SharePlot(Static):
@@ -373,10 +402,11 @@ def bias_figures(
             )
         )
     if session and session["runs"]:
-        heading = Text(session_counts(session), style="bold")
-        if n > 1:
-            heading.append(", paired", style="bold")  # every system on the same runs
-        parts.append(heading)
+        paired = ", paired" if n > 1 else ""  # every system on the same runs
+        full, short = session_counts(session), session_counts(session, short=True)
+        # too narrow for one line: two, broken where the counts join, never inside a phrase
+        broken = short.replace(" + ", "\n+ ", 1)
+        parts.append(Fitted([Text(x + paired, style="bold") for x in (full, short, broken)]))
         systems = session["systems"][:n]
         if session["question_runs"]:
             rows = [
