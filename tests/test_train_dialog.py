@@ -456,7 +456,13 @@ async def test_the_training_form_is_checked_in_place(tiny_model: Path, tmp_path:
         assert screen.query_one("#freeze_embeddings").value == defaults.freeze_embeddings
         # chosen when the run starts: the base model's scale, the processor's precision
         assert screen.query_one("#scale").value == ""
-        assert screen.query_one("#scale").placeholder == "the base model's"
+        # the figure itself, following the base model field
+        assert screen.query_one("#scale").placeholder == "100 (multilingual-e5-small)"
+        screen.query_one("#base").value = str(tiny_model)
+        await pilot.pause()
+        assert screen.query_one("#scale").placeholder == "20 (library default)"
+        screen.query_one("#base").value = defaults.base
+        await pilot.pause()
         assert screen.query_one("#precision").value == ""  # "default: bf16 if native"
         out = tmp_path / "run"
         screen.query_one("#collections").value = str(tmp_path / "elsewhere")

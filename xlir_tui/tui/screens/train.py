@@ -148,6 +148,10 @@ class TrainScreen(Dialog):
         values = {n: self.query_one(f"#{n}", Input).value for n in ("collections", "eval")}
         self.query_one("#data-note", Static).update(self.form.data_line(values))
 
+    @on(Input.Changed, "#base")
+    def _base_changed(self, event: Input.Changed) -> None:
+        self.query_one("#scale", Input).placeholder = self.form.scale_hint(event.value)
+
     def on_mount(self) -> None:
         super().on_mount()
         self.show_state("idle")

@@ -126,6 +126,8 @@ class TrainForm(Container):
                 else:
                     if name == "collections":
                         hint = f"required (not {inert(self.explored_name)})"
+                    elif name == "scale":
+                        hint = self.scale_hint(str(self.first_values["base"]))
                     else:
                         hint = meta[name].get("brief") or f"unset: {shown_default(name)}"
                     yield Input(
@@ -134,6 +136,20 @@ class TrainForm(Container):
                         id=name,
                         highlighter=INERT,  # a path from the collection's name
                     )
+
+    @staticmethod
+    def scale_hint(base: str) -> str:
+        """The scale a run of ``base`` gets when the field is left empty, and why: the figure
+        itself (``the base model's`` alone hid that it is 100 for the default encoder). Read
+        without loading the model (an embedded model's table, a trained run's settings)."""
+        from ...training.plan import base_scale
+
+        scale, source = base_scale(base.strip() or "default")
+        if source.endswith(".json"):  # a run trained here: its settings
+            return f"{scale:g} (as the base run)"
+        if source.startswith("sentence-transformers"):
+            return f"{scale:g} (library default)"
+        return f"{scale:g} ({source})"  # an embedded model's own
 
     def data_line(self, values: dict[str, Any]) -> Text:
         """Under the form: what the training and evaluation data are, and why."""
