@@ -22,6 +22,8 @@ class QuestionPicker(Dialog):
     found through another language's version shows that version under it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+    LIMIT = 200
+    """Questions listed at most (a long list is read by narrowing it, not by scrolling)."""
 
     def __init__(self, workspace: Any, lang: str | None) -> None:
         super().__init__()
@@ -40,6 +42,7 @@ class QuestionPicker(Dialog):
                 highlighter=INERT,
             )
             yield OptionList(id="questions")
+            yield Label("", id="matches")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -49,7 +52,8 @@ class QuestionPicker(Dialog):
     def _fill(self, text: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        for qid, question, found in self.workspace.questions_matching(text, self.lang):
+        matching = self.workspace.questions_matching(text, self.lang, limit=self.LIMIT)
+        for qid, question, found in matching:
             shown = Text.assemble((inert(qid), "dim"), "  ", inert(question))
             if found is not None:  # the words are in another language's version: shown too
                 lang, other = found
@@ -59,6 +63,15 @@ class QuestionPicker(Dialog):
             options.add_option(Option(shown, id=qid))
         if options.option_count:
             options.highlighted = 0
+        total = len(self.workspace.question_ids)
+        words = inert(text.strip())
+        if not matching:
+            said = f"no question has '{words}' in any language or its id (of {total})"
+        elif len(matching) >= self.LIMIT:
+            said = f"the first {len(matching)} of the matching questions: type more to narrow"
+        else:
+            said = f"{len(matching)} of {total} questions" + (f" match '{words}'" if words else "")
+        self.query_one("#matches", Label).update(Text(said, style="dim"))
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
