@@ -72,7 +72,7 @@ class TrainConfig:
         metadata=_meta(
             "Training collections (parallel QA, any loader format); with --resume, the run's own.",
             argument=True,
-            metavar="COLLECTION",
+            metavar="collection",
             path=True,
             required=True,
         ),
