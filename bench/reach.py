@@ -48,7 +48,11 @@ def todo(name: str, root: Path = RECORDS) -> list[tuple[str, int]]:
     """What is left of a configuration: ("train", seed) and ("center", seed) steps, in order."""
     folder = records_of(name, root)
     first = load(folder, f"{RUN}0")
-    seeds = SEEDS[:1] if first is None or screened_out(first) else SEEDS
+    seeds = [  # a screened-out configuration: its first seed, and any trained before
+        s for s in SEEDS if s == SEEDS[0] or load(folder, f"{RUN}{s}") is not None
+    ]
+    if first is not None and not screened_out(first):
+        seeds = list(SEEDS)
     steps = []
     for seed in seeds:
         if load(folder, f"{RUN}{seed}") is None:

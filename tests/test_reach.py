@@ -52,6 +52,9 @@ def test_a_first_seed_far_from_the_target_gets_no_more_seeds(tmp_path: Path) -> 
     assert reach.todo("context", tmp_path) == [("train", 0), ("center", 0)]
     keep(folder, "hybrid-a0.5-s0", record(0, 0.82, 0.60, 340))
     assert reach.todo("context", tmp_path) == [("center", 0)]  # screened out
+    keep(folder, "hybrid-a0.5-s2", record(2, 0.82, 0.60, 340))  # trained before: centred too
+    assert reach.todo("context", tmp_path) == [("center", 0), ("center", 2)]
+    (folder / "hybrid-a0.5-s2.json").unlink()
     keep(folder, "hybrid-a0.5-s0", record(0, 0.82, 0.645, 260))
     assert reach.todo("context", tmp_path) == [
         ("center", 0),
