@@ -179,7 +179,7 @@ def test_every_help_page_speaks_the_tools_words(capsys, monkeypatch) -> None:
     code, out, _ = run_cli(["train", "--help"], capsys)
     line = next(x for x in out.splitlines() if " --out " in x)
     assert "<path>" in line and "[required]" in line and "*" in line
-    line = next(x for x in out.splitlines() if "COLLECTION" in x and "<path>" in x)
+    line = next(x for x in out.splitlines() if "collection" in x and "<path>" in x)
     assert "[required]" in line
     assert "<int>" in next(x for x in out.splitlines() if " --steps " in x)
     assert "<float>" in next(x for x in out.splitlines() if " --alpha " in x)

@@ -87,7 +87,7 @@ def test_every_check_comes_before_torch(sample_dir: Path, tiny_model: Path, tmp_
     assert len(lines) == len(cases), lines  # one line each, no traceback
     assert "--strategy must be one of mono, cross, hybrid, got 'hybird'" in lines[0]
     assert "Missing option '--out'" in lines[1] and "train --help" in lines[1]
-    assert "Missing argument 'COLLECTION'" in lines[2]
+    assert "Missing argument 'collection'" in lines[2]
     assert f"{cfg}: alpha must be between 0 and 1, got 1.5" in lines[3]  # the file and key
     assert "xlir-tui did not write" in lines[4]  # a folder of the user's, never replaced
     assert "nomodel: no such model folder" in lines[5]

@@ -104,20 +104,32 @@ def share_chart(
     out.append("\n")
     out.append(Text(("   0└" if axis else "") + "─" * (group * len(langs)))[:width])
     out.stylize("dim", len(out) - min(width, axis + group * len(langs)))
+    for labels in _share_tags(langs, axis, group, before, bar * len(systems), staggered):
+        labels.truncate(width)
+        out.append("\n")
+        out.append_text(labels)
+    return out
+
+
+def _share_tags(
+    langs: list[str], axis: int, group: int, before: int, bars: int, staggered: bool
+) -> list[Text]:
+    """The language tags under the share chart, each centred under its group's ``bars``
+    columns: one row, or two (every other language on each) when ``staggered``, where a tag
+    may use its neighbour's room."""
+    rows = []
     for parity in (0, 1) if staggered else (None,):
         labels = Text(" " * axis)
         for i, lang in enumerate(langs):
             if parity is not None and i % 2 != parity:
                 continue
-            span = group * (2 if parity is not None else 1)  # a tag may use its neighbour's
+            span = group * (2 if parity is not None else 1)
             code = inert(lang)[: max(1, min(TAG_WIDTH, span - 1))]
-            left = max(0, min(before + (bar * len(systems) - len(code)) // 2, span - len(code)))
+            left = max(0, min(before + (bars - len(code)) // 2, span - len(code)))
             labels.append(" " * (axis + group * i - len(labels)))
             labels.append(" " * left + code, style=lang_style(lang))
-        labels.truncate(width)
-        out.append("\n")
-        out.append_text(labels)
-    return out
+        rows.append(labels)
+    return rows
 
 
 def fit_heading(headings: Sequence[str], width: int) -> str:
