@@ -647,6 +647,16 @@ def _reading(recs: dict[str, dict[str, Any]], seeds: list[int]) -> list[str]:
             f"remedy, {best_c}, reaches {cx[best_c]['multi']:.3f}. Figures from the two inputs "
             "are different measurements and are compared here only as such."
         )
+        done_c = _seed_records(recs, seeds, "context")
+        if done and done_c:
+            multi_c = statistics.mean(figures(systems(r)[PLAIN])["multi"] for _, r in done_c)
+            lines.append(
+                f"- **Input at scoring only.** The trained models ({len(done_c)} seed(s)), "
+                "trained on sentences and scored with paragraphs, reach "
+                f"{multi_c:.3f} multi mAP against {t[PLAIN]['multi']:.3f} with sentences: the "
+                "input a model is scored on should be the one it was trained on (whether "
+                "`train --passage-context` closes the gap is measured in docs/reach.md)."
+            )
     costs = recs.get("default-sentence-costs")
     if costs is not None and done:
         fits = [m["fit_s"] for n, m in costs["bench"]["results"].items() if "fit_s" in m]
