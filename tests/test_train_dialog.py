@@ -614,6 +614,29 @@ async def test_a_short_terminal_shows_the_loss_as_text(tiny_model: Path) -> None
         assert "loss 0.2267" in text_of(screen.query_one("#run-status"))
 
 
+async def test_a_run_of_one_step_is_plotted(tiny_model: Path) -> None:
+    """One step of one: an axis of no length made plotext divide by zero inside the render,
+    which took the whole explorer down."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        screen = app.screen
+        screen.out = f"runs/run-{STAMP}"
+        screen.rate = StepRate(32)
+        screen.show_state("running")
+        screen.post_message(TrainingEvent({**START, "total_steps": 1}))
+        screen.post_message(TrainingEvent(step_event(1, total=1)))
+        await pilot.pause()
+        plot = screen.query_one("#loss")
+        assert plot.size.height >= 8  # drawn as a plot, not the text of a short terminal
+        plot.render()
+        await pilot.pause()
+        assert app.screen is screen and app.is_running
+        assert plot.headline() == "loss 1.9100 at step 1 of 1"
+        assert text_of(screen.query_one("#run-status")).startswith("step 1/1  loss 1.9100")
+
+
 # ------------------------------------------------------------------------------- snapshots
 
 
