@@ -4,6 +4,7 @@ Hindi and Thai rows that stay inside their panes, and nothing that matters clipp
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -30,6 +31,7 @@ from xlir_tui.app.explore import Workspace
 from xlir_tui.tui.app import QUESTION, ExplorerApp
 from xlir_tui.tui.screens.compare import STOP_COMPARING, CompareScreen
 from xlir_tui.tui.screens.export import ExportScreen
+from xlir_tui.tui.screens.questions import question_prompt
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +131,54 @@ async def test_the_first_comparison_can_be_cancelled_while_it_loads(
         assert not app.compare and len(panes(app)) == 2
         assert {p.pane.system for p in panes(app)} == {0}
         assert not any("other" in name for name in app.workspace.names)  # never put in place
+
+
+def dialog_up(app: ExplorerApp) -> bool:
+    """Whether the compare dialog is on top with its list mounted."""
+    screen = app.screen
+    return isinstance(screen, CompareScreen) and bool(screen.query("#choices"))
+
+
+async def test_a_compare_dialog_open_while_its_choice_opens_is_made_anew(
+    tiny_model: Path, other_model: Path, slow_other: threading.Event, monkeypatch
+) -> None:
+    """F6 while the first comparison loads, left open until it is ready: the dialog is made
+    anew (it kept offering to cancel the load and offered the model the panes now show)."""
+    monkeypatch.setattr("xlir_tui.tui.screens.compare.recent_models", lambda: [other_model])
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        await compare_with(app, pilot, str(other_model))  # held in slow_other
+        await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+        await pilot.press("f6")
+        await until(pilot, lambda: dialog_up(app))
+        first = app.screen
+        assert str(other_model) in choice_ids(app)
+        slow_other.set()
+        await until(pilot, lambda: app.comparing() and app.screen is not first)
+        await until(pilot, lambda: dialog_up(app))
+        ids = choice_ids(app)
+        assert ids[0] == STOP_COMPARING and str(other_model) not in ids
+        assert app.screen.choices()[0][1].startswith("stop comparing with")
+        await pilot.press("escape")
+
+
+async def test_the_bias_panel_follows_a_new_comparison_without_a_query(tiny_model: Path) -> None:
+    """Comparing with bm25, then with chargram, the query bar empty: the panel names chargram
+    (it kept bm25's legend and figures until the next query)."""
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"honey", "enter")
+        await settle(app, pilot, lambda: all(p.result for p in panes(app)))
+        await compare_with(app, pilot, "bm25")
+        await settle(app, pilot, lambda: app.comparing() and app.workspace.names[1] == "bm25")
+        app.query_one("#query").value = ""
+        await compare_with(app, pilot, "chargram")
+        await settle(app, pilot, lambda: app.workspace.names[1] == "chargram")
+        await pilot.pause(0.2)
+        legend = text_of(app.query_one("#bias-legend")) + text_of(app.query_one("#bias-text"))
+        assert "chargram" in legend and "bm25" not in legend, legend
 
 
 async def test_a_later_choice_wins_over_a_slower_earlier_one(
@@ -290,14 +340,14 @@ async def test_the_question_picker_searches_every_language(tiny_model: Path) -> 
         await pilot.press("f3")
         options = app.screen.query_one("#questions")
         first = options.get_option_at_index(0)  # before any filter: the first pane's language
-        assert first.prompt.plain.endswith(app.workspace.question(first.id, "en"))
+        assert drawn(first.prompt, 200)[0].endswith(app.workspace.question(first.id, "en"))
         await pilot.press(*"Vulkan")
         found = [options.get_option_at_index(i) for i in range(options.option_count)]
         assert found
         for option in found:
             question = app.workspace.question(option.id, "de")
             assert "vulkan" in question.casefold()
-            lines = option.prompt.plain.split("\n")
+            lines = drawn(option.prompt, 200)
             assert lines[0].endswith(app.workspace.question(option.id, "en"))
             assert " de " in lines[1] and question in lines[1]
         await pilot.press("enter")
@@ -306,7 +356,7 @@ async def test_the_question_picker_searches_every_language(tiny_model: Path) -> 
         await pilot.press(*"volcano")
         options = app.screen.query_one("#questions")
         assert options.option_count and all(
-            "\n" not in options.get_option_at_index(i).prompt.plain
+            len(drawn(options.get_option_at_index(i).prompt, 200)) == 1
             for i in range(options.option_count)
         )
         total = len(app.workspace.question_ids)
@@ -317,6 +367,33 @@ async def test_the_question_picker_searches_every_language(tiny_model: Path) -> 
         assert str(app.screen.query_one("#matches").render()) == (
             f"no question has 'volcanozzqx' in any language or its id (of {total})"
         )
+        await pilot.press(*"zzzzzzzzzzzzzzzzzzzz")  # a long word: cut, the line kept whole
+        said = str(app.screen.query_one("#matches").render())
+        assert said.startswith("no question has 'volcanozzqxzzzzzzzz…' in any language")
+        assert said.endswith(f"(of {total})")
+
+
+def drawn(renderable, width: int = 60) -> list[str]:
+    """The lines a list entry is drawn as at ``width`` columns, without trailing spaces."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return [line.rstrip() for line in console.export_text().splitlines()]
+
+
+def test_a_long_id_keeps_the_question_in_its_column() -> None:
+    """XQuAD-R's 24-character ids at 60 columns: every line of the question and of its other
+    language's version starts in the text's column, none under the id from column 1."""
+    qid = "56beb4343aeaaa14008c925b"
+    question = "How many points did the Panthers defense surrender in the whole game?"
+    other = "Wie viele Punkte gab die Verteidigung der Panthers im ganzen Spiel ab?"
+    lines = drawn(question_prompt(qid, question, ("de", other), len(qid)))
+    assert lines[0].startswith(qid + "  How many")
+    assert len(lines) >= 4  # both texts wrapped
+    for line in lines[1:]:
+        assert line.startswith(" " * (len(qid) + 2)) and line.strip(), lines
+    assert any(line.split()[:3] == ["de", "Wie", "viele"] for line in lines), lines
 
 
 # -------------------------------------------------------------------------------- F6, order

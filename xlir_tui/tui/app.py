@@ -42,6 +42,7 @@ from .comparing import CompareActions
 from .dialog_actions import DialogActions
 from .messages import LoadProgress, ResultsReady, WorkspaceReady
 from .pane_row import PaneRow
+from .screens.compare import choice_label
 from .screens.confirm import ErrorScreen
 from .screens.dialog import SHORT
 from .screens.help import ParagraphScreen
@@ -376,7 +377,7 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             self.notify(f"{ws.names[0]} alone again")
             self.rebuild_panes()
             return
-        self.status(f"loading {choice} ...")
+        self.status(f"loading {choice_label(choice)} ...")
         self.load_second_model(choice, self.choice)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -532,6 +533,11 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             self.ask(self.pane_specs(), None, self.qid)
         elif text.strip():
             self.ask(self.pane_specs(), text, None, not live)
+        else:
+            # nothing to run: the panes were made anew and are empty, and so is this query's
+            # part of the bias panel (it kept the previous system's legend and figures)
+            self.last_results = []
+            self.refresh_bias()
 
     def ask(self, panes: list[Any], text: str | None, qid: str | None, record: bool = True) -> None:
         """Run a request, one at a time: while one runs, the newest waits, and a newer live

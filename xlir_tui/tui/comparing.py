@@ -26,6 +26,7 @@ class CompareActions:
     compare: bool
     trained: list[Path]
     workers: Any
+    screen: Any
 
     def action_compare(self) -> None:
         if self.workspace is None:
@@ -101,12 +102,23 @@ class CompareActions:
         self.notify(f"comparing with {ws.names[1]}")
         self.status(f"comparing with {ws.names[1]}")  # not its last loading stage
         self.rebuild_panes()
+        self.renew_compare_dialog()
+
+    def renew_compare_dialog(self) -> None:
+        """A compare dialog open while the choice it offered to cancel opened (or failed) is
+        made anew: it still said ``cancel: ... is still loading`` and offered what the panes
+        now show."""
+        screen = self.screen
+        if isinstance(screen, CompareScreen) and screen.is_mounted and screen.query("#choices"):
+            screen.dismiss(None)
+            self.call_after_refresh(self.action_compare)
 
     def on_system_failed(self, message: SystemFailed) -> None:
         if message.choice != self.choice:
             return
         self.notify(message.error, title="error", severity="error", timeout=8)
         self.status(f"error: {message.error}", "red")
+        self.renew_compare_dialog()
 
     @work(thread=True, group="model", exit_on_error=False)
     def score_missing(self, runs: list[Any], number: int) -> None:

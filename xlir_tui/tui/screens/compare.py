@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -64,6 +65,18 @@ class ChoiceList(OptionList):
             super().action_cursor_down()
 
 
+def choice_label(choice: str) -> str:
+    """A choice as the list shows it, and as every message about it names it: ``none``, a
+    remedy as ``debias lir``, a folder by :func:`shown_path`, else the name typed."""
+    from ...app.explore import REMEDY_CHOICE
+
+    if choice == STOP_COMPARING:
+        return "none"
+    if choice.startswith(REMEDY_CHOICE):
+        return "debias " + choice[len(REMEDY_CHOICE) :]
+    return shown_path(Path(choice))
+
+
 def choice_prompt(shown: str, note: str, pad: int) -> Table:
     """One entry of the list: the name in a column of ``pad`` cells (a longer name cut with an
     ellipsis), the description in its own column beside it, wrapped there (a Text padded to
@@ -71,7 +84,7 @@ def choice_prompt(shown: str, note: str, pad: int) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(width=pad, no_wrap=True, overflow="ellipsis", style="bold")
     grid.add_column(ratio=1, style="dim")
-    grid.add_row(shown, note)
+    grid.add_row(Text(shown), Text(note))  # Text: a str cell would be read as markup
     return grid
 
 
@@ -143,7 +156,7 @@ class CompareScreen(Dialog):
         if self.comparing:
             out.append((STOP_COMPARING, f"stop comparing with {self.comparing}"))
         elif self.pending:
-            out.append((STOP_COMPARING, f"cancel: {self.pending} is still loading"))
+            out.append((STOP_COMPARING, f"cancel: {choice_label(self.pending)} is still loading"))
         for name, model in EMBEDDED.items():
             default = " (default)" if embedded_name("default") == name else ""
             languages = model.languages.split(" (")[0]
@@ -168,18 +181,7 @@ class CompareScreen(Dialog):
         with Vertical(classes="dialog wide") as box:
             box.border_title = "Compare with a second system"
             yield Label("Choose one (Enter), or type a model folder or a hub name below.")
-            choices = [
-                (
-                    "none"
-                    if v == STOP_COMPARING
-                    else inert(
-                        v.replace(":", " ") if v.startswith("debias:") else shown_path(Path(v))
-                    ),
-                    v,
-                    inert(note),
-                )
-                for v, note in self.choices()
-            ]
+            choices = [(inert(choice_label(v)), v, inert(note)) for v, note in self.choices()]
             pad = min(max(len(shown) for shown, _, _ in choices), NAME_COLUMN)
             yield ChoiceList(
                 *(Option(choice_prompt(shown, note, pad), id=v) for shown, v, note in choices),
