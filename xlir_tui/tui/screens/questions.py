@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,6 +16,28 @@ from textual.widgets.option_list import Option
 from ...safe_text import inert
 from ..widgets import INERT, lang_tag
 from .dialog import Dialog
+
+ID_COLUMN = 24
+"""The widest the ids' column gets (XQuAD-R's ids are 24 characters)."""
+WORDS_SHOWN = 20
+"""The most of the typed words the count line repeats: at 80 columns it stays one row."""
+
+
+def question_prompt(qid: str, question: str, found: tuple[str, str] | None, pad: int) -> Table:
+    """One question of the list: its id in a column of ``pad`` cells (at most
+    :data:`ID_COLUMN`), the text wrapped in its own column beside it (a Text wrapped at the
+    list's width ran a question's second line under a 24-character id, from column 1), and
+    under it, when the words were ``found`` in another language's version, that version with
+    its language tag."""
+    shown = Table.grid(padding=(0, 2))
+    shown.add_column(width=min(pad, ID_COLUMN), no_wrap=True, overflow="ellipsis")
+    shown.add_column(ratio=1)
+    # Text, never a str: a table reads a str as markup ([link=...] became a live hyperlink)
+    shown.add_row(Text(inert(qid), style="dim"), Text(inert(question)))
+    if found is not None:
+        lang, other = found
+        shown.add_row("", Text.assemble(lang_tag(lang), (" " + inert(other), "italic")))
+    return shown
 
 
 class QuestionPicker(Dialog):
@@ -53,25 +76,24 @@ class QuestionPicker(Dialog):
         options = self.query_one(OptionList)
         options.clear_options()
         matching = self.workspace.questions_matching(text, self.lang, limit=self.LIMIT)
+        pad = max((len(inert(qid)) for qid, _, _ in matching), default=0)
         for qid, question, found in matching:
-            shown = Text.assemble((inert(qid), "dim"), "  ", inert(question))
-            if found is not None:  # the words are in another language's version: shown too
-                lang, other = found
-                shown.append("\n" + " " * (len(qid) + 2))
-                shown.append_text(lang_tag(lang))
-                shown.append(" " + inert(other), style="italic")
-            options.add_option(Option(shown, id=qid))
+            options.add_option(Option(question_prompt(qid, question, found, pad), id=qid))
         if options.option_count:
             options.highlighted = 0
         total = len(self.workspace.question_ids)
         words = inert(text.strip())
+        if len(words) > WORDS_SHOWN:  # the line keeps what it says of them on one row
+            words = words[: WORDS_SHOWN - 1] + "…"
         if not matching:
             said = f"no question has '{words}' in any language or its id (of {total})"
         elif len(matching) >= self.LIMIT:
             said = f"the first {len(matching)} of the matching questions: type more to narrow"
         else:
             said = f"{len(matching)} of {total} questions" + (f" match '{words}'" if words else "")
-        self.query_one("#matches", Label).update(Text(said, style="dim"))
+        self.query_one("#matches", Label).update(
+            Text(said, style="dim", no_wrap=True, overflow="ellipsis")
+        )
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
