@@ -28,7 +28,7 @@ from test_explorer import (
 from textual.widgets import LoadingIndicator
 
 from xlir_tui.app.explore import Workspace
-from xlir_tui.tui.app import QUESTION, ExplorerApp
+from xlir_tui.tui.app import PANE_ROWS, QUESTION, ExplorerApp
 from xlir_tui.tui.screens.compare import STOP_COMPARING, CompareScreen
 from xlir_tui.tui.screens.export import ExportScreen
 from xlir_tui.tui.screens.questions import question_prompt
@@ -419,6 +419,27 @@ async def test_compare_does_not_offer_what_is_shown(
         assert ids[0] == STOP_COMPARING
         assert str(tiny_model) not in ids and str(other_model) not in ids and "bm25" in ids
         await pilot.press("escape")
+
+
+async def test_the_bias_panel_below_shows_every_session_row(tiny_model: Path) -> None:
+    """Question mode in four languages at 200x50: the panel below the panes grows until its
+    figures need no scrolling (the fourth language's session row was below the fold), the
+    panes keep their rows, and it does not shrink back on the next question."""
+    app = make_app(tiny_model, langs=["en", "de", "zh", "ar"])
+    async with app.run_test(size=(200, 50)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot, lambda: len(app.workspace.session.runs) == 4)
+        await pilot.pause(0.3)
+        figures = app.query_one("#bias-figures")
+        assert figures.virtual_size.height <= figures.size.height
+        assert app.query_one("#panes").size.height >= PANE_ROWS
+        grown = app.query_one("#bias").outer_size.height
+        assert grown > 14  # the layout's own height, which hid rows
+        await pilot.press("ctrl+n")
+        await settle(app, pilot, lambda: len(app.workspace.session.runs) == 8)
+        await pilot.pause(0.3)
+        assert app.query_one("#bias").outer_size.height == grown
 
 
 async def test_languages_are_listed_in_the_panes_order(tiny_model: Path) -> None:

@@ -56,6 +56,8 @@ WIDE = 150
 """From this many columns (on a short terminal): the bias plots beside the panes."""
 PREFERRED = ("en", "de", "zh", "ar")
 """The first panes' languages when none are given (those the collection has)."""
+PANE_ROWS = 20
+"""The fewest rows the panes keep when the bias panel below them grows to show its figures."""
 PANE_MIN = 36
 """The narrowest pane, in columns: about 25 for the sentence after rank, score and tag."""
 MODEL_BUILD_S = 30
@@ -228,6 +230,7 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
         place = self.bias_place(width, height)
         for name in ("below", "beside", "full", "off"):
             home.set_class(place == name, f"-bias-{name}")
+        self.query_one(BiasPanel).styles.height = None  # the layout's own, grown again to fit
         self.query_one("#query", Input).compact = height < SHORT
         max_lines = None if height >= TALL else 2
         for pane in self.query(ResultPane):
@@ -482,6 +485,7 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
         self.query_one("#mode", Static).update(self._mode_label())
         # figures side by side for two systems need a wider column (explorer.tcss)
         self.screen_stack[0].set_class(self.comparing(), "-compare")
+        self.query_one(BiasPanel).styles.height = None  # the layout's own, grown again to fit
         self.call_after_refresh(self.fit_panes)
         self.call_after_refresh(self.submit, live)
 
@@ -583,6 +587,24 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             self.last_results, session, ws.expected, names, ws.k, langs
         )
         self.refresh_strip()
+        self.call_after_refresh(self.fit_bias_height)
+
+    def fit_bias_height(self) -> None:
+        """Below the panes, the bias panel grows by the rows of figures it hides (each
+        language's session row: at 200x50 the fourth language's was below the fold), as far
+        as the panes keep :data:`PANE_ROWS` rows; it never shrinks while the layout stays,
+        so the panes do not jump from one query to the next."""
+        bias = self.query_one(BiasPanel)
+        if not self.screen_stack[0].has_class("-bias-below") or not bias.display:
+            return
+        figures = bias.query_one("#bias-figures")
+        hidden = figures.virtual_size.height - figures.size.height
+        if hidden <= 0:
+            return
+        panes = self.query_one("#panes", PaneRow).outer_size.height
+        grow = min(hidden, panes - PANE_ROWS)
+        if grow > 0:
+            bias.styles.height = bias.outer_size.height + grow
 
     def shown_names(self) -> list[str]:
         """The systems the panes show: the main one, and the compared one while comparing."""
