@@ -214,3 +214,58 @@ def test_resume_keeps_the_precision_and_needs_the_same_base(
     code, _, err = run_cli([*resume, "--steps", "4"], capsys)
     assert_one_line_error(code, err, "is not the one this run started from")
     assert read_events(out / "events.jsonl")[-1]["step"] == 3  # nothing trained
+
+
+# ------------------------------------------------------------------------- mini-batches
+
+
+def test_mini_batches_give_the_whole_batchs_loss_and_gradient(tiny_model: Path) -> None:
+    """``--mini-batch-size 3`` on a batch of 8 pairs with hard negatives: the loss and every
+    parameter's gradient equal the whole batch's (dropout off, so that both passes see the
+    same network)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from xlir_tui.training.trainer import contrastive_loss
+
+    model = SentenceTransformer(str(tiny_model), device="cpu")
+    model.eval()
+    texts = [f"question {i} about honey bees" for i in range(8)]
+    columns = [texts, [f"bees make honey {i} times" for i in range(8)], texts[::-1]]
+    results = []
+    for mini in (None, 3):
+        config = TrainConfig(batch_size=8, scale=20.0, mini_batch_size=mini)
+        loss = contrastive_loss(model, config)
+        assert type(loss).__name__ == (
+            "MultipleNegativesRankingLoss" if mini is None else "CachedMultipleNegativesRankingLoss"
+        )
+        model.zero_grad()
+        features = [model.tokenize(c) for c in columns]
+        value = loss(features, None)
+        value.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((float(value.detach()), grads))
+    (whole, g_whole), (mini, g_mini) = results
+    assert mini == pytest.approx(whole, abs=1e-6)
+    assert g_whole.keys() == g_mini.keys() and len(g_whole) > 10
+    for name, grad in g_whole.items():
+        torch.testing.assert_close(g_mini[name], grad, atol=1e-6, rtol=1e-4, msg=name)
+    # a mini-batch as large as the batch is the whole batch: the plain loss
+    config = TrainConfig(batch_size=8, scale=20.0, mini_batch_size=8)
+    assert type(contrastive_loss(model, config)).__name__ == "MultipleNegativesRankingLoss"
+
+
+def test_a_run_in_mini_batches_is_recorded(
+    capsys, sample_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "mini"
+    args = train_args(sample_dir, tiny_model, out, "--steps", "1", "--mini-batch-size", "3")
+    code, _, err = run_cli([*args, "--hard-negatives"], capsys)
+    assert code == 0, err
+    assert start_settings(out)["mini_batch_size"] == 3
+    assert json.loads((out / "xlir_train.json").read_text())["settings"]["mini_batch_size"] == 3
+    code, _, err = run_cli(
+        train_args(sample_dir, tiny_model, tmp_path / "x", "--mini-batch-size", "0"), capsys
+    )
+    assert code == 1 and "--mini-batch-size must be at least 1, got 0" in err
+    assert not (tmp_path / "x").exists()

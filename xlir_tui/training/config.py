@@ -196,6 +196,17 @@ class TrainConfig:
             no_state=True,
         ),
     )
+    mini_batch_size: int | None = field(
+        default=None,
+        metadata=_meta(
+            "Pairs per forward pass when the loss is computed in mini-batches (GradCache, "
+            "sentence-transformers' CachedMultipleNegativesRankingLoss): a batch of any size "
+            "in the memory of this many pairs, the same gradient, for a second forward "
+            "pass.",
+            shown="the whole batch",
+            no_state=True,
+        ),
+    )
     save_dtype: str = field(
         default=DEFAULT_SAVE_DTYPE,
         metadata=_meta(
@@ -424,7 +435,7 @@ class TrainConfig:
                 raise self.error(name, f"must be 0 or more, got {getattr(self, name)}")
         if self.scale is not None and self.scale <= 0:
             raise self.error("scale", f"must be positive, got {self.scale}")
-        for name in ("eval_every", "early_stopping"):
+        for name in ("eval_every", "early_stopping", "mini_batch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise self.error(name, f"must be at least 1, got {getattr(self, name)}")
         if self.early_stopping is not None and not self.eval:

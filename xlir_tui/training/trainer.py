@@ -357,18 +357,37 @@ class Run:
         }
 
 
+def contrastive_loss(model: Any, config: TrainConfig) -> Any:
+    """InfoNCE over the batch (each question against its passage, every other passage of the
+    batch and the hard negatives): sentence-transformers' MultipleNegativesRankingLoss, or,
+    with ``mini_batch_size`` below the batch size, its GradCache form, which embeds the batch
+    in mini-batches without gradients, takes the loss's gradient with respect to the
+    embeddings, then runs each mini-batch again with gradients: the same gradient as the
+    whole batch at once (up to rounding) in the memory of a mini-batch."""
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    mini = config.mini_batch_size
+    if mini is not None and mini < config.batch_size:
+        return CachedMultipleNegativesRankingLoss(
+            model, scale=config.scale, mini_batch_size=mini, show_progress_bar=False
+        )
+    return MultipleNegativesRankingLoss(model, scale=config.scale)
+
+
 def build_trainer(run: Run, data: Any, sampler: Any, resume_from: Path | None) -> Any:
     """A sentence-transformers trainer over ``data`` with ``sampler``'s batches, whose
     callback reports to ``run``; its own printing and progress bars removed (progress and
     logs go through the event log)."""
     import datasets
     from sentence_transformers import SentenceTransformerTrainer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     dataset = datasets.Dataset.from_dict(data.to_dict(as_series=False))
     args = _training_args(run, "negative" in data.columns, sampler)
-    loss = MultipleNegativesRankingLoss(run.model, scale=run.config.scale)
+    loss = contrastive_loss(run.model, run.config)
     # The model card's example texts, from our own first pairs: left empty, the trainer picks
     # them itself behind a progress bar of its own that nothing can switch off.
     first = data.head(3)
