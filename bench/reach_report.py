@@ -76,6 +76,40 @@ def _rows(name: str, root: Path) -> list[str]:
     return out
 
 
+def _outcome(names: list[str], root: Path) -> list[str]:
+    """What came out so far, in a few lines computed from the records."""
+    measured: list[tuple[float, str, int]] = []
+    for name in names:
+        folder = records_of(name, root)
+        for label, prefix in ((name, RUN), (f"{name} + center", "center-s")):
+            recs = [r for r in (load(folder, f"{prefix}{s}") for s in SEEDS) if r is not None]
+            if recs:
+                multi = statistics.mean(figures(r)["multi"] for r in recs)
+                measured.append((multi, label, len(recs)))
+    if not measured:
+        return ["Nothing measured yet."]
+    multi, label, seeds = max(measured)
+    tried = sum(1 for n in names if load(records_of(n, root), f"{RUN}0") is not None)
+    reached = [n for n in names if "**yes**" in "".join(_rows(n, root))]
+    return [
+        "## What came out",
+        "",
+        f"- {tried} of {len(names)} configurations measured; "
+        + (
+            f"{', '.join(reached)} reach{'es' if len(reached) == 1 else ''} the target."
+            if reached
+            else "none reaches the target."
+        ),
+        f"- The highest multi mAP: {label}, {multi:.3f} (mean of {seeds} seed(s)), "
+        f"{TARGET['multi'] - multi:.3f} below the target's {TARGET['multi']}."
+        if multi < TARGET["multi"]
+        else f"- The highest multi mAP: {label}, {multi:.3f} (mean of {seeds} seed(s)).",
+        "- `batch128` trains whole batches of 128 pairs: they fit in this machine's memory. "
+        "`train --mini-batch-size` gives the same gradient in mini-batches where memory is "
+        "short (a GPU), for a second forward pass.",
+    ]
+
+
 def write_page(doc: Path, names: list[str], root: Path) -> None:
     """The whole page, written to a temporary name and then renamed."""
     lines = [
@@ -104,6 +138,7 @@ def write_page(doc: Path, names: list[str], root: Path) -> None:
     ]
     for name in names:
         lines += _rows(name, root)
+    lines += ["", *_outcome(names, root)]
     lines += ["", "## Commands", "", "```bash"]
     for name in names:
         lines.append(
