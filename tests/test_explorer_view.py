@@ -373,6 +373,25 @@ async def test_the_question_picker_searches_every_language(tiny_model: Path) -> 
         assert said.endswith(f"(of {total})")
 
 
+async def test_the_question_picker_sets_accents_aside(tiny_model: Path) -> None:
+    """``konigin`` finds the questions with ``Königin``; a Devanagari vowel sign is not an
+    accent: without it, the word is another."""
+    from xlir_tui.app.explore import search_fold
+
+    assert search_fold("Königin Straße ηφαίστειο") == "konigin strasse ηφαιστειο"
+    hindi = "ज्वालामुखी"
+    assert search_fold(hindi) == hindi and search_fold("ज्वालामख") != search_fold(hindi)
+    app = make_app(tiny_model, langs=["en", "de"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f3", *"konigin")
+        options = app.screen.query_one("#questions")
+        assert options.option_count
+        for i in range(options.option_count):
+            qid = options.get_option_at_index(i).id
+            assert "königin" in app.workspace.question(qid, "de").casefold()
+
+
 def drawn(renderable, width: int = 60) -> list[str]:
     """The lines a list entry is drawn as at ``width`` columns, without trailing spaces."""
     from rich.console import Console

@@ -41,6 +41,19 @@ from ..retrieval.specs import LEXICAL, DebiasSpec, SystemSpec
 from ..retrieval.systems import load_system, open_system
 from ..retrieval.translated_system import TranslatedRetriever
 
+
+def search_fold(text: str) -> str:
+    """``text`` as the question picker compares it: case-folded (``ß`` is ``ss``) and without
+    the combining accents of Latin, Greek and Cyrillic (U+0300-U+036F after canonical
+    decomposition), so that ``konigin`` finds ``Königin``. Other scripts' marks stay: a
+    Devanagari or Thai vowel sign is part of the word, not an accent. Written here because a
+    transliterating library (unidecode) would also turn every other script into Latin."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(ch for ch in decomposed if not "\u0300" <= ch <= "\u036f")
+
+
 REMEDY_CHOICE = "debias:"
 """The compare dialog's prefix of a remedy of the main system (``debias:center``)."""
 SHORT = {
@@ -562,19 +575,20 @@ class Workspace:
     def questions_matching(
         self, text: str, lang: str | None = None, limit: int = 200
     ) -> list[tuple[str, str, tuple[str, str] | None]]:
-        """Questions whose id or text in any language contains ``text`` (case-insensitive),
+        """Questions whose id or text in any language contains ``text`` (:func:`search_fold`:
+        case and Latin, Greek and Cyrillic accents aside),
         for a picker: (qid, the question in ``lang`` or its first language, and where the
         words were found when it was not there: (language, that language's question)).
 
         Every language is searched: a person reading the German panes searches ``Vulkan``."""
-        needle = text.casefold().strip()
+        needle = search_fold(text).strip()
         if self._folded is None:
             by_qid: dict[str, list[tuple[str, str, str]]] = {}
             for version in self.languages:  # not ``lang``: the language asked for
                 for qid in self.question_ids:
                     q = self.question(qid, version)
                     if q:
-                        by_qid.setdefault(qid, []).append((version, q, q.casefold()))
+                        by_qid.setdefault(qid, []).append((version, q, search_fold(q)))
             self._folded = by_qid
         out: list[tuple[str, str, tuple[str, str] | None]] = []
         for qid in self.question_ids:
@@ -583,7 +597,7 @@ class Workspace:
                 versions[0][1] if versions else ""
             )
             found: tuple[str, str] | None = None
-            if needle and needle not in qid.casefold() and needle not in shown.casefold():
+            if needle and needle not in search_fold(qid) and needle not in search_fold(shown):
                 hit = next((v for v in versions if needle in v[2]), None)
                 if hit is None:
                     continue
