@@ -614,7 +614,7 @@ async def test_a_short_terminal_shows_the_loss_as_text(tiny_model: Path) -> None
         assert "loss 0.2267" in text_of(screen.query_one("#run-status"))
 
 
-async def test_a_run_of_one_step_is_plotted(tiny_model: Path) -> None:
+async def test_a_run_of_one_step_is_plotted(tiny_model: Path, tmp_path: Path) -> None:
     """One step of one: an axis of no length made plotext divide by zero inside the render,
     which took the whole explorer down."""
     app = make_app(tiny_model, langs=["en", "de"])
@@ -635,6 +635,10 @@ async def test_a_run_of_one_step_is_plotted(tiny_model: Path) -> None:
         assert app.screen is screen and app.is_running
         assert plot.headline() == "loss 1.9100 at step 1 of 1"
         assert text_of(screen.query_one("#run-status")).startswith("step 1/1  loss 1.9100")
+        out = trained_folder(tmp_path / "one", ["elsewhere"], stopped=False, steps=1)
+        screen.post_message(TrainingEnded("done", str(out)))
+        await pilot.pause()
+        assert text_of(screen.query_one("#run-status")).startswith("done: 1 step; the model")
 
 
 # ------------------------------------------------------------------------------- snapshots

@@ -82,7 +82,8 @@ class LossPlot(PlotextPlot):
             plt.xticks(step_ticks(first, last))
             lo, hi = min(self.losses), max(self.losses)
             if hi - lo < 1e-9:  # one step, or a flat loss: plotext needs a range
-                plt.ylim(max(lo - 0.5, 0.0), hi + 0.5)  # a contrastive loss is never negative
+                pad = max(abs(hi) * 0.25, 1e-3)  # around the loss, at its own scale
+                plt.ylim(max(lo - pad, 0.0), hi + pad)  # a contrastive loss is never negative
             plt.xlabel("step")
         return super().render()
 

@@ -340,7 +340,9 @@ class TrainScreen(Dialog):
             if record is not None and record.stopped:
                 what = f"{record.progress}, before its end"
             elif record is not None and record.steps is not None:
-                what = f"done: {record.steps} steps"
+                from ...training.events import count
+
+                what = f"done: {count(record.steps, 'step')}"
             else:
                 what = message.status
             status.update(inert_text(f"{what}; the model is in {message.out}"))
