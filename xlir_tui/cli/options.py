@@ -117,6 +117,14 @@ LangsOpt = Annotated[
     str | None,
     typer.Option("--langs", help="Use only these languages, comma-separated (de,en,zh)."),
 ]
+PaneLangsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--langs",
+        help="The panes' languages, 2 to 4, comma-separated (en,de,zh); each pane searches "
+        "the whole pool of every language (F4: its own language's pool).",
+    ),
+]
 EncodeBatchOpt = Annotated[int, typer.Option("--batch-size", help="Encoding batch size.")]
 PoolingOpt = Annotated[
     str | None,
