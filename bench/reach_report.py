@@ -79,6 +79,7 @@ def _rows(name: str, root: Path) -> list[str]:
 def _outcome(names: list[str], root: Path) -> list[str]:
     """What came out so far, in a few lines computed from the records."""
     measured: list[tuple[float, str, int]] = []
+    distances: list[tuple[float, str, int]] = []
     for name in names:
         folder = records_of(name, root)
         for label, prefix in ((name, RUN), (f"{name} + center", "center-s")):
@@ -86,9 +87,12 @@ def _outcome(names: list[str], root: Path) -> list[str]:
             if recs:
                 multi = statistics.mean(figures(r)["multi"] for r in recs)
                 measured.append((multi, label, len(recs)))
+                rd = statistics.mean(figures(r)["rd"] for r in recs)
+                distances.append((rd, label, len(recs)))
     if not measured:
         return ["Nothing measured yet."]
     multi, label, seeds = max(measured)
+    low = min(distances)
     tried = sum(1 for n in names if load(records_of(n, root), f"{RUN}0") is not None)
     reached = [n for n in names if "**yes**" in "".join(_rows(n, root))]
     return [
@@ -104,6 +108,9 @@ def _outcome(names: list[str], root: Path) -> list[str]:
         f"{TARGET['multi'] - multi:.3f} below the target's {TARGET['multi']}."
         if multi < TARGET["multi"]
         else f"- The highest multi mAP: {label}, {multi:.3f} (mean of {seeds} seed(s)).",
+        f"- The lowest rank distance: {low[1]}, {low[0]:.1f} (mean of {low[2]} seed(s)), "
+        f"{'within' if low[0] <= TARGET['rank_distance'] else 'above'} the target's "
+        f"{TARGET['rank_distance']:.0f}.",
         "- `batch128` trains whole batches of 128 pairs: they fit in this machine's memory. "
         "`train --mini-batch-size` gives the same gradient in mini-batches where memory is "
         "short (a GPU), for a second forward pass.",

@@ -86,6 +86,7 @@ def test_the_page_says_which_configuration_reaches_and_why_not(tmp_path: Path) -
     text = doc.read_text()
     assert "- 3 of 4 configurations measured; context reaches the target." in text
     assert "- The highest multi mAP: context + center, 0.675 (mean of 3 seed(s))." in text
+    assert "- The lowest rank distance: context + center, 230.0 (mean of 3 seed(s)), within" in text
     assert "--records docs/records/reach-context" not in text  # tmp, not the repo's
     assert not list(tmp_path.glob(".*.tmp"))
 
