@@ -78,7 +78,10 @@ class LossPlot(PlotextPlot):
             last = max(self.total or 0, self.steps[-1])
             # a run of one step: plotext divides by the axis's length, so the one step gets
             # half a step either side
-            plt.xlim(first - 0.5, last + 0.5) if last <= first else plt.xlim(first, last)
+            if last <= first:
+                plt.xlim(first - 0.5, last + 0.5)
+            else:
+                plt.xlim(first, last)
             plt.xticks(step_ticks(first, last))
             lo, hi = min(self.losses), max(self.losses)
             if hi - lo < 1e-9:  # one step, or a flat loss: plotext needs a range
