@@ -73,6 +73,12 @@ def slow_other(monkeypatch, other_model: Path) -> threading.Event:
 # ------------------------------------------------------------------- the last choice wins
 
 
+async def start_held(app: ExplorerApp, pilot, model: Path) -> None:
+    """Choose ``model`` to compare with (held in ``slow_other``) and wait until it loads."""
+    await compare_with(app, pilot, str(model))
+    await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+
+
 async def test_none_chosen_while_a_model_loads_stays_chosen(
     tiny_model: Path, other_model: Path, slow_other: threading.Event
 ) -> None:
@@ -83,8 +89,7 @@ async def test_none_chosen_while_a_model_loads_stays_chosen(
         await ready(app, pilot)
         await compare_with(app, pilot, "bm25")
         await settle(app, pilot, lambda: app.comparing() and len(panes(app)) == 4)
-        await compare_with(app, pilot, str(other_model))  # held in slow_other
-        await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+        await start_held(app, pilot, other_model)
         await pilot.press("f6")
         assert choice_ids(app)[0] == STOP_COMPARING
         app.screen.query_one("#choices").highlighted = 0
@@ -108,8 +113,7 @@ async def test_the_first_comparison_can_be_cancelled_while_it_loads(
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(app, pilot)
-        await compare_with(app, pilot, str(other_model))  # held in slow_other
-        await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+        await start_held(app, pilot, other_model)
         await pilot.press("f6")
         await pilot.pause(0.1)
         choices = app.screen.query_one("#choices")
@@ -148,8 +152,7 @@ async def test_a_compare_dialog_open_while_its_choice_opens_is_made_anew(
     app = make_app(tiny_model, langs=["en", "de"])
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
-        await compare_with(app, pilot, str(other_model))  # held in slow_other
-        await until(pilot, lambda: "loading" in text_of(app.query_one("#status")))
+        await start_held(app, pilot, other_model)
         await pilot.press("f6")
         await until(pilot, lambda: dialog_up(app))
         first = app.screen
