@@ -323,6 +323,13 @@ def test_index_keeps_the_fits_and_search_uses_them(
     )
     assert code == 0, err
     assert "language without statistics in the fit (pt" in err and "subspace" in err
+    # identified: a language outside the fit is seen as such, not as the fit's nearest one
+    code, _, err = run_cli(
+        ["search", str(idx), "Chi ha scritto questo libro?", "--debias", "center"], capsys
+    )
+    assert code == 0, err
+    assert "query language: it (identified by py3langid, p=" in err
+    assert "language without statistics in the fit (it" in err
     # the explorer opens the index's own system and offers the others, the plain one first
     from xlir_tui.app.explore import Workspace
 
@@ -394,12 +401,15 @@ def test_a_saved_fit_serves_another_collection_and_not_another_model(
     )  # fmt: skip
     assert code == 0, err
     fit = idx / "debias" / "center.json"
-    report = ["bias-report", str(SAMPLE), "--langs", "en,de", *TINY, "--resamples", "0", "--json"]
+    report = ["bias-report", str(SAMPLE), "--langs", "en,de", *TINY, "--json"]
     code, text, err = run_cli(
         [*report, "-m", str(tiny_model), "--debias", "center", "--debias-fit", str(fit)], capsys
     )
     assert code == 0, err
-    assert json.loads(text)["systems"][0]["debias"]["source"] == "file"
+    plain, centred = json.loads(text)["systems"]  # the plain system scored without `none`
+    assert "debias" not in plain and centred["debias"]["source"] == "file"
+    pairs = {(c["system"], c["baseline"]) for c in json.loads(text)["comparisons"]["results"]}
+    assert pairs == {(centred["label"], plain["label"])}
     code, _, err = run_cli(
         [*report, "-m", str(tiny_model), "--debias", "lir", "--debias-fit", str(fit)], capsys
     )

@@ -69,7 +69,8 @@ class ReportPlan:
     seed: int = 0
     debias: list[Any] = field(default_factory=list)
     """``--debias``: each :class:`~xlir_tui.retrieval.specs.DebiasSpec` makes every system with a
-    dense part a system of its own (``none``: the plain one); none given: the plain systems."""
+    dense part a system of its own (``none``: the plain one, scored whether named or not: it is
+    each remedy's baseline); none given: the plain systems."""
 
     def validate(self) -> None:
         """Every check that needs no model and no encoding."""
@@ -119,8 +120,9 @@ class ReportPlan:
         """The systems in the order named (``dense`` standing for each model, each followed by
         its translated twin, then by each remedy of ``debias``; a fusion by one system per
         remedy of its dense part)."""
-        remedies = self.debias or [None]
-        with_plain = not self.debias or any(d.plain for d in self.debias)
+        remedies: list[Any] = list(self.debias) or [None]
+        if not any(d is None or d.plain for d in remedies):
+            remedies.insert(0, None)  # a remedy is judged against the plain system: scored too
         out: list[SystemSpec] = []
         for name in self.systems:
             if name == "fusion":
@@ -134,8 +136,6 @@ class ReportPlan:
                     out.append(SystemSpec("dense", model, debias=d))
                     if (d is None or d.plain) and self.translate_query is not None:
                         out.append(SystemSpec("dense", model, translate_query=self.translate_query))
-                if not with_plain and self.translate_query is not None:
-                    out.append(SystemSpec("dense", model, translate_query=self.translate_query))
         return out
 
     def baselines(self) -> list[int | None]:

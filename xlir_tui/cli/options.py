@@ -173,7 +173,7 @@ DebiasOpt = Annotated[
         "--debias",
         help="Language-bias remedies without training, comma-separated, each a system of its "
         "own: none (plain), center, lir, leace, subspace (none,center: plain and centred side "
-        "by side).",
+        "by side; bias-report scores the plain system with any remedy, as its baseline).",
     ),
 ]
 DebiasFitOpt = Annotated[
