@@ -197,9 +197,14 @@ class DebiasedRetriever(DenseRetriever):
         self, queries: Sequence[str], query_langs: Sequence[str | None] | None = None
     ) -> tuple[list[str | None], list[str]]:
         """Each query's language as the remedy uses it, and the lines a person should read:
-        a language not given is identified by py3langid among the fit's languages (center and
-        lir need it; leace and subspace use none), a language the fit has no statistics for
-        falls back to the language subspace."""
+        a language not given is identified by py3langid (center and lir need it; leace and
+        subspace use none), a language the fit has no statistics for falls back to the language
+        subspace.
+
+        Identification asks twice: among all of py3langid's languages, so that a query in a
+        language the fit lacks is seen as such (French is not centred as Spanish), and, when
+        that finds no such language with confidence, among the fit's languages alone, which
+        tells a short query apart far better."""
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         if self.fit.method not in NEEDS_QUERY_LANG:
@@ -209,11 +214,14 @@ class DebiasedRetriever(DenseRetriever):
         out: list[str | None] = []
         for text, lang in zip(queries, langs, strict=True):
             if lang is None:
-                lang, p = identify_language(text, known)
+                lang, p = identify_language(text)
+                among = ""
+                if lang is None or lang in known:
+                    lang, p = identify_language(text, known)
+                    among = " among the fit's languages"
                 if len(queries) == 1:
                     notes.append(
-                        f"query language: {lang} (identified by py3langid among the fit's "
-                        f"languages, p={p:.2f})"
+                        f"query language: {lang} (identified by py3langid{among}, p={p:.2f})"
                         if lang is not None
                         else f"query language not identified (py3langid, p={p:.2f} at best)"
                     )
