@@ -38,7 +38,7 @@ Definitions (see the project's METHOD notes; Roy et al. 2020, Huang et al. 2023,
   holds one rank, the statistic is H = n - 1 whatever the ranking, and the per-query p-value is
   the constant chi2.sf(n - 1, n - 1) (0.44 for 11 languages): it cannot tell a biased retriever
   from a fair one. Pooling a language's queries gives each group one rank per query, which the
-  test can compare. ``tests/test_metrics.py`` checks both facts against ``peer-measure`` on the
+  test can compare. ``tests/test_protocol.py`` checks both facts against ``peer-measure`` on the
   same run. (Its non-relevant level, with a cut, tests only where the retrieved non-relevant
   documents sit and leaves out those never retrieved: a top 20 of own-language distractors is
   one group, and scores as fair.)
