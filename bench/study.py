@@ -84,6 +84,7 @@ def train_command(args: argparse.Namespace, strategy: str, alpha: float, seed: i
         str(args.length_group_size),
         "--save-dtype",
         args.save_dtype,
+        *(["--mini-batch-size", str(args.mini_batch_size)] if args.mini_batch_size else []),
         "--warmup-steps",
         str(args.warmup_steps),
         "--checkpoint-every",

@@ -27,8 +27,14 @@ SETTINGS = (
     "precision",
     "length_group_size",
     "save_dtype",
+    "mini_batch_size",
 )
-LEGACY = {"precision": "float32", "length_group_size": 0, "save_dtype": "float32"}
+LEGACY = {
+    "precision": "float32",
+    "length_group_size": 0,
+    "save_dtype": "float32",
+    "mini_batch_size": None,
+}
 """Settings a study recorded before they existed: its runs were trained and saved so."""
 
 
@@ -72,6 +78,13 @@ def make_parser() -> argparse.ArgumentParser:
         default="float32",
         choices=("float32", "float16", "bfloat16"),
         help="train's --save-dtype (float32, as every study before the option).",
+    )
+    parser.add_argument(
+        "--mini-batch-size",
+        type=int,
+        default=None,
+        help="train's --mini-batch-size (none: each batch in one pass, as every study before "
+        "the option).",
     )
     parser.add_argument("--warmup-steps", type=int, default=0)
     parser.add_argument("--freeze-embeddings", action="store_true")

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import study  # noqa: E402
 import study_report  # noqa: E402
 import study_settings  # noqa: E402
 
@@ -67,12 +68,19 @@ def test_the_command_on_the_page_gives_back_the_settings() -> None:
     settings = study_settings.settings_of(study_settings.make_parser().parse_args([]))
     settings.update(steps=50, lr=1e-5, freeze_embeddings=True, hard_negatives=True)
     settings.update(precision="bfloat16", length_group_size=8, save_dtype="float16")
+    settings.update(mini_batch_size=32)
     command = study_report._study_command(settings, "--only", "hybrid-a0.5-s0")
     argv = shlex.split(command)[2:]  # after the interpreter and the script
     assert "--only" in argv and "--base" not in argv  # defaults are left out
     assert "--scale" not in argv  # the default model's own, 100
     assert "--precision bfloat16 --length-group-size 8 --save-dtype float16" in command
     assert study_settings.settings_of(study_settings.make_parser().parse_args(argv)) == settings
+    assert "--mini-batch-size 32" in command
+    parsed = study_settings.make_parser().parse_args([*argv, "--runs", "runs"])
+    train = study.train_command(parsed, "hybrid", 0.5, 0)
+    assert train[train.index("--mini-batch-size") + 1] == "32"
+    plain = study_settings.make_parser().parse_args(["--runs", "runs"])
+    assert "--mini-batch-size" not in study.train_command(plain, "hybrid", 0.5, 0)  # one pass
 
 
 def record(run: str, mono: float, multi: float, rd: float, seed: int = 0) -> dict:
