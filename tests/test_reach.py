@@ -75,9 +75,13 @@ def test_the_page_says_which_configuration_reaches_and_why_not(tmp_path: Path) -
         keep(slow, f"hybrid-a0.5-s{seed}", record(seed, 0.81, 0.67, 240, train_min=95))
     far = reach_settings.records_of("lr1e-4", tmp_path)
     keep(far, "hybrid-a0.5-s0", record(0, 0.81, 0.60, 350))
+    best = reach_settings.records_of("best", tmp_path)
+    for seed, multi in enumerate((0.59, 0.60, 0.61)):
+        keep(best, f"hybrid-a0.5-s{seed}", record(seed, 0.82, multi, 350 + 10 * seed))
     doc = tmp_path / "reach.md"
     reach_report.write_page(doc, ["context", "batch128", "lr1e-4", "unfrozen"], tmp_path)
-    rows = {line.split(" | ")[0][2:]: line for line in doc.read_text().splitlines() if "|" in line}
+    table = doc.read_text().split("## What came out")[0]
+    rows = {line.split(" | ")[0][2:]: line for line in table.splitlines() if "|" in line}
     assert rows["context"].endswith("| **yes** |") and "0.665 ± 0.005" in rows["context"]
     assert rows["context + center"].endswith("| **yes** |")
     assert "no: training 95 min > 90" in rows["batch128"]
@@ -87,6 +91,12 @@ def test_the_page_says_which_configuration_reaches_and_why_not(tmp_path: Path) -
     assert "- 3 of 4 configurations measured; context reaches the target." in text
     assert "- The highest multi mAP: context + center, 0.675 (mean of 3 seed(s))." in text
     assert "- The lowest rank distance: context + center, 230.0 (mean of 3 seed(s)), within" in text
+    # each lever's first seed against the best setting's first seed, the seed spread beside
+    assert "| context | -0.010 | 0.000 | +0.075 | -110.0 | 20 min |" in text
+    assert "| batch128 | -0.010 | 0.000 | +0.080 | -110.0 | 95 min |" in text
+    assert "| lr1e-4 | -0.010 | 0.000 | +0.010 | 0.0 | 20 min |" in text
+    assert "| unfrozen |" not in text.split("## Each lever")[1]  # not run: no row
+    assert "between its 3 seeds: mono 0.000, cross 0.000, multi 0.010, rank distance 10.0" in text
     assert "--records docs/records/reach-context" not in text  # tmp, not the repo's
     assert not list(tmp_path.glob(".*.tmp"))
 
