@@ -104,7 +104,7 @@ def test_a_resumed_study_with_other_settings_is_refused(setup: dict) -> None:
     args, tmp = setup["args"], setup["tmp"]
     first = run_script(*args, "--status")
     assert first.returncode == 0, first.stderr
-    assert "0 of 11 cells done" in first.stdout
+    assert "0 of 17 cells done" in first.stdout
     kept = (tmp / "records" / "remedies" / "remedies.json").read_text()
     again = run_script(*args, "--map-depth", "10", "--status")
     assert again.returncode == 1
@@ -292,11 +292,28 @@ def test_the_page_builds_from_records(setup: dict) -> None:
         },
     }
     remedies.save_record(records, "default-sentence-ceiling", ceiling, queries(ceiling, rng))
+    for seed, gain in ((0, 0.02), (1, 0.04)):  # the trained seeds' ceilings
+        trained = {
+            **ceiling,
+            "cell": f"s{seed}-sentence-ceiling",
+            "report": {
+                **ceiling["report"],
+                "systems": [
+                    entry(f"run{seed}", 0.0),
+                    entry(
+                        f"run{seed} (queries: their own en version)",
+                        gain,
+                        translate_query={"to": "en", "mt": "parallel"},
+                    ),
+                ],
+            },
+        }
+        remedies.save_record(records, trained["cell"], trained, queries(trained, rng))
     (tmp / "study-scale100-hardneg").mkdir(exist_ok=True)
     res = run_script(*args, "--report", "--resamples", "200")
     assert res.returncode == 0, res.stderr
     page = (tmp / "remedies.md").read_text()
-    assert "**Interim:** 4 of the 11 cells are done" in page
+    assert "**Interim:** 6 of the 17 cells are done" in page
     assert "default-sentence-costs" in page.split("**Interim:**")[1].split("\n")[0]
     # the untrained table, from the record's figures
     assert "| plain | 0.800 | 0.600 | 0.300 | 0.280 | 0.250 | 1200.0 | 0.70 |" in page
@@ -309,8 +326,11 @@ def test_the_page_builds_from_records(setup: dict) -> None:
     assert "averaged over the 2 seeds" in page and "p between seeds (Holm)" in page
     # side by side, the ceiling, the costs, the reading and the commands
     assert "| center | 0.540 | 0.300 | -0.240 |" in page
-    assert "| sentence: translate-test ceiling | 0.786 |" in page
-    assert "| sentence: center (the best remedy by multi mAP) |" in page
+    assert "| untrained, sentence: translate-test ceiling | 0.786 |" in page
+    assert "| untrained, sentence: center (the best remedy by multi mAP) |" in page
+    assert "| trained (2 seeds), sentence: translate-test ceiling | 0.797 ± 0.001 |" in page
+    assert "| trained (2 seeds), sentence: plain | 0.800 ± 0.000 |" in page
+    assert "The trained seeds' ceiling, candidates as their sentence:" in page
     assert "| center | 1.50 s | 0.50 s | 0.25 s | — | — | — | — |" in page
     assert "| 1 | 10.0 min | 50 × 32 | 2.0 | — |" in page
     reading = page.split("## Reading these figures")[1]
@@ -318,6 +338,7 @@ def test_the_page_builds_from_records(setup: dict) -> None:
     assert "the best, center, reaches 0.540" in reading
     assert "center -0.024" in reading  # mono cost, significant in the record
     assert "below center (0.540)" in reading
+    assert "perfect translate-test reaches 0.330 multi mAP against 0.300" in reading
     assert "xlir-tui bias-report ../shared/data/xquad-r --model s1" in page
     assert "xlir-tui train ../shared/data/mlqa-r --seed 0" in page
     assert "(not run yet)" in page  # the context cells
@@ -352,7 +373,7 @@ def test_the_cells_run_for_real_on_the_sample(
     ]
     res = run_script(*args, "--only", "default-sentence-remedies,default-sentence-ceiling")
     assert res.returncode == 0, res.stderr
-    assert "9 cell(s) remain" in res.stdout
+    assert "15 cell(s) remain" in res.stdout
     record = json.loads((tmp_path / "records" / "default-sentence-remedies.json").read_text())
     assert (
         "--debias none,center,lir,leace,subspace --map-depth 20 --backend torch"
