@@ -280,9 +280,15 @@ async def test_the_session_is_exported_to_a_folder(
         assert list(document["systems"][1]["languages"]) == ["en", "de"]
         runs = pl.read_parquet(out / "runs.parquet")
         assert runs.height == 4 and runs["system"].to_list() == ["tiny"] * 2 + ["bm25"] * 2
-        assert {"query_id", "query", "query_lang", "ap", "rank_distance", "share_en"} <= set(
-            runs.columns
-        )
+        assert {
+            "query_id",
+            "query",
+            "query_lang",
+            "ap",
+            "rank_distance",
+            "same_language_share",
+            "share_en",
+        } <= set(runs.columns)
         # again into the same folder: said, then replaced on a second Export
         await pilot.press("ctrl+n")
         await settle(app, pilot, lambda: len(app.workspace.session.figures[1]) == 4)

@@ -84,7 +84,7 @@ class PaneResult:
     hits: list[Hit]
     relevant_ids: set[str]
     shares: dict[str, float]  # language -> share of the top k over the whole pool
-    own_share: float | None  # share of the query's language in that top k
+    same_language_share: float | None  # share of the query's language in that top k
     ap: float | None  # AP over the pane's pool, when relevant items are known
     rank_distance: int | None  # multi pool, when relevant items are known
     system_name: str
@@ -102,13 +102,13 @@ class RunFigures:
     top k, and for a question its own-language share, AP and rank distance."""
 
     shares: dict[str, float]
-    own_share: float | None
+    same_language_share: float | None
     ap: float | None
     rank_distance: int | None
 
     @classmethod
     def of(cls, result: PaneResult) -> RunFigures:
-        return cls(dict(result.shares), result.own_share, result.ap, result.rank_distance)
+        return cls(dict(result.shares), result.same_language_share, result.ap, result.rank_distance)
 
 
 def run_key(result: PaneResult, qid: str | None, text: str | None) -> RunKey | None:
@@ -133,7 +133,9 @@ def figures_of(runs: Sequence[RunFigures], languages: Sequence[str]) -> dict[str
     return {
         "runs": len(runs),
         "shares": shares if runs else {},
-        "own_share": _mean([r.own_share for r in runs if r.own_share is not None]),
+        "same_language_share": _mean(
+            [r.same_language_share for r in runs if r.same_language_share is not None]
+        ),
         "map": _mean([r.ap for r in runs if r.ap is not None]),
         "rank_distance": _mean([r.rank_distance for r in runs if r.rank_distance is not None]),
     }
@@ -254,7 +256,7 @@ class Session:
                             "query_lang": key[1],
                             "ap": f.ap,
                             "rank_distance": f.rank_distance,
-                            "own_share": f.own_share,
+                            "same_language_share": f.same_language_share,
                             **{f"share_{x}": f.shares.get(x, 0.0) for x in languages},
                         }
                     )
@@ -297,7 +299,15 @@ def write_session(
         **about,
         **summary,
     }
-    columns = ["system", "query_id", "query", "query_lang", "ap", "rank_distance", "own_share"]
+    columns = [
+        "system",
+        "query_id",
+        "query",
+        "query_lang",
+        "ap",
+        "rank_distance",
+        "same_language_share",
+    ]
     schema: dict[str, Any] = {
         "system": pl.String,
         "query_id": pl.String,
@@ -305,7 +315,7 @@ def write_session(
         "query_lang": pl.String,
         "ap": pl.Float64,
         "rank_distance": pl.Int64,
-        "own_share": pl.Float64,
+        "same_language_share": pl.Float64,
     }
     for row in rows[:1]:
         schema.update({c: pl.Float64 for c in row if c not in columns})

@@ -392,14 +392,16 @@ def bias_figures(
     # this query: a row per pane language, each system's figures side by side
     by_lang: dict[str | None, list[Any]] = {}
     for r in results:
-        if r.pane.system < n and (r.own_share is not None or r.ap is not None):
+        if r.pane.system < n and (r.same_language_share is not None or r.ap is not None):
             by_lang.setdefault(r.pane.lang, [None] * n)[r.pane.system] = r
     if by_lang:
         rows = []
         for lang, mine in by_lang.items():
             pool = expected.get(lang or "")
             values = [
-                (r.own_share, r.ap, r.rank_distance) if r is not None else (None, None, None)
+                (r.same_language_share, r.ap, r.rank_distance)
+                if r is not None
+                else (None, None, None)
                 for r in mine
             ]
             rows.append((pool_tag(lang), _percent(pool), values))
@@ -426,14 +428,18 @@ def bias_figures(
                     Text(" all", style="bold"),
                     str(session["question_runs"]),
                     [
-                        (s["all"]["own_share"], s["all"]["map"], s["all"]["rank_distance"])
+                        (
+                            s["all"]["same_language_share"],
+                            s["all"]["map"],
+                            s["all"]["rank_distance"],
+                        )
                         for s in systems
                     ],
                 )
             ]
             for lang in session["languages"]:
                 figures = [s["languages"][lang] for s in systems]
-                values = [(f["own_share"], f["map"], f["rank_distance"]) for f in figures]
+                values = [(f["same_language_share"], f["map"], f["rank_distance"]) for f in figures]
                 rows.append((lang_tag(lang), str(figures[0]["runs"]), values))
             parts.append(_figures_table("", "n", rows, system_names))
     return Group(*parts)
