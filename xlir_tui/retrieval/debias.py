@@ -29,7 +29,7 @@ of both. Every transform is followed by normalisation to unit length, so scores 
 and ``subspace`` do not (LEACE's eraser is an affine map of the vector alone, fitted with the
 labels but applied without them). A query in a language the fit has no statistics for is
 projected off the language subspace instead (``fallback``), which needs no language; callers say
-so in one line. :func:`identify_language` names a free-text query's language with py3langid.
+so in one line. :func:`identify_query_language` names a free-text query's language with py3langid.
 
 Everything here works on arrays: the algebra of each method below, and the fitted remedy
 :class:`~xlir_tui.retrieval.debias_fit.DebiasFit` (``DebiasFit.fit(method, queries,
@@ -54,6 +54,7 @@ __all__ = [
     "ROLES",
     "center",
     "identify_language",
+    "identify_query_language",
     "language_means",
     "leace_eraser",
     "lir_directions",
@@ -273,3 +274,39 @@ def identify_language(
         return None, 0.0
     lang, p = identifier.classify(text)
     return (str(lang) if p >= IDENTIFY_MIN_PROBABILITY else None), float(p)
+
+
+OUTSIDE_MARGIN = 2.0
+"""How many times likelier than every language of the fit py3langid must find another language
+before a query counts as written in a language the fit lacks..."""
+OUTSIDE_MIN_PROBABILITY = 0.2
+"""... and how likely at least (a name such as ``Tesla`` is likeliest Kabyle, at 0.09)."""
+
+
+def identify_query_language(text: str, known: Sequence[str]) -> tuple[str | None, float, bool]:
+    """A free-text query's language for a remedy: ``(language, p, among_known)``.
+
+    A short query is told apart far better among the fit's languages alone (``known``), but a
+    query in a language the fit lacks would then be named as the nearest of them (Portuguese as
+    French) and transformed with that language's statistics. So py3langid ranks all its
+    languages first: when its top language is outside ``known`` and at least
+    :data:`OUTSIDE_MARGIN` times likelier than every language of ``known``, that language is the
+    answer (``among_known`` False: the caller falls back), provided py3langid gives it at least
+    :data:`OUTSIDE_MIN_PROBABILITY`; else the answer is
+    :func:`identify_language` among ``known``. The rule is ours (py3langid gives the ranking,
+    not this decision); the margin keeps a one-word query, whose top language is often a close
+    neighbour of a known one (Kyrgyz for Russian ``Кто?``), among the known languages.
+    """
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    if ("*",) not in _IDENTIFIERS:
+        _IDENTIFIERS[("*",)] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ranking = _IDENTIFIERS[("*",)].rank(text)
+    if ranking:
+        top, p_top = ranking[0]
+        p_known = max((float(p) for lang, p in ranking if lang in set(known)), default=0.0)
+        outside = top not in set(known) and p_top >= OUTSIDE_MIN_PROBABILITY
+        if outside and p_top >= OUTSIDE_MARGIN * p_known:
+            return str(top), float(p_top), False
+    lang, p = identify_language(text, known)
+    return lang, p, True

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import IndexFormatError, XlirError
 from ..models.store import Models
 from ..progress import Progress, StageProgress, stage_callback
-from .debias import NEEDS_QUERY_LANG, identify_language
+from .debias import NEEDS_QUERY_LANG, identify_query_language
 from .debias_fit import DebiasFit
 from .debias_fits import (
     check_digests,
@@ -201,10 +201,9 @@ class DebiasedRetriever(DenseRetriever):
         subspace use none), a language the fit has no statistics for falls back to the language
         subspace.
 
-        Identification asks twice: among all of py3langid's languages, so that a query in a
-        language the fit lacks is seen as such (French is not centred as Spanish), and, when
-        that finds no such language with confidence, among the fit's languages alone, which
-        tells a short query apart far better."""
+        Identification (:func:`~xlir_tui.retrieval.debias.identify_query_language`) sees a
+        query in a language the fit lacks as such (Portuguese is not centred as French) and
+        otherwise tells the fit's languages apart."""
         queries = list(queries)
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         if self.fit.method not in NEEDS_QUERY_LANG:
@@ -214,11 +213,8 @@ class DebiasedRetriever(DenseRetriever):
         out: list[str | None] = []
         for text, lang in zip(queries, langs, strict=True):
             if lang is None:
-                lang, p = identify_language(text)
-                among = ""
-                if lang is None or lang in known:
-                    lang, p = identify_language(text, known)
-                    among = " among the fit's languages"
+                lang, p, within = identify_query_language(text, known)
+                among = " among the fit's languages" if within else ""
                 if len(queries) == 1:
                     notes.append(
                         f"query language: {lang} (identified by py3langid{among}, p={p:.2f})"
@@ -233,10 +229,26 @@ class DebiasedRetriever(DenseRetriever):
             what = "the query" if len(queries) == 1 else f"{count} queries"
             notes.append(
                 f"{self.fit.method}: {what} in a language without statistics in the fit "
-                f"({named}; it has {', '.join(known)}): the language subspace is projected out "
-                "instead"
+                f"({named}; the fit has {', '.join(known)}): the language subspace is projected "
+                "out instead"
             )
         return out, notes
+
+    def pane_note(self, query: str, lang: str | None) -> str:
+        """What :meth:`query_languages` says of one query, short enough for a pane a few dozen
+        columns wide, what matters first: ``center as subspace: it not in the fit (py3langid
+        0.96)``, ``center as de (py3langid 1.00)``; nothing for a language given and in the fit,
+        or for a remedy that uses no language."""
+        if self.fit.method not in NEEDS_QUERY_LANG:
+            return ""
+        how = ""
+        if lang is None:
+            lang, p, _ = identify_query_language(query, self.fit.languages["query"])
+            how = f" (py3langid {p:.2f})"
+        if self.fit.unseen([lang]):
+            what = f"{lang} not in the fit" if lang is not None else "language not identified"
+            return f"{self.fit.method} as subspace: {what}{how}"
+        return f"{self.fit.method} as {lang}{how}" if how else ""
 
     def scorer(
         self,
