@@ -28,7 +28,15 @@ from .options import (
     SystemOpt,
     TranslateQueryOpt,
 )
-from .values import debias_specs, encoder_options, load, query_translation, split_langs, system_spec
+from .values import (
+    debias_specs,
+    encoder_options,
+    load,
+    query_language,
+    query_translation,
+    split_langs,
+    system_spec,
+)
 
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="An index folder (from xlir-tui index).")
@@ -97,6 +105,7 @@ def explore_cmd(
         raise XlirError(f"--debias transforms a dense system's vectors; {system} has none")
     if index is not None:
         _check_index_flags(collection, model, system, pooling, query_prompt, passage_context)
+    query_lang = query_language(query_lang)
     translate = query_translation(translate_query, mt, "explore")
     spec = system_spec(system, model, fuse, fusion_method, fusion_weight, translate)
     if backend is None and index is None:

@@ -23,7 +23,7 @@ from .options import (
     TranslateQueryOpt,
 )
 from .output import notify, print_json, say, stage_progress
-from .values import debias_specs, encoder_options, query_translation, split_langs
+from .values import debias_specs, encoder_options, query_language, query_translation, split_langs
 
 IndexArg = Annotated[
     Path, typer.Argument(help="Index folder (from xlir-tui index).", show_default=False)
@@ -88,6 +88,7 @@ def search_cmd(
         raise XlirError(f"-k must be at least 1, got {k}")
     if ef is not None and ef < 1:
         raise XlirError(f"--ef must be at least 1, got {ef}")
+    query_lang = query_language(query_lang)
     translate = query_translation(translate_query, mt, "search")
     if translate is not None and query_lang is None:
         raise XlirError("--translate-query needs --query-lang, the language the query is in")
@@ -184,7 +185,17 @@ def _search_systems(
             {
                 "system": system.label,
                 **({"debias": system.describe()["debias"]} if hasattr(system, "fit") else {}),
-                **({"query_lang": lang} if hasattr(system, "fit") else {}),
+                **(
+                    {
+                        "query_lang": lang,
+                        "query_lang_from": (
+                            "given" if query_lang is not None else "identified" if lang else None
+                        ),
+                        "fallback": bool(system.fit.unseen([lang])),
+                    }
+                    if hasattr(system, "fit")
+                    else {}
+                ),
                 "results": [h.to_dict() for h in hits],
             }
             for system, lang, hits in results

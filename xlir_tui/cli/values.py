@@ -7,6 +7,7 @@ model loads; what only the core can judge is left to the core's own checks.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,27 @@ def split_langs(value: str | None, flag: str | None = None) -> list[str] | None:
     if not langs and value is not None and flag is not None:
         raise XlirError(f"{flag} {value!r} names no language (leave {flag} out for all of them)")
     return langs or None
+
+
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}([-_][a-z0-9]{2,8})*", re.IGNORECASE)
+
+
+def query_language(value: str | None) -> str | None:
+    """``--query-lang``: a language code as collections write them (``de``, ``zh``), the
+    language in lower case (``DE`` is ``de``; a region or script kept as written: ``pt-BR``,
+    ``deu_Latn`` for a translation model); a language's name or anything else not shaped like
+    a code is a mistake said in one line, not a language no fit has seen."""
+    if value is None:
+        return None
+    code = value.strip()
+    head = re.split(r"[-_]", code, maxsplit=1)[0]
+    code = head.lower() + code[len(head) :]
+    if not LANGUAGE_CODE.fullmatch(code):
+        raise XlirError(
+            f"--query-lang {value!r} is not a language code (write it as the collection does: "
+            "de, pt, zh)"
+        )
+    return code
 
 
 def file_lang_of(file_lang: str | None, old: str | None) -> str | None:
