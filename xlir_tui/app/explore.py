@@ -411,14 +411,17 @@ class Workspace:
         return main if isinstance(main, DenseRetriever) else None
 
     def remedies(self) -> list[tuple[str, str]]:
-        """The remedies the compare dialog offers: (choice, what it does), the main system's
-        own left out."""
+        """The remedies the compare dialog offers: (choice, what it does), those the panes show
+        already (the main system's, the compared one's) left out."""
         plain = self.plain
         if plain is None:
             return []
-        main = self.systems[0]
-        own = main.fit.method if isinstance(main, DebiasedRetriever) else "none"
-        return [(f"{REMEDY_CHOICE}{m}", note) for m, note in SHORT.items() if m != own]
+        shown = {
+            s.fit.method if isinstance(s, DebiasedRetriever) else "none"
+            for s in self.systems
+            if isinstance(s, DebiasedRetriever) or s is plain
+        }
+        return [(f"{REMEDY_CHOICE}{m}", note) for m, note in SHORT.items() if m not in shown]
 
     @property
     def names(self) -> list[str]:
@@ -672,7 +675,7 @@ class Workspace:
                     system, panes[i], query, row_scores, relevant, k, text is None
                 )
                 if isinstance(system, DebiasedRetriever):
-                    results[i].note = "; ".join(system.query_languages([query], [lang])[1])
+                    results[i].note = system.pane_note(query, lang)
                 if isinstance(system, TranslatedRetriever):
                     if sent != query:
                         results[i].note = f"searched as: {sent}"
