@@ -82,7 +82,14 @@ def summary_table(report: dict[str, Any]) -> Table:
     """One column per system; the better figure of each row is marked when systems are
     compared. The first row says how each system read its candidates."""
     systems = report["systems"]
-    table = Table(title="Summary (LAReQA)", title_justify="left")
+    table = Table(
+        title="Summary (LAReQA)",
+        title_justify="left",
+        caption="★ the best figure of the row (not a test: see the comparison below)"
+        if len(systems) > 1
+        else None,
+        caption_justify="left",
+    )
     table.add_column("metric")
     for m in systems:
         table.add_column(inert_text(m["label"]), justify="right", overflow="fold")
@@ -200,7 +207,9 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
     table = Table(
         title=inert_text(title),
         title_justify="left",
-        caption=f"difference = system - baseline; 95% percentile bootstrap; paired "
+        caption=f"difference = system - baseline; 95% percentile bootstrap (each interval on "
+        "its own, not Holm-corrected: it may leave out 0 where the corrected p is above 0.05); "
+        "paired "
         f"randomisation test, Holm-corrected over {len(block['results'])} comparisons; "
         f"{block['resamples']} resamples, seed {block['seed']}; ✱ significant at 0.05; ≤: no "
         "resample reached the observed difference (the test's resolution, not an exact p)",
