@@ -16,6 +16,7 @@ from test_bad_input import assert_one_line_error
 from xlir_tui.errors import XlirError
 from xlir_tui.retrieval.debias import (
     identify_language,
+    identify_query_language,
     language_means,
     lir_directions,
     subspace_limit,
@@ -203,6 +204,14 @@ def test_query_language_identification() -> None:
     assert identify_language("蜜蜂的舞蹈是谁发现的？", LANGS)[0] == "zh"
     assert identify_language("12345", LANGS)[0] is None  # nothing to tell it by
     assert identify_language("hello", ["xx-unknown"]) == (None, 0.0)
+    # a language the fit lacks is named as itself, not as the nearest language of the fit
+    fit = ["ar", "de", "el", "en", "es", "fr", "hi", "ru", "th", "zh"]
+    assert identify_query_language("Quem venceu o Super Bowl?", fit)[::2] == ("pt", False)
+    assert identify_query_language("Chi ha scritto questo libro?", fit)[::2] == ("it", False)
+    # a short query whose likeliest language is a neighbour of a known one stays among them
+    assert identify_query_language("Кто?", fit)[::2] == ("ru", True)
+    assert identify_query_language("Wer hat das Telefon erfunden?", fit)[::2] == ("de", True)
+    assert identify_query_language("Tesla", fit)[2] is True  # a name: no language outside
 
 
 # --------------------------------------------------------------------------- commands
@@ -322,14 +331,34 @@ def test_index_keeps_the_fits_and_search_uses_them(
         ["search", str(idx), query, "--debias", "center", "--query-lang", "pt"], capsys
     )
     assert code == 0, err
-    assert "language without statistics in the fit (pt" in err and "subspace" in err
+    assert "language without statistics in the fit (pt; the fit has" in err and "subspace" in err
+    code, text, err = run_cli(
+        ["search", str(idx), query, "--debias", "center", "--query-lang", "DE", "--json"], capsys
+    )
+    assert code == 0, err
+    found = json.loads(text)
+    assert (found["query_lang"], found["query_lang_from"], found["fallback"]) == (
+        "de",
+        "given",
+        False,
+    )
+    assert "without statistics" not in err
+    code, _, err = run_cli(["search", str(idx), query, "--query-lang", "German"], capsys)
+    assert_one_line_error(code, err, "--query-lang 'German' is not a language code")
     # identified: a language outside the fit is seen as such, not as the fit's nearest one
     code, _, err = run_cli(
         ["search", str(idx), "Chi ha scritto questo libro?", "--debias", "center"], capsys
     )
     assert code == 0, err
     assert "query language: it (identified by py3langid, p=" in err
-    assert "language without statistics in the fit (it" in err
+    assert "language without statistics in the fit (it; the fit has" in err
+    code, text, _ = run_cli(
+        ["search", str(idx), "Chi ha scritto questo libro?", "--debias", "center", "--json"], capsys
+    )
+    found = json.loads(text)
+    assert (found["query_lang"], found["query_lang_from"], found["fallback"]) == (
+        "it", "identified", True
+    )  # fmt: skip
     # the explorer opens the index's own system and offers the others, the plain one first
     from xlir_tui.app.explore import Workspace
 
@@ -339,8 +368,19 @@ def test_index_keeps_the_fits_and_search_uses_them(
     assert "debias:none" in offered and "debias:lir" not in offered
     ws.add_remedy("none")
     assert ws.names == ["tiny + lir(r=3/1)", "tiny"]
+    assert "debias:none" not in dict(ws.remedies())  # the plain system is shown now
     ws.add_remedy("center")
     assert ws.names[1] == "tiny + center" and ws.systems[1].source == "index"
+    offered = dict(ws.remedies())  # what the panes show is not offered again
+    assert "debias:center" not in offered and "debias:lir" not in offered
+    assert {"debias:none", "debias:leace", "debias:subspace"} <= set(offered)
+    # a pane's note: what the remedy did first, short enough for a narrow pane
+    centred = ws.systems[1]
+    note = centred.pane_note("Chi ha scritto questo libro?", None)
+    assert note.startswith("center as subspace: it not in the fit (py3langid 0.")
+    assert centred.pane_note(query, None).startswith("center as de (py3langid ")
+    assert centred.pane_note(query, "de") == ""  # given and in the fit: nothing to say
+    assert centred.pane_note(query, "pt") == "center as subspace: pt not in the fit"
     # a changed fit (same size) is refused on load, in one line
     fit = idx / "debias" / "center.safetensors"
     blob = bytearray(fit.read_bytes())
