@@ -337,7 +337,7 @@ def test_index_keeps_the_fits_and_search_uses_them(
     )
     assert code == 0, err
     found = json.loads(text)
-    assert (found["query_lang"], found["query_lang_from"], found["fallback"]) == (
+    assert (found["query_lang"], found["query_lang_from"], found["fallback_used"]) == (
         "de",
         "given",
         False,
@@ -356,7 +356,7 @@ def test_index_keeps_the_fits_and_search_uses_them(
         ["search", str(idx), "Chi ha scritto questo libro?", "--debias", "center", "--json"], capsys
     )
     found = json.loads(text)
-    assert (found["query_lang"], found["query_lang_from"], found["fallback"]) == (
+    assert (found["query_lang"], found["query_lang_from"], found["fallback_used"]) == (
         "it", "identified", True
     )  # fmt: skip
     # the explorer opens the index's own system and offers the others, the plain one first

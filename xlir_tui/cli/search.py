@@ -191,7 +191,7 @@ def _search_systems(
                         "query_lang_from": (
                             "given" if query_lang is not None else "identified" if lang else None
                         ),
-                        "fallback": bool(system.fit.unseen([lang])),
+                        "fallback_used": bool(system.fit.unseen([lang])),
                     }
                     if hasattr(system, "fit")
                     else {}
