@@ -78,6 +78,10 @@ def test_the_page_says_which_configuration_reaches_and_why_not(tmp_path: Path) -
     best = reach_settings.records_of("best", tmp_path)
     for seed, multi in enumerate((0.59, 0.60, 0.61)):
         keep(best, f"hybrid-a0.5-s{seed}", record(seed, 0.82, multi, 350 + 10 * seed))
+    for seed in reach_settings.SEEDS:  # the remedies study's translate-test ceiling, for scale
+        translated = {**record(seed, 0.78, 0.66 + seed / 100, 230), "translate_query": {"to": "en"}}
+        ceiling = {"report": {"systems": [record(seed, 0.82, 0.6, 350), translated]}}
+        keep(tmp_path / "remedies", f"s{seed}-sentence-ceiling", ceiling)
     doc = tmp_path / "reach.md"
     reach_report.write_page(doc, ["context", "batch128", "lr1e-4", "unfrozen"], tmp_path)
     table = doc.read_text().split("## What came out")[0]
@@ -97,6 +101,7 @@ def test_the_page_says_which_configuration_reaches_and_why_not(tmp_path: Path) -
     assert "| lr1e-4 | -0.010 | 0.000 | +0.010 | 0.0 | 20 min |" in text
     assert "| unfrozen |" not in text.split("## Each lever")[1]  # not run: no row
     assert "between its 3 seeds: mono 0.000, cross 0.000, multi 0.010, rank distance 10.0" in text
+    assert "3 seeds) reach multi 0.670, rank distance 230, at mono 0.780." in text
     assert "--records docs/records/reach-context" not in text  # tmp, not the repo's
     assert not list(tmp_path.glob(".*.tmp"))
 
