@@ -280,6 +280,7 @@ def train_command_of(folder: Path) -> str:
     ns = argparse.Namespace(
         train=str(DATA / Path(settings["collections"][0]).name),
         runs=str(Path("bench/results") / TRAINED),
+        checkpoint_every=settings.get("checkpoint_every"),
         **{k: settings[k] for k in TRAINING_KEYS},
         # a run recorded before these settings existed was trained and saved as LEGACY says
         **{k: settings.get(k, v) for k, v in LEGACY.items()},

@@ -12,7 +12,10 @@ zero-shot on the whole of XQuAD-R, which no run saw, with the bias-report metric
 
 Resumable: every finished run leaves its record (summary, per-language figures, training time)
 and its per-query AP in ``--records`` and is skipped when the script runs again; the script
-prints what is done and what remains, so a study can be completed over several sittings. The
+prints what is done and what remains, so a study can be completed over several sittings. A
+run itself keeps a checkpoint every 10 steps: one stopped or killed half-way (a sitting's end,
+the out-of-memory killer) goes on from its last checkpoint (``xlir-tui train --resume``), and
+its record counts the wall time of every start (``starts`` says how many). The
 study's settings are kept in ``study.json`` there: running it again with other settings is
 refused (use another ``--records`` folder for another study). Models go to ``--runs``
 (not kept in the repository).
@@ -57,6 +60,48 @@ def plan(seeds: list[int], alphas: list[float]) -> list[tuple[str, float, int]]:
     return runs
 
 
+CHECKPOINT_EVERY = 10
+"""Steps between a run's checkpoints, so that a run stopped or killed (a session's end, the
+out-of-memory killer) goes on from its last checkpoint when the study runs again."""
+
+
+def resumable(out: Path) -> bool:
+    """Whether ``out`` holds an unfinished run with a checkpoint to go on from."""
+    steps = sorted((out / "checkpoints").glob("step-*")) if (out / "checkpoints").is_dir() else []
+    if not steps or not (out / "events.jsonl").exists():
+        return False
+    return not any(e["event"] == "done" for e in read_events(out))
+
+
+def read_events(out: Path) -> list[dict[str, Any]]:
+    """A run's events; a line cut short by a killed process is left out."""
+    events = []
+    for line in (out / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
+def training_seconds(events: list[dict[str, Any]]) -> tuple[float, int]:
+    """Wall seconds a run trained over all its starts (each start to its last event; steps a
+    killed start did after its last checkpoint are counted where they were done, and again when
+    redone), and the number of starts."""
+    total, begun, last = 0.0, None, None
+    starts = 0
+    for e in events:
+        if e["event"] == "start":
+            if begun is not None and last is not None:
+                total += last - begun
+            begun, last, starts = e["time"], e["time"], starts + 1
+        elif "time" in e:
+            last = e["time"]
+    if begun is not None and last is not None:
+        total += last - begun
+    return total, starts
+
+
 def train_command(args: argparse.Namespace, strategy: str, alpha: float, seed: int) -> list[str]:
     cmd = [
         "train",
@@ -88,7 +133,8 @@ def train_command(args: argparse.Namespace, strategy: str, alpha: float, seed: i
         "--warmup-steps",
         str(args.warmup_steps),
         "--checkpoint-every",
-        str(args.steps),
+        # a run's own when rebuilt from its xlir_train.json (runs before resuming had one)
+        str(getattr(args, "checkpoint_every", None) or min(args.steps, CHECKPOINT_EVERY)),
         "--out",
         str(Path(args.runs) / run_id(strategy, alpha, seed)),
         "--overwrite",
@@ -239,14 +285,18 @@ def main() -> int:
                 break
             name = run_id(strategy, alpha, seed)
             cmd = train_command(args, strategy, alpha, seed)
-            print(f"{name}: {shown(cmd)}", flush=True)
-            started = time.perf_counter()
-            done_train = subprocess.run([sys.executable, "-m", "xlir_tui.cli", *cmd], cwd=ROOT)
+            out = Path(args.runs) / name
+            run = cmd
+            if resumable(out):  # a run stopped or killed before: on from its last checkpoint
+                run = ["train", "--out", str(out), "--resume"]
+                print(f"{name}: resuming: {shown(run)}", flush=True)
+            else:
+                print(f"{name}: {shown(cmd)}", flush=True)
+            done_train = subprocess.run([sys.executable, "-m", "xlir_tui.cli", *run], cwd=ROOT)
             if done_train.returncode != 0:
                 return fail(f"training {name} failed (exit {done_train.returncode})")
-            train_s = time.perf_counter() - started
-            out = Path(args.runs) / name
-            events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+            events = read_events(out)
+            train_s, starts = training_seconds(events)
             rates = [e["examples_per_s"] for e in events if e["event"] == "step"][1:]
             started = time.perf_counter()
             entry, queries = evaluate(str(out), args.eval, args.backend)
@@ -257,6 +307,7 @@ def main() -> int:
                 "seed": seed,
                 "command": shown(cmd),
                 "train_s": round(train_s, 1),
+                "starts": starts,
                 "examples_per_s": round(statistics.mean(rates), 2) if rates else None,
                 "eval_s": round(time.perf_counter() - started, 1),
                 **entry,

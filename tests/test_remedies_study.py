@@ -405,6 +405,10 @@ def test_a_run_trained_before_precision_existed_gets_its_exact_command(tmp_path:
     assert cmd.startswith("xlir-tui train ")
     assert "--precision float32 --length-group-size 0 --save-dtype float32" in cmd
     assert "--seed 1" in cmd and "--scale 100.0" in cmd and "--hard-negatives" in cmd
+    assert f"--checkpoint-every {min(settings['steps'], 10)} " in cmd  # none recorded
+    settings["checkpoint_every"] = 50  # the run's own, as it was trained
+    (run / "xlir_train.json").write_text(json.dumps({"settings": settings}))
+    assert "--checkpoint-every 50 " in remedies.train_command_of(run)
     settings["precision"] = "bfloat16"  # a newer run says its own
     (run / "xlir_train.json").write_text(json.dumps({"settings": settings}))
     assert "--precision bfloat16" in remedies.train_command_of(run)

@@ -202,3 +202,27 @@ def test_a_bfloat16_study_is_compared_with_its_float32_seeds(tmp_path: Path) -> 
     )
     assert f"--records {low} --only hybrid-a0.5-s0,hybrid-a0.5-s1" in text
     assert "--precision bfloat16 --length-group-size 8 --save-dtype float16" in text
+
+
+def test_a_run_stopped_half_way_goes_on_from_its_checkpoint(tmp_path: Path) -> None:
+    """A run with a checkpoint and no ``done`` event is resumed; its training time is the wall
+    time of each start, from the start to its last event (a killed start has no last word)."""
+    out = tmp_path / "hybrid-a0.5-s0"
+    (out / "checkpoints").mkdir(parents=True)
+    events = [
+        {"event": "start", "time": 100.0},
+        {"event": "step", "time": 160.0, "step": 1},
+        {"event": "checkpoint", "time": 170.0, "step": 1},
+        {"event": "step", "time": 230.0, "step": 2},  # killed here, after its checkpoint
+    ]
+    (out / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + '\n{"ev')
+    assert not study.resumable(out)  # no checkpoint kept yet
+    (out / "checkpoints" / "step-1").mkdir()
+    assert study.resumable(out)
+    events += [{"event": "start", "time": 1000.0}, {"event": "done", "time": 1090.0}]
+    (out / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    assert not study.resumable(out)  # finished
+    assert study.training_seconds(study.read_events(out)) == (130.0 + 90.0, 2)
+    parsed = study_settings.make_parser().parse_args(["--steps", "50", "--runs", "runs"])
+    cmd = study.train_command(parsed, "hybrid", 0.5, 0)
+    assert cmd[cmd.index("--checkpoint-every") + 1] == "10"
