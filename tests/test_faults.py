@@ -132,6 +132,10 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     from xlir_tui.storage.files import atomic_dir, write_json
 
+    # the dispositions this test means, whatever the suite inherited (nohup, a background job)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if sys.argv[2] == "nohup":
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
