@@ -231,11 +231,10 @@ def _untrained(recs: dict[str, dict[str, Any]], input_: str, depth: int) -> list
 
 
 def _seed_records(
-    recs: dict[str, dict[str, Any]], seeds: list[int], input_: str
+    recs: dict[str, dict[str, Any]], seeds: list[int], input_: str, kind: str = "remedies"
 ) -> list[tuple[int, dict[str, Any]]]:
-    return [
-        (s, recs[f"s{s}-{input_}-remedies"]) for s in seeds if f"s{s}-{input_}-remedies" in recs
-    ]
+    """The trained seeds' records of one kind of cell, in seed order, those done."""
+    return [(s, recs[f"s{s}-{input_}-{kind}"]) for s in seeds if f"s{s}-{input_}-{kind}" in recs]
 
 
 def _trained(
@@ -403,12 +402,6 @@ def _context(
     return lines
 
 
-def _trained_ceilings(
-    recs: dict[str, dict[str, Any]], seeds: list[int], input_: str
-) -> list[dict[str, Any]]:
-    return [recs[f"s{s}-{input_}-ceiling"] for s in seeds if f"s{s}-{input_}-ceiling" in recs]
-
-
 def _ceiling(
     records: Path, recs: dict[str, dict[str, Any]], seeds: list[int], depth: int, resamples: int
 ) -> list[str]:
@@ -431,7 +424,7 @@ def _ceiling(
                     f"untrained, {said}: {best} (the best remedy by multi mAP)", _figs(entry, depth)
                 )
             )
-        trained = _trained_ceilings(recs, seeds, input_)
+        trained = [r for _, r in _seed_records(recs, seeds, input_, "ceiling")]
         for name in (PLAIN, CEILING_NAME) if trained else ():
             figs = [_figs(systems(r)[name], depth) for r in trained]
             rows.append(
@@ -468,7 +461,7 @@ def _ceiling(
             rec, _label_names(rec), f"The ceiling against the plain system, candidates as {said}"
         )
     for input_ in ("sentence", "context"):
-        cells = [f"s{s}-{input_}-ceiling" for s in seeds if f"s{s}-{input_}-ceiling" in recs]
+        cells = [f"s{s}-{input_}-ceiling" for s, _ in _seed_records(recs, seeds, input_, "ceiling")]
         if len(cells) > 1:
             said = "their sentence" if input_ == "sentence" else "their sentence with its paragraph"
             lines += [f"The trained seeds' ceiling, candidates as {said}:", ""]
@@ -663,7 +656,7 @@ def _reading(recs: dict[str, dict[str, Any]], seeds: list[int]) -> list[str]:
             "all in English are no longer monolingual, so the ceiling trades mono retrieval for "
             "multi."
         )
-        trained = _trained_ceilings(recs, seeds, "sentence")
+        trained = [r for _, r in _seed_records(recs, seeds, "sentence", "ceiling")]
         if trained and done:
             tc = statistics.mean(figures(systems(r)[CEILING_NAME])["multi"] for r in trained)
             lines.append(
