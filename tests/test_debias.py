@@ -95,6 +95,8 @@ def test_leace_makes_the_language_means_equal(data) -> None:
     """LEACE's guarantee: after erasure every class has the same mean, so no linear classifier
     beats a constant one at telling the language."""
     fit = fit_of("leace", data)
+    described = fit.describe()  # as a report says it: no language at transform time
+    assert not described["query_language_needed"] and "applied without them" in described["roles"]
     for role in ("query", "candidate"):
         x, langs = data[role]
         assert spread(language_means(x, langs)) > 1.0

@@ -83,6 +83,17 @@ DESCRIPTIONS = {
     "leace": "language erased by LEACE (Belrose et al. 2023)",
     "subspace": "the span of the language means projected out (no query language needed)",
 }
+ROLE_NOTES = {
+    "center": "queries by the mean of the fit's questions of their language, candidates by "
+    "that of its candidates of theirs",
+    "lir": "queries by the directions of the fit's questions of their language, candidates by "
+    "those of its candidates of theirs",
+    "leace": "queries by an eraser fitted on the fit's questions, candidates by one fitted on "
+    "its candidates (the languages as labels when fitted; applied without them)",
+    "subspace": "queries and candidates alike, by the span of the centred language means of "
+    "the fit's questions and candidates",
+}
+"""How a fit treats each role (query, candidate), as a report and a manifest say it."""
 
 
 # ------------------------------------------------------------------------------ algebra

@@ -22,6 +22,7 @@ from .debias import (
     METHODS,
     NEEDS_QUERY_LANG,
     PLURAL,
+    ROLE_NOTES,
     ROLES,
     SMALL,
     center,
@@ -253,8 +254,7 @@ class DebiasFit:
             "method": self.method,
             "what": DESCRIPTIONS[self.method],
             "parameters": self.parameters,
-            "roles": "queries by the fit's questions of their language, candidates by its "
-            "candidates of theirs",
+            "roles": ROLE_NOTES[self.method],
             "query_language_needed": self.method in NEEDS_QUERY_LANG,
             "languages": self.languages,
             "texts": self.counts,
