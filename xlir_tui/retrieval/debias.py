@@ -261,13 +261,9 @@ def leace_apply(x: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
 _IDENTIFIERS: dict[tuple[str, ...], Any] = {}
 
 
-def identify_language(
-    text: str, candidates: Sequence[str] | None = None
-) -> tuple[str | None, float]:
-    """The language of ``text`` by py3langid, among ``candidates`` (the fit's languages: a
-    short query is told apart among the languages that matter far better than among py3langid's
-    hundred-odd) when given; (None, p) when its probability is under
-    :data:`IDENTIFY_MIN_PROBABILITY` or no candidate is a language py3langid knows."""
+def _identifier(candidates: Sequence[str] | None) -> Any:
+    """py3langid's identifier over ``candidates`` (None: all its languages), made once per set
+    of languages; None when it knows none of them."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     key = tuple(sorted(candidates)) if candidates else ()
@@ -275,12 +271,21 @@ def identify_language(
         identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         if key:
             known = [x for x in key if x in set(identifier.nb_classes)]
-            if not known:
-                _IDENTIFIERS[key] = None
-                return None, 0.0
-            identifier.set_languages(known)
+            identifier = identifier if known else None
+            if identifier is not None:
+                identifier.set_languages(known)
         _IDENTIFIERS[key] = identifier
-    identifier = _IDENTIFIERS[key]
+    return _IDENTIFIERS[key]
+
+
+def identify_language(
+    text: str, candidates: Sequence[str] | None = None
+) -> tuple[str | None, float]:
+    """The language of ``text`` by py3langid, among ``candidates`` (the fit's languages: a
+    short query is told apart among the languages that matter far better than among py3langid's
+    hundred-odd) when given; (None, p) when its probability is under
+    :data:`IDENTIFY_MIN_PROBABILITY` or no candidate is a language py3langid knows."""
+    identifier = _identifier(candidates)
     if identifier is None:
         return None, 0.0
     lang, p = identifier.classify(text)
@@ -308,15 +313,11 @@ def identify_query_language(text: str, known: Sequence[str]) -> tuple[str | None
     not this decision); the margin keeps a one-word query, whose top language is often a close
     neighbour of a known one (Kyrgyz for Russian ``Кто?``), among the known languages.
     """
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    if ("*",) not in _IDENTIFIERS:
-        _IDENTIFIERS[("*",)] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ranking = _IDENTIFIERS[("*",)].rank(text)
+    ranking = _identifier(None).rank(text)
     if ranking:
         top, p_top = ranking[0]
-        p_known = max((float(p) for lang, p in ranking if lang in set(known)), default=0.0)
-        outside = top not in set(known) and p_top >= OUTSIDE_MIN_PROBABILITY
+        p_known = max((float(p) for lang, p in ranking if lang in known), default=0.0)
+        outside = top not in known and p_top >= OUTSIDE_MIN_PROBABILITY
         if outside and p_top >= OUTSIDE_MARGIN * p_known:
             return str(top), float(p_top), False
     lang, p = identify_language(text, known)
