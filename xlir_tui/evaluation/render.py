@@ -85,7 +85,7 @@ def summary_table(report: dict[str, Any]) -> Table:
     table = Table(
         title="Summary (LAReQA)",
         title_justify="left",
-        caption="★ the best figure of the row (not a test: see the comparison below)"
+        caption="★ the best figure of the row (not a test of the difference)"
         if len(systems) > 1
         else None,
         caption_justify="left",
