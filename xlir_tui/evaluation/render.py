@@ -78,12 +78,41 @@ def candidate_input(system: dict[str, Any]) -> str:
     return "sentence + paragraph" if model.get("passage_context") else "sentence"
 
 
-def summary_table(report: dict[str, Any]) -> Table:
+def shared_base(systems: list[dict[str, Any]]) -> str | None:
+    """The plain system's label when the report is one plain system and its remedies (each
+    labelled ``<plain label> + <remedy>``), else None.
+
+    Tables then name the model once, in their title, and head each column by what differs
+    (``plain``, ``+ center``): a model's label is often longer than a column is wide at 80
+    columns, and folding ``multilingual-e5-small + center`` mid-word in five columns side by
+    side hid which column was which remedy.
+    """
+    plains = [m for m in systems if not m.get("debias")]
+    if len(systems) < 2 or len(plains) != 1:
+        return None
+    base = plains[0]["label"]
+    if all(m is plains[0] or m["label"].startswith(base + " + ") for m in systems):
+        return base
+    return None
+
+
+def short_label(label: str, base: str | None) -> str:
+    """A system's label without the :func:`shared_base` prefix (``plain`` for the base)."""
+    if base is None:
+        return label
+    return "plain" if label == base else label[len(base) + 1 :]
+
+
+def summary_table(report: dict[str, Any], width: int | None = None) -> Table:
     """One column per system; the better figure of each row is marked when systems are
-    compared. The first row says how each system read its candidates."""
+    compared. The first row says how each system read its candidates. ``width``: the
+    terminal's, below 100 columns the systems' headers wrap at their spaces."""
     systems = report["systems"]
+    base = shared_base(systems)
     table = Table(
-        title="Summary (LAReQA)",
+        title=inert_text(
+            "Summary (LAReQA)" + (f": {base}, plain and with each remedy" if base else "")
+        ),
         title_justify="left",
         caption="★ the best figure of the row (not a test of the difference)"
         if len(systems) > 1
@@ -91,8 +120,17 @@ def summary_table(report: dict[str, Any]) -> Table:
         caption_justify="left",
     )
     table.add_column("metric")
+    if base is not None and width is not None and width < 100:
+        table.columns[0].max_width = len("cross mAP@20")
     for m in systems:
-        table.add_column(inert_text(m["label"]), justify="right", overflow="fold")
+        header = short_label(m["label"], base)
+        table.add_column(inert_text(header), justify="right", overflow="fold")
+        if base is not None and width is not None and width < 100:
+            # a short label's longest word kept whole (``subspace(r=10)``, not cut before
+            # ``)``), the rest wrapped at its spaces, so six systems fit in 80 columns
+            word = min(max(map(len, header.split()), default=1), 16)
+            table.columns[-1].min_width = word
+            table.columns[-1].max_width = max(word, len("sentence"))
     table.add_row("candidates", *(candidate_input(m) for m in systems))
     for label, setting, metric, higher in summary_rows(report):
         values = [(m["summary"].get(setting) or {}).get(metric) for m in systems]
@@ -149,8 +187,12 @@ def _bar(share: float, width: int = 10) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
-def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
-    """Per query language: mAP, rank distance, own-language share of the top k vs expected."""
+def bias_table(report: dict[str, Any], system: dict[str, Any], bar_width: int = 10) -> Table:
+    """Per query language: mAP, rank distance, own-language share of the top k vs expected.
+
+    Its columns do not wrap (a figure cut over two rows misreads), so on a narrow terminal
+    the share's bar is drawn ``bar_width`` wide (:func:`render_report` halves it below 90
+    columns) rather than cutting the last columns' figures to an ellipsis."""
     k = system["bias"]["k"]
     table = Table(
         title=inert_text(f"Language bias (multi setting, top {k}): {system['label']}"),
@@ -175,7 +217,7 @@ def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
             _fmt(mono["map"] if mono else None, "map"),
             _fmt(multi["map"] if multi else None, "map"),
             _fmt(multi["rank_distance"] if multi else None, "rank_distance"),
-            f"{_bar(multi['same_language_share'])} {multi['same_language_share']:.2f}"
+            f"{_bar(multi['same_language_share'], bar_width)} {multi['same_language_share']:.2f}"
             if multi
             else "—",
             f"{multi['expected_same_language_share']:.2f}" if multi else "—",
@@ -191,13 +233,18 @@ def bias_table(report: dict[str, Any], system: dict[str, Any]) -> Table:
     return table
 
 
-def comparison_table(report: dict[str, Any]) -> Table | None:
+def comparison_table(report: dict[str, Any], width: int | None = None) -> Table | None:
     """Each system against its baseline (the first, or a debiased system's plain one): mean
-    difference per query, 95% interval, Holm p."""
+    difference per query, 95% interval, Holm p.
+
+    Below 100 columns (``width``) the metric, the interval and the p column wrap, so the
+    system's name keeps its row and the last column is not pushed off the screen."""
     block = report.get("comparisons")
     if not block or not block["results"]:
         return None
     bases = list(dict.fromkeys(c["baseline"] for c in block["results"]))
+    base = shared_base(report["systems"]) if len(bases) == 1 else None
+    base = base if base == bases[0] else None
     title = (
         f"Compared with {bases[0]} (paired, per query)"
         if len(bases) == 1
@@ -218,6 +265,15 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
     columns = ["system", *(["baseline"] if len(bases) > 1 else []), "metric"]
     for col in (*columns, "difference", "95% interval", "p (Holm)", ""):
         table.add_column(col, justify="left" if col in columns else "right")
+    if base is not None and width is not None and width < 100:
+        # short labels (``+ subspace(r=10)``) kept on one row; the metric and the interval
+        # wrap instead (``multi rank`` / ``distance``, ``[-0.0102,`` / ``-0.0054]``)
+        table.columns[0].min_width = min(
+            max(len(short_label(c["system"], base)) for c in block["results"]), 18
+        )
+        table.columns[1].max_width = 10
+        table.columns[3].max_width = 9
+        table.columns[4].max_width = 6
     for c in block["results"]:
         metric = f"{c['setting']} {'mAP' if c['metric'] == 'ap' else 'rank distance'}"
         digits = 1 if c["metric"] == "rank_distance" else 4
@@ -229,7 +285,7 @@ def comparison_table(report: dict[str, Any]) -> Table | None:
                 style=("bold green" if c["better"] else "bold red"),
             )
         table.add_row(
-            inert_text(c["system"]),
+            inert_text(short_label(c["system"], base)),
             *([inert_text(c["baseline"])] if len(bases) > 1 else []),
             metric,
             f"{c['mean_difference']:+.{digits}f}",
@@ -263,15 +319,15 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     console.print(Panel(head, expand=False))
     for note in report.get("notes", []):
         console.print(Text("note: ", style="yellow") + inert_text(note), highlight=False)
-    console.print(summary_table(report))
-    compared = comparison_table(report)
+    console.print(summary_table(report, console.width))
+    compared = comparison_table(report, console.width)
     if compared is not None:
         console.print(compared)
     for m in report["systems"]:
         parts = []
         if report["settings"]["cross"]:
             parts.append(heatmap_table(report, m))
-        parts.append(bias_table(report, m))
+        parts.append(bias_table(report, m, bar_width=10 if console.width >= 90 else 5))
         if m.get("ann"):
             a = m["ann"]
             parts.append(
