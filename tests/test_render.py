@@ -55,3 +55,16 @@ def test_systems_of_different_models_keep_their_labels() -> None:
     assert shared_base([plain, centred, other]) is None
     assert shared_base([centred]) is None
     assert short_label("labse", None) == "labse"
+
+
+def test_a_table_that_fits_is_not_wrapped() -> None:
+    report = json.loads(RECORD.read_text(encoding="utf-8"))["report"]
+    report["systems"] = report["systems"][:2]  # plain and + center
+    report["comparisons"]["results"] = [
+        c for c in report["comparisons"]["results"] if c["system"].endswith("+ center")
+    ]
+    text = "\n".join(_draw(report, 80))
+    assert "rank distance (lower is better)" in text  # the metric's label on one row
+    assert "[-0.0102," in text and "[-0.0102, -0.0054]" not in text  # 90 columns wrapped
+    text = "\n".join(_draw(report, 90))
+    assert "[-0.0102, -0.0054]" in text  # an interval on one row where it fits

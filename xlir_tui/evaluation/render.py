@@ -103,10 +103,18 @@ def short_label(label: str, base: str | None) -> str:
     return "plain" if label == base else label[len(base) + 1 :]
 
 
+def too_wide(table: Table, width: int | None) -> bool:
+    """Whether ``table`` drawn without wrapping is wider than a terminal of ``width`` columns
+    (None: no terminal width to fit, never too wide)."""
+    if width is None:
+        return False
+    return Console(width=10_000).measure(table).maximum > width
+
+
 def summary_table(report: dict[str, Any], width: int | None = None) -> Table:
     """One column per system; the better figure of each row is marked when systems are
     compared. The first row says how each system read its candidates. ``width``: the
-    terminal's, below 100 columns the systems' headers wrap at their spaces."""
+    terminal's; a table of remedies wider than it wraps the systems' headers at their spaces."""
     systems = report["systems"]
     base = shared_base(systems)
     table = Table(
@@ -120,17 +128,10 @@ def summary_table(report: dict[str, Any], width: int | None = None) -> Table:
         caption_justify="left",
     )
     table.add_column("metric")
-    if base is not None and width is not None and width < 100:
-        table.columns[0].max_width = len("cross mAP@20")
     for m in systems:
-        header = short_label(m["label"], base)
-        table.add_column(inert_text(header), justify="right", overflow="fold")
-        if base is not None and width is not None and width < 100:
-            # a short label's longest word kept whole (``subspace(r=10)``, not cut before
-            # ``)``), the rest wrapped at its spaces, so six systems fit in 80 columns
-            word = min(max(map(len, header.split()), default=1), 16)
-            table.columns[-1].min_width = word
-            table.columns[-1].max_width = max(word, len("sentence"))
+        table.add_column(
+            inert_text(short_label(m["label"], base)), justify="right", overflow="fold"
+        )
     table.add_row("candidates", *(candidate_input(m) for m in systems))
     for label, setting, metric, higher in summary_rows(report):
         values = [(m["summary"].get(setting) or {}).get(metric) for m in systems]
@@ -145,6 +146,14 @@ def summary_table(report: dict[str, Any], width: int | None = None) -> Table:
                 else Text(text)
             )
         table.add_row(label + ("" if higher else " (lower is better)"), *cells)
+    if base is not None and too_wide(table, width):
+        # each short label's longest word kept whole (``subspace(r=10)``, not cut before
+        # ``)``), the rest wrapped at its spaces, so six systems fit in 80 columns
+        table.columns[0].max_width = len("cross mAP@20")
+        for m, column in zip(systems, table.columns[1:], strict=True):
+            word = min(max(map(len, short_label(m["label"], base).split()), default=1), 16)
+            column.min_width = word
+            column.max_width = max(word, len("sentence"))
     return table
 
 
@@ -237,8 +246,8 @@ def comparison_table(report: dict[str, Any], width: int | None = None) -> Table 
     """Each system against its baseline (the first, or a debiased system's plain one): mean
     difference per query, 95% interval, Holm p.
 
-    Below 100 columns (``width``) the metric, the interval and the p column wrap, so the
-    system's name keeps its row and the last column is not pushed off the screen."""
+    A table of remedies wider than the terminal (``width``) wraps the metric, the interval
+    and p, so a system's name keeps its row and the last column is not pushed off it."""
     block = report.get("comparisons")
     if not block or not block["results"]:
         return None
@@ -265,15 +274,6 @@ def comparison_table(report: dict[str, Any], width: int | None = None) -> Table 
     columns = ["system", *(["baseline"] if len(bases) > 1 else []), "metric"]
     for col in (*columns, "difference", "95% interval", "p (Holm)", ""):
         table.add_column(col, justify="left" if col in columns else "right")
-    if base is not None and width is not None and width < 100:
-        # short labels (``+ subspace(r=10)``) kept on one row; the metric and the interval
-        # wrap instead (``multi rank`` / ``distance``, ``[-0.0102,`` / ``-0.0054]``)
-        table.columns[0].min_width = min(
-            max(len(short_label(c["system"], base)) for c in block["results"]), 18
-        )
-        table.columns[1].max_width = 10
-        table.columns[3].max_width = 9
-        table.columns[4].max_width = 6
     for c in block["results"]:
         metric = f"{c['setting']} {'mAP' if c['metric'] == 'ap' else 'rank distance'}"
         digits = 1 if c["metric"] == "rank_distance" else 4
@@ -293,6 +293,15 @@ def comparison_table(report: dict[str, Any], width: int | None = None) -> Table 
             p_text(c, block["resamples"]),
             mark,
         )
+    if base is not None and too_wide(table, width):
+        # short labels (``+ subspace(r=10)``) kept on one row; the metric, the interval and
+        # p wrap instead (``multi rank`` / ``distance``, ``[-0.0102,`` / ``-0.0054]``)
+        table.columns[0].min_width = min(
+            max(len(short_label(c["system"], base)) for c in block["results"]), 18
+        )
+        table.columns[1].max_width = 10
+        table.columns[3].max_width = 9
+        table.columns[4].max_width = 6
     return table
 
 
