@@ -428,7 +428,7 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             self.langs = [x for x in self.langs if x not in bad] or list(ws.languages[:2])
         self.sub_title = inert(f"{ws.collection.name} · {ws.names[0]}")
         query = self.query_one("#query", Input)
-        query.placeholder = "type a query in any language; F2 picks a question"
+        query.placeholder = "type a query in any language; F3 picks a question"
         self.screen_stack[0].remove_class("-loading")
         self.query_one(LoadingPanel).remove()  # its clock and bar stop with it
         self.status(counts_line(ws))
