@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,28 @@ def _verdict(figs: list[dict[str, float]], minutes: list[float], first: Any) -> 
     return "**yes**" if not misses else "no: " + ", ".join(misses)
 
 
+def _uninterrupted(runs: list[dict[str, Any]]) -> str:
+    """`` (~N min at its median step)``: the median wall seconds between consecutive steps of the
+    longest of ``runs``, times its steps, from the run's ``events.jsonl`` where it is still on
+    this machine (an empty string where it is not)."""
+    longest = max(runs, key=lambda r: r["train_s"])
+    events_file = ROOT / longest["label"] / "events.jsonl"  # the model folder, from ROOT
+    if not events_file.is_file():
+        return ""
+    events = [json.loads(line) for line in events_file.read_text(encoding="utf-8").splitlines()]
+    gaps, prev, total = [], None, None
+    for e in events:
+        if e.get("event") == "start":  # a gap across starts is no step's time
+            prev = None
+        elif e.get("event") == "step":
+            if prev is not None and e["step"] == prev["step"] + 1:
+                gaps.append(e["time"] - prev["time"])
+            prev, total = e, e["total_steps"]
+    if not gaps or total is None:
+        return ""
+    return f" (~{statistics.median(gaps) * total / 60:.0f} min at its median step)"
+
+
 def _rows(name: str, root: Path) -> list[str]:
     folder = records_of(name, root)
     runs = [r for r in (load(folder, f"{RUN}{s}") for s in SEEDS) if r is not None]
@@ -69,6 +92,9 @@ def _rows(name: str, root: Path) -> list[str]:
             for k in ("mono", "cross", "multi", "rd", "own")
         ]
         train = f"{statistics.mean(mins):.0f} min (max {max(mins):.0f})"
+        starts = max(int(r.get("starts") or 1) for r in runs)
+        if starts > 1:
+            train += f", {starts} starts" + _uninterrupted(runs)
         out.append(
             f"| {label} | {what if recs is runs else 'centred per language on top'} | "
             f"{len(recs)} | {train} | " + " | ".join(cells) + f" | {_verdict(figs, mins, first)} |"
@@ -213,7 +239,11 @@ def write_page(doc: Path, names: list[str], root: Path) -> None:
         f"is within {SCREEN} of the target. `+ center`: the same trained models with each "
         "language's mean embedding subtracted (`--debias center`, [docs/remedies.md]"
         "(remedies.md)). Mean ± standard deviation over the seeds; training minutes as measured "
-        "here, on a machine that other jobs may have shared.",
+        "here, on a machine that other jobs may have shared; a run stopped or killed and "
+        "resumed from its last checkpoint (`train --resume`) counts every start's wall time, the "
+        "steps a killed start did after its checkpoint twice; beside it, the median seconds "
+        "a step took times the steps (the time of one start at its usual pace, loading the "
+        "model and saving it aside).",
         "",
         HEADER,
         "|" + "---|" * (HEADER.count("|") - 1),

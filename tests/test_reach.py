@@ -115,3 +115,27 @@ def test_an_unknown_configuration_is_refused_in_one_line() -> None:
     )
     assert res.returncode == 1 and res.stderr.count("\n") == 1
     assert "--configs faster: not a configuration" in res.stderr
+
+
+def test_a_resumed_run_says_its_starts_and_its_pace(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    events = [
+        {"event": "start", "time": 0.0},
+        {"event": "step", "time": 100.0, "step": 1, "total_steps": 3},
+        {"event": "start", "time": 5000.0},  # killed after step 1; resumed
+        {"event": "step", "time": 5060.0, "step": 2, "total_steps": 3},
+        {"event": "step", "time": 5120.0, "step": 3, "total_steps": 3},
+    ]
+    (run / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events))
+    folder = reach_settings.records_of("lr1e-4", tmp_path)
+    rec = {**record(0, 0.81, 0.60, 350, train_min=95), "starts": 2, "label": str(run)}
+    keep(folder, "hybrid-a0.5-s0", rec)
+    doc = tmp_path / "reach.md"
+    reach_report.write_page(doc, ["lr1e-4"], tmp_path)
+    row = next(line for line in doc.read_text().splitlines() if line.startswith("| lr1e-4 |"))
+    # the pace within a start only (60 s a step, 3 steps), not the wait between starts
+    assert "| 95 min (max 95), 2 starts (~3 min at its median step) |" in row
+    (run / "events.jsonl").unlink()  # the model folder gone: the starts still said
+    reach_report.write_page(doc, ["lr1e-4"], tmp_path)
+    assert "| 95 min (max 95), 2 starts |" in doc.read_text()
