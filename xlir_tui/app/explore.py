@@ -299,15 +299,6 @@ def write_session(
         **about,
         **summary,
     }
-    columns = [
-        "system",
-        "query_id",
-        "query",
-        "query_lang",
-        "ap",
-        "rank_distance",
-        "same_language_share",
-    ]
     schema: dict[str, Any] = {
         "system": pl.String,
         "query_id": pl.String,
@@ -317,8 +308,8 @@ def write_session(
         "rank_distance": pl.Int64,
         "same_language_share": pl.Float64,
     }
-    for row in rows[:1]:
-        schema.update({c: pl.Float64 for c in row if c not in columns})
+    for row in rows[:1]:  # the per-language share_<lang> columns, after the fixed ones
+        schema.update({c: pl.Float64 for c in row if c not in schema})
     table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
     with atomic_dir(Path(out), overwrite=overwrite, command="explore") as tmp:
         table.write_parquet(tmp / "runs.parquet")
