@@ -37,7 +37,7 @@ from textual.worker import Worker, WorkerState
 from ..cells import measure_as_terminals, wrap
 from ..evaluation.render import shorten
 from ..safe_text import inert, inert_text
-from .bias import BiasPanel, bias_line
+from .bias import BiasFigures, BiasPanel, bias_line
 from .comparing import CompareActions
 from .dialog_actions import DialogActions
 from .messages import LoadProgress, ResultsReady, WorkspaceReady
@@ -587,6 +587,10 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             self.last_results, session, ws.expected, names, ws.k, langs
         )
         self.refresh_strip()
+        self.call_after_refresh(self.fit_bias_height)
+
+    @on(BiasFigures.Resized)
+    def _figures_resized(self) -> None:
         self.call_after_refresh(self.fit_bias_height)
 
     def fit_bias_height(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from ..cells import text_width
@@ -199,6 +200,23 @@ class SharePlot(Static):
         self.draw()
 
 
+class BiasFigures(VerticalScroll):
+    """The figures beside the plots. It says when its size or its content's size changes, so
+    that the explorer can grow the panel to show every row: a single check after each refresh
+    can run before the content's new height is laid out, and then a row stays below the fold.
+    Both are needed: Textual sends ``Resize`` when the region's size changes, while a change of
+    the content's height alone (a language's row added) only sets ``virtual_size``."""
+
+    class Resized(Message):
+        """The figures' size or their content's size changed."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
+
+    def watch_virtual_size(self) -> None:
+        self.post_message(self.Resized())
+
+
 class BiasPanel(Vertical):
     """Language shares of the top k (this query and the session) against the pool's shares,
     as two plots, with the figures beside them (own-language share, AP, rank distance)."""
@@ -208,7 +226,7 @@ class BiasPanel(Vertical):
         with Horizontal(id="bias-body"):
             yield SharePlot("this query", id="plot-query", classes="share-plot")
             yield SharePlot("session", id="plot-session", classes="share-plot")
-            with VerticalScroll(id="bias-figures"):
+            with BiasFigures(id="bias-figures"):
                 yield Static(
                     "Language bias appears here after the first query.\n\nType a query, or "
                     "press F2 to run the collection's questions in every pane.",
