@@ -587,7 +587,6 @@ class ExplorerApp(CompareActions, DialogActions, App[None]):
             self.last_results, session, ws.expected, names, ws.k, langs
         )
         self.refresh_strip()
-        self.call_after_refresh(self.fit_bias_height)
 
     @on(BiasFigures.Resized)
     def _figures_resized(self) -> None:
